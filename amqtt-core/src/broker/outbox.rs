@@ -1,0 +1,156 @@
+//! A connection's outbound queue and the writer task that drains it.
+//!
+//! Producers (the connection's own reader, and any publisher routing a message here) push packets
+//! under a `std::sync::Mutex`: nothing awaits while it is held, so a blocking mutex is cheaper than
+//! an async one. The writer takes everything queued at once, encodes it into one buffer and writes
+//! it with one `write_all`, so a burst of messages costs one syscall.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::BytesMut;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::Notify;
+
+use super::stats::Stats;
+use super::trigger::Trigger;
+use crate::codec::Packet;
+
+/// A write buffer larger than this is released once it has been written.
+const KEEP_WRITE_BUFFER: usize = 64 * 1024;
+
+/// The outbound queue of one connection.
+#[derive(Debug)]
+pub(crate) struct Outbox {
+    queue: Mutex<OutQueue>,
+    /// Wakes the writer when packets are queued or the outbox is closed.
+    wake_writer: Notify,
+    /// Wakes the reader when the writer has drained the queue (backpressure) or on close.
+    wake_reader: Notify,
+    /// Fired once the connection must end (taken over, write failed, or the reader finished).
+    closed: Trigger,
+    /// Most packets held for this connection before QoS 0 messages are dropped.
+    capacity: usize,
+}
+
+#[derive(Debug)]
+struct OutQueue {
+    packets: VecDeque<Packet>,
+}
+
+impl Outbox {
+    pub(crate) fn new(capacity: usize) -> Outbox {
+        Outbox {
+            queue: Mutex::new(OutQueue {
+                packets: VecDeque::new(),
+            }),
+            wake_writer: Notify::new(),
+            wake_reader: Notify::new(),
+            closed: Trigger::default(),
+            capacity,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, OutQueue> {
+        // A panic while holding this lock cannot leave the queue inconsistent (push/drain only).
+        self.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a control packet (ack, CONNACK, SUBACK, ...): never dropped.
+    pub(crate) fn push(&self, packet: Packet) {
+        self.lock().packets.push_back(packet);
+        self.wake_writer.notify_one();
+    }
+
+    /// Queues a message if the queue has room; `false` when it is full.
+    pub(crate) fn try_push(&self, packet: Packet) -> bool {
+        let mut queue = self.lock();
+        if queue.packets.len() >= self.capacity {
+            return false;
+        }
+        queue.packets.push_back(packet);
+        drop(queue);
+        self.wake_writer.notify_one();
+        true
+    }
+
+    /// Whether a message pushed now would fit.
+    pub(crate) fn has_room(&self) -> bool {
+        self.lock().packets.len() < self.capacity
+    }
+
+    /// Asks the connection to end; its reader and writer stop.
+    pub(crate) fn close(&self) {
+        self.closed.fire();
+        self.wake_writer.notify_one();
+        self.wake_reader.notify_waiters();
+    }
+
+    /// Whether [`Outbox::close`] was called.
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.is_fired()
+    }
+
+    /// Completes once the outbox is closed.
+    pub(crate) async fn closed(&self) {
+        self.closed.fired().await;
+    }
+
+    /// Completes once the queue is at or under its capacity (or the outbox is closed): the reader
+    /// waits here, so a client that does not read its acks cannot grow this queue without bound.
+    pub(crate) async fn room(&self) {
+        loop {
+            let notified = self.wake_reader.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_closed() || self.lock().packets.len() <= self.capacity {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// Drains the queue into `buf`, encoded; returns how many packets were taken.
+    fn drain_into(&self, buf: &mut BytesMut, stats: &Stats) -> usize {
+        let mut queue = self.lock();
+        let count = queue.packets.len();
+        for packet in queue.packets.drain(..) {
+            if let Packet::Publish(_) = packet {
+                stats.messages_sent.increment();
+            }
+            packet.encode(buf);
+        }
+        count
+    }
+
+    /// The writer task: writes queued packets until the outbox is closed and drained, or the
+    /// peer stops accepting bytes.
+    pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(&self, mut writer: W, stats: &Stats) {
+        let mut buf = BytesMut::new();
+        loop {
+            let notified = self.wake_writer.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.drain_into(&mut buf, stats) == 0 {
+                if self.is_closed() {
+                    break;
+                }
+                notified.await;
+                continue;
+            }
+            self.wake_reader.notify_waiters();
+            stats.bytes_sent.add(buf.len() as u64);
+            if writer.write_all(&buf).await.is_err() || writer.flush().await.is_err() {
+                self.close();
+                return;
+            }
+            buf.clear();
+            if buf.capacity() > KEEP_WRITE_BUFFER {
+                buf = BytesMut::new();
+            }
+        }
+        // Bounded: a peer that stopped reading must not keep the task alive.
+        let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
+    }
+}

@@ -1,0 +1,110 @@
+//! The subscription index and the retained-message store, shared by every connection.
+//!
+//! A publishing connection routes its own messages: it takes the index's read lock, collects the
+//! matching sessions, releases the lock and only then delivers. Both locks are `std::sync::RwLock`
+//! because nothing awaits while they are held; publishes take the read side and run in parallel.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use super::session::Session;
+use crate::codec::{Publish, QoS};
+use crate::topic::{TopicTrie, filter_matches};
+
+/// One subscription in the index.
+#[derive(Debug, Clone)]
+pub(crate) struct Subscriber {
+    pub(crate) session: Arc<Session>,
+    pub(crate) qos: QoS,
+}
+
+/// Subscriptions and retained messages.
+#[derive(Debug, Default)]
+pub(crate) struct Router {
+    subscriptions: RwLock<TopicTrie<u64, Subscriber>>,
+    retained: RwLock<HashMap<String, Publish>>,
+}
+
+impl Router {
+    /// Adds or replaces `session`'s subscription to `filter`.
+    pub(crate) fn subscribe(&self, filter: &str, session: &Arc<Session>, qos: QoS) {
+        let subscriber = Subscriber {
+            session: session.clone(),
+            qos,
+        };
+        self.write_subscriptions()
+            .insert(filter, session.key, subscriber);
+    }
+
+    /// Removes `session`'s subscription to `filter`.
+    pub(crate) fn unsubscribe(&self, filter: &str, session_key: u64) {
+        self.write_subscriptions().remove(filter, &session_key);
+    }
+
+    /// Removes all of `filters` for one session (session end).
+    pub(crate) fn unsubscribe_all<'a>(
+        &self,
+        filters: impl Iterator<Item = &'a String>,
+        session_key: u64,
+    ) {
+        let mut index = self.write_subscriptions();
+        for filter in filters {
+            index.remove(filter, &session_key);
+        }
+    }
+
+    /// The sessions that should receive a message on `topic`, each once at the highest QoS
+    /// among its matching subscriptions.
+    pub(crate) fn targets(&self, topic: &str) -> Vec<(Arc<Session>, QoS)> {
+        let mut targets: Vec<(u64, Arc<Session>, QoS)> = Vec::new();
+        {
+            let index = self.subscriptions.read().unwrap_or_else(|e| e.into_inner());
+            index.for_each_match(topic, |key, sub| {
+                targets.push((*key, sub.session.clone(), sub.qos));
+            });
+        }
+        if targets.len() > 1 {
+            // Overlapping subscriptions of one session: keep one entry, at the highest QoS.
+            targets.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
+            targets.dedup_by_key(|t| t.0);
+        }
+        targets.into_iter().map(|(_, s, q)| (s, q)).collect()
+    }
+
+    /// Stores, replaces or (with an empty payload) deletes the retained message of `message.topic`.
+    pub(crate) fn retain(&self, message: &Publish) {
+        let mut retained = self.retained.write().unwrap_or_else(|e| e.into_inner());
+        if message.payload.is_empty() {
+            retained.remove(&*message.topic);
+        } else {
+            let mut stored = message.clone();
+            stored.dup = false;
+            stored.packet_id = None;
+            retained.insert(message.topic.to_string(), stored);
+        }
+    }
+
+    /// The retained messages whose topics match `filter`.
+    pub(crate) fn retained_matching(&self, filter: &str) -> Vec<Publish> {
+        let retained = self.retained.read().unwrap_or_else(|e| e.into_inner());
+        retained
+            .iter()
+            .filter(|(topic, _)| filter_matches(filter, topic))
+            .map(|(_, message)| message.clone())
+            .collect()
+    }
+
+    /// Number of retained messages.
+    pub(crate) fn retained_count(&self) -> usize {
+        self.retained
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+
+    fn write_subscriptions(&self) -> std::sync::RwLockWriteGuard<'_, TopicTrie<u64, Subscriber>> {
+        self.subscriptions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+    }
+}

@@ -1,0 +1,193 @@
+//! A client session: subscriptions, in-flight and queued messages, and its current connection.
+//!
+//! All of a session's state sits behind one `std::sync::Mutex`. It is held only to move a
+//! message between the queues and the connection's outbox, never across an `.await`, so a
+//! blocking mutex is both correct and cheaper than an async one.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use super::outbox::Outbox;
+use super::stats::Stats;
+use crate::codec::{ByteString, Packet, PacketId, Publish, QoS};
+
+/// A message sent to the client and not yet fully acknowledged.
+#[derive(Debug)]
+enum Inflight {
+    /// QoS 1 PUBLISH sent, waiting for PUBACK.
+    Unacked(Publish),
+    /// QoS 2 PUBLISH sent, waiting for PUBREC.
+    Unreceived(Publish),
+    /// PUBREL sent, waiting for PUBCOMP.
+    Released,
+}
+
+/// One client session, shared by the registry, the subscription index and its connection.
+#[derive(Debug)]
+pub struct Session {
+    /// Broker-unique key of this session object (a new session for the same client id gets a new key).
+    pub(crate) key: u64,
+    /// The client identifier.
+    client_id: ByteString,
+    state: Mutex<SessionState>,
+}
+
+#[derive(Debug)]
+pub(crate) struct SessionState {
+    /// Whether the session ends with its connection.
+    pub(crate) clean: bool,
+    /// The client's subscriptions: filter -> granted QoS.
+    pub(crate) subscriptions: HashMap<String, QoS>,
+    /// Messages sent and not yet acknowledged, in the order they were sent.
+    inflight: VecDeque<(PacketId, Inflight)>,
+    /// QoS 1/2 messages waiting for a connection or for room in the in-flight window.
+    pending: VecDeque<Publish>,
+    /// Ids of QoS 2 messages received from the client and released by PUBREC, awaiting PUBREL.
+    pub(crate) incoming_qos2: HashSet<u16>,
+    next_packet_id: u16,
+    /// The connection currently attached, if the client is online.
+    pub(crate) outbox: Option<Arc<Outbox>>,
+    /// When the client went offline (for `session_expiry_interval`).
+    pub(crate) disconnected_at: Option<Instant>,
+}
+
+/// Limits that bound a session's memory.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SessionLimits {
+    pub(crate) max_inflight: usize,
+    pub(crate) max_queued: usize,
+}
+
+impl Session {
+    pub(crate) fn new(key: u64, client_id: ByteString, clean: bool) -> Session {
+        Session {
+            key,
+            client_id,
+            state: Mutex::new(SessionState {
+                clean,
+                subscriptions: HashMap::new(),
+                inflight: VecDeque::new(),
+                pending: VecDeque::new(),
+                incoming_qos2: HashSet::new(),
+                next_packet_id: 0,
+                outbox: None,
+                disconnected_at: None,
+            }),
+        }
+    }
+
+    /// The client identifier.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, SessionState> {
+        // Every critical section leaves the state consistent between statements that can panic.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Delivers a routed message at `qos` (already the minimum of published and granted QoS).
+    pub(crate) fn deliver(
+        &self,
+        mut message: Publish,
+        qos: QoS,
+        limits: SessionLimits,
+        stats: &Stats,
+    ) {
+        message.qos = qos;
+        message.dup = false;
+        message.packet_id = None;
+        let mut state = self.lock();
+        if qos == QoS::AtMostOnce {
+            // QoS 0 is not queued for offline clients.
+            if let Some(outbox) = &state.outbox {
+                if !outbox.try_push(Packet::Publish(message)) {
+                    stats.dropped_qos0.increment();
+                }
+            }
+            return;
+        }
+        if state.pending.len() >= limits.max_queued {
+            stats.dropped_queue_full.increment();
+            tracing::warn!(client_id = %self.client_id, max_queued = limits.max_queued, topic = %message.topic, "session queue full, message dropped");
+            return;
+        }
+        state.pending.push_back(message);
+        state.pump(limits);
+    }
+
+    /// Handles PUBACK (QoS 1) or PUBCOMP (QoS 2) for `id`; frees an in-flight slot.
+    pub(crate) fn complete(&self, id: PacketId, limits: SessionLimits) {
+        let mut state = self.lock();
+        if let Some(pos) = state.inflight.iter().position(|(i, _)| *i == id) {
+            state.inflight.remove(pos);
+            state.pump(limits);
+        }
+    }
+
+    /// Handles PUBREC for `id`: the message is now only a PUBREL/PUBCOMP exchange.
+    pub(crate) fn received(&self, id: PacketId) {
+        let mut state = self.lock();
+        if let Some((_, entry)) = state.inflight.iter_mut().find(|(i, _)| *i == id) {
+            *entry = Inflight::Released;
+        }
+        if let Some(outbox) = &state.outbox {
+            outbox.push(Packet::PubRel(id));
+        }
+    }
+}
+
+impl SessionState {
+    /// Attaches a new connection: re-sends everything in flight (PUBLISH with DUP, or PUBREL),
+    /// then moves queued messages into the in-flight window.
+    pub(crate) fn attach(&mut self, outbox: Arc<Outbox>, limits: SessionLimits) {
+        for (id, entry) in &self.inflight {
+            let packet = match entry {
+                Inflight::Unacked(p) | Inflight::Unreceived(p) => {
+                    let mut p = p.clone();
+                    p.dup = true;
+                    p.packet_id = Some(*id);
+                    Packet::Publish(p)
+                }
+                Inflight::Released => Packet::PubRel(*id),
+            };
+            outbox.push(packet);
+        }
+        self.outbox = Some(outbox);
+        self.disconnected_at = None;
+        self.pump(limits);
+    }
+
+    /// Moves pending messages into flight while the window and the outbox have room.
+    fn pump(&mut self, limits: SessionLimits) {
+        let Some(outbox) = self.outbox.clone() else {
+            return;
+        };
+        while self.inflight.len() < limits.max_inflight && outbox.has_room() {
+            let Some(mut message) = self.pending.pop_front() else {
+                return;
+            };
+            let id = self.allocate_packet_id();
+            message.packet_id = Some(id);
+            outbox.push(Packet::Publish(message.clone()));
+            let entry = match message.qos {
+                QoS::ExactlyOnce => Inflight::Unreceived(message),
+                _ => Inflight::Unacked(message),
+            };
+            self.inflight.push_back((id, entry));
+        }
+    }
+
+    /// The next packet id not currently in flight. The window is smaller than the id space, so one is free.
+    fn allocate_packet_id(&mut self) -> PacketId {
+        loop {
+            self.next_packet_id = self.next_packet_id.wrapping_add(1);
+            if let Some(id) = PacketId::new(self.next_packet_id) {
+                if !self.inflight.iter().any(|(i, _)| *i == id) {
+                    return id;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! Broker counters: relaxed atomics bumped on the hot path, read by `$SYS` and by tests.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// A monotonically increasing counter.
+#[derive(Debug, Default)]
+pub struct Counter(AtomicU64);
+
+impl Counter {
+    /// Adds one.
+    pub fn increment(&self) {
+        self.add(1);
+    }
+
+    /// Adds `n`.
+    pub fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// A value that goes up and down (e.g. connected clients).
+#[derive(Debug, Default)]
+pub struct Gauge(AtomicU64);
+
+impl Gauge {
+    /// Adds one.
+    pub fn increment(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Subtracts one.
+    pub fn decrement(&self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// The current value.
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// The broker's counters.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Bytes read from clients.
+    pub bytes_received: Counter,
+    /// Bytes written to clients.
+    pub bytes_sent: Counter,
+    /// PUBLISH packets received from clients.
+    pub messages_received: Counter,
+    /// PUBLISH packets written to clients.
+    pub messages_sent: Counter,
+    /// Clients currently connected.
+    pub clients_connected: Gauge,
+    /// Connections accepted since start (CONNACK 0x00 sent).
+    pub clients_total: Counter,
+    /// QoS 0 messages dropped because the subscriber's outbound queue was full.
+    pub dropped_qos0: Counter,
+    /// QoS 1/2 messages dropped because the subscriber's session queue was full (`max_queued`).
+    pub dropped_queue_full: Counter,
+    /// Connections refused at once because their listener was at `max_connections`.
+    pub connections_refused: Counter,
+    /// Connections closed because of a malformed packet or a protocol violation.
+    pub protocol_errors: Counter,
+}

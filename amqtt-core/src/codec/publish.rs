@@ -1,0 +1,218 @@
+//! PUBLISH: DUP, QoS and RETAIN in the fixed-header flags; topic name, packet id (QoS 1 and 2
+//! only), then the payload, which runs to the end of the frame.
+
+use bytes::{BufMut, BytesMut};
+
+use super::field::{Reader, prefixed_len, write_binary};
+use super::{DecodeError, Publish, QoS, header};
+
+const DUP: u8 = 0x08;
+const QOS_SHIFT: u8 = 1;
+const QOS_MASK: u8 = 0x06;
+const RETAIN: u8 = 0x01;
+
+/// Packet type nibble of PUBLISH, shifted into place.
+const TYPE: u8 = 0x30;
+
+/// Reads a PUBLISH body; `flags` is the low nibble of the fixed header.
+pub(crate) fn read(flags: u8, mut r: Reader) -> Result<Publish, DecodeError> {
+    let qos = QoS::from_u8((flags & QOS_MASK) >> QOS_SHIFT).ok_or(DecodeError::InvalidQoS)?;
+    let dup = flags & DUP != 0;
+    if dup && qos == QoS::AtMostOnce {
+        return Err(DecodeError::DupWithQoS0);
+    }
+    let topic = r.topic_name()?;
+    let packet_id = match qos {
+        QoS::AtMostOnce => None,
+        QoS::AtLeastOnce | QoS::ExactlyOnce => Some(r.packet_id()?),
+    };
+    Ok(Publish {
+        dup,
+        qos,
+        retain: flags & RETAIN != 0,
+        topic,
+        packet_id,
+        payload: r.rest(),
+    })
+}
+
+impl Publish {
+    /// The first byte of the fixed header: type, DUP, QoS and RETAIN.
+    pub(crate) fn byte1(&self) -> u8 {
+        let mut byte1 = TYPE | ((self.qos as u8) << QOS_SHIFT);
+        if self.dup {
+            byte1 |= DUP;
+        }
+        if self.retain {
+            byte1 |= RETAIN;
+        }
+        byte1
+    }
+
+    /// Remaining length: topic, packet id if any, payload.
+    pub(crate) fn remaining_len(&self) -> usize {
+        let id_len = if self.qos == QoS::AtMostOnce { 0 } else { 2 };
+        prefixed_len(self.topic.len()) + id_len + self.payload.len()
+    }
+
+    /// Bytes the encoded PUBLISH takes, fixed header included.
+    pub fn encoded_len(&self) -> usize {
+        header::frame_len_for(self.remaining_len())
+    }
+
+    /// Appends everything but the payload: fixed header, topic and packet id.
+    ///
+    /// With [`Publish::payload`] written after it (or sent beside it in a vectored write), this
+    /// is the whole packet, so fan-out can share one payload across many headers.
+    ///
+    /// The packet id is written exactly when `qos` is 1 or 2; a QoS 1 or 2 message without one
+    /// is a bug of the caller (checked in debug builds) and is written with id 0.
+    pub fn encode_head(&self, buf: &mut BytesMut) {
+        let remaining_len = self.remaining_len();
+        buf.reserve(header::frame_len_for(remaining_len) - self.payload.len());
+        header::write(buf, self.byte1(), remaining_len);
+        write_binary(buf, self.topic.as_bytes());
+        if self.qos != QoS::AtMostOnce {
+            debug_assert!(
+                self.packet_id.is_some(),
+                "QoS 1/2 PUBLISH without packet id"
+            );
+            buf.put_u16(self.packet_id.map_or(0, |id| id.get()));
+        }
+    }
+
+    /// Appends the whole encoded PUBLISH, exactly [`Publish::encoded_len`] bytes.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use amqtt_core::codec::{ByteString, Publish, QoS};
+    /// use bytes::{Bytes, BytesMut};
+    ///
+    /// let publish = Publish {
+    ///     dup: false,
+    ///     qos: QoS::AtMostOnce,
+    ///     retain: false,
+    ///     topic: ByteString::from_static("a/b"),
+    ///     packet_id: None,
+    ///     payload: Bytes::from_static(b"hi"),
+    /// };
+    /// let mut buf = BytesMut::new();
+    /// publish.encode(&mut buf);
+    /// assert_eq!(&buf[..], b"\x30\x07\x00\x03a/bhi");
+    /// assert_eq!(buf.len(), publish.encoded_len());
+    /// ```
+    pub fn encode(&self, buf: &mut BytesMut) {
+        buf.reserve(self.encoded_len());
+        self.encode_head(buf);
+        buf.put_slice(&self.payload);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::{Bytes, BytesMut};
+    use proptest::prelude::*;
+
+    use crate::codec::testing::{assert_vector, decode_bytes, pid, publish, round_trip};
+    use crate::codec::{ByteString, DecodeError, Packet, Publish, QoS};
+
+    #[test]
+    fn publish_qos0_vector() {
+        let p = Publish {
+            dup: false,
+            qos: QoS::AtMostOnce,
+            retain: true,
+            topic: ByteString::from_static("a/b"),
+            packet_id: None,
+            payload: Bytes::from_static(b"xyz"),
+        };
+        assert_vector(
+            &Packet::Publish(p),
+            &[0x31, 0x08, 0x00, 0x03, b'a', b'/', b'b', b'x', b'y', b'z'],
+        );
+    }
+
+    #[test]
+    fn publish_qos2_dup_empty_payload_vector() {
+        let p = Publish {
+            dup: true,
+            qos: QoS::ExactlyOnce,
+            retain: false,
+            topic: ByteString::from_static("t"),
+            packet_id: Some(pid(0x0A0B)),
+            payload: Bytes::new(),
+        };
+        assert_vector(
+            &Packet::Publish(p),
+            &[0x3C, 0x05, 0x00, 0x01, b't', 0x0A, 0x0B],
+        );
+    }
+
+    #[test]
+    fn publish_header_checks() {
+        let cases: [(&[u8], DecodeError); 6] = [
+            (&[0x36, 0x03, 0x00, 0x01, b't'], DecodeError::InvalidQoS),
+            (&[0x38, 0x03, 0x00, 0x01, b't'], DecodeError::DupWithQoS0),
+            (&[0x30, 0x02, 0x00, 0x00], DecodeError::EmptyTopicName),
+            (
+                &[0x30, 0x03, 0x00, 0x01, b'+'],
+                DecodeError::WildcardInTopicName,
+            ),
+            (
+                &[0x32, 0x05, 0x00, 0x01, b't', 0x00, 0x00],
+                DecodeError::ZeroPacketId,
+            ),
+            (
+                &[0x32, 0x04, 0x00, 0x01, b't', 0x00],
+                DecodeError::UnexpectedEof,
+            ),
+        ];
+        for (bytes, err) in cases {
+            assert_eq!(decode_bytes(bytes), Err(err), "{bytes:02x?}");
+        }
+    }
+
+    #[test]
+    fn publish_payload_is_a_view_of_the_frame() {
+        let frame = Bytes::from_static(&[0x30, 0x05, 0x00, 0x01, b't', b'p', b'q']);
+        let Packet::Publish(p) = Packet::decode_frame(frame.clone()).expect("valid") else {
+            panic!("not a PUBLISH");
+        };
+        assert_eq!(p.payload.as_ptr(), frame[5..].as_ptr());
+        assert_eq!(p.topic.as_bytes().as_ptr(), frame[4..].as_ptr());
+    }
+
+    #[test]
+    fn large_publish_round_trips_at_length_boundaries() {
+        // Remaining length = 2 (topic length) + 1 (topic) + payload.
+        for remaining in [127, 128, 16_383, 16_384, 2_097_151, 2_097_152] {
+            let p = Publish {
+                dup: false,
+                qos: QoS::AtMostOnce,
+                retain: false,
+                topic: ByteString::from_static("t"),
+                packet_id: None,
+                payload: Bytes::from(vec![0xA5; remaining - 3]),
+            };
+            let mut buf = BytesMut::new();
+            p.encode(&mut buf);
+            assert_eq!(buf.len(), p.encoded_len());
+            let decoded = Packet::decode_frame(buf.freeze()).expect("valid");
+            assert_eq!(decoded, Packet::Publish(p));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn publish_round_trips(p in publish()) {
+            let mut head = BytesMut::new();
+            p.encode_head(&mut head);
+            head.extend_from_slice(&p.payload);
+            let mut whole = BytesMut::new();
+            p.encode(&mut whole);
+            prop_assert_eq!(&head, &whole);
+            round_trip(&Packet::Publish(p));
+        }
+    }
+}

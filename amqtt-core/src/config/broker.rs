@@ -1,0 +1,188 @@
+//! The broker section of the configuration: raw serde form and the resolved [`BrokerConfig`].
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::listener::{ListenerConfig, RawListener};
+
+/// The largest frame MQTT 3.1.1 can express: 256 MiB of remaining length plus a 5-byte header.
+const PROTOCOL_MAX_PACKET_SIZE: usize = 268_435_455 + 5;
+
+/// The resolved broker configuration.
+#[derive(Debug, Clone)]
+pub struct BrokerConfig {
+    /// Listeners by name, each with the fields it left unset taken from `default`.
+    pub listeners: BTreeMap<String, ListenerConfig>,
+    /// Extra time allowed past 1.5 times a client's keep-alive before it is disconnected.
+    pub timeout_disconnect_delay: Duration,
+    /// How long a disconnected persistent session is kept; `None` keeps it until the broker stops.
+    pub session_expiry_interval: Option<Duration>,
+    /// Largest accepted frame in bytes (fixed header included); larger ones close the connection.
+    pub max_packet_size: usize,
+    /// Time a new connection has to send its CONNECT.
+    pub connect_timeout: Duration,
+    /// Most QoS 1/2 messages a session queues beyond its in-flight window (offline or congested);
+    /// further messages are dropped, counted and logged.
+    pub max_queued: usize,
+    /// Most QoS 1/2 messages sent to one client and not yet acknowledged.
+    pub max_inflight: u16,
+    /// Most packets waiting in one connection's outbound queue; QoS 0 messages beyond it are dropped.
+    pub max_outbound: usize,
+    /// Deprecated aMQTT top-level `sys_interval`, kept for the `$SYS` plugin.
+    pub sys_interval: Option<u64>,
+    /// The `plugins` section: plugin name or alias -> its configuration.
+    pub plugins: PluginsSection,
+}
+
+/// The `plugins:` section, in file order. Each value is the plugin's own configuration.
+#[derive(Debug, Clone, Default)]
+pub struct PluginsSection {
+    entries: Vec<(String, serde_yaml::Value)>,
+}
+
+impl PluginsSection {
+    /// The plugin names (or aliases) in the order the file lists them.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().map(|(name, _)| name.as_str())
+    }
+
+    /// Whether no plugin is listed.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// The broker section as written in the file; every field optional.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawBrokerConfig {
+    #[serde(default)]
+    listeners: Option<BTreeMap<String, RawListener>>,
+    #[serde(default, alias = "timeout-disconnect-delay")]
+    timeout_disconnect_delay: Option<f64>,
+    #[serde(default, alias = "session-expiry-interval")]
+    session_expiry_interval: Option<f64>,
+    #[serde(default, alias = "max-packet-size")]
+    max_packet_size: Option<usize>,
+    #[serde(default, alias = "connect-timeout")]
+    connect_timeout: Option<f64>,
+    #[serde(default, alias = "max-queued")]
+    max_queued: Option<usize>,
+    #[serde(default, alias = "max-inflight")]
+    max_inflight: Option<u16>,
+    #[serde(default, alias = "max-outbound")]
+    max_outbound: Option<usize>,
+    #[serde(default, alias = "sys-interval")]
+    sys_interval: Option<u64>,
+    /// Deprecated aMQTT section for entry-point plugins; accepted so old files still load.
+    #[serde(default)]
+    auth: Option<serde_yaml::Value>,
+    /// Deprecated aMQTT section for entry-point plugins; accepted so old files still load.
+    #[serde(default, alias = "topic-check")]
+    topic_check: Option<serde_yaml::Value>,
+    #[serde(default)]
+    plugins: Option<serde_yaml::Value>,
+}
+
+/// A resolution error: the key path and what was expected.
+pub(super) type ResolveError = (String, String);
+
+fn seconds(key: &str, value: Option<f64>, default: f64) -> Result<Duration, ResolveError> {
+    let secs = value.unwrap_or(default);
+    Duration::try_from_secs_f64(secs).map_err(|_| {
+        (
+            key.to_owned(),
+            format!("expected a non-negative number of seconds, found {secs}"),
+        )
+    })
+}
+
+impl RawBrokerConfig {
+    pub(super) fn resolve(self) -> Result<BrokerConfig, ResolveError> {
+        let max_packet_size = self.max_packet_size.unwrap_or(1024 * 1024);
+        if !(2..=PROTOCOL_MAX_PACKET_SIZE).contains(&max_packet_size) {
+            return Err((
+                "max_packet_size".into(),
+                format!(
+                    "expected a size from 2 to {PROTOCOL_MAX_PACKET_SIZE} bytes, found {max_packet_size}"
+                ),
+            ));
+        }
+        let session_expiry_interval = match self.session_expiry_interval {
+            None => None,
+            Some(s) => Some(seconds("session_expiry_interval", Some(s), 0.0)?),
+        };
+        // aMQTT: a file that configures the deprecated `auth`/`topic-check` sections and no
+        // `plugins` gets no default plugins; a file with neither gets the default plugin set.
+        let plugins = match self.plugins {
+            Some(value) => plugins_section(value)?,
+            None if self.auth.is_some() || self.topic_check.is_some() => PluginsSection::default(),
+            None => default_plugins(),
+        };
+        Ok(BrokerConfig {
+            listeners: super::listener::resolve_listeners(self.listeners)?,
+            timeout_disconnect_delay: seconds(
+                "timeout_disconnect_delay",
+                self.timeout_disconnect_delay,
+                0.0,
+            )?,
+            session_expiry_interval,
+            max_packet_size,
+            connect_timeout: seconds("connect_timeout", self.connect_timeout, 10.0)?,
+            max_queued: self.max_queued.unwrap_or(1000),
+            max_inflight: match self.max_inflight.unwrap_or(100) {
+                0 => return Err(("max_inflight".into(), "expected at least 1".into())),
+                n => n,
+            },
+            max_outbound: self.max_outbound.unwrap_or(1024).max(1),
+            sys_interval: self.sys_interval,
+            plugins,
+        })
+    }
+}
+
+fn default_plugins() -> PluginsSection {
+    let yaml: serde_yaml::Value =
+        serde_yaml::from_str(super::DEFAULT_BROKER_YAML).expect("embedded default is YAML");
+    plugins_section(yaml["plugins"].clone()).expect("embedded default plugins are a map")
+}
+
+/// Accepts aMQTT's map form (`name: config`) and its legacy list form (`- name` or `- name: config`).
+fn plugins_section(value: serde_yaml::Value) -> Result<PluginsSection, ResolveError> {
+    use serde_yaml::Value;
+    let expected = || {
+        (
+            "plugins".to_owned(),
+            "expected a map of plugin name to its configuration".to_owned(),
+        )
+    };
+    let mut entries = Vec::new();
+    let mut push_map = |map: serde_yaml::Mapping| -> Result<(), ResolveError> {
+        for (name, config) in map {
+            let Value::String(name) = name else {
+                return Err(expected());
+            };
+            entries.push((name, config));
+        }
+        Ok(())
+    };
+    match value {
+        Value::Null => {}
+        Value::Mapping(map) => push_map(map)?,
+        Value::Sequence(items) => {
+            for item in items {
+                match item {
+                    Value::String(name) => {
+                        push_map([(Value::String(name), Value::Null)].into_iter().collect())?
+                    }
+                    Value::Mapping(map) => push_map(map)?,
+                    _ => return Err(expected()),
+                }
+            }
+        }
+        _ => return Err(expected()),
+    }
+    Ok(PluginsSection { entries })
+}

@@ -1,0 +1,93 @@
+//! The aMQTT broker YAML configuration: serde structs, loading, defaults and errors.
+//!
+//! Every use of `serde_yaml` stays in this module, so a maintained fork can replace it in one place.
+//! Broker and listener keys accept both `_` and `-` spellings, as aMQTT's documentation uses both.
+
+mod broker;
+mod listener;
+
+use std::path::{Path, PathBuf};
+
+pub use broker::{BrokerConfig, PluginsSection};
+pub use listener::{Bind, ListenerConfig, ListenerType};
+use thiserror::Error;
+
+/// aMQTT's default broker configuration, which the broker runs when no file is given.
+pub const DEFAULT_BROKER_YAML: &str = include_str!("default_broker.yaml");
+
+/// A configuration that cannot be used; the message names the file, the key path and what was expected.
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {}: {source}", file.display())]
+    Read {
+        /// The file.
+        file: PathBuf,
+        /// Why reading failed.
+        source: std::io::Error,
+    },
+    /// A key holds a value of the wrong type or shape, or the YAML does not parse.
+    #[error("{}: {}{message}", source_name(file), path_prefix(key))]
+    Invalid {
+        /// The file, or `None` for YAML given as a string.
+        file: Option<PathBuf>,
+        /// The key path, e.g. `listeners.default.max_connections`; empty at the top level.
+        key: String,
+        /// What was wrong and what was expected.
+        message: String,
+    },
+}
+
+fn source_name(file: &Option<PathBuf>) -> String {
+    match file {
+        Some(f) => format!("config file {}", f.display()),
+        None => "config".to_owned(),
+    }
+}
+
+fn path_prefix(key: &str) -> String {
+    if key.is_empty() || key == "." {
+        String::new()
+    } else {
+        format!("key `{key}`: ")
+    }
+}
+
+impl BrokerConfig {
+    /// Reads and validates the broker configuration in `file`.
+    pub fn from_file(file: &Path) -> Result<BrokerConfig, ConfigError> {
+        let text = std::fs::read_to_string(file).map_err(|source| ConfigError::Read {
+            file: file.to_owned(),
+            source,
+        })?;
+        Self::parse(&text, Some(file))
+    }
+
+    /// Parses and validates a broker configuration given as YAML text.
+    pub fn from_yaml(text: &str) -> Result<BrokerConfig, ConfigError> {
+        Self::parse(text, None)
+    }
+
+    /// aMQTT's default configuration ([`DEFAULT_BROKER_YAML`]).
+    pub fn embedded_default() -> BrokerConfig {
+        Self::from_yaml(DEFAULT_BROKER_YAML).expect("the embedded default configuration is valid")
+    }
+
+    fn parse(text: &str, file: Option<&Path>) -> Result<BrokerConfig, ConfigError> {
+        let invalid = |key: String, message: String| ConfigError::Invalid {
+            file: file.map(Path::to_owned),
+            key,
+            message,
+        };
+        // An empty file is the all-defaults configuration, as in aMQTT.
+        let text = if text.trim().is_empty() { "{}" } else { text };
+        let deserializer = serde_yaml::Deserializer::from_str(text);
+        let raw: broker::RawBrokerConfig = serde_path_to_error::deserialize(deserializer)
+            .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
+        raw.resolve()
+            .map_err(|(key, message)| invalid(key, message))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,129 @@
+//! Tests of configuration loading, defaults, inheritance and error messages.
+
+use std::time::Duration;
+
+use super::*;
+
+#[test]
+fn embedded_default_is_amqtt_default() {
+    let config = BrokerConfig::embedded_default();
+    let default = &config.listeners["default"];
+    assert_eq!(
+        default.bind,
+        Bind {
+            host: "0.0.0.0".into(),
+            port: 1883
+        }
+    );
+    assert_eq!(default.kind, ListenerType::Tcp);
+    assert_eq!(config.timeout_disconnect_delay, Duration::ZERO);
+    assert_eq!(config.max_packet_size, 1024 * 1024);
+    assert_eq!(config.connect_timeout, Duration::from_secs(10));
+    let names: Vec<_> = config.plugins.names().collect();
+    assert_eq!(names.len(), 4);
+    assert_eq!(names[0], "amqtt.plugins.logging_amqtt.EventLoggerPlugin");
+}
+
+#[test]
+fn listeners_inherit_from_default() {
+    let config = BrokerConfig::from_yaml(
+        "listeners:\n  default:\n    max-connections: 50\n    bind: 127.0.0.1:1883\n  ws-1:\n    type: ws\n    bind: :8080\n",
+    )
+    .expect("valid");
+    let ws = &config.listeners["ws-1"];
+    assert_eq!(ws.kind, ListenerType::Ws);
+    assert_eq!(ws.max_connections, 50);
+    assert_eq!(
+        ws.bind,
+        Bind {
+            host: "0.0.0.0".into(),
+            port: 8080
+        }
+    );
+}
+
+#[test]
+fn bind_forms() {
+    let parse = |s| Bind::parse(s).map(|b| b.to_string());
+    assert_eq!(parse("1883").as_deref(), Some("0.0.0.0:1883"));
+    assert_eq!(parse(":1883").as_deref(), Some("0.0.0.0:1883"));
+    assert_eq!(parse("localhost:1884").as_deref(), Some("localhost:1884"));
+    assert_eq!(parse("[::]:1883").as_deref(), Some("[::]:1883"));
+    assert_eq!(parse("::1883"), None);
+    assert_eq!(parse("host:port"), None);
+}
+
+#[test]
+fn both_spellings_are_accepted() {
+    let a = BrokerConfig::from_yaml("timeout-disconnect-delay: 2\nsession-expiry-interval: 60\n")
+        .expect("valid");
+    let b = BrokerConfig::from_yaml("timeout_disconnect_delay: 2\nsession_expiry_interval: 60\n")
+        .expect("valid");
+    assert_eq!(a.timeout_disconnect_delay, Duration::from_secs(2));
+    assert_eq!(a.timeout_disconnect_delay, b.timeout_disconnect_delay);
+    assert_eq!(a.session_expiry_interval, Some(Duration::from_secs(60)));
+}
+
+#[test]
+fn error_names_key_path_and_expectation() {
+    let err = BrokerConfig::from_yaml("listeners:\n  default:\n    max_connections: many\n")
+        .expect_err("invalid");
+    let text = err.to_string();
+    assert!(text.contains("listeners.default.max_connections"), "{text}");
+    assert!(text.contains("expected"), "{text}");
+}
+
+#[test]
+fn error_names_file() {
+    let dir = std::env::temp_dir().join(format!("amqtt-config-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let file = dir.join("bad.yaml");
+    std::fs::write(&file, "listeners:\n  default:\n    bind: nowhere:port\n").expect("write");
+    let text = BrokerConfig::from_file(&file)
+        .expect_err("invalid")
+        .to_string();
+    assert!(text.contains("bad.yaml"), "{text}");
+    assert!(text.contains("listeners.default.bind"), "{text}");
+    let missing = BrokerConfig::from_file(&dir.join("missing.yaml"))
+        .expect_err("missing")
+        .to_string();
+    assert!(missing.contains("missing.yaml"), "{missing}");
+}
+
+#[test]
+fn unknown_key_is_rejected() {
+    let text = BrokerConfig::from_yaml("max_conections: 3\n")
+        .expect_err("typo")
+        .to_string();
+    assert!(text.contains("max_conections"), "{text}");
+}
+
+#[test]
+fn default_listener_is_required() {
+    let text = BrokerConfig::from_yaml("listeners:\n  other:\n    bind: 1883\n")
+        .expect_err("no default")
+        .to_string();
+    assert!(text.contains("default"), "{text}");
+}
+
+#[test]
+fn max_packet_size_is_bounded_by_protocol() {
+    assert!(BrokerConfig::from_yaml("max_packet_size: 300000000\n").is_err());
+    assert_eq!(
+        BrokerConfig::from_yaml("max_packet_size: 2048\n")
+            .expect("valid")
+            .max_packet_size,
+        2048
+    );
+}
+
+#[test]
+fn legacy_plugin_list_and_auth_sections() {
+    let config =
+        BrokerConfig::from_yaml("plugins:\n  - a.B\n  - c.D:\n      x: 1\n").expect("valid");
+    assert_eq!(config.plugins.names().collect::<Vec<_>>(), ["a.B", "c.D"]);
+    let legacy =
+        BrokerConfig::from_yaml("auth:\n  allow-anonymous: true\ntopic-check:\n  enabled: false\n")
+            .expect("valid");
+    assert!(legacy.plugins.is_empty());
+}

@@ -1,0 +1,13 @@
+//! amqtt-core: everything an MQTT broker or client needs, without concrete plugins.
+//!
+//! - [`codec`]: the MQTT 3.1.1 packets, decoded zero-copy and encoded.
+//! - [`topic`]: topic name and filter rules and the subscription trie.
+//! - [`config`]: the aMQTT YAML configuration.
+//! - [`broker`]: the broker, generic over its plugins.
+//! - [`plugin`]: the plugin trait the broker calls.
+
+pub mod broker;
+pub mod codec;
+pub mod config;
+pub mod plugin;
+pub mod topic;

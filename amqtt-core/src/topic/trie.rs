@@ -1,0 +1,249 @@
+//! The subscription index: a trie of topic filters keyed by level, each node holding the subscribers of the
+//! filter that ends there.
+//!
+//! A PUBLISH walks the trie along the levels of its topic name, following at each node both the child
+//! named by the level and the `+` child, and collecting the `#` subscribers of every node it passes. The
+//! walk's length depends on the number of levels and of matching wildcard branches, not on the number of
+//! subscriptions, and it allocates nothing: the topic name is split at each `/` as the walk goes down.
+
+mod children;
+mod subscribers;
+#[cfg(test)]
+mod tests;
+
+use std::hash::Hash;
+
+use self::children::Children;
+use self::subscribers::Subscribers;
+use super::{MULTI_LEVEL_WILDCARD, SINGLE_LEVEL_WILDCARD, split_first_level};
+
+/// The subscription index of a broker: topic filters to the subscribers of each, looked up by topic name.
+///
+/// `K` identifies a subscriber (a session id, say; it is hashed and cloned into an index when a filter has
+/// many subscribers, so a small `Copy` key is best) and `V` is what the subscription carries (the granted
+/// QoS and a handle to the session's queue, say). A subscriber has at most one value per filter:
+/// subscribing again to the same filter replaces it, as [MQTT-3.8.4-3] requires.
+///
+/// Filters are assumed valid (see [`valid_topic_filter`](super::valid_topic_filter)). In particular every
+/// operation recurses once per level of the filters it meets, so a filter deeper than
+/// [`MAX_FILTER_LEVELS`](super::MAX_FILTER_LEVELS) must not reach the trie: thousands of levels would
+/// overflow the stack. Otherwise an invalid filter is stored without panicking, and a `#` that is not the
+/// last level is then an ordinary level that no valid topic name matches.
+///
+/// # Examples
+///
+/// ```
+/// use amqtt_core::topic::TopicTrie;
+///
+/// let mut subscriptions = TopicTrie::new();
+/// subscriptions.insert("sport/tennis/+", 1u32, 0u8);
+/// subscriptions.insert("sport/#", 2, 1);
+/// subscriptions.insert("#", 3, 2);
+///
+/// let mut matched = Vec::new();
+/// subscriptions.for_each_match("sport/tennis/player1", |session, qos| matched.push((*session, *qos)));
+/// matched.sort();
+/// assert_eq!(matched, [(1, 0), (2, 1), (3, 2)]);
+///
+/// assert_eq!(subscriptions.remove("sport/#", &2), Some(1));
+/// assert_eq!(subscriptions.len(), 2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct TopicTrie<K, V> {
+    /// The node of the empty path; the filter `#` keeps its subscribers in `root.multi_level`.
+    root: Node<K, V>,
+    /// The number of (filter, subscriber) entries.
+    len: usize,
+}
+
+/// One level of the trie: the node reached by following a filter's levels from the root.
+#[derive(Debug, Clone)]
+struct Node<K, V> {
+    /// Subscribers of the filter that ends at this node.
+    subscribers: Subscribers<K, V>,
+    /// Subscribers of this node's filter followed by `/#` (of `#` at the root), which match this node's
+    /// topic and everything below it.
+    multi_level: Subscribers<K, V>,
+    /// The `+` level below this node.
+    single_level: Option<Box<Node<K, V>>>,
+    /// The literal levels below this node.
+    children: Children<Node<K, V>>,
+}
+
+impl<K, V> Default for TopicTrie<K, V> {
+    fn default() -> Self {
+        Self {
+            root: Node::default(),
+            len: 0,
+        }
+    }
+}
+
+impl<K, V> Default for Node<K, V> {
+    fn default() -> Self {
+        Self {
+            subscribers: Subscribers::default(),
+            multi_level: Subscribers::default(),
+            single_level: None,
+            children: Children::default(),
+        }
+    }
+}
+
+impl<K, V> TopicTrie<K, V> {
+    /// An empty index.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number of (filter, subscriber) entries.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether the index holds no subscription.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Calls `f` with every (subscriber, value) whose filter matches the topic name `topic`, once per
+    /// matching filter: a subscriber with two overlapping filters is visited twice, and the caller picks
+    /// the maximum QoS ([MQTT-3.3.5-1]). The order of visits is unspecified.
+    ///
+    /// Filters whose first level is `+` or `#` are skipped for a topic name starting with `$`
+    /// [MQTT-4.7.2-1]. `topic` is assumed to be a valid topic name.
+    pub fn for_each_match(&self, topic: &str, mut f: impl FnMut(&K, &V)) {
+        let hide_leading_wildcards = topic.starts_with('$');
+        self.root
+            .visit_matches(Some(topic), hide_leading_wildcards, &mut f);
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> TopicTrie<K, V> {
+    /// Subscribes `key` to `filter` with `value`, and returns the value it replaces when `key` was already
+    /// subscribed to exactly this filter.
+    pub fn insert(&mut self, filter: &str, key: K, value: V) -> Option<V> {
+        let replaced = self.root.insert(filter, key, value);
+        if replaced.is_none() {
+            self.len += 1;
+        }
+        replaced
+    }
+
+    /// Unsubscribes `key` from exactly `filter` (not from other filters that overlap it) and returns the
+    /// value it had. Nodes left without subscribers or children are freed, so the trie's memory follows the
+    /// current subscriptions rather than every filter ever seen.
+    pub fn remove(&mut self, filter: &str, key: &K) -> Option<V> {
+        let removed = self.root.remove(filter, key);
+        if removed.is_some() {
+            self.len -= 1;
+        }
+        removed
+    }
+}
+
+impl<K, V> Node<K, V> {
+    /// Whether nothing is subscribed at or below this node, so that it can be freed.
+    fn is_empty(&self) -> bool {
+        self.subscribers.is_empty()
+            && self.multi_level.is_empty()
+            && self.single_level.is_none()
+            && self.children.is_empty()
+    }
+
+    /// Visits the subscribers at and below this node that match the rest of the topic name: `topic` holds
+    /// the levels still to follow, `None` once the whole name has been followed.
+    ///
+    /// `hide_wildcards` is set only at the root for a topic starting with `$`, and hides this node's `#`
+    /// and `+` subscriptions.
+    fn visit_matches<F: FnMut(&K, &V)>(
+        &self,
+        topic: Option<&str>,
+        hide_wildcards: bool,
+        f: &mut F,
+    ) {
+        if !hide_wildcards {
+            // `#` matches zero or more levels, so it matches whether or not levels remain.
+            visit_all(&self.multi_level, f);
+        }
+        let Some(topic) = topic else {
+            visit_all(&self.subscribers, f);
+            return;
+        };
+        let (level, rest) = split_first_level(topic);
+        if let Some(child) = self.children.get(level) {
+            child.visit_matches(rest, false, f);
+        }
+        if let Some(child) = self.single_level.as_deref().filter(|_| !hide_wildcards) {
+            child.visit_matches(rest, false, f);
+        }
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> Node<K, V> {
+    /// Inserts below this node; `filter` holds the levels still to follow.
+    fn insert(&mut self, filter: &str, key: K, value: V) -> Option<V> {
+        match split_first_level(filter) {
+            (MULTI_LEVEL_WILDCARD, None) => self.multi_level.upsert(key, value),
+            (SINGLE_LEVEL_WILDCARD, rest) => self
+                .single_level
+                .get_or_insert_default()
+                .insert_at_or_below(rest, key, value),
+            (level, rest) => {
+                if let Some(child) = self.children.get_mut(level) {
+                    return child.insert_at_or_below(rest, key, value);
+                }
+                let mut child = Node::default();
+                let replaced = child.insert_at_or_below(rest, key, value);
+                self.children.insert_new(level, child);
+                replaced
+            }
+        }
+    }
+
+    /// Inserts at this node when the filter ends here (`rest` is `None`), below it otherwise.
+    fn insert_at_or_below(&mut self, rest: Option<&str>, key: K, value: V) -> Option<V> {
+        match rest {
+            None => self.subscribers.upsert(key, value),
+            Some(rest) => self.insert(rest, key, value),
+        }
+    }
+
+    /// Removes below this node, freeing the child it went through if that child is left empty.
+    fn remove(&mut self, filter: &str, key: &K) -> Option<V> {
+        match split_first_level(filter) {
+            (MULTI_LEVEL_WILDCARD, None) => self.multi_level.remove(key),
+            (SINGLE_LEVEL_WILDCARD, rest) => {
+                let child = self.single_level.as_deref_mut()?;
+                let removed = child.remove_at_or_below(rest, key);
+                if child.is_empty() {
+                    self.single_level = None;
+                }
+                removed
+            }
+            (level, rest) => {
+                let child = self.children.get_mut(level)?;
+                let removed = child.remove_at_or_below(rest, key);
+                if child.is_empty() {
+                    self.children.remove(level);
+                }
+                removed
+            }
+        }
+    }
+
+    /// Removes from this node when the filter ends here (`rest` is `None`), below it otherwise.
+    fn remove_at_or_below(&mut self, rest: Option<&str>, key: &K) -> Option<V> {
+        match rest {
+            None => self.subscribers.remove(key),
+            Some(rest) => self.remove(rest, key),
+        }
+    }
+}
+
+/// Calls `f` with every entry.
+fn visit_all<K, V, F: FnMut(&K, &V)>(subscribers: &Subscribers<K, V>, f: &mut F) {
+    for (key, value) in subscribers.as_slice() {
+        f(key, value);
+    }
+}

@@ -1,0 +1,1 @@
+//! Criterion benchmarks of amqtt; see `benches/` for the bench targets.
