@@ -1,1 +1,248 @@
-//! Helpers for the end-to-end tests: a broker on 127.0.0.1:0 and a raw MQTT test client.
+//! Helpers for the end-to-end tests: a broker on `127.0.0.1:0` and a raw MQTT test client that
+//! asserts on the exact packets the broker sends.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU16;
+use std::time::Duration;
+
+use amqtt_core::broker::{Broker, BrokerHandle};
+use amqtt_core::codec::{self, ByteString, ConnAck, Connect, LastWill, Packet, Publish, QoS, Subscribe, SubAck, Unsubscribe};
+use amqtt_core::config::BrokerConfig;
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+
+/// How long a test waits for a packet it expects.
+pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A broker serving on an ephemeral port of 127.0.0.1, stopped when dropped.
+pub struct TestBroker {
+    /// The address of its `default` listener.
+    pub addr: SocketAddr,
+    /// Counters and shutdown.
+    pub handle: BrokerHandle,
+    task: Option<JoinHandle<()>>,
+}
+
+impl TestBroker {
+    /// Starts a broker with the default listener on 127.0.0.1:0 and `extra` YAML broker keys
+    /// (e.g. `"session_expiry_interval: 1\n"`).
+    pub async fn start(extra: &str) -> TestBroker {
+        let yaml = format!("listeners:\n  default:\n    bind: 127.0.0.1:0\nplugins: {{}}\n{extra}");
+        let config = BrokerConfig::from_yaml(&yaml).expect("test config is valid");
+        let broker = Broker::bind(config, ()).await.expect("broker binds");
+        let addr = broker.local_addr("default").expect("default listener");
+        let handle = broker.handle();
+        let task = tokio::spawn(broker.run(std::future::pending()));
+        TestBroker {
+            addr,
+            handle,
+            task: Some(task),
+        }
+    }
+
+    /// Stops the broker and waits for it to finish.
+    pub async fn stop(mut self) {
+        self.handle.shutdown();
+        if let Some(task) = self.task.take() {
+            task.await.expect("broker task ends cleanly");
+        }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        self.handle.shutdown();
+    }
+}
+
+/// A packet id for tests.
+pub fn pid(id: u16) -> NonZeroU16 {
+    NonZeroU16::new(id).expect("non-zero packet id")
+}
+
+/// A CONNECT with the given client id and clean-session flag, keep-alive 0, no will.
+pub fn connect_packet(client_id: &str, clean_session: bool) -> Connect {
+    Connect {
+        clean_session,
+        keep_alive: 0,
+        client_id: ByteString::from(client_id),
+        will: None,
+        username: None,
+        password: None,
+    }
+}
+
+/// A will message for a CONNECT.
+pub fn will(topic: &str, message: &str, qos: QoS, retain: bool) -> LastWill {
+    LastWill {
+        topic: ByteString::from(topic),
+        message: Bytes::copy_from_slice(message.as_bytes()),
+        qos,
+        retain,
+    }
+}
+
+/// A PUBLISH as a client sends it.
+pub fn publish_packet(topic: &str, payload: &str, qos: QoS, retain: bool, id: Option<u16>) -> Publish {
+    Publish {
+        dup: false,
+        qos,
+        retain,
+        topic: ByteString::from(topic),
+        packet_id: id.map(pid),
+        payload: Bytes::copy_from_slice(payload.as_bytes()),
+    }
+}
+
+/// A raw MQTT client over TCP that sends and receives whole packets.
+pub struct RawClient {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+impl RawClient {
+    /// Opens a TCP connection without sending anything.
+    pub async fn open(addr: SocketAddr) -> RawClient {
+        let stream = TcpStream::connect(addr).await.expect("tcp connect");
+        stream.set_nodelay(true).expect("nodelay");
+        RawClient {
+            stream,
+            buf: BytesMut::new(),
+        }
+    }
+
+    /// Connects with `connect` and returns the client and the CONNACK.
+    pub async fn connect_with(addr: SocketAddr, connect: Connect) -> (RawClient, ConnAck) {
+        let mut client = RawClient::open(addr).await;
+        client.send(Packet::Connect(connect)).await;
+        match client.recv().await {
+            Packet::ConnAck(ack) => (client, ack),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
+    /// Connects with a clean session and asserts the connection is accepted.
+    pub async fn connect(addr: SocketAddr, client_id: &str) -> RawClient {
+        let (client, ack) = RawClient::connect_with(addr, connect_packet(client_id, true)).await;
+        assert_eq!(ack.code, codec::ConnectReturnCode::Accepted);
+        client
+    }
+
+    /// Sends one packet.
+    pub async fn send(&mut self, packet: Packet) {
+        let mut out = BytesMut::new();
+        packet.encode(&mut out);
+        self.send_raw(&out).await;
+    }
+
+    /// Sends raw bytes.
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write to broker");
+    }
+
+    /// Receives the next packet, failing the test after [`RECV_TIMEOUT`] or if the broker closes.
+    pub async fn recv(&mut self) -> Packet {
+        match self.recv_within(RECV_TIMEOUT).await {
+            Some(packet) => packet,
+            None => panic!("no packet from the broker within {RECV_TIMEOUT:?}"),
+        }
+    }
+
+    /// The next packet if one arrives within `wait`; panics if the connection closes.
+    pub async fn recv_within(&mut self, wait: Duration) -> Option<Packet> {
+        match tokio::time::timeout(wait, self.read_packet()).await {
+            Err(_) => None,
+            Ok(Some(packet)) => Some(packet),
+            Ok(None) => panic!("broker closed the connection"),
+        }
+    }
+
+    /// Asserts no packet arrives within `wait` (and the connection stays open).
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        if let Some(packet) = self.recv_within(wait).await {
+            panic!("expected no packet, got {packet:?}");
+        }
+    }
+
+    /// Asserts the broker closes the connection within `wait` (packets sent before are skipped).
+    pub async fn expect_closed(&mut self, wait: Duration) {
+        let closed = tokio::time::timeout(wait, async {
+            while self.read_packet().await.is_some() {}
+        })
+        .await;
+        assert!(closed.is_ok(), "broker did not close the connection within {wait:?}");
+    }
+
+    /// Reads one packet; `None` when the broker closed the connection.
+    async fn read_packet(&mut self) -> Option<Packet> {
+        loop {
+            match codec::decode(&mut self.buf, codec::MAX_REMAINING_LENGTH + 5) {
+                Ok(Some(packet)) => return Some(packet),
+                Ok(None) => {}
+                Err(e) => panic!("broker sent a malformed packet: {e}"),
+            }
+            self.buf.reserve(4096);
+            match self.stream.read_buf(&mut self.buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// Receives a PUBLISH, failing on any other packet.
+    pub async fn recv_publish(&mut self) -> Publish {
+        match self.recv().await {
+            Packet::Publish(p) => p,
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+
+    /// Subscribes to `filters` and returns the SUBACK.
+    pub async fn subscribe(&mut self, id: u16, filters: &[(&str, QoS)]) -> SubAck {
+        self.send(Packet::Subscribe(Subscribe {
+            packet_id: pid(id),
+            filters: filters.iter().map(|(f, q)| (ByteString::from(*f), *q)).collect(),
+        }))
+        .await;
+        match self.recv().await {
+            Packet::SubAck(ack) => {
+                assert_eq!(ack.packet_id, pid(id));
+                ack
+            }
+            other => panic!("expected SUBACK, got {other:?}"),
+        }
+    }
+
+    /// Unsubscribes from `filters` and waits for the UNSUBACK.
+    pub async fn unsubscribe(&mut self, id: u16, filters: &[&str]) {
+        self.send(Packet::Unsubscribe(Unsubscribe {
+            packet_id: pid(id),
+            filters: filters.iter().map(|f| ByteString::from(*f)).collect(),
+        }))
+        .await;
+        assert_eq!(self.recv().await, Packet::UnsubAck(pid(id)));
+    }
+
+    /// Publishes and completes the handshake of its QoS (PUBACK, or PUBREC/PUBREL/PUBCOMP).
+    pub async fn publish(&mut self, topic: &str, payload: &str, qos: QoS, retain: bool) {
+        let id = (qos != QoS::AtMostOnce).then_some(4242);
+        self.send(Packet::Publish(publish_packet(topic, payload, qos, retain, id))).await;
+        match qos {
+            QoS::AtMostOnce => {}
+            QoS::AtLeastOnce => assert_eq!(self.recv().await, Packet::PubAck(pid(4242))),
+            QoS::ExactlyOnce => {
+                assert_eq!(self.recv().await, Packet::PubRec(pid(4242)));
+                self.send(Packet::PubRel(pid(4242))).await;
+                assert_eq!(self.recv().await, Packet::PubComp(pid(4242)));
+            }
+        }
+    }
+
+    /// Sends DISCONNECT and closes the socket.
+    pub async fn disconnect(mut self) {
+        self.send(Packet::Disconnect).await;
+        let _ = self.stream.shutdown().await;
+    }
+}
