@@ -6,7 +6,10 @@ use std::num::NonZeroU16;
 use std::time::Duration;
 
 use amqtt_core::broker::{Broker, BrokerHandle};
-use amqtt_core::codec::{self, ByteString, ConnAck, Connect, LastWill, Packet, Publish, QoS, Subscribe, SubAck, Unsubscribe};
+use amqtt_core::codec::{
+    self, ByteString, ConnAck, Connect, LastWill, Packet, Publish, QoS, SubAck, Subscribe,
+    Unsubscribe,
+};
 use amqtt_core::config::BrokerConfig;
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -85,7 +88,13 @@ pub fn will(topic: &str, message: &str, qos: QoS, retain: bool) -> LastWill {
 }
 
 /// A PUBLISH as a client sends it.
-pub fn publish_packet(topic: &str, payload: &str, qos: QoS, retain: bool, id: Option<u16>) -> Publish {
+pub fn publish_packet(
+    topic: &str,
+    payload: &str,
+    qos: QoS,
+    retain: bool,
+    id: Option<u16>,
+) -> Publish {
     Publish {
         dup: false,
         qos,
@@ -168,11 +177,12 @@ impl RawClient {
 
     /// Asserts the broker closes the connection within `wait` (packets sent before are skipped).
     pub async fn expect_closed(&mut self, wait: Duration) {
-        let closed = tokio::time::timeout(wait, async {
-            while self.read_packet().await.is_some() {}
-        })
-        .await;
-        assert!(closed.is_ok(), "broker did not close the connection within {wait:?}");
+        let closed =
+            tokio::time::timeout(wait, async { while self.read_packet().await.is_some() {} }).await;
+        assert!(
+            closed.is_ok(),
+            "broker did not close the connection within {wait:?}"
+        );
     }
 
     /// Reads one packet; `None` when the broker closed the connection.
@@ -203,7 +213,10 @@ impl RawClient {
     pub async fn subscribe(&mut self, id: u16, filters: &[(&str, QoS)]) -> SubAck {
         self.send(Packet::Subscribe(Subscribe {
             packet_id: pid(id),
-            filters: filters.iter().map(|(f, q)| (ByteString::from(*f), *q)).collect(),
+            filters: filters
+                .iter()
+                .map(|(f, q)| (ByteString::from(*f), *q))
+                .collect(),
         }))
         .await;
         match self.recv().await {
@@ -228,7 +241,10 @@ impl RawClient {
     /// Publishes and completes the handshake of its QoS (PUBACK, or PUBREC/PUBREL/PUBCOMP).
     pub async fn publish(&mut self, topic: &str, payload: &str, qos: QoS, retain: bool) {
         let id = (qos != QoS::AtMostOnce).then_some(4242);
-        self.send(Packet::Publish(publish_packet(topic, payload, qos, retain, id))).await;
+        self.send(Packet::Publish(publish_packet(
+            topic, payload, qos, retain, id,
+        )))
+        .await;
         match qos {
             QoS::AtMostOnce => {}
             QoS::AtLeastOnce => assert_eq!(self.recv().await, Packet::PubAck(pid(4242))),
@@ -244,5 +260,90 @@ impl RawClient {
     pub async fn disconnect(mut self) {
         self.send(Packet::Disconnect).await;
         let _ = self.stream.shutdown().await;
+    }
+}
+
+/// Reads everything the broker sends on a raw `stream` until it closes the connection (end of
+/// stream or reset): `Some(bytes)` with all it sent first, or `None` if it is still open after
+/// `wait`. For asserting the exact bytes before a close, e.g. a refusing CONNACK or nothing.
+pub async fn read_until_closed(stream: &mut TcpStream, wait: Duration) -> Option<Vec<u8>> {
+    let mut received = Vec::new();
+    let read_all = async {
+        let mut chunk = [0u8; 1024];
+        loop {
+            match stream.read(&mut chunk).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => received.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    tokio::time::timeout(wait, read_all).await.ok()?;
+    Some(received)
+}
+
+/// Polls `condition` every 10 ms until it holds, failing the test (naming `what`) after
+/// [`RECV_TIMEOUT`]. For broker state that changes after the packet a test can observe, e.g.
+/// `handle.session_count()` once a connection has been closed.
+pub async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + RECV_TIMEOUT;
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting until {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+impl RawClient {
+    /// Receives a PUBLISH and asserts it is exactly `topic`/`payload` at `qos` with `retain` and
+    /// DUP 0, carrying a packet id if and only if `qos` is 1 or 2. Returns that id.
+    pub async fn expect_publish(
+        &mut self,
+        topic: &str,
+        payload: &str,
+        qos: QoS,
+        retain: bool,
+    ) -> Option<NonZeroU16> {
+        let publish = self.recv_publish().await;
+        let id = publish.packet_id;
+        assert_eq!(
+            id.is_some(),
+            qos != QoS::AtMostOnce,
+            "packet id of {publish:?}"
+        );
+        assert_eq!(
+            publish,
+            publish_packet(topic, payload, qos, retain, id.map(NonZeroU16::get))
+        );
+        id
+    }
+
+    /// Completes the receiver's side of the handshake for a PUBLISH the broker sent at `qos`
+    /// with `id`: nothing (QoS 0), PUBACK (QoS 1), or PUBREC, then asserts the next packet is
+    /// the PUBREL, then PUBCOMP (QoS 2).
+    pub async fn ack(&mut self, qos: QoS, id: Option<NonZeroU16>) {
+        match (qos, id) {
+            (QoS::AtMostOnce, _) => {}
+            (QoS::AtLeastOnce, Some(id)) => self.send(Packet::PubAck(id)).await,
+            (QoS::ExactlyOnce, Some(id)) => {
+                self.send(Packet::PubRec(id)).await;
+                assert_eq!(self.recv().await, Packet::PubRel(id));
+                self.send(Packet::PubComp(id)).await;
+            }
+            (qos, None) => panic!("a QoS {qos:?} PUBLISH needs a packet id"),
+        }
+    }
+
+    /// [`RawClient::expect_publish`] then [`RawClient::ack`].
+    pub async fn expect_publish_and_ack(
+        &mut self,
+        topic: &str,
+        payload: &str,
+        qos: QoS,
+        retain: bool,
+    ) {
+        let id = self.expect_publish(topic, payload, qos, retain).await;
+        self.ack(qos, id).await;
     }
 }

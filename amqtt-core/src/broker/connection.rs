@@ -218,14 +218,17 @@ impl<P: Plugin> Connection<'_, P> {
     ) -> End {
         let max = self.shared.config.max_packet_size;
         loop {
-            // Backpressure: a client that does not read what we send stops being read.
-            self.outbox.room().await;
             let read = async {
+                // Backpressure: a client that does not read what we send stops being read.
+                // The wait counts against the keep-alive, so a client that neither reads nor
+                // sends is still dropped.
+                let next = async {
+                    self.outbox.room().await;
+                    read_packet(reader, &mut buf, max).await
+                };
                 match self.keep_alive {
-                    Some(limit) => tokio::time::timeout(limit, read_packet(reader, &mut buf, max))
-                        .await
-                        .ok(),
-                    None => Some(read_packet(reader, &mut buf, max).await),
+                    Some(limit) => tokio::time::timeout(limit, next).await.ok(),
+                    None => Some(next.await),
                 }
             };
             let result = tokio::select! {

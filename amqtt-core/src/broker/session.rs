@@ -50,6 +50,8 @@ pub(crate) struct SessionState {
     pub(crate) outbox: Option<Arc<Outbox>>,
     /// When the client went offline (for `session_expiry_interval`).
     pub(crate) disconnected_at: Option<Instant>,
+    /// Whether the last message offered was dropped for a full queue (logs once per episode).
+    overflowing: bool,
 }
 
 /// Limits that bound a session's memory.
@@ -73,6 +75,7 @@ impl Session {
                 next_packet_id: 0,
                 outbox: None,
                 disconnected_at: None,
+                overflowing: false,
             }),
         }
     }
@@ -110,9 +113,14 @@ impl Session {
         }
         if state.pending.len() >= limits.max_queued {
             stats.dropped_queue_full.increment();
-            tracing::warn!(client_id = %self.client_id, max_queued = limits.max_queued, topic = %message.topic, "session queue full, message dropped");
+            // One line per overflow episode, not per message: the counter has the total.
+            if !state.overflowing {
+                state.overflowing = true;
+                tracing::warn!(client_id = %self.client_id, max_queued = limits.max_queued, "session queue full: dropping QoS 1/2 messages until it drains");
+            }
             return;
         }
+        state.overflowing = false;
         state.pending.push_back(message);
         state.pump(limits);
     }

@@ -83,10 +83,31 @@ impl BrokerConfig {
         let text = if text.trim().is_empty() { "{}" } else { text };
         let deserializer = serde_yaml::Deserializer::from_str(text);
         let raw: broker::RawBrokerConfig = serde_path_to_error::deserialize(deserializer)
-            .map_err(|e| invalid(e.path().to_string(), e.inner().to_string()))?;
+            .map_err(|e| {
+                let key = e.path().to_string();
+                invalid(key.clone(), plain_message(&key, &e.into_inner().to_string()))
+            })?;
         raw.resolve()
             .map_err(|(key, message)| invalid(key, message))
     }
+}
+
+/// Rewrites a serde_yaml message for a user: drops the key path it repeats and names the
+/// expected type in words (`expected i64` -> `expected an integer`).
+fn plain_message(key: &str, message: &str) -> String {
+    let message = message.strip_prefix(&format!("{key}: ")).unwrap_or(message);
+    let mut plain = message.to_owned();
+    for (rust, words) in [
+        ("expected i64", "expected an integer"),
+        ("expected u64", "expected a non-negative integer"),
+        ("expected usize", "expected a non-negative integer"),
+        ("expected u16", "expected an integer from 0 to 65535"),
+        ("expected f64", "expected a number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        plain = plain.replace(rust, words);
+    }
+    plain
 }
 
 #[cfg(test)]

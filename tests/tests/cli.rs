@@ -1,0 +1,200 @@
+//! End-to-end tests of the `amqtt` binary: `--version`, configuration errors that name the file
+//! and the key, and a broker that serves and exits cleanly on SIGTERM.
+//!
+//! The binary belongs to another package (`amqtt-bin`), so Cargo does not build it for these
+//! tests; the first test to need it builds it once, into the target directory and profile of
+//! this test executable.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use amqtt_core::codec::ConnectReturnCode;
+use amqtt_tests::{RawClient, connect_packet};
+use tokio::net::TcpStream;
+
+/// The `amqtt` binary, built on first use.
+fn amqtt() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        // This executable is <target-dir>/<profile>/deps/cli-<hash>.
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("executable under <target>/<profile>/deps");
+        let target_dir = profile_dir
+            .parent()
+            .expect("profile directory has a parent");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = Command::new(cargo);
+        build
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "amqtt-bin",
+                "--bin",
+                "amqtt",
+                "--target-dir",
+            ])
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release")
+        {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(status.success(), "cargo build of amqtt failed: {status}");
+        let binary = profile_dir.join(format!("amqtt{}", std::env::consts::EXE_SUFFIX));
+        assert!(binary.is_file(), "{} was not built", binary.display());
+        binary
+    })
+}
+
+/// Runs `amqtt` with `args` to completion.
+fn run(args: &[&str]) -> Output {
+    Command::new(amqtt())
+        .args(args)
+        .output()
+        .expect("run amqtt")
+}
+
+/// A temporary file that is removed when dropped.
+struct TempFile(PathBuf);
+
+impl TempFile {
+    fn new(name: &str, contents: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!("amqtt-cli-{}-{name}", std::process::id()));
+        std::fs::write(&path, contents).expect("write temp file");
+        TempFile(path)
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().expect("UTF-8 temp path")
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+#[test]
+fn version_prints_the_version_and_exits_0() {
+    let output = run(&["--version"]);
+    assert!(output.status.success(), "status {}", output.status);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        stdout.trim(),
+        format!("amqtt {}", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn missing_config_file_exits_1_and_names_the_file() {
+    let path = std::env::temp_dir().join(format!("amqtt-cli-{}-missing.yaml", std::process::id()));
+    let path = path.to_str().expect("UTF-8 temp path");
+    let output = run(&["-c", path]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(path),
+        "stderr does not name {path}: {stderr}"
+    );
+}
+
+#[test]
+fn invalid_config_value_exits_1_and_names_file_key_and_expectation() {
+    let file = TempFile::new(
+        "lots.yaml",
+        "listeners: {default: {max_connections: lots}}\n",
+    );
+    let output = run(&["-c", file.path()]);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(file.path()), "no file name in: {stderr}");
+    assert!(
+        stderr.contains("listeners.default.max_connections"),
+        "no key path in: {stderr}"
+    );
+    assert!(stderr.contains("expected"), "no expectation in: {stderr}");
+    assert!(stderr.contains("lots"), "no offending value in: {stderr}");
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
+    listener.local_addr().expect("local addr").port()
+}
+
+/// Kills the child on drop, so a failing test does not leave a broker running.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Waits until something accepts TCP connections on `addr`.
+async fn wait_for_listener(addr: SocketAddr, child: &mut Child) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if TcpStream::connect(addr).await.is_ok() {
+            return;
+        }
+        if let Some(status) = child.try_wait().expect("poll amqtt") {
+            panic!("amqtt exited early with {status}");
+        }
+        assert!(Instant::now() < deadline, "amqtt did not listen on {addr}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn broker_serves_and_exits_0_on_sigterm() {
+    let port = free_port();
+    let file = TempFile::new(
+        "serve.yaml",
+        &format!("listeners:\n  default:\n    bind: 127.0.0.1:{port}\nplugins: {{}}\n"),
+    );
+    let child = Command::new(amqtt())
+        .args(["-c", file.path()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn amqtt");
+    let mut child = KillOnDrop(child);
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for_listener(addr, &mut child.0).await;
+
+    let (mut client, ack) = RawClient::connect_with(addr, connect_packet("cli", true)).await;
+    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.0.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(kill.success());
+
+    client.expect_closed(Duration::from_secs(5)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("poll amqtt") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "amqtt still running after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(status.code(), Some(0), "exit status {status}");
+}
