@@ -75,11 +75,6 @@ impl Outbox {
         true
     }
 
-    /// Whether a message pushed now would fit.
-    pub(crate) fn has_room(&self) -> bool {
-        self.lock().packets.len() < self.capacity
-    }
-
     /// Asks the connection to end; its reader and writer stop.
     pub(crate) fn close(&self) {
         self.closed.fire();

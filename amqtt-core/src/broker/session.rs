@@ -167,12 +167,14 @@ impl SessionState {
         self.pump(limits);
     }
 
-    /// Moves pending messages into flight while the window and the outbox have room.
+    /// Moves pending messages into flight while the in-flight window has room. The window, not
+    /// the outbox's capacity, bounds them: a message held back for a full outbox would have no
+    /// event left to release it once the outbox drained.
     fn pump(&mut self, limits: SessionLimits) {
         let Some(outbox) = self.outbox.clone() else {
             return;
         };
-        while self.inflight.len() < limits.max_inflight && outbox.has_room() {
+        while self.inflight.len() < limits.max_inflight {
             let Some(mut message) = self.pending.pop_front() else {
                 return;
             };

@@ -82,10 +82,13 @@ impl BrokerConfig {
         // An empty file is the all-defaults configuration, as in aMQTT.
         let text = if text.trim().is_empty() { "{}" } else { text };
         let deserializer = serde_yaml::Deserializer::from_str(text);
-        let raw: broker::RawBrokerConfig = serde_path_to_error::deserialize(deserializer)
-            .map_err(|e| {
+        let raw: broker::RawBrokerConfig =
+            serde_path_to_error::deserialize(deserializer).map_err(|e| {
                 let key = e.path().to_string();
-                invalid(key.clone(), plain_message(&key, &e.into_inner().to_string()))
+                invalid(
+                    key.clone(),
+                    plain_message(&key, &e.into_inner().to_string()),
+                )
             })?;
         raw.resolve()
             .map_err(|(key, message)| invalid(key, message))
