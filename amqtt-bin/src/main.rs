@@ -51,7 +51,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let broker = match Broker::bind(config, ()).await {
+        let broker = match Broker::<()>::bind(config).await {
             Ok(broker) => broker,
             Err(e) => {
                 eprintln!("amqtt: {e}");

@@ -11,6 +11,7 @@ use amqtt_core::codec::{
     Unsubscribe,
 };
 use amqtt_core::config::BrokerConfig;
+use amqtt_core::plugin::{BuildPlugins, Plugin};
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -20,21 +21,36 @@ use tokio::task::JoinHandle;
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A broker serving on an ephemeral port of 127.0.0.1, stopped when dropped.
-pub struct TestBroker {
+pub struct TestBroker<P: Plugin = ()> {
     /// The address of its `default` listener.
     pub addr: SocketAddr,
-    /// Counters and shutdown.
-    pub handle: BrokerHandle,
+    /// Counters, the plugin set, and shutdown.
+    pub handle: BrokerHandle<P>,
     task: Option<JoinHandle<()>>,
 }
 
-impl TestBroker {
-    /// Starts a broker with the default listener on 127.0.0.1:0 and `extra` YAML broker keys
-    /// (e.g. `"session_expiry_interval: 1\n"`).
-    pub async fn start(extra: &str) -> TestBroker {
-        let yaml = format!("listeners:\n  default:\n    bind: 127.0.0.1:0\nplugins: {{}}\n{extra}");
+impl TestBroker<()> {
+    /// Starts a broker without plugins, the default listener on 127.0.0.1:0, and `extra` YAML
+    /// broker keys (e.g. `"session_expiry_interval: 1\n"`).
+    pub async fn start(extra: &str) -> TestBroker<()> {
+        TestBroker::start_with_plugins(&format!("plugins: {{}}\n{extra}")).await
+    }
+}
+
+impl<P: BuildPlugins> TestBroker<P> {
+    /// Starts a broker over the plugin set `P`, the default listener on 127.0.0.1:0, and `extra`
+    /// YAML broker keys, which may include a `plugins:` section.
+    pub async fn start_with_plugins(extra: &str) -> TestBroker<P> {
+        let yaml = format!("listeners:\n  default:\n    bind: 127.0.0.1:0\n{extra}");
         let config = BrokerConfig::from_yaml(&yaml).expect("test config is valid");
-        let broker = Broker::bind(config, ()).await.expect("broker binds");
+        let broker = Broker::<P>::bind(config).await.expect("broker binds");
+        TestBroker::serve(broker)
+    }
+}
+
+impl<P: Plugin> TestBroker<P> {
+    /// Runs a bound broker in the background.
+    pub fn serve(broker: Broker<P>) -> TestBroker<P> {
         let addr = broker.local_addr("default").expect("default listener");
         let handle = broker.handle();
         let task = tokio::spawn(broker.run(std::future::pending()));
@@ -54,7 +70,7 @@ impl TestBroker {
     }
 }
 
-impl Drop for TestBroker {
+impl<P: Plugin> Drop for TestBroker<P> {
     fn drop(&mut self) {
         self.handle.shutdown();
     }

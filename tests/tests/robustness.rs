@@ -294,7 +294,7 @@ async fn start_limited(max_connections: usize) -> (SocketAddr, BrokerHandle) {
         "listeners:\n  default:\n    bind: 127.0.0.1:0\n    max_connections: {max_connections}\nplugins: {{}}\n"
     );
     let config = BrokerConfig::from_yaml(&yaml).expect("test config is valid");
-    let broker = Broker::bind(config, ()).await.expect("broker binds");
+    let broker = Broker::<()>::bind(config).await.expect("broker binds");
     let addr = broker.local_addr("default").expect("default listener");
     let handle = broker.handle();
     tokio::spawn(broker.run(std::future::pending()));

@@ -10,12 +10,13 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::outbox::Outbox;
 use super::session::Session;
-use super::state::Shared;
+use super::state::{Core, Shared};
+use super::stats::Stats;
 use crate::codec::{
     self, ConnAck, Connect, ConnectReturnCode, DecodeError, Packet, Publish, QoS, SubAck,
     SubAckCode, Subscribe, Unsubscribe, frame_len,
 };
-use crate::plugin::Plugin;
+use crate::plugin::{Action, Hooks, Plugin, SessionInfo};
 use crate::topic::valid_topic_filter;
 
 /// Bytes reserved for a read when the size of the next frame is not known yet.
@@ -55,6 +56,7 @@ async fn read_packet<R: AsyncRead + Unpin>(
     reader: &mut R,
     buf: &mut BytesMut,
     max_packet_size: usize,
+    stats: &Stats,
 ) -> Result<Option<Packet>, ReadError> {
     loop {
         if let Some(packet) = codec::decode(buf, max_packet_size).map_err(ReadError::Decode)? {
@@ -68,95 +70,140 @@ async fn read_packet<R: AsyncRead + Unpin>(
             None => 1,
         };
         buf.reserve(needed.max(READ_CHUNK));
-        if reader.read_buf(buf).await.map_err(ReadError::Io)? == 0 {
-            return if buf.is_empty() {
-                Ok(None)
-            } else {
-                Err(ReadError::Truncated)
-            };
+        match reader.read_buf(buf).await.map_err(ReadError::Io)? {
+            0 if buf.is_empty() => return Ok(None),
+            0 => return Err(ReadError::Truncated),
+            n => stats.bytes_received.add(n as u64),
         }
     }
 }
 
+/// Where a connection comes from.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    /// The peer's address, when the transport has one.
+    pub(crate) peer: Option<SocketAddr>,
+    /// The listener's name.
+    pub(crate) listener: Arc<str>,
+}
+
 /// Serves one client connection to its end.
-pub(crate) async fn serve<P: Plugin, S>(shared: Arc<Shared<P>>, mut stream: S, peer: SocketAddr)
+pub(crate) async fn serve<P: Plugin, S>(shared: Arc<Shared<P>>, mut stream: S, origin: Origin)
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let max = shared.config.max_packet_size;
+    let core = &*shared.core;
+    let peer = origin.peer;
+    let max = core.config.max_packet_size;
     let mut buf = BytesMut::new();
     let first = tokio::select! {
-        first = tokio::time::timeout(shared.config.connect_timeout, read_packet(&mut stream, &mut buf, max)) => first,
-        () = shared.shutdown.fired() => return,
+        first = tokio::time::timeout(core.config.connect_timeout, read_packet(&mut stream, &mut buf, max, &core.stats)) => first,
+        () = core.shutdown.fired() => return,
     };
-    let connect = match first {
+    let first = match first {
         Err(_) => {
-            tracing::debug!(%peer, "no CONNECT within the connect timeout; closing");
+            tracing::debug!(?peer, "no CONNECT within the connect timeout; closing");
             return;
         }
-        Ok(Ok(Some(Packet::Connect(connect)))) => connect,
-        Ok(Ok(Some(other))) => {
-            shared.stats.protocol_errors.increment();
-            tracing::info!(%peer, packet = other.name(), "first packet is not CONNECT; closing");
-            return;
-        }
+        Ok(Ok(Some(packet))) => packet,
         Ok(Ok(None)) => return,
         Ok(Err(ReadError::Decode(DecodeError::UnsupportedProtocolLevel(level)))) => {
-            tracing::info!(%peer, level, "unsupported protocol level; CONNACK 0x01");
-            refuse(&mut stream, ConnectReturnCode::UnacceptableProtocolVersion).await;
+            tracing::info!(?peer, level, "unsupported protocol level; CONNACK 0x01");
+            refuse(
+                &shared,
+                &mut stream,
+                ConnectReturnCode::UnacceptableProtocolVersion,
+            )
+            .await;
             return;
         }
         Ok(Err(e)) => {
-            shared.stats.protocol_errors.increment();
-            tracing::info!(%peer, error = ?e, "invalid CONNECT; closing");
+            core.stats.protocol_errors.increment();
+            tracing::info!(?peer, error = ?e, "invalid CONNECT; closing");
             return;
         }
     };
-    let Some(client_id) = client_id(&shared, &connect) else {
-        tracing::info!(%peer, "empty client id with clean session 0; CONNACK 0x02");
-        refuse(&mut stream, ConnectReturnCode::IdentifierRejected).await;
+    if P::HOOKS.contains(Hooks::PACKET_RECEIVED) {
+        shared.plugins.on_mqtt_packet_received(&first, None);
+    }
+    let Packet::Connect(connect) = first else {
+        core.stats.protocol_errors.increment();
+        tracing::info!(
+            ?peer,
+            packet = first.name(),
+            "first packet is not CONNECT; closing"
+        );
         return;
     };
+    let Some(info) = session_info(core, &connect, &origin) else {
+        tracing::info!(?peer, "empty client id with clean session 0; CONNACK 0x02");
+        refuse(&shared, &mut stream, ConnectReturnCode::IdentifierRejected).await;
+        return;
+    };
+    if P::HOOKS.contains(Hooks::AUTHENTICATE) && !shared.plugins.authenticate(&info).await.admits()
+    {
+        tracing::info!(?peer, client_id = %info.client_id, "authentication failed; CONNACK 0x05");
+        refuse(&shared, &mut stream, ConnectReturnCode::NotAuthorized).await;
+        return;
+    }
+    let info = Arc::new(info);
+    let client_id = info.client_id.clone();
 
-    let outbox = Arc::new(Outbox::new(shared.config.max_outbound));
-    let (session, present) = shared.attach(&client_id, connect.clean_session, &outbox);
-    shared.stats.clients_connected.increment();
-    shared.stats.clients_total.increment();
-    tracing::debug!(%peer, client_id = %client_id, session_present = present, "client connected");
+    let outbox = Arc::new(Outbox::new(core.config.max_outbound));
+    let (session, present) = core.attach(&info, &outbox);
+    core.stats.clients_connected.increment();
+    core.stats.clients_total.increment();
+    tracing::debug!(?peer, client_id = %client_id, session_present = present, "client connected");
 
     let (mut reader, writer) = tokio::io::split(stream);
     let writer_task = {
         let shared = shared.clone();
         let outbox = outbox.clone();
-        tokio::spawn(async move { outbox.run_writer(writer, &shared.stats).await })
+        let info = info.clone();
+        tokio::spawn(async move {
+            outbox
+                .run_writer(writer, &shared.core.stats, &shared.plugins, &info)
+                .await;
+        })
     };
+    if P::HOOKS.contains(Hooks::CLIENT_CONNECTED) {
+        shared
+            .plugins
+            .on_broker_client_connected(&client_id, &info)
+            .await;
+    }
     let mut connection = Connection {
         shared: &shared,
         session: &session,
+        info: &info,
         outbox: &outbox,
-        keep_alive: keep_alive_limit(connect.keep_alive, shared.config.timeout_disconnect_delay),
+        keep_alive: keep_alive_limit(connect.keep_alive, core.config.timeout_disconnect_delay),
     };
-    let end = connection.read_loop(&mut reader, buf, &client_id).await;
+    let end = connection.read_loop(&mut reader, buf).await;
     tracing::debug!(client_id = %client_id, reason = ?end, "client disconnected");
 
     if end != End::Disconnect && end != End::Shutdown {
-        if let Some(will) = connect.will {
-            publish_from_client(
-                &shared,
-                Publish {
-                    dup: false,
-                    qos: will.qos,
-                    retain: will.retain,
-                    topic: will.topic,
-                    packet_id: None,
-                    payload: will.message,
-                },
-            );
+        if let Some(will) = &info.will {
+            let will = Publish {
+                dup: false,
+                qos: will.qos,
+                retain: will.retain,
+                topic: will.topic.clone(),
+                packet_id: None,
+                payload: will.message.clone(),
+            };
+            connection.publish_checked(will).await;
         }
     }
-    shared.detach(&session, &outbox);
-    shared.stats.clients_connected.decrement();
+    core.detach(&session, &outbox);
+    core.stats.clients_connected.decrement();
     outbox.close();
+    if P::HOOKS.contains(Hooks::CLIENT_DISCONNECTED) {
+        shared
+            .plugins
+            .on_broker_client_disconnected(&client_id, &info)
+            .await;
+    }
     let abort = writer_task.abort_handle();
     if tokio::time::timeout(WRITER_GRACE, writer_task)
         .await
@@ -166,13 +213,22 @@ where
     }
 }
 
-/// The client id to use, or `None` when an empty one must be refused (clean session 0).
-fn client_id<P: Plugin>(shared: &Shared<P>, connect: &Connect) -> Option<codec::ByteString> {
-    match (connect.client_id.is_empty(), connect.clean_session) {
-        (false, _) => Some(connect.client_id.clone()),
-        (true, true) => Some(shared.generate_client_id()),
-        (true, false) => None,
-    }
+/// The session as plugins see it, or `None` when an empty client id must be refused.
+fn session_info(core: &Core, connect: &Connect, origin: &Origin) -> Option<SessionInfo> {
+    let client_id = match (connect.client_id.is_empty(), connect.clean_session) {
+        (false, _) => connect.client_id.clone(),
+        (true, true) => core.generate_client_id(),
+        (true, false) => return None,
+    };
+    let mut info = SessionInfo::new(client_id);
+    info.username = connect.username.clone();
+    info.password = connect.password.clone();
+    info.clean_session = connect.clean_session;
+    info.keep_alive = connect.keep_alive;
+    info.will = connect.will.clone();
+    info.remote_addr = origin.peer;
+    info.listener = Some(origin.listener.clone());
+    Some(info)
 }
 
 /// 1.5 times the keep-alive plus the configured grace ([MQTT-3.1.2-24]); `None` when disabled.
@@ -181,42 +237,41 @@ fn keep_alive_limit(keep_alive: u16, delay: Duration) -> Option<Duration> {
 }
 
 /// Answers a refused CONNECT and lets the connection close.
-async fn refuse<S: AsyncWrite + Unpin>(stream: &mut S, code: ConnectReturnCode) {
-    let mut out = BytesMut::new();
-    Packet::ConnAck(ConnAck {
+async fn refuse<P: Plugin, S: AsyncWrite + Unpin>(
+    shared: &Shared<P>,
+    stream: &mut S,
+    code: ConnectReturnCode,
+) {
+    let connack = Packet::ConnAck(ConnAck {
         session_present: false,
         code,
-    })
-    .encode(&mut out);
+    });
+    if P::HOOKS.contains(Hooks::PACKET_SENT) {
+        shared.plugins.on_mqtt_packet_sent(&connack, None);
+    }
+    let mut out = BytesMut::new();
+    connack.encode(&mut out);
     let _ = stream.write_all(&out).await;
     let _ = stream.shutdown().await;
-}
-
-/// Routes a message from a client. `$` topics are reserved for the broker: dropped, as aMQTT does.
-fn publish_from_client<P: Plugin>(shared: &Shared<P>, message: Publish) {
-    if message.topic.starts_with('$') {
-        tracing::debug!(topic = %message.topic, "client publish to a $ topic dropped");
-        return;
-    }
-    shared.publish(message);
 }
 
 /// The per-connection state of the reader loop.
 struct Connection<'a, P> {
     shared: &'a Shared<P>,
     session: &'a Arc<Session>,
+    info: &'a SessionInfo,
     outbox: &'a Arc<Outbox>,
     keep_alive: Option<Duration>,
 }
 
 impl<P: Plugin> Connection<'_, P> {
-    async fn read_loop<R: AsyncRead + Unpin>(
-        &mut self,
-        reader: &mut R,
-        mut buf: BytesMut,
-        client_id: &str,
-    ) -> End {
-        let max = self.shared.config.max_packet_size;
+    fn client_id(&self) -> &str {
+        &self.info.client_id
+    }
+
+    async fn read_loop<R: AsyncRead + Unpin>(&mut self, reader: &mut R, mut buf: BytesMut) -> End {
+        let core = &*self.shared.core;
+        let max = core.config.max_packet_size;
         loop {
             let read = async {
                 // Backpressure: a client that does not read what we send stops being read.
@@ -224,7 +279,7 @@ impl<P: Plugin> Connection<'_, P> {
                 // sends is still dropped.
                 let next = async {
                     self.outbox.room().await;
-                    read_packet(reader, &mut buf, max).await
+                    read_packet(reader, &mut buf, max, &core.stats).await
                 };
                 match self.keep_alive {
                     Some(limit) => tokio::time::timeout(limit, next).await.ok(),
@@ -234,8 +289,9 @@ impl<P: Plugin> Connection<'_, P> {
             let result = tokio::select! {
                 result = read => result,
                 () = self.outbox.closed() => return End::Closed,
-                () = self.shared.shutdown.fired() => return End::Shutdown,
+                () = core.shutdown.fired() => return End::Shutdown,
             };
+            let client_id = self.client_id();
             let packet = match result {
                 None => {
                     tracing::info!(client_id, "keep-alive expired; closing");
@@ -249,30 +305,35 @@ impl<P: Plugin> Connection<'_, P> {
                 }
                 Some(Err(ReadError::Truncated)) => return End::Closed,
                 Some(Err(ReadError::Decode(e))) => {
-                    self.shared.stats.protocol_errors.increment();
+                    core.stats.protocol_errors.increment();
                     tracing::warn!(client_id, error = %e, "malformed packet; closing connection");
                     return End::ProtocolError;
                 }
             };
-            if let Some(end) = self.handle(packet, client_id) {
+            if P::HOOKS.contains(Hooks::PACKET_RECEIVED) {
+                self.shared
+                    .plugins
+                    .on_mqtt_packet_received(&packet, Some(self.info));
+            }
+            if let Some(end) = self.handle(packet).await {
                 return end;
             }
         }
     }
 
     /// Handles one packet; `Some` ends the connection.
-    fn handle(&mut self, packet: Packet, client_id: &str) -> Option<End> {
-        let limits = self.shared.limits;
+    async fn handle(&mut self, packet: Packet) -> Option<End> {
+        let limits = self.shared.core.limits;
         match packet {
-            Packet::Publish(publish) => self.handle_publish(publish),
+            Packet::Publish(publish) => self.handle_publish(publish).await,
             Packet::PubAck(id) | Packet::PubComp(id) => self.session.complete(id, limits),
             Packet::PubRec(id) => self.session.received(id),
             Packet::PubRel(id) => {
                 self.session.lock().incoming_qos2.remove(&id.get());
                 self.outbox.push(Packet::PubComp(id));
             }
-            Packet::Subscribe(subscribe) => self.handle_subscribe(subscribe),
-            Packet::Unsubscribe(unsubscribe) => self.handle_unsubscribe(unsubscribe),
+            Packet::Subscribe(subscribe) => self.handle_subscribe(subscribe).await,
+            Packet::Unsubscribe(unsubscribe) => self.handle_unsubscribe(unsubscribe).await,
             Packet::PingReq => self.outbox.push(Packet::PingResp),
             Packet::Disconnect => return Some(End::Disconnect),
             other @ (Packet::Connect(_)
@@ -280,9 +341,9 @@ impl<P: Plugin> Connection<'_, P> {
             | Packet::SubAck(_)
             | Packet::UnsubAck(_)
             | Packet::PingResp) => {
-                self.shared.stats.protocol_errors.increment();
+                self.shared.core.stats.protocol_errors.increment();
                 tracing::warn!(
-                    client_id,
+                    client_id = self.client_id(),
                     packet = other.name(),
                     "protocol violation; closing connection"
                 );
@@ -292,30 +353,69 @@ impl<P: Plugin> Connection<'_, P> {
         None
     }
 
-    fn handle_publish(&mut self, publish: Publish) {
-        self.shared.stats.messages_received.increment();
+    async fn handle_publish(&mut self, publish: Publish) {
+        self.shared.core.stats.messages_received.increment();
+        if P::HOOKS.contains(Hooks::MESSAGE_RECEIVED) {
+            self.shared
+                .plugins
+                .on_broker_message_received(self.client_id(), &publish)
+                .await;
+        }
         match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
-                publish_from_client(self.shared, publish);
+                self.publish_checked(publish).await;
                 self.outbox.push(Packet::PubAck(id));
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 // Delivered once when first received; a retransmission (DUP) only gets PUBREC again.
                 let first = self.session.lock().incoming_qos2.insert(id.get());
                 if first {
-                    publish_from_client(self.shared, publish);
+                    self.publish_checked(publish).await;
                 }
                 self.outbox.push(Packet::PubRec(id));
             }
-            _ => publish_from_client(self.shared, publish),
+            _ => self.publish_checked(publish).await,
         }
     }
 
-    fn handle_subscribe(&mut self, subscribe: Subscribe) {
+    /// Routes a message from this client (or its will) if it may be published: `$` topics are
+    /// reserved for the broker (dropped, as aMQTT does) and the plugins may deny the topic.
+    async fn publish_checked(&self, message: Publish) {
+        if message.topic.starts_with('$') {
+            tracing::debug!(topic = %message.topic, "client publish to a $ topic dropped");
+            return;
+        }
+        let plugins = &self.shared.plugins;
+        if P::HOOKS.contains(Hooks::TOPIC_FILTERING)
+            && !plugins
+                .topic_filtering(self.info, &message.topic, Action::Publish)
+                .await
+                .permits()
+        {
+            tracing::debug!(client_id = self.client_id(), topic = %message.topic, "publish denied by a plugin");
+            return;
+        }
+        if P::HOOKS.contains(Hooks::MESSAGE_BROADCAST) {
+            plugins
+                .on_broker_message_broadcast(self.client_id(), &message)
+                .await;
+        }
+        self.shared.route(self.client_id(), message).await;
+    }
+
+    async fn handle_subscribe(&mut self, subscribe: Subscribe) {
+        let shared = self.shared;
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut granted = Vec::with_capacity(subscribe.filters.len());
         for (filter, qos) in subscribe.filters {
-            if !valid_topic_filter(&filter) {
+            let allowed = valid_topic_filter(&filter)
+                && (!P::HOOKS.contains(Hooks::TOPIC_FILTERING)
+                    || shared
+                        .plugins
+                        .topic_filtering(self.info, &filter, Action::Subscribe)
+                        .await
+                        .permits());
+            if !allowed {
                 codes.push(SubAckCode::Failure);
                 continue;
             }
@@ -323,7 +423,7 @@ impl<P: Plugin> Connection<'_, P> {
                 .lock()
                 .subscriptions
                 .insert(filter.to_string(), qos);
-            self.shared.router.subscribe(&filter, self.session, qos);
+            shared.core.router.subscribe(&filter, self.session, qos);
             codes.push(SubAckCode::Success(qos));
             granted.push((filter, qos));
         }
@@ -331,17 +431,23 @@ impl<P: Plugin> Connection<'_, P> {
             packet_id: subscribe.packet_id,
             codes,
         }));
+        for (filter, qos) in &granted {
+            if P::HOOKS.contains(Hooks::CLIENT_SUBSCRIBED) {
+                shared
+                    .plugins
+                    .on_broker_client_subscribed(self.client_id(), filter, *qos)
+                    .await;
+            }
+        }
         // Retained messages go to this subscriber only, for each filter just subscribed.
         for (filter, qos) in granted {
-            for message in self.shared.router.retained_matching(&filter) {
-                let qos = message.qos.min(qos);
-                self.session
-                    .deliver(message, qos, self.shared.limits, &self.shared.stats);
+            for message in shared.core.router.retained_matching(&filter) {
+                shared.deliver(self.session, message, qos).await;
             }
         }
     }
 
-    fn handle_unsubscribe(&mut self, unsubscribe: Unsubscribe) {
+    async fn handle_unsubscribe(&mut self, unsubscribe: Unsubscribe) {
         for filter in &unsubscribe.filters {
             if self
                 .session
@@ -350,9 +456,20 @@ impl<P: Plugin> Connection<'_, P> {
                 .remove(&**filter)
                 .is_some()
             {
-                self.shared.router.unsubscribe(filter, self.session.key);
+                self.shared
+                    .core
+                    .router
+                    .unsubscribe(filter, self.session.key);
             }
         }
         self.outbox.push(Packet::UnsubAck(unsubscribe.packet_id));
+        if P::HOOKS.contains(Hooks::CLIENT_UNSUBSCRIBED) {
+            for filter in &unsubscribe.filters {
+                self.shared
+                    .plugins
+                    .on_broker_client_unsubscribed(self.client_id(), filter)
+                    .await;
+            }
+        }
     }
 }

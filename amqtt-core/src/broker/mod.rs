@@ -18,14 +18,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use thiserror::Error;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
-pub use session::Session;
+pub(crate) use state::Core;
 pub use stats::{Counter, Gauge, Stats};
 
+use crate::codec::Publish;
 use crate::config::{BrokerConfig, ListenerConfig, ListenerType};
-use crate::plugin::Plugin;
+use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
+use connection::Origin;
 use state::Shared;
 
 /// How long shutdown waits for connections to finish before giving up on them.
@@ -52,91 +54,104 @@ pub enum BrokerError {
         /// The missing feature.
         feature: &'static str,
     },
+    /// The plugin set could not be built from the configuration.
+    #[error(transparent)]
+    Plugin(#[from] PluginError),
 }
 
-/// A bound listener and its connection limit.
+/// A bound listener.
 struct BoundListener {
     config: ListenerConfig,
     socket: TcpListener,
 }
 
-/// An MQTT 3.1.1 broker over the plugins `P`.
+/// An MQTT 3.1.1 broker over the plugin set `P`.
 ///
 /// # Examples
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), amqtt_core::broker::BrokerError> {
 /// use amqtt_core::{broker::Broker, config::BrokerConfig};
-/// let broker = Broker::bind(BrokerConfig::embedded_default(), ()).await?;
+/// let config = BrokerConfig::from_yaml("listeners:\n  default:\n    bind: 127.0.0.1:1883\nplugins: {}\n")
+///     .expect("valid config");
+/// let broker = Broker::<()>::bind(config).await?;
 /// broker.run(async { let _ = tokio::signal::ctrl_c().await; }).await;
 /// # Ok(()) }
 /// ```
 pub struct Broker<P: Plugin = ()> {
     shared: Arc<Shared<P>>,
     listeners: Vec<BoundListener>,
+    plugin_messages: mpsc::Receiver<Publish>,
 }
 
 /// A cheap handle on a running broker: counters and shutdown.
-#[derive(Clone)]
 pub struct BrokerHandle<P: Plugin = ()> {
     shared: Arc<Shared<P>>,
+}
+
+impl<P: Plugin> Clone for BrokerHandle<P> {
+    fn clone(&self) -> Self {
+        BrokerHandle {
+            shared: self.shared.clone(),
+        }
+    }
 }
 
 impl<P: Plugin> BrokerHandle<P> {
     /// The broker's counters.
     pub fn stats(&self) -> &Stats {
-        &self.shared.stats
+        &self.shared.core.stats
     }
 
     /// Number of sessions the broker holds (connected or persistent and offline).
     pub fn session_count(&self) -> usize {
-        self.shared.session_count()
+        self.shared.core.session_count()
     }
 
     /// Number of retained messages.
     pub fn retained_count(&self) -> usize {
-        self.shared.router.retained_count()
+        self.shared.core.router.retained_count()
     }
 
-    /// Stops the broker: listeners close and connections end without publishing their wills.
+    /// The plugin set.
+    pub fn plugins(&self) -> &P {
+        &self.shared.plugins
+    }
+
+    /// Stops the broker: `on_broker_pre_shutdown` runs, then listeners close and connections end
+    /// without publishing their wills.
     pub fn shutdown(&self) {
-        self.shared.shutdown.fire();
+        self.shared.core.stop_requested.fire();
+    }
+}
+
+impl<P: BuildPlugins> Broker<P> {
+    /// Builds the plugin set from the configuration's `plugins:` section and binds every listener;
+    /// the broker serves once [`Broker::run`] is awaited.
+    pub async fn bind(config: BrokerConfig) -> Result<Broker<P>, BrokerError> {
+        let section = config.plugins.clone();
+        Self::bind_with(config, |ctx| crate::plugin::build_plugin_set(&section, ctx)).await
     }
 }
 
 impl<P: Plugin> Broker<P> {
-    /// Binds every listener of `config`; the broker serves once [`Broker::run`] is awaited.
-    pub async fn bind(config: BrokerConfig, plugins: P) -> Result<Broker<P>, BrokerError> {
+    /// Binds every listener with a plugin set made by `make` (which may keep the context).
+    /// The configuration's `plugins:` section is not read.
+    pub async fn bind_with(
+        config: BrokerConfig,
+        make: impl FnOnce(&BrokerContext) -> Result<P, PluginError>,
+    ) -> Result<Broker<P>, BrokerError> {
+        let (core, plugin_messages) = Core::new(config);
+        let core = Arc::new(core);
+        let plugins = make(&BrokerContext::new(core.clone()))?;
         let mut listeners = Vec::new();
-        for listener in config.listeners.values() {
-            if listener.ssl {
-                return Err(BrokerError::UnsupportedListener {
-                    listener: listener.name.clone(),
-                    feature: "TLS (`ssl: true`)",
-                });
-            }
-            if listener.kind == ListenerType::Ws {
-                return Err(BrokerError::UnsupportedListener {
-                    listener: listener.name.clone(),
-                    feature: "WebSocket (`type: ws`)",
-                });
-            }
-            let addr = listener.bind.to_string();
-            let socket = TcpListener::bind((listener.bind.host.as_str(), listener.bind.port))
-                .await
-                .map_err(|source| BrokerError::Bind {
-                    listener: listener.name.clone(),
-                    addr,
-                    source,
-                })?;
-            listeners.push(BoundListener {
-                config: listener.clone(),
-                socket,
-            });
+        for listener in core.config.listeners.values() {
+            listeners.push(bind_listener(listener).await?);
         }
         Ok(Broker {
-            shared: Arc::new(Shared::new(config, plugins)),
+            shared: Arc::new(Shared { core, plugins }),
             listeners,
+            plugin_messages,
         })
     }
 
@@ -157,28 +172,77 @@ impl<P: Plugin> Broker<P> {
 
     /// Serves every listener until `shutdown` completes (or [`BrokerHandle::shutdown`] is
     /// called), then closes the connections and waits up to a few seconds for them to end.
+    /// Fires the broker lifecycle hooks, and `close` last.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
         let shared = self.shared;
+        let core = shared.core.clone();
+        let plugins = &shared.plugins;
+        if P::HOOKS.contains(Hooks::BROKER_PRE_START) {
+            plugins.on_broker_pre_start().await;
+        }
         // Every connection task holds a clone of this sender; when all are gone, recv() ends.
         let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
         for listener in self.listeners {
             tracing::info!(listener = %listener.config.name, addr = ?listener.socket.local_addr().ok(), "listening");
             tokio::spawn(accept_loop(shared.clone(), listener, done_tx.clone()));
         }
-        tokio::spawn(state::expire_sessions(shared.clone()));
         drop(done_tx);
+        tokio::spawn(state::expire_sessions(core.clone()));
+        tokio::spawn(state::route_plugin_messages(
+            shared.clone(),
+            self.plugin_messages,
+        ));
+        if P::HOOKS.contains(Hooks::BROKER_POST_START) {
+            plugins.on_broker_post_start().await;
+        }
         tokio::select! {
-            () = shutdown => shared.shutdown.fire(),
-            () = shared.shutdown.fired() => {}
+            () = shutdown => {}
+            () = core.stop_requested.fired() => {}
         }
         tracing::info!("broker shutting down");
+        if P::HOOKS.contains(Hooks::BROKER_PRE_SHUTDOWN) {
+            plugins.on_broker_pre_shutdown().await;
+        }
+        core.shutdown.fire();
         if tokio::time::timeout(SHUTDOWN_GRACE, done_rx.recv())
             .await
             .is_err()
         {
             tracing::warn!("connections still open after the shutdown grace period");
         }
+        if P::HOOKS.contains(Hooks::BROKER_POST_SHUTDOWN) {
+            plugins.on_broker_post_shutdown().await;
+        }
+        if P::HOOKS.contains(Hooks::CLOSE) {
+            plugins.close().await;
+        }
     }
+}
+
+async fn bind_listener(listener: &ListenerConfig) -> Result<BoundListener, BrokerError> {
+    if listener.ssl {
+        return Err(BrokerError::UnsupportedListener {
+            listener: listener.name.clone(),
+            feature: "TLS (`ssl: true`)",
+        });
+    }
+    if listener.kind == ListenerType::Ws {
+        return Err(BrokerError::UnsupportedListener {
+            listener: listener.name.clone(),
+            feature: "WebSocket (`type: ws`)",
+        });
+    }
+    let socket = TcpListener::bind((listener.bind.host.as_str(), listener.bind.port))
+        .await
+        .map_err(|source| BrokerError::Bind {
+            listener: listener.name.clone(),
+            addr: listener.bind.to_string(),
+            source,
+        })?;
+    Ok(BoundListener {
+        config: listener.clone(),
+        socket,
+    })
 }
 
 async fn accept_loop<P: Plugin>(
@@ -186,25 +250,27 @@ async fn accept_loop<P: Plugin>(
     listener: BoundListener,
     done: mpsc::Sender<()>,
 ) {
+    let core = &shared.core;
     let open = Arc::new(AtomicUsize::new(0));
     let max = listener.config.max_connections;
+    let name: Arc<str> = listener.config.name.as_str().into();
     loop {
         let accepted = tokio::select! {
             accepted = listener.socket.accept() => accepted,
-            () = shared.shutdown.fired() => return,
+            () = core.shutdown.fired() => return,
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
             Err(e) => {
                 // Out of file descriptors and the like: back off instead of spinning.
-                tracing::warn!(listener = %listener.config.name, error = %e, "accept failed");
+                tracing::warn!(listener = %name, error = %e, "accept failed");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
         if max > 0 && open.load(Ordering::Acquire) >= max {
-            shared.stats.connections_refused.increment();
-            tracing::warn!(listener = %listener.config.name, %peer, max_connections = max, "connection refused: listener is full");
+            core.stats.connections_refused.increment();
+            tracing::warn!(listener = %name, %peer, max_connections = max, "connection refused: listener is full");
             drop(stream);
             continue;
         }
@@ -213,14 +279,14 @@ async fn accept_loop<P: Plugin>(
         let shared = shared.clone();
         let open = open.clone();
         let done = done.clone();
+        let origin = Origin {
+            peer: Some(peer),
+            listener: name.clone(),
+        };
         tokio::spawn(async move {
-            serve_tcp(shared, stream, peer).await;
+            connection::serve(shared, stream, origin).await;
             open.fetch_sub(1, Ordering::AcqRel);
             drop(done);
         });
     }
-}
-
-async fn serve_tcp<P: Plugin>(shared: Arc<Shared<P>>, stream: TcpStream, peer: SocketAddr) {
-    connection::serve(shared, stream, peer).await;
 }

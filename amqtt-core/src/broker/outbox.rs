@@ -16,6 +16,7 @@ use tokio::sync::Notify;
 use super::stats::Stats;
 use super::trigger::Trigger;
 use crate::codec::Packet;
+use crate::plugin::{Hooks, Plugin, SessionInfo};
 
 /// A write buffer larger than this is released once it has been written.
 const KEEP_WRITE_BUFFER: usize = 64 * 1024;
@@ -107,12 +108,22 @@ impl Outbox {
     }
 
     /// Drains the queue into `buf`, encoded; returns how many packets were taken.
-    fn drain_into(&self, buf: &mut BytesMut, stats: &Stats) -> usize {
+    /// The packet-sent hook runs here, under the queue's lock: it is synchronous and must not block.
+    fn drain_into<P: Plugin>(
+        &self,
+        buf: &mut BytesMut,
+        stats: &Stats,
+        plugins: &P,
+        session: &SessionInfo,
+    ) -> usize {
         let mut queue = self.lock();
         let count = queue.packets.len();
         for packet in queue.packets.drain(..) {
             if let Packet::Publish(_) = packet {
                 stats.messages_sent.increment();
+            }
+            if P::HOOKS.contains(Hooks::PACKET_SENT) {
+                plugins.on_mqtt_packet_sent(&packet, Some(session));
             }
             packet.encode(buf);
         }
@@ -121,13 +132,19 @@ impl Outbox {
 
     /// The writer task: writes queued packets until the outbox is closed and drained, or the
     /// peer stops accepting bytes.
-    pub(crate) async fn run_writer<W: AsyncWrite + Unpin>(&self, mut writer: W, stats: &Stats) {
+    pub(crate) async fn run_writer<W: AsyncWrite + Unpin, P: Plugin>(
+        &self,
+        mut writer: W,
+        stats: &Stats,
+        plugins: &P,
+        session: &SessionInfo,
+    ) {
         let mut buf = BytesMut::new();
         loop {
             let notified = self.wake_writer.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.drain_into(&mut buf, stats) == 0 {
+            if self.drain_into(&mut buf, stats, plugins, session) == 0 {
                 if self.is_closed() {
                     break;
                 }

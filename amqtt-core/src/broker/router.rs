@@ -19,7 +19,7 @@ pub(crate) struct Subscriber {
 }
 
 /// Subscriptions and retained messages.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct Router {
     subscriptions: RwLock<TopicTrie<u64, Subscriber>>,
     retained: RwLock<HashMap<String, Publish>>,
@@ -92,6 +92,14 @@ impl Router {
             .filter(|(topic, _)| filter_matches(filter, topic))
             .map(|(_, message)| message.clone())
             .collect()
+    }
+
+    /// Number of subscriptions (filter and session pairs).
+    pub(crate) fn subscription_count(&self) -> usize {
+        self.subscriptions
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
     }
 
     /// Number of retained messages.

@@ -11,6 +11,7 @@ use std::time::Instant;
 use super::outbox::Outbox;
 use super::stats::Stats;
 use crate::codec::{ByteString, Packet, PacketId, Publish, QoS};
+use crate::plugin::{SessionInfo, SessionSummary};
 
 /// A message sent to the client and not yet fully acknowledged.
 #[derive(Debug)]
@@ -23,9 +24,22 @@ enum Inflight {
     Released,
 }
 
+/// What became of a message offered to a session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// Queued on the client's connection.
+    Sent,
+    /// Queued in the session (the in-flight window is full) while the client is connected.
+    Queued,
+    /// Queued in the session while the client is offline.
+    QueuedOffline,
+    /// Dropped: a full queue, or QoS 0 for an offline client.
+    Dropped,
+}
+
 /// One client session, shared by the registry, the subscription index and its connection.
 #[derive(Debug)]
-pub struct Session {
+pub(crate) struct Session {
     /// Broker-unique key of this session object (a new session for the same client id gets a new key).
     pub(crate) key: u64,
     /// The client identifier.
@@ -37,6 +51,8 @@ pub struct Session {
 pub(crate) struct SessionState {
     /// Whether the session ends with its connection.
     pub(crate) clean: bool,
+    /// The client as its latest CONNECT described it (what plugins are shown).
+    pub(crate) info: Arc<SessionInfo>,
     /// The client's subscriptions: filter -> granted QoS.
     pub(crate) subscriptions: HashMap<String, QoS>,
     /// Messages sent and not yet acknowledged, in the order they were sent.
@@ -62,12 +78,13 @@ pub(crate) struct SessionLimits {
 }
 
 impl Session {
-    pub(crate) fn new(key: u64, client_id: ByteString, clean: bool) -> Session {
+    pub(crate) fn new(key: u64, info: Arc<SessionInfo>) -> Session {
         Session {
             key,
-            client_id,
+            client_id: info.client_id.clone(),
             state: Mutex::new(SessionState {
-                clean,
+                clean: info.clean_session,
+                info,
                 subscriptions: HashMap::new(),
                 inflight: VecDeque::new(),
                 pending: VecDeque::new(),
@@ -81,8 +98,33 @@ impl Session {
     }
 
     /// The client identifier.
-    pub fn client_id(&self) -> &str {
+    pub(crate) fn client_id(&self) -> &str {
         &self.client_id
+    }
+
+    /// The client as plugins see it.
+    pub(crate) fn info(&self) -> Arc<SessionInfo> {
+        self.lock().info.clone()
+    }
+
+    /// A snapshot for plugins.
+    pub(crate) fn summary(&self) -> SessionSummary {
+        let state = self.lock();
+        let mut subscriptions: Vec<(String, QoS)> = state
+            .subscriptions
+            .iter()
+            .map(|(f, q)| (f.clone(), *q))
+            .collect();
+        subscriptions.sort();
+        SessionSummary {
+            client_id: self.client_id.to_string(),
+            connected: state.outbox.is_some(),
+            clean_session: state.clean,
+            subscriptions,
+            inflight: state.inflight.len(),
+            queued: state.pending.len(),
+            incoming_pending: state.incoming_qos2.len(),
+        }
     }
 
     pub(crate) fn lock(&self) -> MutexGuard<'_, SessionState> {
@@ -97,19 +139,21 @@ impl Session {
         qos: QoS,
         limits: SessionLimits,
         stats: &Stats,
-    ) {
+    ) -> Delivery {
         message.qos = qos;
         message.dup = false;
         message.packet_id = None;
         let mut state = self.lock();
         if qos == QoS::AtMostOnce {
             // QoS 0 is not queued for offline clients.
-            if let Some(outbox) = &state.outbox {
-                if !outbox.try_push(Packet::Publish(message)) {
-                    stats.dropped_qos0.increment();
-                }
+            let Some(outbox) = &state.outbox else {
+                return Delivery::Dropped;
+            };
+            if outbox.try_push(Packet::Publish(message)) {
+                return Delivery::Sent;
             }
-            return;
+            stats.dropped_qos0.increment();
+            return Delivery::Dropped;
         }
         if state.pending.len() >= limits.max_queued {
             stats.dropped_queue_full.increment();
@@ -118,11 +162,16 @@ impl Session {
                 state.overflowing = true;
                 tracing::warn!(client_id = %self.client_id, max_queued = limits.max_queued, "session queue full: dropping QoS 1/2 messages until it drains");
             }
-            return;
+            return Delivery::Dropped;
         }
         state.overflowing = false;
         state.pending.push_back(message);
         state.pump(limits);
+        match (&state.outbox, state.pending.is_empty()) {
+            (None, _) => Delivery::QueuedOffline,
+            (Some(_), true) => Delivery::Sent,
+            (Some(_), false) => Delivery::Queued,
+        }
     }
 
     /// Handles PUBACK (QoS 1) or PUBCOMP (QoS 2) for `id`; frees an in-flight slot.

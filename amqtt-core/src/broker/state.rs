@@ -1,4 +1,5 @@
-//! State shared by every connection: the session registry, the router, counters and limits.
+//! State shared by every connection: [`Core`] (registry, router, counters, limits) and
+//! [`Shared`], which adds the plugin set, and the routing of a message through both.
 //!
 //! Lock order, where more than one is taken: session registry, then a session, then an outbox.
 //! The router's locks are never held while a session is locked (routing collects its targets and
@@ -10,25 +11,32 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use tokio::sync::mpsc;
+
 use super::outbox::Outbox;
 use super::router::Router;
-use super::session::{Session, SessionLimits};
+use super::session::{Delivery, Session, SessionLimits};
 use super::stats::Stats;
 use super::trigger::Trigger;
-use crate::codec::{ByteString, ConnAck, ConnectReturnCode, Packet, Publish};
+use crate::codec::{ByteString, ConnAck, ConnectReturnCode, Packet, Publish, QoS};
 use crate::config::BrokerConfig;
-use crate::plugin::Plugin;
+use crate::plugin::{Action, Hooks, Plugin, SessionInfo, SessionSummary};
 
-/// Everything the connections of one broker share.
-pub(crate) struct Shared<P> {
+/// How many messages plugins may queue for publishing before `BrokerContext::publish` waits.
+const PLUGIN_MESSAGE_QUEUE: usize = 1024;
+
+/// The broker state that does not depend on the plugin set (so plugins can hold it).
+pub(crate) struct Core {
     pub(crate) config: BrokerConfig,
-    /// The plugin set; its hooks are called by the connection tasks.
-    pub(crate) _plugins: P,
     pub(crate) router: Router,
     pub(crate) stats: Stats,
     pub(crate) limits: SessionLimits,
-    /// Fired when the broker shuts down.
+    /// Fired by `BrokerHandle::shutdown`: the broker begins to stop.
+    pub(crate) stop_requested: Trigger,
+    /// Fired once the broker closes its listeners and connections.
     pub(crate) shutdown: Trigger,
+    /// Messages published by plugins, routed by the broker's plugin-message task.
+    pub(crate) plugin_messages: mpsc::Sender<Publish>,
     /// Sessions by client id. A `std::sync::Mutex`: held only for map operations, never across `.await`.
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     next_session_key: AtomicU64,
@@ -36,23 +44,33 @@ pub(crate) struct Shared<P> {
     id_seed: u64,
 }
 
-impl<P: Plugin> Shared<P> {
-    pub(crate) fn new(config: BrokerConfig, plugins: P) -> Shared<P> {
+/// The core plus the plugin set: what a connection task works with.
+pub(crate) struct Shared<P> {
+    pub(crate) core: Arc<Core>,
+    pub(crate) plugins: P,
+}
+
+impl Core {
+    /// A core and the receiving end of its plugin-message queue.
+    pub(crate) fn new(config: BrokerConfig) -> (Core, mpsc::Receiver<Publish>) {
         let limits = SessionLimits {
             max_inflight: usize::from(config.max_inflight),
             max_queued: config.max_queued,
         };
-        Shared {
+        let (plugin_messages, receiver) = mpsc::channel(PLUGIN_MESSAGE_QUEUE);
+        let core = Core {
             config,
-            _plugins: plugins,
             router: Router::default(),
             stats: Stats::default(),
             limits,
+            stop_requested: Trigger::default(),
             shutdown: Trigger::default(),
+            plugin_messages,
             sessions: Mutex::new(HashMap::new()),
             next_session_key: AtomicU64::new(1),
             id_seed: RandomState::new().hash_one(std::process::id()),
-        }
+        };
+        (core, receiver)
     }
 
     fn sessions(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
@@ -63,36 +81,50 @@ impl<P: Plugin> Shared<P> {
         self.sessions().len()
     }
 
+    /// Snapshots of every session, or of the one with `client_id`.
+    pub(crate) fn session_summaries(&self, client_id: Option<&str>) -> Vec<SessionSummary> {
+        let sessions: Vec<Arc<Session>> = match client_id {
+            Some(id) => self.sessions().get(id).cloned().into_iter().collect(),
+            None => self.sessions().values().cloned().collect(),
+        };
+        let mut summaries: Vec<SessionSummary> = sessions.iter().map(|s| s.summary()).collect();
+        summaries.sort_by(|a, b| a.client_id.cmp(&b.client_id));
+        summaries
+    }
+
+    fn new_session_key(&self) -> u64 {
+        self.next_session_key.fetch_add(1, Ordering::Relaxed)
+    }
+
     /// A fresh client id for a client that sent an empty one with clean session 1.
     pub(crate) fn generate_client_id(&self) -> ByteString {
-        let n = self.next_session_key.fetch_add(1, Ordering::Relaxed);
+        let n = self.new_session_key();
         ByteString::from(format!(
             "amqtt-{:012x}-{n}",
             self.id_seed & 0xffff_ffff_ffff
         ))
     }
 
-    /// Binds a connection to the session of `client_id`, taking over any connection that has it.
-    /// Queues the CONNACK, then everything the resumed session had in flight and queued.
+    /// Binds a connection to the session of `info.client_id`, taking over any connection that
+    /// has it. Queues the CONNACK, then everything the resumed session had in flight and queued.
     /// Returns the session and whether it was resumed (CONNACK's session-present flag).
     pub(crate) fn attach(
         &self,
-        client_id: &ByteString,
-        clean: bool,
+        info: &Arc<SessionInfo>,
         outbox: &Arc<Outbox>,
     ) -> (Arc<Session>, bool) {
+        let client_id = &info.client_id;
+        let clean = info.clean_session;
         let mut sessions = self.sessions();
-        let existing = sessions.get(&**client_id).cloned();
         let mut discarded = None;
-        let session = match existing {
+        let resumed = match sessions.get(&**client_id).cloned() {
             Some(old) => {
                 let mut state = old.lock();
                 if let Some(previous) = state.outbox.take() {
                     tracing::info!(client_id = %client_id, "session taken over by a new connection");
                     previous.close();
                 }
-                let resume = !clean && !state.clean;
-                if resume {
+                if !clean && !state.clean {
                     drop(state);
                     Some(old)
                 } else {
@@ -104,16 +136,16 @@ impl<P: Plugin> Shared<P> {
             }
             None => None,
         };
-        let present = session.is_some();
-        let session = session.unwrap_or_else(|| {
-            let key = self.next_session_key.fetch_add(1, Ordering::Relaxed);
-            let session = Arc::new(Session::new(key, client_id.clone(), clean));
+        let present = resumed.is_some();
+        let session = resumed.unwrap_or_else(|| {
+            let session = Arc::new(Session::new(self.new_session_key(), info.clone()));
             sessions.insert(client_id.to_string(), session.clone());
             session
         });
         {
             let mut state = session.lock();
             state.clean = clean;
+            state.info = info.clone();
             outbox.push(Packet::ConnAck(ConnAck {
                 session_present: present,
                 code: ConnectReturnCode::Accepted,
@@ -156,17 +188,23 @@ impl<P: Plugin> Shared<P> {
         }
     }
 
-    /// Routes a message published by a client (or a will) to every matching session.
-    pub(crate) fn publish(&self, mut message: Publish) {
-        if message.retain {
-            self.router.retain(&message);
-        }
-        // Live forwarding carries retain=0; only messages sent for a new subscription carry 1.
-        message.retain = false;
-        for (session, granted) in self.router.targets(&message.topic) {
-            let qos = message.qos.min(granted);
-            session.deliver(message.clone(), qos, self.limits, &self.stats);
-        }
+    /// Subscribes `client_id` to `filter` (a valid filter), creating an offline persistent
+    /// session if there is none.
+    pub(crate) fn add_subscription(&self, client_id: &str, filter: &str, qos: QoS) {
+        let session = {
+            let mut sessions = self.sessions();
+            sessions
+                .entry(client_id.to_owned())
+                .or_insert_with(|| {
+                    let info = Arc::new(SessionInfo::new(client_id));
+                    let session = Session::new(self.new_session_key(), info);
+                    session.lock().disconnected_at = Some(Instant::now());
+                    Arc::new(session)
+                })
+                .clone()
+        };
+        session.lock().subscriptions.insert(filter.to_owned(), qos);
+        self.router.subscribe(filter, &session, qos);
     }
 
     /// Removes persistent sessions that have been offline longer than `session_expiry_interval`.
@@ -191,16 +229,78 @@ impl<P: Plugin> Shared<P> {
     }
 }
 
+impl<P: Plugin> Shared<P> {
+    /// Routes a message to every matching session that may receive it. `sender` is the client id
+    /// of the publisher (empty for a message a plugin published).
+    pub(crate) async fn route(&self, sender: &str, mut message: Publish) {
+        let core = &*self.core;
+        if message.retain {
+            core.router.retain(&message);
+            if P::HOOKS.contains(Hooks::RETAINED_MESSAGE) {
+                self.plugins
+                    .on_broker_retained_message(sender, &message)
+                    .await;
+            }
+        }
+        // Live forwarding carries retain=0; only messages sent for a new subscription carry 1.
+        message.retain = false;
+        for (session, granted) in core.router.targets(&message.topic) {
+            self.deliver(&session, message.clone(), granted).await;
+        }
+    }
+
+    /// Delivers one message to one session at `min(message QoS, granted)`, if the plugins let
+    /// that client receive it.
+    pub(crate) async fn deliver(&self, session: &Session, message: Publish, granted: QoS) {
+        if P::HOOKS.contains(Hooks::TOPIC_FILTERING) {
+            let info = session.info();
+            let verdict = self
+                .plugins
+                .topic_filtering(&info, &message.topic, Action::Receive)
+                .await;
+            if !verdict.permits() {
+                return;
+            }
+        }
+        let qos = message.qos.min(granted);
+        let queued_offline = P::HOOKS
+            .contains(Hooks::RETAINED_MESSAGE)
+            .then(|| message.clone());
+        let delivery = session.deliver(message, qos, self.core.limits, &self.core.stats);
+        if let (Delivery::QueuedOffline, Some(message)) = (delivery, queued_offline) {
+            self.plugins
+                .on_broker_retained_message(session.client_id(), &message)
+                .await;
+        }
+    }
+}
+
 /// Expires sessions periodically until the broker shuts down.
-pub(crate) async fn expire_sessions<P: Plugin>(shared: Arc<Shared<P>>) {
-    let Some(expiry) = shared.config.session_expiry_interval else {
+pub(crate) async fn expire_sessions(core: Arc<Core>) {
+    let Some(expiry) = core.config.session_expiry_interval else {
         return;
     };
     let period = (expiry / 2).clamp(Duration::from_millis(100), Duration::from_secs(10));
     loop {
         tokio::select! {
-            () = tokio::time::sleep(period) => shared.expire_once(expiry),
-            () = shared.shutdown.fired() => return,
+            () = tokio::time::sleep(period) => core.expire_once(expiry),
+            () = core.shutdown.fired() => return,
+        }
+    }
+}
+
+/// Routes the messages plugins publish through `BrokerContext::publish`.
+pub(crate) async fn route_plugin_messages<P: Plugin>(
+    shared: Arc<Shared<P>>,
+    mut messages: mpsc::Receiver<Publish>,
+) {
+    loop {
+        tokio::select! {
+            message = messages.recv() => match message {
+                Some(message) => shared.route("", message).await,
+                None => return,
+            },
+            () = shared.core.shutdown.fired() => return,
         }
     }
 }

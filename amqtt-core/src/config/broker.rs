@@ -1,9 +1,13 @@
 //! The broker section of the configuration: raw serde form and the resolved [`BrokerConfig`].
 
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use super::ConfigError;
 
 use super::listener::{ListenerConfig, RawListener};
 
@@ -40,6 +44,8 @@ pub struct BrokerConfig {
 #[derive(Debug, Clone, Default)]
 pub struct PluginsSection {
     entries: Vec<(String, serde_yaml::Value)>,
+    /// The file the section came from, for error messages.
+    pub(super) file: Option<PathBuf>,
 }
 
 impl PluginsSection {
@@ -51,6 +57,38 @@ impl PluginsSection {
     /// Whether no plugin is listed.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Removes the section under `key` and deserializes it; an empty value is `C::default()`.
+    /// `None` when no such key is listed. Errors name the file and the key path
+    /// (`plugins.<key>.<field>`) and say what was expected.
+    pub fn take<C: DeserializeOwned + Default>(
+        &mut self,
+        key: &str,
+    ) -> Result<Option<C>, ConfigError> {
+        let Some(index) = self.entries.iter().position(|(name, _)| name == key) else {
+            return Ok(None);
+        };
+        let (name, value) = self.entries.remove(index);
+        if value.is_null() {
+            return Ok(Some(C::default()));
+        }
+        serde_path_to_error::deserialize(value)
+            .map(Some)
+            .map_err(|e| {
+                let field = e.path().to_string();
+                let key = if field == "." {
+                    format!("plugins.{name}")
+                } else {
+                    format!("plugins.{name}.{field}")
+                };
+                let message = super::plain_message(&field, &e.into_inner().to_string());
+                ConfigError::Invalid {
+                    file: self.file.clone(),
+                    key,
+                    message,
+                }
+            })
     }
 }
 
@@ -184,5 +222,8 @@ fn plugins_section(value: serde_yaml::Value) -> Result<PluginsSection, ResolveEr
         }
         _ => return Err(expected()),
     }
-    Ok(PluginsSection { entries })
+    Ok(PluginsSection {
+        entries,
+        file: None,
+    })
 }

@@ -90,8 +90,11 @@ impl BrokerConfig {
                     plain_message(&key, &e.into_inner().to_string()),
                 )
             })?;
-        raw.resolve()
-            .map_err(|(key, message)| invalid(key, message))
+        let mut config = raw
+            .resolve()
+            .map_err(|(key, message)| invalid(key, message))?;
+        config.plugins.file = file.map(Path::to_owned);
+        Ok(config)
     }
 }
 

@@ -1,10 +1,225 @@
-//! The plugin trait the broker is generic over.
+//! Plugins: the [`Plugin`] trait the broker is generic over, composed at compile time.
 //!
-//! The broker is written as `Broker<P: Plugin>` from the start so that plugins compose at compile
-//! time; the hooks (events, authentication, topic filtering) are declared by the plugin framework.
-//! `()` is the empty plugin set: no hooks, every client admitted.
+//! A plugin is a type. A broker over `(Auth, Acl, Logger)` calls each hook of each member in
+//! tuple order; every call is monomorphized, and a call site whose hook no member implements is
+//! removed by the compiler (the broker tests the constant [`Plugin::HOOKS`] first).
+//! Tuples nest, so a named tuple is a plugin group, and `Option<P>` is a plugin that is on only
+//! when its configuration section is present.
+//!
+//! Hooks run in the connection's task: they must not block, and a plugin with slow I/O hands the
+//! work to a task of its own.
 
-/// A plugin, or a composition of plugins, that the broker calls.
-pub trait Plugin: Send + Sync + 'static {}
+/// Calls `$m!` for every prefix of the list: arities 1 to 16.
+macro_rules! for_each_arity {
+    ($m:ident; $($T:ident $i:tt),+) => {
+        for_each_arity!(@step $m; []; $($T $i),+);
+    };
+    (@step $m:ident; [$($done:tt)*]; $T:ident $i:tt $(, $rest:ident $ri:tt)*) => {
+        $m!($($done)* $T $i);
+        for_each_arity!(@step $m; [$($done)* $T $i,]; $($rest $ri),*);
+    };
+    (@step $m:ident; [$($done:tt)*];) => {};
+}
 
-impl Plugin for () {}
+mod build;
+mod context;
+mod hooks;
+mod tuple;
+
+use std::future::Future;
+
+pub(crate) use build::build_plugin_set;
+pub use build::{BuildPlugins, FromConfig, PluginConfig, PluginError, known_plugin_names};
+pub use context::{BrokerContext, ContextError, SessionInfo, SessionSummary};
+pub use hooks::Hooks;
+
+use crate::codec::{Packet, Publish, QoS};
+
+/// A plugin's answer to an authentication or topic-filtering question (aMQTT's True/False/None).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Verdict {
+    /// Allowed.
+    Allow,
+    /// Denied.
+    Deny,
+    /// No opinion: the other plugins decide.
+    #[default]
+    Abstain,
+}
+
+impl Verdict {
+    /// Combines two plugins' answers: any Deny denies, otherwise any Allow allows.
+    pub const fn and(self, other: Verdict) -> Verdict {
+        match (self, other) {
+            (Verdict::Deny, _) | (_, Verdict::Deny) => Verdict::Deny,
+            (Verdict::Allow, _) | (_, Verdict::Allow) => Verdict::Allow,
+            _ => Verdict::Abstain,
+        }
+    }
+
+    /// The broker's authentication rule: at least one plugin allowed and none denied.
+    pub const fn admits(self) -> bool {
+        matches!(self, Verdict::Allow)
+    }
+
+    /// The broker's topic rule: any Deny denies, all-Abstain allows.
+    pub const fn permits(self) -> bool {
+        !matches!(self, Verdict::Deny)
+    }
+}
+
+impl From<bool> for Verdict {
+    fn from(allowed: bool) -> Verdict {
+        if allowed {
+            Verdict::Allow
+        } else {
+            Verdict::Deny
+        }
+    }
+}
+
+impl From<Option<bool>> for Verdict {
+    fn from(answer: Option<bool>) -> Verdict {
+        answer.map_or(Verdict::Abstain, Verdict::from)
+    }
+}
+
+/// What a client wants to do with a topic, for [`Plugin::topic_filtering`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Subscribe to a topic filter.
+    Subscribe,
+    /// Publish to a topic name.
+    Publish,
+    /// Receive a message published to a topic name (checked per subscriber at fan-out).
+    Receive,
+}
+
+/// A broker plugin: every hook defaults to a no-op.
+///
+/// Write plugins with `#[plugin]` (crate `amqtt-macros`), which sets [`Plugin::HOOKS`] to exactly
+/// the hooks the impl defines. A hand-written impl keeps the default, [`Hooks::ALL`], so none of
+/// its hooks is ever skipped.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a broker plugin",
+    label = "not a plugin",
+    note = "write `#[plugin(name = \"...\")] impl Plugin for {Self} {{ ... }}`, or compose plugins as a tuple"
+)]
+pub trait Plugin: Send + Sync + 'static {
+    /// The hooks this plugin implements; the broker calls no other.
+    const HOOKS: Hooks = Hooks::ALL;
+
+    /// Before the listeners start accepting.
+    fn on_broker_pre_start(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// After the listeners started accepting.
+    fn on_broker_post_start(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// When shutdown begins, before connections are closed.
+    fn on_broker_pre_shutdown(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// After every connection has ended.
+    fn on_broker_post_shutdown(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// A client was accepted (CONNACK 0x00 queued).
+    fn on_broker_client_connected(
+        &self,
+        _client_id: &str,
+        _session: &SessionInfo,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// A client's connection ended (after its will, if any, was published).
+    fn on_broker_client_disconnected(
+        &self,
+        _client_id: &str,
+        _session: &SessionInfo,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// A subscription was granted (after the SUBACK was queued).
+    fn on_broker_client_subscribed(
+        &self,
+        _client_id: &str,
+        _topic: &str,
+        _qos: QoS,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// A subscription was removed by UNSUBSCRIBE.
+    fn on_broker_client_unsubscribed(
+        &self,
+        _client_id: &str,
+        _topic: &str,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// Every PUBLISH received from a client, before validation and the publish check.
+    fn on_broker_message_received(
+        &self,
+        _client_id: &str,
+        _message: &Publish,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// A message accepted for routing (after validation and the publish check).
+    fn on_broker_message_broadcast(
+        &self,
+        _client_id: &str,
+        _message: &Publish,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// A retained message was stored or (empty payload) cleared, or a QoS 1/2 message was
+    /// queued for an offline client (`client_id` is then that client's).
+    fn on_broker_retained_message(
+        &self,
+        _client_id: &str,
+        _message: &Publish,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// Every packet decoded from a peer. Synchronous: it runs once per packet.
+    fn on_mqtt_packet_received(&self, _packet: &Packet, _session: Option<&SessionInfo>) {}
+
+    /// Every packet about to be written to a peer. Synchronous: it runs once per packet.
+    fn on_mqtt_packet_sent(&self, _packet: &Packet, _session: Option<&SessionInfo>) {}
+
+    /// Whether a connecting client may connect.
+    fn authenticate(&self, _session: &SessionInfo) -> impl Future<Output = Verdict> + Send {
+        async { Verdict::Abstain }
+    }
+
+    /// Whether a client may subscribe to, publish to, or receive from `topic`.
+    fn topic_filtering(
+        &self,
+        _session: &SessionInfo,
+        _topic: &str,
+        _action: Action,
+    ) -> impl Future<Output = Verdict> + Send {
+        async { Verdict::Abstain }
+    }
+
+    /// The broker is stopping for good: release resources. Called after `on_broker_post_shutdown`.
+    fn close(&self) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+}
+
+#[cfg(test)]
+mod tests;
