@@ -1,10 +1,12 @@
 //! `amqtt`: the MQTT broker. Runs aMQTT's default configuration, or the YAML file given with `-c`.
+//! Built from every packaged plugin, each on only when the configuration lists it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use amqtt_core::broker::Broker;
 use amqtt_core::config::BrokerConfig;
+use amqtt_plugins::PackagedPlugins;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -51,7 +53,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let broker = match Broker::<()>::bind(config).await {
+        let broker = match Broker::<PackagedPlugins>::bind(config).await {
             Ok(broker) => broker,
             Err(e) => {
                 eprintln!("amqtt: {e}");

@@ -6,6 +6,9 @@
 //! - [`broker`]: the broker, generic over its plugins.
 //! - [`plugin`]: the plugin trait the broker calls.
 
+// `#[plugin]` expands to `::amqtt_core::...` paths; this makes them resolve inside this crate too.
+extern crate self as amqtt_core;
+
 pub mod broker;
 pub mod codec;
 pub mod config;

@@ -1,3 +1,25 @@
-//! amqtt-plugins: the plugins packaged with amqtt (authentication, topic checking, `$SYS`, logging).
+//! amqtt-plugins: the plugins aMQTT ships in its core package, each answering to its aMQTT
+//! dotted class path as well as its short name, so an aMQTT broker config file runs unchanged.
 //!
-//! The plugins are delivered with the plugin framework; this crate holds their place in the workspace.
+//! | plugin | name | aMQTT class path |
+//! |---|---|---|
+//! | [`EventLogger`] | `event_logger` | `amqtt.plugins.logging_amqtt.EventLoggerPlugin` |
+//! | [`PacketLogger`] | `packet_logger` | `amqtt.plugins.logging_amqtt.PacketLoggerPlugin` |
+//! | [`AnonymousAuth`] | `auth_anonymous` | `amqtt.plugins.authentication.AnonymousAuthPlugin` |
+//! | [`BrokerSys`] | `broker_sys` | `amqtt.plugins.sys.broker.BrokerSysPlugin` |
+
+mod authentication;
+mod logging;
+mod sys;
+
+pub use authentication::{AnonymousAuth, AnonymousAuthConfig};
+pub use logging::{EventLogger, PacketLogger};
+pub use sys::{BrokerSys, BrokerSysConfig};
+
+/// Every packaged plugin, each on only when its section is present: the stock broker's plugin set.
+pub type PackagedPlugins = (
+    Option<EventLogger>,
+    Option<PacketLogger>,
+    Option<AnonymousAuth>,
+    Option<BrokerSys>,
+);

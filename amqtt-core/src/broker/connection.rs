@@ -123,6 +123,7 @@ where
             return;
         }
     };
+    core.stats.packets_received.increment();
     if P::HOOKS.contains(Hooks::PACKET_RECEIVED) {
         shared.plugins.on_mqtt_packet_received(&first, None);
     }
@@ -151,7 +152,8 @@ where
 
     let outbox = Arc::new(Outbox::new(core.config.max_outbound));
     let (session, present) = core.attach(&info, &outbox);
-    core.stats.clients_connected.increment();
+    let connected = core.stats.clients_connected.increment_get();
+    core.stats.clients_maximum.raise_to(connected);
     core.stats.clients_total.increment();
     tracing::debug!(?peer, client_id = %client_id, session_present = present, "client connected");
 
@@ -310,6 +312,7 @@ impl<P: Plugin> Connection<'_, P> {
                     return End::ProtocolError;
                 }
             };
+            core.stats.packets_received.increment();
             if P::HOOKS.contains(Hooks::PACKET_RECEIVED) {
                 self.shared
                     .plugins

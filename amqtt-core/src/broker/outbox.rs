@@ -118,6 +118,7 @@ impl Outbox {
     ) -> usize {
         let mut queue = self.lock();
         let count = queue.packets.len();
+        stats.packets_sent.add(count as u64);
         for packet in queue.packets.drain(..) {
             if let Packet::Publish(_) = packet {
                 stats.messages_sent.increment();

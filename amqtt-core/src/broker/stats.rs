@@ -33,6 +33,16 @@ impl Gauge {
         self.0.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Raises the value to `value` if that is higher (a high-water mark).
+    pub fn raise_to(&self, value: u64) {
+        self.0.fetch_max(value, Ordering::Relaxed);
+    }
+
+    /// Adds one and returns the new value.
+    pub fn increment_get(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed) + 1
+    }
+
     /// Subtracts one.
     pub fn decrement(&self) {
         self.0.fetch_sub(1, Ordering::Relaxed);
@@ -51,12 +61,18 @@ pub struct Stats {
     pub bytes_received: Counter,
     /// Bytes written to clients.
     pub bytes_sent: Counter,
+    /// Packets of any type received from clients.
+    pub packets_received: Counter,
+    /// Packets of any type written to clients.
+    pub packets_sent: Counter,
     /// PUBLISH packets received from clients.
     pub messages_received: Counter,
     /// PUBLISH packets written to clients.
     pub messages_sent: Counter,
     /// Clients currently connected.
     pub clients_connected: Gauge,
+    /// The most clients connected at once since start.
+    pub clients_maximum: Gauge,
     /// Connections accepted since start (CONNACK 0x00 sent).
     pub clients_total: Counter,
     /// QoS 0 messages dropped because the subscriber's outbound queue was full.

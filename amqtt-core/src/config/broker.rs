@@ -54,6 +54,11 @@ impl PluginsSection {
         self.entries.iter().map(|(name, _)| name.as_str())
     }
 
+    /// The configuration file the section was read from, if any.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
+    }
+
     /// Whether no plugin is listed.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()

@@ -31,8 +31,10 @@ pub trait FromConfig: Plugin + Sized {
 #[derive(Debug, Error)]
 pub enum PluginError {
     /// A key under `plugins:` that no plugin of this broker answers to.
-    #[error("unknown plugin `{name}` under `plugins`; this broker knows: {known}")]
+    #[error("{source_name}: unknown plugin `{name}` under `plugins`; this broker knows: {known}")]
     Unknown {
+        /// `config file <path>`, or `config` for YAML given as a string.
+        source_name: String,
         /// The key as written.
         name: String,
         /// The names and aliases this broker knows, comma-separated.
@@ -114,6 +116,9 @@ pub(crate) fn build_plugin_set<P: BuildPlugins>(
     let plugins = P::build_from(&mut sections, ctx)?;
     if let Some(name) = sections.names().next() {
         return Err(PluginError::Unknown {
+            source_name: section
+                .file()
+                .map_or_else(|| "config".to_owned(), |f| format!("config file {}", f.display())),
             name: name.to_owned(),
             known: known_plugin_names::<P>().join(", "),
         });

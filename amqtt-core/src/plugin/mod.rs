@@ -28,6 +28,7 @@ mod tuple;
 
 use std::future::Future;
 
+pub use amqtt_macros::plugin;
 pub(crate) use build::build_plugin_set;
 pub use build::{BuildPlugins, FromConfig, PluginConfig, PluginError, known_plugin_names};
 pub use context::{BrokerContext, ContextError, SessionInfo, SessionSummary};

@@ -1,0 +1,40 @@
+use amqtt_core::plugin::{plugin, BrokerContext, Plugin, PluginError};
+
+#[derive(Default, serde::Deserialize)]
+struct LimitConfig {
+    max: u32,
+}
+
+// `config` without a `build` to use it.
+struct Limit {
+    max: u32,
+}
+
+#[plugin(name = "limit", config = LimitConfig)]
+impl Plugin for Limit {}
+
+// `build` with a receiver.
+struct Method;
+
+#[plugin(name = "method", config = LimitConfig)]
+impl Plugin for Method {
+    fn build(&self, _config: LimitConfig) -> Result<Self, PluginError> {
+        Ok(Method)
+    }
+}
+
+// `build` taking a config the attribute does not name.
+struct Unnamed {
+    max: u32,
+}
+
+#[plugin(name = "unnamed")]
+impl Plugin for Unnamed {
+    fn build(config: LimitConfig, _ctx: &BrokerContext) -> Result<Self, PluginError> {
+        Ok(Unnamed { max: config.max })
+    }
+}
+
+fn main() {
+    let _ = (Limit { max: 1 }.max, Unnamed { max: 1 }.max);
+}

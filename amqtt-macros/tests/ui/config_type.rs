@@ -1,0 +1,41 @@
+use amqtt_core::plugin::{plugin, BrokerContext, Plugin, PluginError};
+
+// Not `Deserialize`.
+#[derive(Default)]
+struct NotDeserialize {
+    max: u32,
+}
+
+struct A;
+
+#[plugin(name = "a", config = NotDeserialize)]
+impl Plugin for A {
+    fn build(config: NotDeserialize, _ctx: &BrokerContext) -> Result<Self, PluginError> {
+        let _ = config.max;
+        Ok(A)
+    }
+}
+
+// Not `Default`.
+#[derive(serde::Deserialize)]
+struct NoDefault {
+    max: u32,
+}
+
+struct B;
+
+#[plugin(name = "b", config = NoDefault)]
+impl Plugin for B {
+    fn build(config: NoDefault, _ctx: &BrokerContext) -> Result<Self, PluginError> {
+        let _ = config.max;
+        Ok(B)
+    }
+}
+
+// No config and no `build`: built with `Default`, which it lacks.
+struct C;
+
+#[plugin(name = "c")]
+impl Plugin for C {}
+
+fn main() {}

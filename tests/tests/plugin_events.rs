@@ -1,0 +1,726 @@
+//! End-to-end tests of the plugin events: a recording plugin writes down every hook call with its
+//! arguments, and each step of a client session (start, connect, subscribe, publish at QoS 0, 1
+//! and 2, retained messages, a message queued for an offline session, unsubscribe, disconnect,
+//! shutdown) must produce exactly the expected events, in the expected order.
+//!
+//! Order rules the checks apply (see [`check_step`]): hooks that run in a connection's reader
+//! task (and the broker's own task) are totally ordered by the test's sequencing; a
+//! `packet_sent` event runs in the receiving client's writer task, so it is only ordered after
+//! the event that queued its packet and among the packets sent to the same client; the
+//! `Receive` checks of one fan-out may come in any order.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use amqtt_core::codec::{ByteString, ConnAck, ConnectReturnCode, Packet, Publish, QoS, SubAckCode};
+use amqtt_core::plugin::{
+    Action, BrokerContext, FromConfig, Hooks, Plugin, PluginError, SessionInfo, Verdict,
+};
+use amqtt_tests::{RECV_TIMEOUT, RawClient, TestBroker, connect_packet};
+
+/// The recorder's configuration (unused; a map so an empty section is valid).
+type RecorderConfig = BTreeMap<String, u32>;
+
+/// Writes down every hook call. Admits every client (`authenticate` says Allow) and abstains on
+/// every topic question, so it changes nothing about the broker's behaviour.
+#[derive(Default)]
+struct Recorder {
+    events: Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    fn push(&self, event: String) {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(event);
+    }
+
+    fn events(&self) -> Vec<String> {
+        self.events
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// `topic qosN[ retain] payload` (an empty payload is `<empty>`).
+fn message(p: &Publish) -> String {
+    let payload = if p.payload.is_empty() {
+        "<empty>".to_owned()
+    } else {
+        String::from_utf8_lossy(&p.payload).into_owned()
+    };
+    let retain = if p.retain { " retain" } else { "" };
+    format!("{} qos{}{retain} {payload}", p.topic, p.qos as u8)
+}
+
+/// The client id of a session given to a packet hook, `none` without one.
+fn who(session: Option<&SessionInfo>) -> &str {
+    session.map_or("none", |s| &s.client_id)
+}
+
+/// ` session=<id>` when the session passed along does not belong to `client_id`.
+fn mismatch(client_id: &str, session: &SessionInfo) -> String {
+    if &*session.client_id == client_id {
+        String::new()
+    } else {
+        format!(" session={}", session.client_id)
+    }
+}
+
+impl Plugin for Recorder {
+    const HOOKS: Hooks = Hooks::ALL;
+
+    async fn on_broker_pre_start(&self) {
+        self.push("pre_start".into());
+    }
+    async fn on_broker_post_start(&self) {
+        self.push("post_start".into());
+    }
+    async fn on_broker_pre_shutdown(&self) {
+        self.push("pre_shutdown".into());
+    }
+    async fn on_broker_post_shutdown(&self) {
+        self.push("post_shutdown".into());
+    }
+    async fn on_broker_client_connected(&self, client_id: &str, session: &SessionInfo) {
+        let extra = mismatch(client_id, session);
+        self.push(format!("client_connected {client_id}{extra}"));
+    }
+    async fn on_broker_client_disconnected(&self, client_id: &str, session: &SessionInfo) {
+        let extra = mismatch(client_id, session);
+        self.push(format!("client_disconnected {client_id}{extra}"));
+    }
+    async fn on_broker_client_subscribed(&self, client_id: &str, topic: &str, qos: QoS) {
+        self.push(format!("client_subscribed {client_id} {topic} qos{}", qos as u8));
+    }
+    async fn on_broker_client_unsubscribed(&self, client_id: &str, topic: &str) {
+        self.push(format!("client_unsubscribed {client_id} {topic}"));
+    }
+    async fn on_broker_message_received(&self, client_id: &str, m: &Publish) {
+        self.push(format!("message_received {client_id} {}", message(m)));
+    }
+    async fn on_broker_message_broadcast(&self, client_id: &str, m: &Publish) {
+        self.push(format!("message_broadcast {client_id} {}", message(m)));
+    }
+    async fn on_broker_retained_message(&self, client_id: &str, m: &Publish) {
+        self.push(format!("retained_message {client_id} {}", message(m)));
+    }
+    fn on_mqtt_packet_received(&self, packet: &Packet, session: Option<&SessionInfo>) {
+        self.push(format!("packet_received {} {}", packet.name(), who(session)));
+    }
+    fn on_mqtt_packet_sent(&self, packet: &Packet, session: Option<&SessionInfo>) {
+        self.push(format!("packet_sent {} {}", packet.name(), who(session)));
+    }
+    async fn authenticate(&self, session: &SessionInfo) -> Verdict {
+        let user = session.username.as_deref().unwrap_or("none");
+        self.push(format!("authenticate {} user={user}", session.client_id));
+        Verdict::Allow
+    }
+    async fn topic_filtering(&self, session: &SessionInfo, topic: &str, action: Action) -> Verdict {
+        self.push(format!(
+            "topic_filtering {} {topic} {action:?}",
+            session.client_id
+        ));
+        Verdict::Abstain
+    }
+    async fn close(&self) {
+        self.push("close".into());
+    }
+}
+
+impl FromConfig for Recorder {
+    const NAME: &'static str = "recorder";
+    type Config = RecorderConfig;
+    fn build(_config: RecorderConfig, _ctx: &BrokerContext) -> Result<Self, PluginError> {
+        Ok(Recorder::default())
+    }
+}
+
+fn is_sent(event: &str) -> bool {
+    event.starts_with("packet_sent ")
+}
+
+fn is_receive_check(event: &str) -> bool {
+    event.starts_with("topic_filtering ") && event.ends_with(" Receive")
+}
+
+/// The client a `packet_sent` event is for (its last word).
+fn sent_to(event: &str) -> &str {
+    event.rsplit(' ').next().unwrap_or("")
+}
+
+/// Whether the non-sent events `i < j` of `expected` are `Receive` checks of one fan-out:
+/// every non-sent event from `i` to `j` is a `Receive` check.
+fn same_fan_out(expected: &[&str], i: usize, j: usize) -> bool {
+    expected[i..=j]
+        .iter()
+        .filter(|e| !is_sent(e))
+        .all(|e| is_receive_check(e))
+}
+
+/// Whether the expected event `i` must be recorded before the expected event `j` (`i < j`).
+fn ordered(expected: &[&str], i: usize, j: usize) -> bool {
+    match (is_sent(expected[i]), is_sent(expected[j])) {
+        // Reader-task events: in order, except the Receive checks of one fan-out.
+        (false, false) => !same_fan_out(expected, i, j),
+        // Writer-task events: in order for one client only.
+        (true, true) => sent_to(expected[i]) == sent_to(expected[j]),
+        // A packet is sent after the event listed just before it (which preceded its queueing),
+        // and so after everything ordered before that event.
+        (false, true) => match (0..j).rev().find(|&k| !is_sent(expected[k])) {
+            Some(last) => i == last || (i < last && !same_fan_out(expected, i, last)),
+            None => false,
+        },
+        // Nothing in a step waits for a packet to be written.
+        (true, false) => false,
+    }
+}
+
+/// Asserts that `actual` holds exactly the events of `expected` and respects every order
+/// [`ordered`] derives from the listing.
+fn check_step(step: &str, actual: &[String], expected: &[&str]) {
+    let mut have: Vec<&str> = actual.iter().map(String::as_str).collect();
+    let mut want = expected.to_vec();
+    have.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(
+        have, want,
+        "step `{step}`: wrong events (sorted)\nrecorded: {actual:#?}\nexpected: {expected:#?}"
+    );
+    // The position in `actual` of each expected event (k-th occurrence to k-th occurrence).
+    let position: Vec<usize> = (0..expected.len())
+        .map(|i| {
+            let nth = expected[..i].iter().filter(|e| **e == expected[i]).count();
+            actual
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| **a == expected[i])
+                .nth(nth)
+                .map(|(p, _)| p)
+                .expect("the multisets are equal")
+        })
+        .collect();
+    for j in 0..expected.len() {
+        for i in 0..j {
+            assert!(
+                !ordered(expected, i, j) || position[i] < position[j],
+                "step `{step}`: `{}` must be recorded before `{}`\nrecorded: {actual:#?}",
+                expected[i],
+                expected[j]
+            );
+        }
+    }
+}
+
+/// Walks a recorder's log step by step.
+struct Flow<'a> {
+    recorder: &'a Recorder,
+    seen: usize,
+}
+
+impl Flow<'_> {
+    /// Waits (polling) until the recorder holds `expected.len()` more events, then checks them.
+    async fn step(&mut self, step: &str, expected: &[&str]) {
+        let deadline = tokio::time::Instant::now() + RECV_TIMEOUT;
+        let want = self.seen + expected.len();
+        loop {
+            let events = self.recorder.events();
+            if events.len() >= want {
+                check_step(step, &events[self.seen..want], expected);
+                self.seen = want;
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "step `{step}`: timed out\nrecorded: {:#?}\nexpected: {expected:#?}",
+                &events[self.seen..]
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Asserts that nothing was recorded beyond the checked steps, after a short grace.
+    async fn finish(&self) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let events = self.recorder.events();
+        assert_eq!(
+            &events[self.seen.min(events.len())..],
+            &[] as &[String],
+            "events after the last step"
+        );
+    }
+}
+
+/// Connects `client_id` with the given clean-session flag and user name; asserts acceptance and
+/// the session-present flag.
+async fn connect(
+    broker: &TestBroker<Recorder>,
+    client_id: &str,
+    clean: bool,
+    user: Option<&str>,
+    present: bool,
+) -> RawClient {
+    let mut connect = connect_packet(client_id, clean);
+    connect.username = user.map(ByteString::from);
+    let (client, ack) = RawClient::connect_with(broker.addr, connect).await;
+    assert_eq!(
+        ack,
+        ConnAck {
+            session_present: present,
+            code: ConnectReturnCode::Accepted
+        },
+        "CONNACK for {client_id}"
+    );
+    client
+}
+
+#[tokio::test]
+async fn every_event_fires_once_in_order_with_its_arguments() {
+    let broker = TestBroker::<Recorder>::start_with_plugins("plugins:\n  recorder:\n").await;
+    let handle = broker.handle.clone();
+    let mut flow = Flow {
+        recorder: handle.plugins(),
+        seen: 0,
+    };
+    flow.step("start", &["pre_start", "post_start"]).await;
+
+    // Connect: the CONNECT is seen without a session, then authentication, then the CONNACK is
+    // queued and client_connected fires.
+    let mut c1 = connect(&broker, "c1", true, Some("alice"), false).await;
+    flow.step(
+        "connect c1",
+        &[
+            "packet_received CONNECT none",
+            "authenticate c1 user=alice",
+            "packet_sent CONNACK c1",
+            "client_connected c1",
+        ],
+    )
+    .await;
+    let mut c2 = connect(&broker, "c2", true, None, false).await;
+    flow.step(
+        "connect c2",
+        &[
+            "packet_received CONNECT none",
+            "authenticate c2 user=none",
+            "packet_sent CONNACK c2",
+            "client_connected c2",
+        ],
+    )
+    .await;
+    let mut c3 = connect(&broker, "c3", true, None, false).await;
+    flow.step(
+        "connect c3",
+        &[
+            "packet_received CONNECT none",
+            "authenticate c3 user=none",
+            "packet_sent CONNACK c3",
+            "client_connected c3",
+        ],
+    )
+    .await;
+
+    // Subscribe: each filter is checked, the SUBACK is queued, then client_subscribed fires per
+    // granted filter with its QoS.
+    let ack = c2.subscribe(1, &[("t/a", QoS::ExactlyOnce)]).await;
+    assert_eq!(ack.codes, vec![SubAckCode::Success(QoS::ExactlyOnce)]);
+    flow.step(
+        "c2 subscribes",
+        &[
+            "packet_received SUBSCRIBE c2",
+            "topic_filtering c2 t/a Subscribe",
+            "packet_sent SUBACK c2",
+            "client_subscribed c2 t/a qos2",
+        ],
+    )
+    .await;
+    let ack = c3
+        .subscribe(1, &[("t/#", QoS::AtLeastOnce), ("u/+", QoS::AtMostOnce)])
+        .await;
+    assert_eq!(
+        ack.codes,
+        vec![
+            SubAckCode::Success(QoS::AtLeastOnce),
+            SubAckCode::Success(QoS::AtMostOnce)
+        ]
+    );
+    flow.step(
+        "c3 subscribes to two filters",
+        &[
+            "packet_received SUBSCRIBE c3",
+            "topic_filtering c3 t/# Subscribe",
+            "topic_filtering c3 u/+ Subscribe",
+            "packet_sent SUBACK c3",
+            "client_subscribed c3 t/# qos1",
+            "client_subscribed c3 u/+ qos0",
+        ],
+    )
+    .await;
+
+    // QoS 0: received, publish check, broadcast, one Receive check per subscriber, delivery.
+    c1.publish("t/a", "m0", QoS::AtMostOnce, false).await;
+    c2.expect_publish("t/a", "m0", QoS::AtMostOnce, false).await;
+    c3.expect_publish("t/a", "m0", QoS::AtMostOnce, false).await;
+    flow.step(
+        "c1 publishes at QoS 0",
+        &[
+            "packet_received PUBLISH c1",
+            "message_received c1 t/a qos0 m0",
+            "topic_filtering c1 t/a Publish",
+            "message_broadcast c1 t/a qos0 m0",
+            "topic_filtering c2 t/a Receive",
+            "packet_sent PUBLISH c2",
+            "topic_filtering c3 t/a Receive",
+            "packet_sent PUBLISH c3",
+        ],
+    )
+    .await;
+
+    // QoS 1: as QoS 0, then the PUBACK to the publisher; each subscriber's PUBACK is seen.
+    c1.publish("t/a", "m1", QoS::AtLeastOnce, false).await;
+    let id2 = c2.expect_publish("t/a", "m1", QoS::AtLeastOnce, false).await;
+    let id3 = c3.expect_publish("t/a", "m1", QoS::AtLeastOnce, false).await;
+    flow.step(
+        "c1 publishes at QoS 1",
+        &[
+            "packet_received PUBLISH c1",
+            "message_received c1 t/a qos1 m1",
+            "topic_filtering c1 t/a Publish",
+            "message_broadcast c1 t/a qos1 m1",
+            "topic_filtering c2 t/a Receive",
+            "packet_sent PUBLISH c2",
+            "topic_filtering c3 t/a Receive",
+            "packet_sent PUBLISH c3",
+            "packet_sent PUBACK c1",
+        ],
+    )
+    .await;
+    c2.ack(QoS::AtLeastOnce, id2).await;
+    flow.step("c2 acknowledges", &["packet_received PUBACK c2"])
+        .await;
+    c3.ack(QoS::AtLeastOnce, id3).await;
+    flow.step("c3 acknowledges", &["packet_received PUBACK c3"])
+        .await;
+
+    // QoS 2: routed when the PUBLISH arrives; PUBREC, PUBREL, PUBCOMP follow.
+    c1.publish("t/a", "m2", QoS::ExactlyOnce, false).await;
+    let id2 = c2.expect_publish("t/a", "m2", QoS::ExactlyOnce, false).await;
+    let id3 = c3.expect_publish("t/a", "m2", QoS::AtLeastOnce, false).await;
+    flow.step(
+        "c1 publishes at QoS 2",
+        &[
+            "packet_received PUBLISH c1",
+            "message_received c1 t/a qos2 m2",
+            "topic_filtering c1 t/a Publish",
+            "message_broadcast c1 t/a qos2 m2",
+            "topic_filtering c2 t/a Receive",
+            "packet_sent PUBLISH c2",
+            "topic_filtering c3 t/a Receive",
+            "packet_sent PUBLISH c3",
+            "packet_sent PUBREC c1",
+            "packet_received PUBREL c1",
+            "packet_sent PUBCOMP c1",
+        ],
+    )
+    .await;
+    c2.ack(QoS::ExactlyOnce, id2).await;
+    flow.step(
+        "c2 completes QoS 2",
+        &[
+            "packet_received PUBREC c2",
+            "packet_sent PUBREL c2",
+            "packet_received PUBCOMP c2",
+        ],
+    )
+    .await;
+    c3.ack(QoS::AtLeastOnce, id3).await;
+    flow.step("c3 acknowledges", &["packet_received PUBACK c3"])
+        .await;
+
+    // A retained message: stored (retained_message, with the publisher's id) before delivery.
+    c1.publish("t/r", "r1", QoS::AtLeastOnce, true).await;
+    let id3 = c3.expect_publish("t/r", "r1", QoS::AtLeastOnce, false).await;
+    flow.step(
+        "c1 publishes a retained message",
+        &[
+            "packet_received PUBLISH c1",
+            "message_received c1 t/r qos1 retain r1",
+            "topic_filtering c1 t/r Publish",
+            "message_broadcast c1 t/r qos1 retain r1",
+            "retained_message c1 t/r qos1 retain r1",
+            "topic_filtering c3 t/r Receive",
+            "packet_sent PUBLISH c3",
+            "packet_sent PUBACK c1",
+        ],
+    )
+    .await;
+    assert_eq!(handle.retained_count(), 1);
+    c3.ack(QoS::AtLeastOnce, id3).await;
+    flow.step("c3 acknowledges", &["packet_received PUBACK c3"])
+        .await;
+    // Clearing it (empty payload) fires retained_message too.
+    c1.publish("t/r", "", QoS::AtLeastOnce, true).await;
+    let id3 = c3.expect_publish("t/r", "", QoS::AtLeastOnce, false).await;
+    flow.step(
+        "c1 clears the retained message",
+        &[
+            "packet_received PUBLISH c1",
+            "message_received c1 t/r qos1 retain <empty>",
+            "topic_filtering c1 t/r Publish",
+            "message_broadcast c1 t/r qos1 retain <empty>",
+            "retained_message c1 t/r qos1 retain <empty>",
+            "topic_filtering c3 t/r Receive",
+            "packet_sent PUBLISH c3",
+            "packet_sent PUBACK c1",
+        ],
+    )
+    .await;
+    assert_eq!(handle.retained_count(), 0);
+    c3.ack(QoS::AtLeastOnce, id3).await;
+    flow.step("c3 acknowledges", &["packet_received PUBACK c3"])
+        .await;
+
+    // Unsubscribe: the UNSUBACK is queued, then client_unsubscribed fires per filter.
+    c2.unsubscribe(2, &["t/a"]).await;
+    flow.step(
+        "c2 unsubscribes",
+        &[
+            "packet_received UNSUBSCRIBE c2",
+            "packet_sent UNSUBACK c2",
+            "client_unsubscribed c2 t/a",
+        ],
+    )
+    .await;
+    c3.unsubscribe(2, &["t/#", "u/+"]).await;
+    flow.step(
+        "c3 unsubscribes from two filters",
+        &[
+            "packet_received UNSUBSCRIBE c3",
+            "packet_sent UNSUBACK c3",
+            "client_unsubscribed c3 t/#",
+            "client_unsubscribed c3 u/+",
+        ],
+    )
+    .await;
+
+    // A persistent session subscribes and goes offline.
+    let mut p1 = connect(&broker, "p1", false, None, false).await;
+    flow.step(
+        "connect p1 (persistent)",
+        &[
+            "packet_received CONNECT none",
+            "authenticate p1 user=none",
+            "packet_sent CONNACK p1",
+            "client_connected p1",
+        ],
+    )
+    .await;
+    let ack = p1.subscribe(1, &[("t/a", QoS::AtLeastOnce)]).await;
+    assert_eq!(ack.codes, vec![SubAckCode::Success(QoS::AtLeastOnce)]);
+    flow.step(
+        "p1 subscribes",
+        &[
+            "packet_received SUBSCRIBE p1",
+            "topic_filtering p1 t/a Subscribe",
+            "packet_sent SUBACK p1",
+            "client_subscribed p1 t/a qos1",
+        ],
+    )
+    .await;
+    p1.disconnect().await;
+    flow.step(
+        "p1 disconnects",
+        &["packet_received DISCONNECT p1", "client_disconnected p1"],
+    )
+    .await;
+
+    // A QoS 1 message queued for the offline session: retained_message with p1's id.
+    c1.publish("t/a", "q1", QoS::AtLeastOnce, false).await;
+    flow.step(
+        "c1 publishes to the offline session",
+        &[
+            "packet_received PUBLISH c1",
+            "message_received c1 t/a qos1 q1",
+            "topic_filtering c1 t/a Publish",
+            "message_broadcast c1 t/a qos1 q1",
+            "topic_filtering p1 t/a Receive",
+            "retained_message p1 t/a qos1 q1",
+            "packet_sent PUBACK c1",
+        ],
+    )
+    .await;
+
+    // p1 returns: CONNACK, then the queued message, then client_connected.
+    let mut p1 = connect(&broker, "p1", false, None, true).await;
+    let id = p1.expect_publish("t/a", "q1", QoS::AtLeastOnce, false).await;
+    flow.step(
+        "p1 resumes its session",
+        &[
+            "packet_received CONNECT none",
+            "authenticate p1 user=none",
+            "packet_sent CONNACK p1",
+            "packet_sent PUBLISH p1",
+            "client_connected p1",
+        ],
+    )
+    .await;
+    p1.ack(QoS::AtLeastOnce, id).await;
+    flow.step("p1 acknowledges", &["packet_received PUBACK p1"])
+        .await;
+
+    // Disconnect.
+    for (client, id) in [(p1, "p1"), (c1, "c1"), (c2, "c2")] {
+        client.disconnect().await;
+        let received = "packet_received DISCONNECT ".to_owned() + id;
+        let disconnected = "client_disconnected ".to_owned() + id;
+        flow.step(
+            &format!("{id} disconnects"),
+            &[received.as_str(), disconnected.as_str()],
+        )
+        .await;
+    }
+
+    // Shutdown with c3 still connected: its connection ends between pre and post shutdown, and
+    // close is the very last call.
+    broker.stop().await;
+    flow.step(
+        "shutdown",
+        &[
+            "pre_shutdown",
+            "client_disconnected c3",
+            "post_shutdown",
+            "close",
+        ],
+    )
+    .await;
+    c3.expect_closed(RECV_TIMEOUT).await;
+    flow.finish().await;
+}
+
+#[tokio::test]
+async fn a_refused_connect_is_sent_without_a_session_and_fires_no_client_event() {
+    /// Denies every client.
+    #[derive(Default)]
+    struct Bouncer(Recorder);
+    impl Plugin for Bouncer {
+        const HOOKS: Hooks = Hooks::PACKET_RECEIVED
+            .union(Hooks::PACKET_SENT)
+            .union(Hooks::AUTHENTICATE)
+            .union(Hooks::CLIENT_CONNECTED)
+            .union(Hooks::CLIENT_DISCONNECTED);
+        fn on_mqtt_packet_received(&self, packet: &Packet, session: Option<&SessionInfo>) {
+            self.0.on_mqtt_packet_received(packet, session);
+        }
+        fn on_mqtt_packet_sent(&self, packet: &Packet, session: Option<&SessionInfo>) {
+            self.0.on_mqtt_packet_sent(packet, session);
+        }
+        async fn authenticate(&self, session: &SessionInfo) -> Verdict {
+            self.0.authenticate(session).await;
+            Verdict::Deny
+        }
+        async fn on_broker_client_connected(&self, client_id: &str, session: &SessionInfo) {
+            self.0.on_broker_client_connected(client_id, session).await;
+        }
+        async fn on_broker_client_disconnected(&self, client_id: &str, session: &SessionInfo) {
+            self.0
+                .on_broker_client_disconnected(client_id, session)
+                .await;
+        }
+    }
+    impl FromConfig for Bouncer {
+        const NAME: &'static str = "bouncer";
+        type Config = RecorderConfig;
+        fn build(_config: RecorderConfig, _ctx: &BrokerContext) -> Result<Self, PluginError> {
+            Ok(Bouncer::default())
+        }
+    }
+
+    let broker = TestBroker::<Bouncer>::start_with_plugins("plugins: {}\n").await;
+    let mut connect = connect_packet("x1", true);
+    connect.username = Some(ByteString::from("eve"));
+    let (mut client, ack) = RawClient::connect_with(broker.addr, connect).await;
+    assert_eq!(ack.code, ConnectReturnCode::NotAuthorized);
+    client.expect_closed(RECV_TIMEOUT).await;
+    let mut flow = Flow {
+        recorder: &broker.handle.plugins().0,
+        seen: 0,
+    };
+    flow.step(
+        "refused connect",
+        &[
+            "packet_received CONNECT none",
+            "authenticate x1 user=eve",
+            "packet_sent CONNACK none",
+        ],
+    )
+    .await;
+    flow.finish().await;
+}
+
+#[test]
+fn the_step_checker_rejects_missing_extra_and_misordered_events() {
+    let fails = |actual: &[&str], expected: &[&str]| {
+        let actual: Vec<String> = actual.iter().map(|s| (*s).to_owned()).collect();
+        let expected = expected.to_vec();
+        std::panic::catch_unwind(move || check_step("self-test", &actual, &expected)).is_err()
+    };
+    let expected = [
+        "message_received c1 t/a qos1 m",
+        "topic_filtering c1 t/a Publish",
+        "topic_filtering c2 t/a Receive",
+        "packet_sent PUBLISH c2",
+        "topic_filtering c3 t/a Receive",
+        "packet_sent PUBLISH c3",
+        "packet_sent PUBACK c1",
+    ];
+    // Accepted: the listing itself, Receive checks of one fan-out swapped, packets late.
+    assert!(!fails(&expected, &expected));
+    assert!(!fails(
+        &[
+            "message_received c1 t/a qos1 m",
+            "topic_filtering c1 t/a Publish",
+            "topic_filtering c3 t/a Receive",
+            "topic_filtering c2 t/a Receive",
+            "packet_sent PUBACK c1",
+            "packet_sent PUBLISH c3",
+            "packet_sent PUBLISH c2",
+        ],
+        &expected
+    ));
+    // Rejected: reader events swapped, a packet before the event that queued it, a missing or
+    // an extra event.
+    assert!(fails(
+        &[
+            "topic_filtering c1 t/a Publish",
+            "message_received c1 t/a qos1 m",
+            "topic_filtering c2 t/a Receive",
+            "packet_sent PUBLISH c2",
+            "topic_filtering c3 t/a Receive",
+            "packet_sent PUBLISH c3",
+            "packet_sent PUBACK c1",
+        ],
+        &expected
+    ));
+    assert!(fails(
+        &[
+            "message_received c1 t/a qos1 m",
+            "topic_filtering c1 t/a Publish",
+            "packet_sent PUBLISH c2",
+            "topic_filtering c2 t/a Receive",
+            "topic_filtering c3 t/a Receive",
+            "packet_sent PUBLISH c3",
+            "packet_sent PUBACK c1",
+        ],
+        &expected
+    ));
+    assert!(fails(&expected[..6], &expected));
+    assert!(fails(&expected, &expected[..6]));
+    // Two packets to one client keep their order.
+    assert!(fails(
+        &["a", "packet_sent PUBREC c1", "packet_sent PUBACK c1"],
+        &["a", "packet_sent PUBACK c1", "packet_sent PUBREC c1"]
+    ));
+}
