@@ -116,7 +116,9 @@ fn parse_arg(input: ParseStream<'_>, attr: &mut Attr) -> syn::Result<()> {
                 return Err(duplicate(&key));
             }
             let eq = input.parse::<Token![=]>()?;
-            let ty: Type = input.parse()?;
+            let ty: Type = input
+                .parse()
+                .map_err(|e| syn::Error::new(e.span(), "expected `config = Type`"))?;
             attr.config = Some(ConfigArg { key, eq, ty });
         }
         _ => {

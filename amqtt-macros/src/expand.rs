@@ -1,8 +1,8 @@
 //! The output of `#[plugin]`: the `Plugin` impl with its `HOOKS` constant, and a `FromConfig`
 //! impl with the name, aliases, config type and `build`.
 //!
-//! Both impls are emitted even after an error, with the offending items left out, so the only
-//! errors the user sees are the ones `#[plugin]` reports.
+//! Both impls are emitted even after an error, with the offending items moved to an inherent
+//! impl, so the only errors the user sees are the ones `#[plugin]` reports.
 
 use proc_macro2::TokenStream;
 use quote::{ToTokens, format_ident, quote, quote_spanned};

@@ -8,7 +8,7 @@
 use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, LitStr, ReturnType, Type};
 
 use crate::Errors;
-use crate::ast::PluginImpl;
+use crate::ast::{BUILD, PluginImpl};
 use crate::attr::Attr;
 
 /// One hook of `amqtt_core::plugin::Plugin`: how it is written and which `Hooks` bit it sets.
@@ -49,8 +49,16 @@ pub(crate) const HOOK_TABLE: &[HookSpec] = &[
     hook("on_broker_post_start", "BROKER_POST_START", &[]),
     hook("on_broker_pre_shutdown", "BROKER_PRE_SHUTDOWN", &[]),
     hook("on_broker_post_shutdown", "BROKER_POST_SHUTDOWN", &[]),
-    hook("on_broker_client_connected", "CLIENT_CONNECTED", CLIENT_SESSION),
-    hook("on_broker_client_disconnected", "CLIENT_DISCONNECTED", CLIENT_SESSION),
+    hook(
+        "on_broker_client_connected",
+        "CLIENT_CONNECTED",
+        CLIENT_SESSION,
+    ),
+    hook(
+        "on_broker_client_disconnected",
+        "CLIENT_DISCONNECTED",
+        CLIENT_SESSION,
+    ),
     hook(
         "on_broker_client_subscribed",
         "CLIENT_SUBSCRIBED",
@@ -61,9 +69,21 @@ pub(crate) const HOOK_TABLE: &[HookSpec] = &[
         "CLIENT_UNSUBSCRIBED",
         &["client_id: &str", "topic: &str"],
     ),
-    hook("on_broker_message_received", "MESSAGE_RECEIVED", CLIENT_MESSAGE),
-    hook("on_broker_message_broadcast", "MESSAGE_BROADCAST", CLIENT_MESSAGE),
-    hook("on_broker_retained_message", "RETAINED_MESSAGE", CLIENT_MESSAGE),
+    hook(
+        "on_broker_message_received",
+        "MESSAGE_RECEIVED",
+        CLIENT_MESSAGE,
+    ),
+    hook(
+        "on_broker_message_broadcast",
+        "MESSAGE_BROADCAST",
+        CLIENT_MESSAGE,
+    ),
+    hook(
+        "on_broker_retained_message",
+        "RETAINED_MESSAGE",
+        CLIENT_MESSAGE,
+    ),
     HookSpec {
         is_async: false,
         ..hook("on_mqtt_packet_received", "PACKET_RECEIVED", PACKET_SESSION)
@@ -116,7 +136,9 @@ impl HookSpec {
         let shape = match (self.is_async, sig.asyncness.is_some()) {
             (true, true) => returns_unit == self.returns.is_none(),
             // `fn hook(&self) -> impl Future<Output = ...> + Send { async { ... } }`.
-            (true, false) => matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_))),
+            (true, false) => {
+                matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_)))
+            }
             (false, false) => returns_unit,
             (false, true) => false,
         };
@@ -132,7 +154,7 @@ pub(crate) fn lookup(name: &str) -> Option<&'static HookSpec> {
 /// How the generated `FromConfig::build` builds the plugin.
 pub(crate) enum Build {
     /// The impl's own `fn build`.
-    User(ImplItemFn),
+    User(Box<ImplItemFn>),
     /// No config and no `fn build`: `Default::default()`.
     Default,
     /// The impl's `fn build` is missing or wrong (an error says so): a body that never runs.
@@ -165,6 +187,13 @@ pub(crate) fn validate(attr: Attr, imp: PluginImpl, errors: &mut Errors) -> Plug
     let mut rejected = Vec::new();
     for f in imp.fns {
         match lookup(&f.sig.ident.to_string()) {
+            None if f.sig.ident == BUILD => {
+                errors.push(syn::Error::new_spanned(
+                    &f.sig.ident,
+                    "duplicate `fn build`",
+                ));
+                rejected.push(ImplItem::Fn(f));
+            }
             None => {
                 let expected = HOOK_TABLE.iter().map(|h| h.name).collect::<Vec<_>>();
                 let message = format!(
@@ -218,7 +247,7 @@ pub(crate) fn validate(attr: Attr, imp: PluginImpl, errors: &mut Errors) -> Plug
                 rejected.push(ImplItem::Fn(f));
                 Build::Stub
             }
-            _ => Build::User(f),
+            _ => Build::User(Box::new(f)),
         },
         None => match &attr.config {
             None => Build::Default,
@@ -261,7 +290,13 @@ fn first_param_type(f: &ImplItemFn) -> Option<&Type> {
 /// A type as the user would write it (`a::B<C>`, not `a :: B < C >`).
 fn type_name(ty: &Type) -> String {
     let mut name = quote::quote!(#ty).to_string();
-    for (from, to) in [(" :: ", "::"), (":: ", "::"), (" < ", "<"), (" >", ">"), (" ,", ",")] {
+    for (from, to) in [
+        (" :: ", "::"),
+        (":: ", "::"),
+        (" < ", "<"),
+        (" >", ">"),
+        (" ,", ","),
+    ] {
         name = name.replace(from, to);
     }
     name.replace("& ", "&")

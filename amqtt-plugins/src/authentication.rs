@@ -1,8 +1,6 @@
 //! aMQTT's anonymous authentication plugin.
 
-use amqtt_core::plugin::{
-    BrokerContext, FromConfig, Hooks, Plugin, PluginError, SessionInfo, Verdict,
-};
+use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, SessionInfo, Verdict, plugin};
 use serde::Deserialize;
 
 /// Configuration of [`AnonymousAuth`].
@@ -32,8 +30,17 @@ pub struct AnonymousAuth {
     allow_anonymous: bool,
 }
 
+#[plugin(
+    name = "auth_anonymous",
+    alias = "amqtt.plugins.authentication.AnonymousAuthPlugin",
+    config = AnonymousAuthConfig
+)]
 impl Plugin for AnonymousAuth {
-    const HOOKS: Hooks = Hooks::AUTHENTICATE;
+    fn build(config: AnonymousAuthConfig, _ctx: &BrokerContext) -> Result<Self, PluginError> {
+        Ok(AnonymousAuth {
+            allow_anonymous: config.allow_anonymous,
+        })
+    }
 
     async fn authenticate(&self, session: &SessionInfo) -> Verdict {
         match (self.allow_anonymous, session.username.is_some()) {
@@ -41,16 +48,5 @@ impl Plugin for AnonymousAuth {
             (false, true) => Verdict::Abstain,
             (false, false) => Verdict::Deny,
         }
-    }
-}
-
-impl FromConfig for AnonymousAuth {
-    const NAME: &'static str = "auth_anonymous";
-    const ALIASES: &'static [&'static str] = &["amqtt.plugins.authentication.AnonymousAuthPlugin"];
-    type Config = AnonymousAuthConfig;
-    fn build(config: AnonymousAuthConfig, _ctx: &BrokerContext) -> Result<Self, PluginError> {
-        Ok(AnonymousAuth {
-            allow_anonymous: config.allow_anonymous,
-        })
     }
 }

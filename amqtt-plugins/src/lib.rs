@@ -9,8 +9,10 @@
 //! | [`BrokerSys`] | `broker_sys` | `amqtt.plugins.sys.broker.BrokerSysPlugin` |
 
 mod authentication;
+pub mod file_auth;
 mod logging;
 mod sys;
+pub mod topic_checking;
 
 pub use authentication::{AnonymousAuth, AnonymousAuthConfig};
 pub use logging::{EventLogger, PacketLogger};
@@ -23,3 +25,8 @@ pub type PackagedPlugins = (
     Option<AnonymousAuth>,
     Option<BrokerSys>,
 );
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeExamples;

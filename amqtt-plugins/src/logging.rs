@@ -1,25 +1,17 @@
 //! aMQTT's logging plugins: broker events and MQTT packets, through `tracing`.
 
 use amqtt_core::codec::{Packet, Publish, QoS};
-use amqtt_core::plugin::{BrokerContext, FromConfig, Hooks, Plugin, PluginError, SessionInfo};
+use amqtt_core::plugin::{Plugin, SessionInfo, plugin};
 
 /// Logs broker events: client connections at info, every other event at debug.
 #[derive(Debug, Default)]
 pub struct EventLogger;
 
+#[plugin(
+    name = "event_logger",
+    alias = "amqtt.plugins.logging_amqtt.EventLoggerPlugin"
+)]
 impl Plugin for EventLogger {
-    const HOOKS: Hooks = Hooks::BROKER_PRE_START
-        .union(Hooks::BROKER_POST_START)
-        .union(Hooks::BROKER_PRE_SHUTDOWN)
-        .union(Hooks::BROKER_POST_SHUTDOWN)
-        .union(Hooks::CLIENT_CONNECTED)
-        .union(Hooks::CLIENT_DISCONNECTED)
-        .union(Hooks::CLIENT_SUBSCRIBED)
-        .union(Hooks::CLIENT_UNSUBSCRIBED)
-        .union(Hooks::MESSAGE_RECEIVED)
-        .union(Hooks::MESSAGE_BROADCAST)
-        .union(Hooks::RETAINED_MESSAGE);
-
     async fn on_broker_pre_start(&self) {
         tracing::debug!("### broker pre-start");
     }
@@ -55,23 +47,16 @@ impl Plugin for EventLogger {
     }
 }
 
-impl FromConfig for EventLogger {
-    const NAME: &'static str = "event_logger";
-    const ALIASES: &'static [&'static str] = &["amqtt.plugins.logging_amqtt.EventLoggerPlugin"];
-    type Config = ();
-    fn build((): (), _ctx: &BrokerContext) -> Result<Self, PluginError> {
-        Ok(EventLogger)
-    }
-}
-
 /// Logs every MQTT packet in and out, with the client id, at debug level. With debug logging
 /// off each call is one check of `tracing`'s cached level.
 #[derive(Debug, Default)]
 pub struct PacketLogger;
 
+#[plugin(
+    name = "packet_logger",
+    alias = "amqtt.plugins.logging_amqtt.PacketLoggerPlugin"
+)]
 impl Plugin for PacketLogger {
-    const HOOKS: Hooks = Hooks::PACKET_RECEIVED.union(Hooks::PACKET_SENT);
-
     fn on_mqtt_packet_received(&self, packet: &Packet, session: Option<&SessionInfo>) {
         let client_id = session.map_or("", |s| &*s.client_id);
         tracing::debug!(client_id, "<-in-- {packet:?}");
@@ -79,14 +64,5 @@ impl Plugin for PacketLogger {
     fn on_mqtt_packet_sent(&self, packet: &Packet, session: Option<&SessionInfo>) {
         let client_id = session.map_or("", |s| &*s.client_id);
         tracing::debug!(client_id, "-out-> {packet:?}");
-    }
-}
-
-impl FromConfig for PacketLogger {
-    const NAME: &'static str = "packet_logger";
-    const ALIASES: &'static [&'static str] = &["amqtt.plugins.logging_amqtt.PacketLoggerPlugin"];
-    type Config = ();
-    fn build((): (), _ctx: &BrokerContext) -> Result<Self, PluginError> {
-        Ok(PacketLogger)
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use amqtt_core::codec::QoS;
-use amqtt_core::plugin::{BrokerContext, FromConfig, Hooks, Plugin, PluginError};
+use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, plugin};
 use serde::Deserialize;
 use tokio::task::AbortHandle;
 
@@ -36,8 +36,19 @@ pub struct BrokerSys {
     task: Mutex<Option<AbortHandle>>,
 }
 
+#[plugin(
+    name = "broker_sys",
+    alias = "amqtt.plugins.sys.broker.BrokerSysPlugin",
+    config = BrokerSysConfig
+)]
 impl Plugin for BrokerSys {
-    const HOOKS: Hooks = Hooks::BROKER_POST_START.union(Hooks::BROKER_PRE_SHUTDOWN);
+    fn build(config: BrokerSysConfig, ctx: &BrokerContext) -> Result<Self, PluginError> {
+        Ok(BrokerSys {
+            ctx: ctx.clone(),
+            interval: Duration::from_secs(config.sys_interval),
+            task: Mutex::new(None),
+        })
+    }
 
     async fn on_broker_post_start(&self) {
         let version = format!("amqtt-rs {}", env!("CARGO_PKG_VERSION"));
@@ -71,19 +82,6 @@ impl Plugin for BrokerSys {
         if let Some(task) = self.task.lock().unwrap_or_else(|e| e.into_inner()).take() {
             task.abort();
         }
-    }
-}
-
-impl FromConfig for BrokerSys {
-    const NAME: &'static str = "broker_sys";
-    const ALIASES: &'static [&'static str] = &["amqtt.plugins.sys.broker.BrokerSysPlugin"];
-    type Config = BrokerSysConfig;
-    fn build(config: BrokerSysConfig, ctx: &BrokerContext) -> Result<Self, PluginError> {
-        Ok(BrokerSys {
-            ctx: ctx.clone(),
-            interval: Duration::from_secs(config.sys_interval),
-            task: Mutex::new(None),
-        })
     }
 }
 

@@ -163,7 +163,9 @@ async fn broker_serves_and_exits_0_on_sigterm() {
     let port = free_port();
     let file = TempFile::new(
         "serve.yaml",
-        &format!("listeners:\n  default:\n    bind: 127.0.0.1:{port}\nplugins: {{}}\n"),
+        &format!(
+            "listeners:\n  default:\n    bind: 127.0.0.1:{port}\nplugins:\n  auth_anonymous:\n"
+        ),
     );
     let child = Command::new(amqtt())
         .args(["-c", file.path()])

@@ -24,7 +24,8 @@ impl Plugin for Configured {
 }
 impl FromConfig for Configured {
     const NAME: &'static str = "configured";
-    const ALIASES: &'static [&'static str] = &["tests.plugins.ConfiguredPlugin", "configured-alias"];
+    const ALIASES: &'static [&'static str] =
+        &["tests.plugins.ConfiguredPlugin", "configured-alias"];
     type Config = Limits;
     fn build(config: Limits, _ctx: &BrokerContext) -> Result<Self, PluginError> {
         let limit = config.get("limit").copied().unwrap_or(10);
@@ -108,7 +109,11 @@ async fn an_unknown_key_is_an_error_listing_every_known_name() {
 async fn a_key_matching_an_alias_builds_the_plugin() {
     for alias in ["tests.plugins.ConfiguredPlugin", "configured-alias"] {
         let (config, limit) = configured(&format!("\n  {alias}:\n    limit: 7\n")).await;
-        assert_eq!(config, Limits::from([("limit".to_owned(), 7)]), "via {alias}");
+        assert_eq!(
+            config,
+            Limits::from([("limit".to_owned(), 7)]),
+            "via {alias}"
+        );
         assert_eq!(limit, 7, "via {alias}");
     }
     // aMQTT's legacy list form, by alias.
@@ -134,18 +139,32 @@ async fn an_empty_or_absent_section_gives_the_default_config() {
 async fn a_type_error_names_the_plugin_the_field_path_and_what_was_expected() {
     let error = bind_error("\n  configured:\n    limit: many\n").await;
     assert!(
-        matches!(&error, BrokerError::Plugin(PluginError::Config { plugin: "configured", .. })),
+        matches!(
+            &error,
+            BrokerError::Plugin(PluginError::Config {
+                plugin: "configured",
+                ..
+            })
+        ),
         "{error:?}"
     );
     let message = error.to_string();
-    for part in ["`configured`", "plugins.configured.limit", "expected u32"] {
+    for part in [
+        "`configured`",
+        "plugins.configured.limit",
+        "expected a non-negative integer",
+    ] {
         assert!(message.contains(part), "`{part}` missing from: {message}");
     }
     // Under an alias, the path names the key as written.
     let message = bind_error("\n  configured-alias:\n    limit: -1\n")
         .await
         .to_string();
-    for part in ["`configured`", "plugins.configured-alias.limit", "expected u32"] {
+    for part in [
+        "`configured`",
+        "plugins.configured-alias.limit",
+        "expected a non-negative integer",
+    ] {
         assert!(message.contains(part), "`{part}` missing from: {message}");
     }
     // The whole section of the wrong shape.
@@ -176,9 +195,16 @@ async fn a_failing_build_fails_bind_with_the_plugins_name() {
 
 #[tokio::test]
 async fn the_same_plugin_configured_twice_is_an_error() {
-    let error = bind_error("\n  configured:\n    limit: 1\n  configured-alias:\n    limit: 2\n").await;
+    let error =
+        bind_error("\n  configured:\n    limit: 1\n  configured-alias:\n    limit: 2\n").await;
     assert!(
-        matches!(&error, BrokerError::Plugin(PluginError::Duplicate { plugin: "configured", .. })),
+        matches!(
+            &error,
+            BrokerError::Plugin(PluginError::Duplicate {
+                plugin: "configured",
+                ..
+            })
+        ),
         "{error:?}"
     );
     let message = error.to_string();

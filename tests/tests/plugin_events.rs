@@ -94,7 +94,10 @@ impl Plugin for Recorder {
         self.push(format!("client_disconnected {client_id}{extra}"));
     }
     async fn on_broker_client_subscribed(&self, client_id: &str, topic: &str, qos: QoS) {
-        self.push(format!("client_subscribed {client_id} {topic} qos{}", qos as u8));
+        self.push(format!(
+            "client_subscribed {client_id} {topic} qos{}",
+            qos as u8
+        ));
     }
     async fn on_broker_client_unsubscribed(&self, client_id: &str, topic: &str) {
         self.push(format!("client_unsubscribed {client_id} {topic}"));
@@ -109,7 +112,11 @@ impl Plugin for Recorder {
         self.push(format!("retained_message {client_id} {}", message(m)));
     }
     fn on_mqtt_packet_received(&self, packet: &Packet, session: Option<&SessionInfo>) {
-        self.push(format!("packet_received {} {}", packet.name(), who(session)));
+        self.push(format!(
+            "packet_received {} {}",
+            packet.name(),
+            who(session)
+        ));
     }
     fn on_mqtt_packet_sent(&self, packet: &Packet, session: Option<&SessionInfo>) {
         self.push(format!("packet_sent {} {}", packet.name(), who(session)));
@@ -381,8 +388,12 @@ async fn every_event_fires_once_in_order_with_its_arguments() {
 
     // QoS 1: as QoS 0, then the PUBACK to the publisher; each subscriber's PUBACK is seen.
     c1.publish("t/a", "m1", QoS::AtLeastOnce, false).await;
-    let id2 = c2.expect_publish("t/a", "m1", QoS::AtLeastOnce, false).await;
-    let id3 = c3.expect_publish("t/a", "m1", QoS::AtLeastOnce, false).await;
+    let id2 = c2
+        .expect_publish("t/a", "m1", QoS::AtLeastOnce, false)
+        .await;
+    let id3 = c3
+        .expect_publish("t/a", "m1", QoS::AtLeastOnce, false)
+        .await;
     flow.step(
         "c1 publishes at QoS 1",
         &[
@@ -407,8 +418,12 @@ async fn every_event_fires_once_in_order_with_its_arguments() {
 
     // QoS 2: routed when the PUBLISH arrives; PUBREC, PUBREL, PUBCOMP follow.
     c1.publish("t/a", "m2", QoS::ExactlyOnce, false).await;
-    let id2 = c2.expect_publish("t/a", "m2", QoS::ExactlyOnce, false).await;
-    let id3 = c3.expect_publish("t/a", "m2", QoS::AtLeastOnce, false).await;
+    let id2 = c2
+        .expect_publish("t/a", "m2", QoS::ExactlyOnce, false)
+        .await;
+    let id3 = c3
+        .expect_publish("t/a", "m2", QoS::AtLeastOnce, false)
+        .await;
     flow.step(
         "c1 publishes at QoS 2",
         &[
@@ -442,7 +457,9 @@ async fn every_event_fires_once_in_order_with_its_arguments() {
 
     // A retained message: stored (retained_message, with the publisher's id) before delivery.
     c1.publish("t/r", "r1", QoS::AtLeastOnce, true).await;
-    let id3 = c3.expect_publish("t/r", "r1", QoS::AtLeastOnce, false).await;
+    let id3 = c3
+        .expect_publish("t/r", "r1", QoS::AtLeastOnce, false)
+        .await;
     flow.step(
         "c1 publishes a retained message",
         &[
@@ -555,7 +572,9 @@ async fn every_event_fires_once_in_order_with_its_arguments() {
 
     // p1 returns: CONNACK, then the queued message, then client_connected.
     let mut p1 = connect(&broker, "p1", false, None, true).await;
-    let id = p1.expect_publish("t/a", "q1", QoS::AtLeastOnce, false).await;
+    let id = p1
+        .expect_publish("t/a", "q1", QoS::AtLeastOnce, false)
+        .await;
     flow.step(
         "p1 resumes its session",
         &[
@@ -723,4 +742,108 @@ fn the_step_checker_rejects_missing_extra_and_misordered_events() {
         &["a", "packet_sent PUBREC c1", "packet_sent PUBACK c1"],
         &["a", "packet_sent PUBACK c1", "packet_sent PUBREC c1"]
     ));
+}
+
+#[tokio::test]
+async fn a_will_is_checked_and_broadcast_before_client_disconnected() {
+    let broker = TestBroker::<Recorder>::start_with_plugins("plugins:\n  recorder:\n").await;
+    let mut flow = Flow {
+        recorder: broker.handle.plugins(),
+        seen: 0,
+    };
+    flow.step("start", &["pre_start", "post_start"]).await;
+    let mut sub = connect(&broker, "s", true, None, false).await;
+    sub.subscribe(1, &[("w/#", QoS::AtLeastOnce)]).await;
+    flow.step(
+        "s connects and subscribes",
+        &[
+            "packet_received CONNECT none",
+            "authenticate s user=none",
+            "packet_sent CONNACK s",
+            "client_connected s",
+            "packet_received SUBSCRIBE s",
+            "topic_filtering s w/# Subscribe",
+            "packet_sent SUBACK s",
+            "client_subscribed s w/# qos1",
+        ],
+    )
+    .await;
+    let mut with_will = connect_packet("w1", true);
+    with_will.will = Some(amqtt_tests::will("w/gone", "bye", QoS::AtLeastOnce, false));
+    let (client, ack) = RawClient::connect_with(broker.addr, with_will).await;
+    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    flow.step(
+        "w1 connects",
+        &[
+            "packet_received CONNECT none",
+            "authenticate w1 user=none",
+            "packet_sent CONNACK w1",
+            "client_connected w1",
+        ],
+    )
+    .await;
+
+    // The connection drops without DISCONNECT: the will goes through the publish check and
+    // broadcast (it was not received as a PUBLISH), then client_disconnected fires.
+    drop(client);
+    let id = sub
+        .expect_publish("w/gone", "bye", QoS::AtLeastOnce, false)
+        .await;
+    flow.step(
+        "w1 drops; its will is published",
+        &[
+            "topic_filtering w1 w/gone Publish",
+            "message_broadcast w1 w/gone qos1 bye",
+            "topic_filtering s w/gone Receive",
+            "packet_sent PUBLISH s",
+            "client_disconnected w1",
+        ],
+    )
+    .await;
+    sub.ack(QoS::AtLeastOnce, id).await;
+    flow.step("s acknowledges", &["packet_received PUBACK s"])
+        .await;
+
+    // A QoS 2 retransmission (DUP) is received again but broadcast once.
+    let mut c1 = connect(&broker, "c1", true, None, false).await;
+    flow.step(
+        "c1 connects",
+        &[
+            "packet_received CONNECT none",
+            "authenticate c1 user=none",
+            "packet_sent CONNACK c1",
+            "client_connected c1",
+        ],
+    )
+    .await;
+    let mut publish = amqtt_tests::publish_packet("w/2", "once", QoS::ExactlyOnce, false, Some(7));
+    c1.send(Packet::Publish(publish.clone())).await;
+    assert_eq!(c1.recv().await, Packet::PubRec(amqtt_tests::pid(7)));
+    publish.dup = true;
+    c1.send(Packet::Publish(publish)).await;
+    assert_eq!(c1.recv().await, Packet::PubRec(amqtt_tests::pid(7)));
+    let id = sub
+        .expect_publish("w/2", "once", QoS::AtLeastOnce, false)
+        .await;
+    flow.step(
+        "c1 publishes at QoS 2 twice",
+        &[
+            "packet_received PUBLISH c1",
+            "message_received c1 w/2 qos2 once",
+            "topic_filtering c1 w/2 Publish",
+            "message_broadcast c1 w/2 qos2 once",
+            "topic_filtering s w/2 Receive",
+            "packet_sent PUBLISH s",
+            "packet_sent PUBREC c1",
+            "packet_received PUBLISH c1",
+            "message_received c1 w/2 qos2 once",
+            "packet_sent PUBREC c1",
+        ],
+    )
+    .await;
+    sub.ack(QoS::AtLeastOnce, id).await;
+    sub.expect_silence(Duration::from_millis(200)).await;
+    flow.step("s acknowledges", &["packet_received PUBACK s"])
+        .await;
+    flow.finish().await;
 }

@@ -298,13 +298,26 @@ async fn topic_scenarios<P: BuildPlugins>(broker: &TestBroker<P>, denies: bool) 
     // Publish: a denied publish is still acknowledged (at every QoS) but not routed nor
     // retained.
     let mut reader = RawClient::connect(broker.addr, "reader").await;
-    subscribe(&mut reader, &[("ro/#", Q1), ("rw/#", Q1)], &[GRANTED, GRANTED]).await;
-    publisher.publish("ro/0", "p0", QoS::AtMostOnce, false).await;
+    subscribe(
+        &mut reader,
+        &[("ro/#", Q1), ("rw/#", Q1)],
+        &[GRANTED, GRANTED],
+    )
+    .await;
+    publisher
+        .publish("ro/0", "p0", QoS::AtMostOnce, false)
+        .await;
     publisher.publish("ro/1", "p1", Q1, true).await;
-    publisher.publish("ro/2", "p2", QoS::ExactlyOnce, false).await;
+    publisher
+        .publish("ro/2", "p2", QoS::ExactlyOnce, false)
+        .await;
     publisher.publish("rw/x", "marker", Q1, false).await;
     if denies {
-        assert_eq!(broker.handle.retained_count(), 0, "a denied publish is kept");
+        assert_eq!(
+            broker.handle.retained_count(),
+            0,
+            "a denied publish is kept"
+        );
     } else {
         reader
             .expect_publish("ro/0", "p0", QoS::AtMostOnce, false)
@@ -321,7 +334,12 @@ async fn topic_scenarios<P: BuildPlugins>(broker: &TestBroker<P>, denies: bool) 
     let mut blocked = RawClient::connect(broker.addr, "blocked").await;
     let mut other = RawClient::connect(broker.addr, "other").await;
     for client in [&mut blocked, &mut other] {
-        subscribe(client, &[("priv/#", Q1), ("pub/#", Q1)], &[GRANTED, GRANTED]).await;
+        subscribe(
+            client,
+            &[("priv/#", Q1), ("pub/#", Q1)],
+            &[GRANTED, GRANTED],
+        )
+        .await;
     }
     publisher.publish("priv/a", "private", Q1, false).await;
     publisher.publish("pub/a", "marker", Q1, false).await;
@@ -359,14 +377,14 @@ async fn any_topic_deny_denies_even_against_an_allow() {
 #[tokio::test]
 async fn abstain_is_ignored_and_all_abstain_allows() {
     // Abstain + Deny denies; Abstain + Abstain allows.
-    let broker = TestBroker::<(TopicAbstain, TopicRules)>::start_with_plugins("plugins: {}\n").await;
+    let broker =
+        TestBroker::<(TopicAbstain, TopicRules)>::start_with_plugins("plugins: {}\n").await;
     topic_scenarios(&broker, true).await;
 
     // Only abstaining plugins (the denying one is off: its section is absent): all allowed,
     // although the hook was asked about every action.
     let broker =
-        TestBroker::<(TopicAbstain, Option<TopicRules>)>::start_with_plugins("plugins: {}\n")
-            .await;
+        TestBroker::<(TopicAbstain, Option<TopicRules>)>::start_with_plugins("plugins: {}\n").await;
     assert!(broker.handle.plugins().1.is_none());
     topic_scenarios(&broker, false).await;
     let abstain = &broker.handle.plugins().0;

@@ -263,9 +263,11 @@ impl<P: Plugin> Shared<P> {
             }
         }
         let qos = message.qos.min(granted);
-        let queued_offline = P::HOOKS
-            .contains(Hooks::RETAINED_MESSAGE)
-            .then(|| message.clone());
+        // The event shows the message as it will be delivered, at the granted QoS.
+        let queued_offline = P::HOOKS.contains(Hooks::RETAINED_MESSAGE).then(|| Publish {
+            qos,
+            ..message.clone()
+        });
         let delivery = session.deliver(message, qos, self.core.limits, &self.core.stats);
         if let (Delivery::QueuedOffline, Some(message)) = (delivery, queued_offline) {
             self.plugins

@@ -108,6 +108,9 @@ fn plain_message(key: &str, message: &str) -> String {
         ("expected u64", "expected a non-negative integer"),
         ("expected usize", "expected a non-negative integer"),
         ("expected u16", "expected an integer from 0 to 65535"),
+        ("expected u8", "expected an integer from 0 to 255"),
+        ("expected u32", "expected a non-negative integer"),
+        ("expected i32", "expected an integer"),
         ("expected f64", "expected a number"),
         ("expected a boolean", "expected true or false"),
     ] {

@@ -116,9 +116,10 @@ pub(crate) fn build_plugin_set<P: BuildPlugins>(
     let plugins = P::build_from(&mut sections, ctx)?;
     if let Some(name) = sections.names().next() {
         return Err(PluginError::Unknown {
-            source_name: section
-                .file()
-                .map_or_else(|| "config".to_owned(), |f| format!("config file {}", f.display())),
+            source_name: section.file().map_or_else(
+                || "config".to_owned(),
+                |f| format!("config file {}", f.display()),
+            ),
             name: name.to_owned(),
             known: known_plugin_names::<P>().join(", "),
         });

@@ -1,4 +1,4 @@
-use amqtt_core::plugin::{plugin, Plugin};
+use amqtt_core::plugin::{Plugin, plugin};
 
 #[derive(Default, serde::Deserialize)]
 struct Config;
@@ -19,7 +19,10 @@ struct C;
 
 #[plugin(name = "c", config = Config, config = Config)]
 impl Plugin for C {
-    fn build(_config: Config, _ctx: &amqtt_core::plugin::BrokerContext) -> Result<Self, amqtt_core::plugin::PluginError> {
+    fn build(
+        _config: Config,
+        _ctx: &amqtt_core::plugin::BrokerContext,
+    ) -> Result<Self, amqtt_core::plugin::PluginError> {
         Ok(C)
     }
 }

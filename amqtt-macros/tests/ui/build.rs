@@ -1,4 +1,4 @@
-use amqtt_core::plugin::{plugin, BrokerContext, Plugin, PluginError};
+use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, plugin};
 
 #[derive(Default, serde::Deserialize)]
 struct LimitConfig {
@@ -32,6 +32,21 @@ struct Unnamed {
 impl Plugin for Unnamed {
     fn build(config: LimitConfig, _ctx: &BrokerContext) -> Result<Self, PluginError> {
         Ok(Unnamed { max: config.max })
+    }
+}
+
+// Two `build`s.
+#[derive(Default)]
+struct Twice;
+
+#[plugin(name = "twice")]
+impl Plugin for Twice {
+    fn build(_config: (), _ctx: &BrokerContext) -> Result<Self, PluginError> {
+        Ok(Twice)
+    }
+
+    fn build(_config: (), _ctx: &BrokerContext) -> Result<Self, PluginError> {
+        Ok(Twice)
     }
 }
 

@@ -1,4 +1,4 @@
-use amqtt_core::plugin::{plugin, BrokerContext, Plugin, PluginError};
+use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, plugin};
 
 // Not `Deserialize`.
 #[derive(Default)]

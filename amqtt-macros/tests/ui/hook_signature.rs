@@ -1,5 +1,5 @@
 use amqtt_core::codec::Packet;
-use amqtt_core::plugin::{plugin, Action, Plugin, SessionInfo, Verdict};
+use amqtt_core::plugin::{Action, Plugin, SessionInfo, Verdict, plugin};
 
 #[derive(Default)]
 struct Wrong;

@@ -1,4 +1,4 @@
-use amqtt_core::plugin::{plugin, Plugin};
+use amqtt_core::plugin::{Plugin, plugin};
 
 #[derive(Default)]
 struct Nameless;

@@ -1,4 +1,4 @@
-use amqtt_core::plugin::{known_plugin_names, plugin, Plugin, SessionInfo, Verdict};
+use amqtt_core::plugin::{Plugin, SessionInfo, Verdict, known_plugin_names, plugin};
 
 #[derive(Default)]
 struct Typo;

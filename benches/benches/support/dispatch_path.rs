@@ -11,6 +11,7 @@
 //!   and a per-plugin hook test at run time: what aMQTT-style dynamic dispatch costs.
 
 use std::future::Future;
+use std::hint::black_box;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
@@ -104,14 +105,26 @@ pub(crate) async fn per_message<P: Plugin>(plugins: &P, inputs: &Inputs) -> usiz
     delivered
 }
 
+/// Runs the per-message path once for `plugins`, to completion; returns the deliveries.
+///
+/// The future is pinned where it is created and polled in place, as a task's future is: moving
+/// it into the executor first would add a copy of the whole future per message, whose size
+/// (unlike the path's instructions) depends on the awaits in code that is compiled out.
+#[inline(always)]
+pub(crate) fn run_message<P: Plugin>(plugins: &P, inputs: &Inputs) -> usize {
+    poll_once(pin!(per_message(plugins, inputs)))
+}
+
 /// Polls `future` once with a no-op waker and returns its output: the plugin path never waits,
 /// so this is a complete executor for it, and costs next to nothing.
-pub(crate) fn poll_once<F: Future>(future: F) -> F::Output {
-    let mut future = pin!(future);
-    match future
-        .as_mut()
-        .poll(&mut Context::from_waker(Waker::noop()))
-    {
+///
+/// The pinned future goes through `black_box` first, as a real executor polls a task through a
+/// pointer: the compiler must not see the future being created next to its poll, or, where it
+/// inlines both, it folds the state machine's resume points away for one plugin set and not for
+/// another (depending on inlining heuristics), which never happens to a broker's tasks.
+#[inline(never)]
+pub(crate) fn poll_once<F: Future>(future: Pin<&mut F>) -> F::Output {
+    match black_box(future).poll(&mut Context::from_waker(Waker::noop())) {
         Poll::Ready(output) => output,
         Poll::Pending => panic!("the per-message plugin path never waits"),
     }

@@ -19,16 +19,26 @@ use amqtt_core::plugin::Plugin;
 #[path = "../../benches/support/dispatch_path.rs"]
 mod dispatch_path;
 
-use dispatch_path::{Inputs, dyn_plugins, noop_plugins, per_message, poll_once, real_plugins};
+use dispatch_path::{Inputs, dyn_plugins, noop_plugins, per_message, real_plugins, run_message};
 
 /// Runs the per-message path `iterations` times; returns the total number of deliveries.
 #[inline(never)]
 fn run<P: Plugin>(plugins: &P, inputs: &Inputs, iterations: u64) -> u64 {
     let mut delivered = 0;
     for _ in 0..iterations {
-        delivered += poll_once(per_message(black_box(plugins), black_box(inputs))) as u64;
+        delivered += run_message(black_box(plugins), black_box(inputs)) as u64;
     }
     delivered
+}
+
+/// Runs one variant and reports its deliveries and the size of its per-message future.
+fn report<P: Plugin>(variant: &str, plugins: &P, inputs: &Inputs, iterations: u64) {
+    let future_size = std::mem::size_of_val(&per_message(plugins, inputs));
+    let delivered = run(plugins, inputs, iterations);
+    println!(
+        "variant {variant}: {iterations} iterations, {delivered} deliveries, \
+         per-message future {future_size} bytes"
+    );
 }
 
 fn main() -> ExitCode {
@@ -43,16 +53,15 @@ fn main() -> ExitCode {
         }
     };
     let inputs = Inputs::new();
-    let delivered = match variant.as_str() {
-        "a" => run(&(), &inputs, iterations),
-        "b" => run(&noop_plugins(), &inputs, iterations),
-        "c" => run(&real_plugins(), &inputs, iterations),
-        "d" => run(&dyn_plugins(), &inputs, iterations),
+    match variant.as_str() {
+        "a" => report("a", &(), &inputs, iterations),
+        "b" => report("b", &noop_plugins(), &inputs, iterations),
+        "c" => report("c", &real_plugins(), &inputs, iterations),
+        "d" => report("d", &dyn_plugins(), &inputs, iterations),
         _ => {
             eprintln!("usage: dispatch_count a|b|c|d [ITERATIONS]");
             return ExitCode::from(2);
         }
-    };
-    println!("variant {variant}: {iterations} iterations, {delivered} deliveries");
+    }
     ExitCode::SUCCESS
 }

@@ -1,0 +1,1 @@
+//! aMQTT's password-file authentication plugin.

@@ -1,0 +1,1 @@
+//! aMQTT's topic-checking plugins: a taboo list and access-control lists.
