@@ -157,11 +157,16 @@ impl RawBrokerConfig {
             None => None,
             Some(s) => Some(seconds("session_expiry_interval", Some(s), 0.0)?),
         };
-        // aMQTT: a file that configures the deprecated `auth`/`topic-check` sections and no
-        // `plugins` gets no default plugins; a file with neither gets the default plugin set.
+        // aMQTT's deprecated `auth`/`topic-check` sections (with no `plugins`) are translated
+        // to the plugin form, with a warning that shows it; a file with neither and no
+        // `plugins` gets aMQTT's default plugin set.
         let plugins = match self.plugins {
             Some(value) => plugins_section(value)?,
-            None if self.auth.is_some() || self.topic_check.is_some() => PluginsSection::default(),
+            None if self.auth.is_some() || self.topic_check.is_some() => super::legacy::translate(
+                self.auth.as_ref(),
+                self.topic_check.as_ref(),
+                self.sys_interval,
+            )?,
             None => default_plugins(),
         };
         Ok(BrokerConfig {
@@ -190,6 +195,14 @@ fn default_plugins() -> PluginsSection {
     let yaml: serde_yaml::Value =
         serde_yaml::from_str(super::DEFAULT_BROKER_YAML).expect("embedded default is YAML");
     plugins_section(yaml["plugins"].clone()).expect("embedded default plugins are a map")
+}
+
+/// A section from `(name, config)` pairs.
+pub(super) fn section_of(entries: Vec<(String, serde_yaml::Value)>) -> PluginsSection {
+    PluginsSection {
+        entries,
+        file: None,
+    }
 }
 
 /// Accepts aMQTT's map form (`name: config`) and its legacy list form (`- name` or `- name: config`).

@@ -4,6 +4,7 @@
 //! Broker and listener keys accept both `_` and `-` spellings, as aMQTT's documentation uses both.
 
 mod broker;
+mod legacy;
 mod listener;
 
 use std::path::{Path, PathBuf};

@@ -125,5 +125,38 @@ fn legacy_plugin_list_and_auth_sections() {
     let legacy =
         BrokerConfig::from_yaml("auth:\n  allow-anonymous: true\ntopic-check:\n  enabled: false\n")
             .expect("valid");
-    assert!(legacy.plugins.is_empty());
+    assert_eq!(
+        legacy.plugins.names().collect::<Vec<_>>(),
+        ["auth_anonymous"]
+    );
+}
+
+#[test]
+fn legacy_sections_translate_to_packaged_plugins() {
+    let yaml = "auth:\n  plugins: [auth_file]\n  password-file: /etc/pw\n  allow-anonymous: false\n\
+                topic-check:\n  enabled: true\n  plugins: [topic_acl]\n  acl:\n    alice: [a/#]\n\
+                sys_interval: 5\n";
+    let mut config = BrokerConfig::from_yaml(yaml).expect("valid");
+    let names: Vec<String> = config.plugins.names().map(str::to_owned).collect();
+    assert_eq!(names, ["auth_file", "topic_acl", "broker_sys"]);
+    #[derive(serde::Deserialize, Default)]
+    struct Acl {
+        acl: std::collections::HashMap<String, Vec<String>>,
+    }
+    let acl: Acl = config
+        .plugins
+        .take("topic_acl")
+        .expect("deserializes")
+        .expect("present");
+    assert_eq!(acl.acl["alice"], ["a/#"]);
+    #[derive(serde::Deserialize, Default)]
+    struct File {
+        password_file: String,
+    }
+    let file: File = config
+        .plugins
+        .take("auth_file")
+        .expect("deserializes")
+        .expect("present");
+    assert_eq!(file.password_file, "/etc/pw");
 }
