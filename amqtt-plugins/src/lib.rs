@@ -6,7 +6,10 @@
 //! | [`EventLogger`] | `event_logger` | `amqtt.plugins.logging_amqtt.EventLoggerPlugin` |
 //! | [`PacketLogger`] | `packet_logger` | `amqtt.plugins.logging_amqtt.PacketLoggerPlugin` |
 //! | [`AnonymousAuth`] | `auth_anonymous` | `amqtt.plugins.authentication.AnonymousAuthPlugin` |
+//! | [`FileAuth`] | `auth_file` | `amqtt.plugins.authentication.FileAuthPlugin` |
 //! | [`BrokerSys`] | `broker_sys` | `amqtt.plugins.sys.broker.BrokerSysPlugin` |
+//! | [`TopicTaboo`] | `topic_taboo` | `amqtt.plugins.topic_checking.TopicTabooPlugin` |
+//! | [`TopicAcl`] | `topic_acl` | `amqtt.plugins.topic_checking.TopicAccessControlListPlugin` |
 
 mod authentication;
 pub mod file_auth;
@@ -15,15 +18,20 @@ mod sys;
 pub mod topic_checking;
 
 pub use authentication::{AnonymousAuth, AnonymousAuthConfig};
+pub use file_auth::{FileAuth, FileAuthConfig};
 pub use logging::{EventLogger, PacketLogger};
 pub use sys::{BrokerSys, BrokerSysConfig};
+pub use topic_checking::{TopicAcl, TopicAclConfig, TopicTaboo};
 
 /// Every packaged plugin, each on only when its section is present: the stock broker's plugin set.
 pub type PackagedPlugins = (
     Option<EventLogger>,
     Option<PacketLogger>,
     Option<AnonymousAuth>,
+    Option<FileAuth>,
     Option<BrokerSys>,
+    Option<TopicTaboo>,
+    Option<TopicAcl>,
 );
 
 /// The README's Rust examples, compiled and run as doctests.

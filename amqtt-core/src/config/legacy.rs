@@ -43,7 +43,12 @@ pub(super) fn translate(
             }
             if enabled("topic_acl") {
                 let mut acl = Mapping::new();
-                for (key, field) in [("acl", "acl"), ("publish-acl", "publish_acl")] {
+                for (key, field) in [
+                    ("acl", "acl"),
+                    ("subscribe-acl", "subscribe_acl"),
+                    ("publish-acl", "publish_acl"),
+                    ("receive-acl", "receive_acl"),
+                ] {
                     if let Some(value) = get(check, key) {
                         acl.insert(Value::String(field.into()), value.clone());
                     }
