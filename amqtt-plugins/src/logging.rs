@@ -48,7 +48,7 @@ impl Plugin for EventLogger {
 }
 
 /// Logs every MQTT packet in and out, with the client id, at debug level. With debug logging
-/// off each call is one check of `tracing`'s cached level.
+/// off each call is one relaxed load of `tracing`'s global level.
 #[derive(Debug, Default)]
 pub struct PacketLogger;
 
@@ -58,10 +58,16 @@ pub struct PacketLogger;
 )]
 impl Plugin for PacketLogger {
     fn on_mqtt_packet_received(&self, packet: &Packet, session: Option<&SessionInfo>) {
+        if !tracing::level_enabled!(tracing::Level::DEBUG) {
+            return;
+        }
         let client_id = session.map_or("", |s| &*s.client_id);
         tracing::debug!(client_id, "<-in-- {packet:?}");
     }
     fn on_mqtt_packet_sent(&self, packet: &Packet, session: Option<&SessionInfo>) {
+        if !tracing::level_enabled!(tracing::Level::DEBUG) {
+            return;
+        }
         let client_id = session.map_or("", |s| &*s.client_id);
         tracing::debug!(client_id, "-out-> {packet:?}");
     }
