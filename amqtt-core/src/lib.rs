@@ -5,6 +5,7 @@
 //! - [`config`]: the aMQTT YAML configuration.
 //! - [`broker`]: the broker, generic over its plugins.
 //! - [`plugin`]: the plugin trait the broker calls.
+//! - [`transport`]: TLS and WebSocket, and the WebSocket adapter for embedding the broker.
 
 // `#[plugin]` expands to `::amqtt_core::...` paths; this makes them resolve inside this crate too.
 extern crate self as amqtt_core;
@@ -14,3 +15,4 @@ pub mod codec;
 pub mod config;
 pub mod plugin;
 pub mod topic;
+pub mod transport;

@@ -5,8 +5,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::time::Instant;
 
 use super::outbox::Outbox;
 use super::session::Session;
@@ -85,6 +86,23 @@ pub(crate) struct Origin {
     pub(crate) peer: Option<SocketAddr>,
     /// The listener's name.
     pub(crate) listener: Arc<str>,
+    /// The client's verified TLS certificate chain (DER); empty without one.
+    pub(crate) peer_certificates: Vec<Bytes>,
+    /// When the connection was accepted: transport handshakes and CONNECT together must be done
+    /// within `connect_timeout` of it.
+    pub(crate) accepted: Instant,
+}
+
+impl Origin {
+    /// A connection accepted now, without a client certificate.
+    pub(crate) fn new(peer: Option<SocketAddr>, listener: Arc<str>) -> Origin {
+        Origin {
+            peer,
+            listener,
+            peer_certificates: Vec::new(),
+            accepted: Instant::now(),
+        }
+    }
 }
 
 /// Serves one client connection to its end.
@@ -97,7 +115,7 @@ where
     let max = core.config.max_packet_size;
     let mut buf = BytesMut::new();
     let first = tokio::select! {
-        first = tokio::time::timeout(core.config.connect_timeout, read_packet(&mut stream, &mut buf, max, &core.stats)) => first,
+        first = tokio::time::timeout_at(origin.accepted + core.config.connect_timeout, read_packet(&mut stream, &mut buf, max, &core.stats)) => first,
         () = core.shutdown.fired() => return,
     };
     let first = match first {
@@ -230,6 +248,7 @@ fn session_info(core: &Core, connect: &Connect, origin: &Origin) -> Option<Sessi
     info.will = connect.will.clone();
     info.remote_addr = origin.peer;
     info.listener = Some(origin.listener.clone());
+    info.peer_certificates = origin.peer_certificates.clone();
     Some(info)
 }
 

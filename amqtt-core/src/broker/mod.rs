@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use thiserror::Error;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
@@ -25,8 +26,9 @@ pub(crate) use state::Core;
 pub use stats::{Counter, Gauge, Stats};
 
 use crate::codec::Publish;
-use crate::config::{BrokerConfig, ListenerConfig, ListenerType};
+use crate::config::{BrokerConfig, ListenerConfig};
 use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
+use crate::transport::{Acceptor, TlsSetupError};
 use connection::Origin;
 use state::Shared;
 
@@ -46,13 +48,13 @@ pub enum BrokerError {
         /// The OS error.
         source: std::io::Error,
     },
-    /// A listener asks for a transport this build does not serve yet.
-    #[error("listener `{listener}`: {feature} is not supported yet")]
-    UnsupportedListener {
+    /// A TLS listener's certificate, key or CA files are missing or do not parse.
+    #[error("listener `{listener}`: {source}")]
+    Tls {
         /// The listener's name.
         listener: String,
-        /// The missing feature.
-        feature: &'static str,
+        /// What is wrong, naming the file.
+        source: TlsSetupError,
     },
     /// The plugin set could not be built from the configuration.
     #[error(transparent)]
@@ -63,6 +65,7 @@ pub enum BrokerError {
 struct BoundListener {
     config: ListenerConfig,
     socket: TcpListener,
+    acceptor: Acceptor,
 }
 
 /// An MQTT 3.1.1 broker over the plugin set `P`.
@@ -82,9 +85,12 @@ pub struct Broker<P: Plugin = ()> {
     shared: Arc<Shared<P>>,
     listeners: Vec<BoundListener>,
     plugin_messages: mpsc::Receiver<Publish>,
+    /// Yields `None` once every connection task has ended (see `Shared::connection_token`).
+    connections_done: mpsc::Receiver<()>,
 }
 
-/// A cheap handle on a running broker: counters and shutdown.
+/// A cheap handle on a running broker: counters, shutdown, and serving connections the
+/// application accepted itself ([`BrokerHandle::serve_stream`]).
 pub struct BrokerHandle<P: Plugin = ()> {
     shared: Arc<Shared<P>>,
 }
@@ -123,7 +129,50 @@ impl<P: Plugin> BrokerHandle<P> {
     pub fn shutdown(&self) {
         self.shared.core.stop_requested.fire();
     }
+
+    /// Serves `stream` as one client connection, as if a listener had accepted it (aMQTT's
+    /// `external` listener): the future reads the CONNECT (within `connect_timeout`), then serves
+    /// the client until it disconnects or the broker shuts down, which waits for it like any
+    /// other connection. Plugins see the listener name [`EXTERNAL_LISTENER`] and `peer` as the
+    /// remote address. Once the broker is shutting down the stream is dropped at once.
+    ///
+    /// For MQTT over WebSocket from the application's own HTTP server, wrap the upgraded
+    /// connection in [`crate::transport::WsStream`] (see the `embedded_axum` example).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # async fn run(handle: amqtt_core::broker::BrokerHandle) {
+    /// let (client, server) = tokio::io::duplex(4096);
+    /// tokio::spawn(handle.serve_stream(server, None));
+    /// // ... speak MQTT over `client`
+    /// # drop(client);
+    /// # }
+    /// ```
+    pub fn serve_stream<S>(
+        &self,
+        stream: S,
+        peer: Option<SocketAddr>,
+    ) -> impl Future<Output = ()> + Send + 'static
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let shared = self.shared.clone();
+        let token = shared.connection_token();
+        let origin = Origin::new(peer, EXTERNAL_LISTENER.into());
+        async move {
+            let Some(token) = token else {
+                tracing::debug!(?peer, "broker is shutting down; external stream dropped");
+                return;
+            };
+            connection::serve(shared, stream, origin).await;
+            drop(token);
+        }
+    }
 }
+
+/// The listener name of connections handed to [`BrokerHandle::serve_stream`].
+pub const EXTERNAL_LISTENER: &str = "external";
 
 impl<P: BuildPlugins> Broker<P> {
     /// Builds the plugin set from the configuration's `plugins:` section and binds every listener;
@@ -146,12 +195,14 @@ impl<P: Plugin> Broker<P> {
         let plugins = make(&BrokerContext::new(core.clone()))?;
         let mut listeners = Vec::new();
         for listener in core.config.listeners.values() {
-            listeners.push(bind_listener(listener).await?);
+            listeners.push(bind_listener(listener, core.config.max_packet_size).await?);
         }
+        let (shared, connections_done) = Shared::new(core, plugins);
         Ok(Broker {
-            shared: Arc::new(Shared { core, plugins }),
+            shared: Arc::new(shared),
             listeners,
             plugin_messages,
+            connections_done,
         })
     }
 
@@ -180,13 +231,18 @@ impl<P: Plugin> Broker<P> {
         if P::HOOKS.contains(Hooks::BROKER_PRE_START) {
             plugins.on_broker_pre_start().await;
         }
-        // Every connection task holds a clone of this sender; when all are gone, recv() ends.
-        let (done_tx, mut done_rx) = mpsc::channel::<()>(1);
+        let mut connections_done = self.connections_done;
         for listener in self.listeners {
-            tracing::info!(listener = %listener.config.name, addr = ?listener.socket.local_addr().ok(), "listening");
-            tokio::spawn(accept_loop(shared.clone(), listener, done_tx.clone()));
+            tracing::info!(
+                listener = %listener.config.name,
+                transport = listener.acceptor.describe(),
+                addr = ?listener.socket.local_addr().ok(),
+                "listening"
+            );
+            if let Some(token) = shared.connection_token() {
+                tokio::spawn(accept_loop(shared.clone(), listener, token));
+            }
         }
-        drop(done_tx);
         tokio::spawn(state::expire_sessions(core.clone()));
         tokio::spawn(state::route_plugin_messages(
             shared.clone(),
@@ -204,7 +260,8 @@ impl<P: Plugin> Broker<P> {
             plugins.on_broker_pre_shutdown().await;
         }
         core.shutdown.fire();
-        if tokio::time::timeout(SHUTDOWN_GRACE, done_rx.recv())
+        shared.stop_tracking();
+        if tokio::time::timeout(SHUTDOWN_GRACE, connections_done.recv())
             .await
             .is_err()
         {
@@ -219,19 +276,14 @@ impl<P: Plugin> Broker<P> {
     }
 }
 
-async fn bind_listener(listener: &ListenerConfig) -> Result<BoundListener, BrokerError> {
-    if listener.ssl {
-        return Err(BrokerError::UnsupportedListener {
-            listener: listener.name.clone(),
-            feature: "TLS (`ssl: true`)",
-        });
-    }
-    if listener.kind == ListenerType::Ws {
-        return Err(BrokerError::UnsupportedListener {
-            listener: listener.name.clone(),
-            feature: "WebSocket (`type: ws`)",
-        });
-    }
+async fn bind_listener(
+    listener: &ListenerConfig,
+    max_packet_size: usize,
+) -> Result<BoundListener, BrokerError> {
+    let acceptor = Acceptor::new(listener, max_packet_size).map_err(|source| BrokerError::Tls {
+        listener: listener.name.clone(),
+        source,
+    })?;
     let socket = TcpListener::bind((listener.bind.host.as_str(), listener.bind.port))
         .await
         .map_err(|source| BrokerError::Bind {
@@ -242,7 +294,17 @@ async fn bind_listener(listener: &ListenerConfig) -> Result<BoundListener, Broke
     Ok(BoundListener {
         config: listener.clone(),
         socket,
+        acceptor,
     })
+}
+
+/// Takes a slot of a listener's `max_connections` and gives it back when dropped.
+struct Slot(Arc<AtomicUsize>);
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 async fn accept_loop<P: Plugin>(
@@ -254,6 +316,7 @@ async fn accept_loop<P: Plugin>(
     let open = Arc::new(AtomicUsize::new(0));
     let max = listener.config.max_connections;
     let name: Arc<str> = listener.config.name.as_str().into();
+    let acceptor = Arc::new(listener.acceptor);
     loop {
         let accepted = tokio::select! {
             accepted = listener.socket.accept() => accepted,
@@ -268,6 +331,8 @@ async fn accept_loop<P: Plugin>(
                 continue;
             }
         };
+        // Counted before any handshake: a connection in its TLS or WebSocket handshake holds a
+        // slot, and one beyond the limit is closed before it costs a handshake.
         if max > 0 && open.load(Ordering::Acquire) >= max {
             core.stats.connections_refused.increment();
             tracing::warn!(listener = %name, %peer, max_connections = max, "connection refused: listener is full");
@@ -275,17 +340,35 @@ async fn accept_loop<P: Plugin>(
             continue;
         }
         open.fetch_add(1, Ordering::AcqRel);
+        let slot = Slot(open.clone());
         let _ = stream.set_nodelay(true);
         let shared = shared.clone();
-        let open = open.clone();
         let done = done.clone();
-        let origin = Origin {
-            peer: Some(peer),
-            listener: name.clone(),
-        };
+        let acceptor = acceptor.clone();
+        let mut origin = Origin::new(Some(peer), name.clone());
         tokio::spawn(async move {
-            connection::serve(shared, stream, origin).await;
-            open.fetch_sub(1, Ordering::AcqRel);
+            let core = &shared.core;
+            let deadline = origin.accepted + core.config.connect_timeout;
+            let handshake = tokio::select! {
+                handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream)) => handshake,
+                () = core.shutdown.fired() => return,
+            };
+            match handshake {
+                Ok(Ok(accepted)) => {
+                    origin.peer_certificates = accepted.peer_certificates;
+                    connection::serve(shared, accepted.stream, origin).await;
+                }
+                Ok(Err(e)) if crate::transport::is_certificate_refusal(&e) => {
+                    tracing::info!(listener = %origin.listener, %peer, error = %e, "client certificate refused");
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(listener = %origin.listener, %peer, transport = acceptor.describe(), error = %e, "handshake failed");
+                }
+                Err(_) => {
+                    tracing::debug!(listener = %origin.listener, %peer, transport = acceptor.describe(), "handshake timed out");
+                }
+            }
+            drop(slot);
             drop(done);
         });
     }

@@ -48,6 +48,39 @@ pub(crate) struct Core {
 pub(crate) struct Shared<P> {
     pub(crate) core: Arc<Core>,
     pub(crate) plugins: P,
+    /// Every connection task holds a clone of this sender, so shutdown can wait for them all:
+    /// the receiver (kept by the broker) yields `None` once the last clone is dropped. Taken at
+    /// shutdown; `None` afterwards, when no new connection is served. Locked only to clone it.
+    connections: Mutex<Option<mpsc::Sender<()>>>,
+}
+
+impl<P> Shared<P> {
+    /// The shared state, and the receiver that tells when every connection has ended.
+    pub(crate) fn new(core: Arc<Core>, plugins: P) -> (Shared<P>, mpsc::Receiver<()>) {
+        let (sender, receiver) = mpsc::channel(1);
+        let shared = Shared {
+            core,
+            plugins,
+            connections: Mutex::new(Some(sender)),
+        };
+        (shared, receiver)
+    }
+
+    /// A token a connection task holds until it ends; `None` once the broker is shutting down.
+    pub(crate) fn connection_token(&self) -> Option<mpsc::Sender<()>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Stops handing out connection tokens, so the receiver ends with the last connection.
+    pub(crate) fn stop_tracking(&self) {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
 }
 
 impl Core {

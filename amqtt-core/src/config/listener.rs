@@ -83,6 +83,10 @@ pub struct ListenerConfig {
     pub capath: Option<PathBuf>,
     /// CA certificates given inline (PEM).
     pub cadata: Option<String>,
+    /// Whether a TLS client must present a certificate (verified against `cafile`, `capath` and
+    /// `cadata`). When false (aMQTT's behaviour) a certificate is optional, but one that is
+    /// presented must verify.
+    pub require_certificate: bool,
 }
 
 /// A listener section as written; unset fields come from `default`.
@@ -107,6 +111,8 @@ pub(super) struct RawListener {
     capath: Option<PathBuf>,
     #[serde(default)]
     cadata: Option<String>,
+    #[serde(default, alias = "require-certificate")]
+    require_certificate: Option<bool>,
     /// aMQTT's external-listener stream factories: accepted and ignored here.
     #[serde(default, rename = "reader")]
     _reader: Option<serde::de::IgnoredAny>,
@@ -127,6 +133,7 @@ impl RawListener {
             cafile: self.cafile.or_else(|| d.cafile.clone()),
             capath: self.capath.or_else(|| d.capath.clone()),
             cadata: self.cadata.or_else(|| d.cadata.clone()),
+            require_certificate: self.require_certificate.or(d.require_certificate),
             _reader: None,
             _writer: None,
         }
@@ -160,6 +167,7 @@ impl RawListener {
             cafile: self.cafile,
             capath: self.capath,
             cadata: self.cadata,
+            require_certificate: self.require_certificate.unwrap_or(false),
         })
     }
 }

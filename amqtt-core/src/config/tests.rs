@@ -43,6 +43,20 @@ fn listeners_inherit_from_default() {
 }
 
 #[test]
+fn require_certificate_inherits_and_takes_both_spellings() {
+    let config = BrokerConfig::from_yaml(
+        "listeners:\n  default:\n    bind: 1883\n    require-certificate: true\n  tls:\n    bind: 8883\n    ssl: true\n  open:\n    bind: 8884\n    require_certificate: false\n",
+    )
+    .expect("valid");
+    assert!(config.listeners["default"].require_certificate);
+    assert!(config.listeners["tls"].require_certificate);
+    assert!(config.listeners["tls"].ssl);
+    assert!(!config.listeners["open"].require_certificate);
+    let plain = BrokerConfig::from_yaml("listeners:\n  default:\n    bind: 1883\n").expect("valid");
+    assert!(!plain.listeners["default"].require_certificate);
+}
+
+#[test]
 fn bind_forms() {
     let parse = |s| Bind::parse(s).map(|b| b.to_string());
     assert_eq!(parse("1883").as_deref(), Some("0.0.0.0:1883"));
@@ -159,4 +173,29 @@ fn legacy_sections_translate_to_packaged_plugins() {
         .expect("deserializes")
         .expect("present");
     assert_eq!(file.password_file, "/etc/pw");
+}
+
+#[test]
+fn readme_listeners_example_parses() {
+    let readme = include_str!("../../../README.md");
+    let section = readme
+        .split_once("### Listeners")
+        .expect("README has a Listeners section")
+        .1;
+    let yaml = section
+        .split_once("```yaml\n")
+        .and_then(|(_, rest)| rest.split_once("```"))
+        .expect("a yaml block")
+        .0;
+    let config = BrokerConfig::from_yaml(yaml).expect("README listeners are valid");
+    let kind = |name: &str| {
+        let l = &config.listeners[name];
+        (l.kind, l.ssl, l.max_connections)
+    };
+    assert_eq!(kind("default"), (ListenerType::Tcp, false, 1000));
+    assert_eq!(kind("tls"), (ListenerType::Tcp, true, 1000));
+    assert_eq!(kind("ws"), (ListenerType::Ws, false, 1000));
+    assert_eq!(kind("wss"), (ListenerType::Ws, true, 1000));
+    assert!(config.listeners["tls"].require_certificate);
+    assert!(!config.listeners["wss"].require_certificate);
 }

@@ -28,6 +28,10 @@ pub struct SessionInfo {
     pub remote_addr: Option<SocketAddr>,
     /// Name of the listener the client connected through.
     pub listener: Option<Arc<str>>,
+    /// The client's TLS certificate chain, DER-encoded, its own certificate first; verified
+    /// against the listener's `cafile`/`capath`/`cadata`. Empty when the connection is not TLS
+    /// or the client presented no certificate.
+    pub peer_certificates: Vec<Bytes>,
 }
 
 impl SessionInfo {
@@ -42,6 +46,7 @@ impl SessionInfo {
             will: None,
             remote_addr: None,
             listener: None,
+            peer_certificates: Vec::new(),
         }
     }
 

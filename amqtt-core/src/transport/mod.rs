@@ -1,0 +1,203 @@
+//! Transports: MQTT over TCP, TLS (rustls), WebSocket (subprotocol `mqtt`) and secure WebSocket,
+//! behind one stream type the connection code runs over.
+//!
+//! A listener's `Acceptor` is built when the broker binds (TLS files are read then, so a bad
+//! one stops startup); the TLS and WebSocket handshakes run later, in each connection's own
+//! task, never in the accept loop. [`WsStream`] and [`select_subprotocol`] are public so that an
+//! application can serve MQTT over WebSocket from its own HTTP server and hand the stream to
+//! `BrokerHandle::serve_stream`.
+
+mod tls;
+mod ws;
+
+use std::io;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
+
+use crate::config::{ListenerConfig, ListenerType};
+
+pub use tls::TlsSetupError;
+pub use ws::{
+    MQTT_SUBPROTOCOL, SubprotocolRefused, WsStream, select_subprotocol, websocket_config,
+};
+
+/// A connection accepted by a listener, whatever its transport. The variants other than TCP
+/// are boxed: they are large, and an idle TCP connection should stay small.
+#[derive(Debug)]
+pub(crate) enum ServerStream {
+    /// Plain MQTT over TCP.
+    Tcp(TcpStream),
+    /// MQTT over TLS.
+    Tls(Box<TlsStream<TcpStream>>),
+    /// MQTT over WebSocket.
+    Ws(Box<WsStream<TcpStream>>),
+    /// MQTT over WebSocket over TLS.
+    Wss(Box<WsStream<TlsStream<TcpStream>>>),
+}
+
+/// A connection after its transport handshakes.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    /// The stream MQTT runs over.
+    pub(crate) stream: ServerStream,
+    /// The client's verified certificate chain (DER, the client's own first); empty without TLS
+    /// or when the client presented none.
+    pub(crate) peer_certificates: Vec<Bytes>,
+}
+
+/// What a listener does to a fresh TCP connection before MQTT starts.
+pub(crate) struct Acceptor {
+    tls: Option<TlsAcceptor>,
+    /// `Some(max_packet_size)` for a WebSocket listener.
+    websocket: Option<usize>,
+}
+
+impl Acceptor {
+    /// The acceptor of `listener`; reads and checks its TLS files.
+    pub(crate) fn new(
+        listener: &ListenerConfig,
+        max_packet_size: usize,
+    ) -> Result<Acceptor, TlsSetupError> {
+        let tls = if listener.ssl {
+            Some(TlsAcceptor::from(tls::server_config(listener)?))
+        } else {
+            None
+        };
+        let websocket = (listener.kind == ListenerType::Ws).then_some(max_packet_size);
+        Ok(Acceptor { tls, websocket })
+    }
+
+    /// The transport's name, for log lines.
+    pub(crate) fn describe(&self) -> &'static str {
+        match (self.tls.is_some(), self.websocket.is_some()) {
+            (false, false) => "tcp",
+            (true, false) => "tls",
+            (false, true) => "ws",
+            (true, true) => "wss",
+        }
+    }
+
+    /// Runs the TLS and WebSocket handshakes that the listener asks for. Not bounded in time:
+    /// the caller bounds it.
+    pub(crate) async fn accept(&self, tcp: TcpStream) -> io::Result<Accepted> {
+        let Some(tls) = &self.tls else {
+            let stream = match self.websocket {
+                None => ServerStream::Tcp(tcp),
+                Some(max) => ServerStream::Ws(Box::new(
+                    WsStream::accept(tcp, max).await.map_err(io::Error::other)?,
+                )),
+            };
+            return Ok(Accepted {
+                stream,
+                peer_certificates: Vec::new(),
+            });
+        };
+        let tls = tls.accept(tcp).await?;
+        let peer_certificates = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .map(|chain| {
+                chain
+                    .iter()
+                    .map(|c| Bytes::copy_from_slice(c.as_ref()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let stream = match self.websocket {
+            None => ServerStream::Tls(Box::new(tls)),
+            Some(max) => ServerStream::Wss(Box::new(
+                WsStream::accept(tls, max).await.map_err(io::Error::other)?,
+            )),
+        };
+        Ok(Accepted {
+            stream,
+            peer_certificates,
+        })
+    }
+}
+
+/// Whether a handshake failed because the client's certificate was missing (where required) or
+/// did not verify: worth a log line above the noise of port scans and aborted handshakes.
+pub(crate) fn is_certificate_refusal(e: &io::Error) -> bool {
+    matches!(
+        e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<rustls::Error>()),
+        Some(rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented)
+    )
+}
+
+/// Forwards a poll to whichever stream the variant holds.
+macro_rules! each {
+    ($self:expr, $s:ident => $body:expr) => {
+        match $self.get_mut() {
+            ServerStream::Tcp($s) => {
+                let $s = Pin::new($s);
+                $body
+            }
+            ServerStream::Tls($s) => {
+                let $s = Pin::new(&mut **$s);
+                $body
+            }
+            ServerStream::Ws($s) => {
+                let $s = Pin::new(&mut **$s);
+                $body
+            }
+            ServerStream::Wss($s) => {
+                let $s = Pin::new(&mut **$s);
+                $body
+            }
+        }
+    };
+}
+
+impl AsyncRead for ServerStream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        each!(self, s => s.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for ServerStream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        each!(self, s => s.poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => s.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        each!(self, s => s.poll_shutdown(cx))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        each!(self, s => s.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            ServerStream::Tcp(s) => s.is_write_vectored(),
+            ServerStream::Tls(s) => s.is_write_vectored(),
+            ServerStream::Ws(s) => s.is_write_vectored(),
+            ServerStream::Wss(s) => s.is_write_vectored(),
+        }
+    }
+}

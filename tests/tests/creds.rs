@@ -1,0 +1,874 @@
+//! End-to-end tests of the certificate tools `ca_creds`, `server_creds` and `device_creds`.
+//!
+//! Each test runs the binaries into a temporary directory and checks what they wrote: with
+//! x509-parser (extensions, names, signatures), with webpki the way rustls verifies a server or
+//! client certificate, with aws-lc-rs that each key is the key of its certificate, and with the
+//! `openssl` command-line tool when it is installed (otherwise those checks print `skipped: ...`
+//! and the test goes on).
+//!
+//! The binaries belong to another package (`amqtt-bin`), so Cargo does not build them for these
+//! tests; the first test to need them builds them once, into the target directory and profile of
+//! this test executable (as the `cli` tests do for `amqtt`).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::GeneralName;
+use x509_parser::pem::Pem;
+use x509_parser::public_key::PublicKey;
+use x509_parser::x509::X509Name;
+
+/// The tools under test.
+const TOOLS: [&str; 3] = ["ca_creds", "server_creds", "device_creds"];
+
+/// The directory holding the built tools.
+fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // This executable is <target-dir>/<profile>/deps/creds-<hash>.
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("executable under <target>/<profile>/deps");
+        let target_dir = profile_dir
+            .parent()
+            .expect("profile directory has a parent");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = Command::new(cargo);
+        build.args(["build", "--quiet", "-p", "amqtt-bin"]);
+        for tool in TOOLS {
+            build.args(["--bin", tool]);
+        }
+        build
+            .arg("--target-dir")
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir
+            .file_name()
+            .is_some_and(|name| name == "release")
+        {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(
+            status.success(),
+            "cargo build of the creds tools failed: {status}"
+        );
+        for tool in TOOLS {
+            let binary = profile_dir.join(format!("{tool}{}", std::env::consts::EXE_SUFFIX));
+            assert!(binary.is_file(), "{} was not built", binary.display());
+        }
+        profile_dir.to_owned()
+    })
+}
+
+/// Runs `tool` with `args` in `cwd` to completion.
+fn run_in(cwd: &Path, tool: &str, args: &[&str]) -> Output {
+    Command::new(bin_dir().join(format!("{tool}{}", std::env::consts::EXE_SUFFIX)))
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|error| panic!("run {tool}: {error}"))
+}
+
+/// Runs `tool` and asserts that it succeeded.
+fn run_ok(cwd: &Path, tool: &str, args: &[&str]) {
+    let output = run_in(cwd, tool, args);
+    assert!(
+        output.status.success(),
+        "{tool} {args:?} failed ({}): {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Runs `tool`, asserts that it exited 1, and returns its standard error.
+fn run_fails(cwd: &Path, tool: &str, args: &[&str]) -> String {
+    let output = run_in(cwd, tool, args);
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{tool} {args:?} should exit 1; stdout: {} stderr: {}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// A temporary directory that is removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let path = std::env::temp_dir().join(format!(
+            "amqtt-creds-{}-{}-{name}",
+            std::process::id(),
+            COUNT.fetch_add(1, Ordering::Relaxed)
+        ));
+        let _ = std::fs::remove_dir_all(&path);
+        std::fs::create_dir_all(&path).expect("create temp dir");
+        TempDir(path)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+
+    fn join(&self, name: &str) -> String {
+        self.0
+            .join(name)
+            .to_str()
+            .expect("UTF-8 temp path")
+            .to_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The first PEM block of `path`.
+fn read_pem(path: &str) -> Pem {
+    let bytes = std::fs::read(path).unwrap_or_else(|error| panic!("read {path}: {error}"));
+    let (_, pem) = x509_parser::pem::parse_x509_pem(&bytes)
+        .unwrap_or_else(|error| panic!("{path} is not PEM: {error}"));
+    pem
+}
+
+/// The DER certificate in the PEM file `path`.
+fn cert_der(path: &str) -> Vec<u8> {
+    let pem = read_pem(path);
+    assert_eq!(pem.label, "CERTIFICATE", "{path}");
+    pem.contents
+}
+
+/// Parses a DER certificate.
+fn parse(der: &[u8]) -> X509Certificate<'_> {
+    let (rest, cert) = x509_parser::parse_x509_certificate(der).expect("parse certificate");
+    assert!(rest.is_empty(), "trailing bytes after the certificate");
+    cert
+}
+
+/// The values of one attribute of a name, e.g. `X509Name::iter_common_name`.
+fn attr<'a, I>(values: I) -> Vec<String>
+where
+    I: Iterator<Item = &'a x509_parser::x509::AttributeTypeAndValue<'a>>,
+{
+    values
+        .map(|value| value.as_str().expect("string attribute").to_owned())
+        .collect()
+}
+
+/// `C`, `O` and `CN` of a name.
+fn c_o_cn(name: &X509Name<'_>) -> (Vec<String>, Vec<String>, Vec<String>) {
+    (
+        attr(name.iter_country()),
+        attr(name.iter_organization()),
+        attr(name.iter_common_name()),
+    )
+}
+
+/// The subject alternative names: DNS names, URIs and IP addresses (as bytes).
+fn sans(cert: &X509Certificate<'_>) -> (Vec<String>, Vec<String>, Vec<Vec<u8>>) {
+    let ext = cert
+        .subject_alternative_name()
+        .expect("well-formed SAN")
+        .expect("a SAN extension");
+    assert!(
+        !ext.critical,
+        "SAN is not critical (the subject is not empty)"
+    );
+    let (mut dns, mut uris, mut ips) = (Vec::new(), Vec::new(), Vec::new());
+    for name in &ext.value.general_names {
+        match name {
+            GeneralName::DNSName(name) => dns.push((*name).to_owned()),
+            GeneralName::URI(uri) => uris.push((*uri).to_owned()),
+            GeneralName::IPAddress(ip) => ips.push(ip.to_vec()),
+            other => panic!("unexpected SAN {other:?}"),
+        }
+    }
+    (dns, uris, ips)
+}
+
+/// The RSA key size of a certificate's public key, in bits.
+fn rsa_bits(cert: &X509Certificate<'_>) -> usize {
+    match cert.public_key().parsed().expect("parse public key") {
+        PublicKey::RSA(rsa) => rsa.key_size(),
+        other => panic!("expected an RSA key, got {other:?}"),
+    }
+}
+
+/// Length of the validity period in whole days.
+fn validity_days(cert: &X509Certificate<'_>) -> i64 {
+    let validity = cert.validity();
+    (validity.not_after.timestamp() - validity.not_before.timestamp()) / 86_400
+}
+
+/// The subject key identifier.
+fn ski(cert: &X509Certificate<'_>) -> Vec<u8> {
+    cert.iter_extensions()
+        .find_map(|ext| match ext.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::SubjectKeyIdentifier(id) => {
+                Some(id.0.to_vec())
+            }
+            _ => None,
+        })
+        .expect("a subject key identifier")
+}
+
+/// The key identifier of the authority key identifier extension.
+fn aki(cert: &X509Certificate<'_>) -> Vec<u8> {
+    cert.iter_extensions()
+        .find_map(|ext| match ext.parsed_extension() {
+            x509_parser::extensions::ParsedExtension::AuthorityKeyIdentifier(aki) => {
+                aki.key_identifier.as_ref().map(|id| id.0.to_vec())
+            }
+            _ => None,
+        })
+        .expect("an authority key identifier")
+}
+
+/// Asserts that the PEM key file `key_path` is an unencrypted PKCS#8 RSA key, readable by its
+/// owner only (on unix), whose public key is the one in `cert`.
+fn assert_key_of(key_path: &str, cert: &X509Certificate<'_>) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(key_path)
+            .expect("key metadata")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{key_path} mode {mode:o}");
+    }
+    let pem = read_pem(key_path);
+    assert_eq!(pem.label, "PRIVATE KEY", "{key_path} is PKCS#8");
+    let key = aws_lc_rs::rsa::KeyPair::from_pkcs8(&pem.contents)
+        .unwrap_or_else(|error| panic!("{key_path} is not an RSA PKCS#8 key: {error}"));
+    use aws_lc_rs::signature::KeyPair as _;
+    assert_eq!(
+        key.public_key().as_ref(),
+        cert.public_key().subject_public_key.data.as_ref(),
+        "{key_path} is not the key of its certificate"
+    );
+}
+
+/// The flags that make a CA in `dir`.
+fn ca_args(dir: &TempDir) -> Vec<String> {
+    [
+        "--country",
+        "US",
+        "--state",
+        "New York",
+        "--locality",
+        "NYC",
+        "--org-name",
+        "aMQTT Test Org",
+        "--cn",
+        "aMQTT Test CA",
+        "--output-dir",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .chain([dir.path().to_str().expect("UTF-8 temp path").to_owned()])
+    .collect()
+}
+
+/// Runs `ca_creds`, `server_creds` and `device_creds` into `dir`.
+fn make_all(dir: &TempDir, server_cn: &str, device_id: &str, uri: &str) {
+    let ca_args = ca_args(dir);
+    let ca_args: Vec<&str> = ca_args.iter().map(String::as_str).collect();
+    run_ok(dir.path(), "ca_creds", &ca_args);
+    let (ca_key, ca_crt, out) = (dir.join("ca.key"), dir.join("ca.crt"), dir.join(""));
+    run_ok(
+        dir.path(),
+        "server_creds",
+        &[
+            "--country",
+            "US",
+            "--org-name",
+            "aMQTT Test Org",
+            "--cn",
+            server_cn,
+            "--ca-key",
+            &ca_key,
+            "--ca-crt",
+            &ca_crt,
+            "--output-dir",
+            &out,
+        ],
+    );
+    run_ok(
+        dir.path(),
+        "device_creds",
+        &[
+            "--country",
+            "US",
+            "--org-name",
+            "aMQTT Test Org",
+            "--device-id",
+            device_id,
+            "--uri",
+            uri,
+            "--ca-key",
+            &ca_key,
+            "--ca-crt",
+            &ca_crt,
+            "--output-dir",
+            &out,
+        ],
+    );
+}
+
+#[test]
+fn ca_server_and_device_certificates_have_amqtts_contents_and_chain_to_the_ca() {
+    let dir = TempDir::new("chain");
+    make_all(&dir, "broker.test", "sensor-7", "test.amqtt.io");
+    for name in [
+        "ca.key",
+        "ca.crt",
+        "server.key",
+        "server.crt",
+        "sensor-7.key",
+        "sensor-7.crt",
+    ] {
+        assert!(dir.path().join(name).is_file(), "{name} not written");
+    }
+
+    // The CA: self-signed RSA-4096, 10 years, CA:TRUE, keyCertSign + cRLSign.
+    let ca_der = cert_der(&dir.join("ca.crt"));
+    let ca = parse(&ca_der);
+    assert_eq!(ca.subject().as_raw(), ca.issuer().as_raw(), "self-signed");
+    ca.verify_signature(None)
+        .expect("CA self-signature verifies");
+    assert_eq!(attr(ca.subject().iter_country()), ["US"]);
+    assert_eq!(attr(ca.subject().iter_state_or_province()), ["New York"]);
+    assert_eq!(attr(ca.subject().iter_locality()), ["NYC"]);
+    assert_eq!(attr(ca.subject().iter_organization()), ["aMQTT Test Org"]);
+    assert_eq!(attr(ca.subject().iter_common_name()), ["aMQTT Test CA"]);
+    let constraints = ca
+        .basic_constraints()
+        .expect("well-formed basicConstraints")
+        .expect("basicConstraints");
+    assert!(
+        constraints.critical && constraints.value.ca,
+        "CA:TRUE, critical"
+    );
+    assert_eq!(constraints.value.path_len_constraint, None);
+    let usage = ca
+        .key_usage()
+        .expect("well-formed keyUsage")
+        .expect("keyUsage");
+    assert!(usage.critical);
+    assert!(usage.value.key_cert_sign() && usage.value.crl_sign());
+    assert!(!usage.value.digital_signature());
+    assert_eq!(rsa_bits(&ca), 4096);
+    assert_eq!(validity_days(&ca), 3650);
+    assert_key_of(&dir.join("ca.key"), &ca);
+
+    // The server: signed by the CA, SAN DNS=cn and IP=127.0.0.1, serverAuth, 1 year.
+    let server_der = cert_der(&dir.join("server.crt"));
+    let server = parse(&server_der);
+    assert_eq!(server.issuer().as_raw(), ca.subject().as_raw());
+    server
+        .verify_signature(Some(ca.public_key()))
+        .expect("server certificate signed by the CA");
+    assert_eq!(
+        aki(&server),
+        ski(&ca),
+        "authority key id is the CA's key id"
+    );
+    assert_eq!(
+        c_o_cn(server.subject()),
+        (
+            vec!["US".to_owned()],
+            vec!["aMQTT Test Org".to_owned()],
+            vec!["broker.test".to_owned()]
+        )
+    );
+    let (dns, uris, ips) = sans(&server);
+    assert_eq!(dns, ["broker.test"]);
+    assert!(uris.is_empty());
+    assert_eq!(ips, [vec![127, 0, 0, 1]]);
+    assert!(!server.is_ca(), "server certificate is not a CA");
+    let eku = server
+        .extended_key_usage()
+        .expect("well-formed EKU")
+        .expect("EKU");
+    assert!(eku.value.server_auth && !eku.value.client_auth);
+    assert_eq!(rsa_bits(&server), 2048);
+    assert_eq!(validity_days(&server), 365);
+    assert_key_of(&dir.join("server.key"), &server);
+
+    // The device: signed by the CA, SAN URI spiffe://<uri>/device/<id> and DNS <id>.local.
+    let device_der = cert_der(&dir.join("sensor-7.crt"));
+    let device = parse(&device_der);
+    assert_eq!(device.issuer().as_raw(), ca.subject().as_raw());
+    device
+        .verify_signature(Some(ca.public_key()))
+        .expect("device certificate signed by the CA");
+    assert_eq!(aki(&device), ski(&ca));
+    assert_eq!(
+        c_o_cn(device.subject()),
+        (
+            vec!["US".to_owned()],
+            vec!["aMQTT Test Org".to_owned()],
+            vec!["sensor-7".to_owned()]
+        )
+    );
+    let (dns, uris, ips) = sans(&device);
+    assert_eq!(uris, ["spiffe://test.amqtt.io/device/sensor-7"]);
+    assert_eq!(dns, ["sensor-7.local"]);
+    assert!(ips.is_empty());
+    assert!(!device.is_ca());
+    let eku = device
+        .extended_key_usage()
+        .expect("well-formed EKU")
+        .expect("EKU");
+    assert!(eku.value.client_auth && !eku.value.server_auth);
+    assert_eq!(rsa_bits(&device), 2048);
+    assert_eq!(validity_days(&device), 365);
+    assert_key_of(&dir.join("sensor-7.key"), &device);
+}
+
+#[test]
+fn rustls_webpki_accepts_the_server_for_its_names_and_the_device_as_a_client() {
+    let dir = TempDir::new("webpki");
+    make_all(&dir, "broker.test", "dev1", "test.amqtt.io");
+    let ca_der = CertificateDer::from(cert_der(&dir.join("ca.crt")));
+    let anchors = [webpki::anchor_from_trusted_cert(&ca_der).expect("CA as trust anchor")];
+    let now = UnixTime::now();
+    let algs = webpki::ALL_VERIFICATION_ALGS;
+
+    let server_der = CertificateDer::from(cert_der(&dir.join("server.crt")));
+    let server = webpki::EndEntityCert::try_from(&server_der).expect("server end entity");
+    server
+        .verify_for_usage(
+            algs,
+            &anchors,
+            &[],
+            now,
+            webpki::KeyUsage::server_auth(),
+            None,
+            None,
+        )
+        .expect("server certificate chains to the CA for serverAuth");
+    for name in ["broker.test", "127.0.0.1"] {
+        let name = ServerName::try_from(name).expect("server name");
+        server
+            .verify_is_valid_for_subject_name(&name)
+            .unwrap_or_else(|error| panic!("server certificate not valid for {name:?}: {error}"));
+    }
+    let other = ServerName::try_from("other.test").expect("server name");
+    assert!(
+        server.verify_is_valid_for_subject_name(&other).is_err(),
+        "server certificate must not be valid for other.test"
+    );
+
+    let device_der = CertificateDer::from(cert_der(&dir.join("dev1.crt")));
+    let device = webpki::EndEntityCert::try_from(&device_der).expect("device end entity");
+    device
+        .verify_for_usage(
+            algs,
+            &anchors,
+            &[],
+            now,
+            webpki::KeyUsage::client_auth(),
+            None,
+            None,
+        )
+        .expect("device certificate chains to the CA for clientAuth");
+    assert!(
+        device
+            .verify_for_usage(
+                algs,
+                &anchors,
+                &[],
+                now,
+                webpki::KeyUsage::server_auth(),
+                None,
+                None
+            )
+            .is_err(),
+        "a device certificate must not serve as a server certificate"
+    );
+
+    // A CA made by another run is not trusted for these certificates.
+    let other_dir = TempDir::new("webpki-other");
+    let other_args = ca_args(&other_dir);
+    let other_args: Vec<&str> = other_args.iter().map(String::as_str).collect();
+    run_ok(other_dir.path(), "ca_creds", &other_args);
+    let other_ca = CertificateDer::from(cert_der(&other_dir.join("ca.crt")));
+    let other_anchors = [webpki::anchor_from_trusted_cert(&other_ca).expect("trust anchor")];
+    assert!(
+        server
+            .verify_for_usage(
+                algs,
+                &other_anchors,
+                &[],
+                now,
+                webpki::KeyUsage::server_auth(),
+                None,
+                None
+            )
+            .is_err(),
+        "the server certificate must not chain to an unrelated CA with the same name"
+    );
+}
+
+/// Whether the `openssl` command-line tool runs here; prints a skip message when it does not.
+fn openssl_installed(test: &str) -> bool {
+    let ok = Command::new("openssl")
+        .arg("version")
+        .stdin(Stdio::null())
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !ok {
+        eprintln!("skipped: {test}: the openssl command-line tool is not installed");
+    }
+    ok
+}
+
+/// Runs `openssl` with `args` in `cwd` and asserts that it succeeded.
+fn openssl(cwd: &Path, args: &[&str]) -> String {
+    let output = Command::new("openssl")
+        .args(args)
+        .current_dir(cwd)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl");
+    assert!(
+        output.status.success(),
+        "openssl {args:?} failed: {}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[test]
+fn openssl_verifies_the_chain_names_and_purposes() {
+    if !openssl_installed("openssl_verifies_the_chain_names_and_purposes") {
+        return;
+    }
+    let dir = TempDir::new("openssl");
+    make_all(&dir, "localhost", "dev1", "test.amqtt.io");
+    let cwd = dir.path();
+    openssl(
+        cwd,
+        &[
+            "verify",
+            "-CAfile",
+            "ca.crt",
+            "-purpose",
+            "sslserver",
+            "-verify_hostname",
+            "localhost",
+            "server.crt",
+        ],
+    );
+    openssl(
+        cwd,
+        &[
+            "verify",
+            "-CAfile",
+            "ca.crt",
+            "-purpose",
+            "sslserver",
+            "-verify_ip",
+            "127.0.0.1",
+            "server.crt",
+        ],
+    );
+    openssl(
+        cwd,
+        &[
+            "verify",
+            "-CAfile",
+            "ca.crt",
+            "-purpose",
+            "sslclient",
+            "dev1.crt",
+        ],
+    );
+    let text = openssl(cwd, &["x509", "-in", "dev1.crt", "-noout", "-text"]);
+    assert!(
+        text.contains("URI:spiffe://test.amqtt.io/device/dev1"),
+        "no spiffe SAN in:\n{text}"
+    );
+    let text = openssl(cwd, &["x509", "-in", "ca.crt", "-noout", "-text"]);
+    assert!(text.contains("CA:TRUE"), "CA is not a CA:\n{text}");
+    // Each key belongs to its certificate.
+    for (key, crt) in [
+        ("ca.key", "ca.crt"),
+        ("server.key", "server.crt"),
+        ("dev1.key", "dev1.crt"),
+    ] {
+        let from_key = openssl(cwd, &["pkey", "-in", key, "-pubout"]);
+        let from_crt = openssl(cwd, &["x509", "-in", crt, "-noout", "-pubkey"]);
+        assert_eq!(from_key, from_crt, "{key} is not the key of {crt}");
+    }
+}
+
+#[test]
+fn signs_with_an_existing_pkcs1_rsa_or_sec1_ec_ca_made_by_openssl() {
+    if !openssl_installed("signs_with_an_existing_pkcs1_rsa_or_sec1_ec_ca_made_by_openssl") {
+        return;
+    }
+    // The traditional key formats: PKCS#1 for RSA (as aMQTT writes its ca.key), SEC1 for EC
+    // (`openssl ec` writes it by default).
+    for (kind, newkey, convert, label) in [
+        (
+            "rsa",
+            "rsa:2048",
+            &["rsa", "-traditional"][..],
+            "RSA PRIVATE KEY",
+        ),
+        ("ec", "ec", &["ec"][..], "EC PRIVATE KEY"),
+    ] {
+        let dir = TempDir::new(&format!("openssl-ca-{kind}"));
+        let cwd = dir.path();
+        let mut req = vec![
+            "req",
+            "-x509",
+            "-newkey",
+            newkey,
+            "-nodes",
+            "-keyout",
+            "pkcs8.key",
+            "-out",
+            "ca.crt",
+            "-days",
+            "30",
+            "-subj",
+            "/C=DE/O=Other Org/CN=OpenSSL CA",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ];
+        if kind == "ec" {
+            req.extend(["-pkeyopt", "ec_paramgen_curve:P-256"]);
+        }
+        openssl(cwd, &req);
+        let mut to_traditional = convert.to_vec();
+        to_traditional.extend(["-in", "pkcs8.key", "-out", "ca.key"]);
+        openssl(cwd, &to_traditional);
+        assert_eq!(read_pem(&dir.join("ca.key")).label, label);
+
+        // The default CA files are ca.key and ca.crt in the current directory, and the output
+        // directory is the current directory.
+        run_ok(
+            cwd,
+            "server_creds",
+            &[
+                "--country",
+                "DE",
+                "--org-name",
+                "Other Org",
+                "--cn",
+                "localhost",
+            ],
+        );
+        run_ok(
+            cwd,
+            "device_creds",
+            &[
+                "--country",
+                "DE",
+                "--org-name",
+                "Other Org",
+                "--device-id",
+                "d1",
+                "--uri",
+                "example.org",
+            ],
+        );
+        openssl(
+            cwd,
+            &[
+                "verify",
+                "-CAfile",
+                "ca.crt",
+                "-purpose",
+                "sslserver",
+                "-verify_hostname",
+                "localhost",
+                "server.crt",
+            ],
+        );
+        openssl(
+            cwd,
+            &[
+                "verify",
+                "-CAfile",
+                "ca.crt",
+                "-purpose",
+                "sslclient",
+                "d1.crt",
+            ],
+        );
+        let ca_der = cert_der(&dir.join("ca.crt"));
+        let ca = parse(&ca_der);
+        for crt in ["server.crt", "d1.crt"] {
+            let der = cert_der(&dir.join(crt));
+            let cert = parse(&der);
+            cert.verify_signature(Some(ca.public_key()))
+                .unwrap_or_else(|error| panic!("{kind} CA: {crt}: {error}"));
+            assert_eq!(cert.issuer().as_raw(), ca.subject().as_raw());
+            assert_eq!(aki(&cert), ski(&ca), "{kind} CA: {crt}");
+        }
+    }
+}
+
+#[test]
+fn the_ca_file_flags_also_have_file_aliases() {
+    let dir = TempDir::new("aliases");
+    let ca_args = ca_args(&dir);
+    let ca_args: Vec<&str> = ca_args.iter().map(String::as_str).collect();
+    run_ok(dir.path(), "ca_creds", &ca_args);
+    let (ca_key, ca_crt, out) = (dir.join("ca.key"), dir.join("ca.crt"), dir.join("out"));
+    run_ok(
+        dir.path(),
+        "server_creds",
+        &[
+            "--country",
+            "US",
+            "--org-name",
+            "O",
+            "--cn",
+            "localhost",
+            "--ca-key-file",
+            &ca_key,
+            "--ca-crt-file",
+            &ca_crt,
+            "--output-dir",
+            &out,
+        ],
+    );
+    assert!(Path::new(&dir.join("out/server.crt")).is_file());
+    assert!(Path::new(&dir.join("out/server.key")).is_file());
+}
+
+#[cfg(unix)]
+#[test]
+fn an_existing_key_file_is_made_private_before_it_is_rewritten() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("perms");
+    let key = dir.join("ca.key");
+    std::fs::write(&key, "old").expect("write old key");
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let ca_args = ca_args(&dir);
+    let ca_args: Vec<&str> = ca_args.iter().map(String::as_str).collect();
+    run_ok(dir.path(), "ca_creds", &ca_args);
+    let ca_der = cert_der(&dir.join("ca.crt"));
+    assert_key_of(&key, &parse(&ca_der));
+}
+
+#[test]
+fn unusable_ca_files_exit_1_naming_the_file_and_write_nothing() {
+    let dir = TempDir::new("errors");
+    make_all(&dir, "localhost", "dev1", "test.amqtt.io");
+    let out = dir.join("out");
+    let (ca_key, ca_crt) = (dir.join("ca.key"), dir.join("ca.crt"));
+    let (server_key, server_crt) = (dir.join("server.key"), dir.join("server.crt"));
+    let missing = dir.join("missing.key");
+    let garbage = dir.join("garbage.pem");
+    std::fs::write(&garbage, "not a PEM file\n").expect("write garbage");
+
+    let cases: [(&str, &str, &str, &str); 6] = [
+        ("a missing key", &missing, &ca_crt, &missing),
+        ("a missing certificate", &ca_key, &missing, &missing),
+        ("a key file that is not a key", &garbage, &ca_crt, &garbage),
+        (
+            "a certificate file that is not a certificate",
+            &ca_key,
+            &garbage,
+            &garbage,
+        ),
+        (
+            "a key of another certificate",
+            &server_key,
+            &ca_crt,
+            &server_key,
+        ),
+        (
+            "a certificate that is not a CA",
+            &server_key,
+            &server_crt,
+            &server_crt,
+        ),
+    ];
+    for (what, key, crt, named) in cases {
+        for tool in ["server_creds", "device_creds"] {
+            let mut args = vec!["--country", "US", "--org-name", "O"];
+            if tool == "server_creds" {
+                args.extend(["--cn", "localhost"]);
+            } else {
+                args.extend(["--device-id", "dev2", "--uri", "test.amqtt.io"]);
+            }
+            args.extend(["--ca-key", key, "--ca-crt", crt, "--output-dir", &out]);
+            let stderr = run_fails(dir.path(), tool, &args);
+            assert!(
+                stderr.contains(named),
+                "{tool} with {what}: stderr does not name {named}: {stderr}"
+            );
+        }
+    }
+    assert!(!Path::new(&out).exists(), "nothing may be written on error");
+}
+
+#[test]
+fn values_that_cannot_go_into_a_certificate_exit_1_naming_the_option() {
+    let dir = TempDir::new("values");
+    let ca_args = ca_args(&dir);
+    let mut bad_country: Vec<&str> = ca_args.iter().map(String::as_str).collect();
+    bad_country[1] = "USA";
+    let stderr = run_fails(dir.path(), "ca_creds", &bad_country);
+    assert!(stderr.contains("--country"), "{stderr}");
+    assert!(!dir.path().join("ca.key").exists());
+
+    let ca_args: Vec<&str> = ca_args.iter().map(String::as_str).collect();
+    run_ok(dir.path(), "ca_creds", &ca_args);
+    for device_id in ["../escape", "a/b", "..", ""] {
+        let stderr = run_fails(
+            dir.path(),
+            "device_creds",
+            &[
+                "--country",
+                "US",
+                "--org-name",
+                "O",
+                "--device-id",
+                device_id,
+                "--uri",
+                "test.amqtt.io",
+            ],
+        );
+        assert!(stderr.contains("--device-id"), "{device_id:?}: {stderr}");
+    }
+    assert!(
+        !dir.path()
+            .parent()
+            .is_some_and(|p| p.join("escape.key").exists())
+    );
+}
+
+#[test]
+fn missing_required_flags_are_usage_errors() {
+    let dir = TempDir::new("usage");
+    for tool in TOOLS {
+        let output = run_in(dir.path(), tool, &[]);
+        assert_eq!(output.status.code(), Some(2), "{tool} without flags");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains("--country"), "{tool}: {stderr}");
+    }
+}
