@@ -5,8 +5,9 @@
 //! one stops startup); the TLS and WebSocket handshakes run later, in each connection's own
 //! task, never in the accept loop. [`WsStream`] and [`select_subprotocol`] are public so that an
 //! application can serve MQTT over WebSocket from its own HTTP server and hand the stream to
-//! `BrokerHandle::serve_stream`.
+//! `BrokerHandle::serve_stream`. The [`client`] module opens the same transports from a client.
 
+pub mod client;
 mod tls;
 mod ws;
 
