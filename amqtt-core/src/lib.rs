@@ -4,13 +4,16 @@
 //! - [`topic`]: topic name and filter rules and the subscription trie.
 //! - [`config`]: the aMQTT YAML configuration.
 //! - [`broker`]: the broker, generic over its plugins.
-//! - [`plugin`]: the plugin trait the broker calls.
+//! - [`plugin`]: the plugin trait the broker calls, and `#[plugin]`.
+//! - [`transport`]: TCP, TLS, WebSocket and secure WebSocket, for the broker and the client.
+//! - [`client`]: the async MQTT client.
 //! - [`transport`]: TLS and WebSocket, and the WebSocket adapter for embedding the broker.
 
 // `#[plugin]` expands to `::amqtt_core::...` paths; this makes them resolve inside this crate too.
 extern crate self as amqtt_core;
 
 pub mod broker;
+pub mod client;
 pub mod codec;
 pub mod config;
 pub mod plugin;

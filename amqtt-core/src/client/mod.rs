@@ -1,0 +1,249 @@
+//! An async MQTT 3.1.1 client: connect to a broker URL, publish at QoS 0/1/2 and wait for the
+//! handshake, subscribe and receive messages, keep-alive pings, and auto-reconnect that
+//! re-subscribes and resumes unacknowledged QoS 1/2 publishes.
+//!
+//! A background task owns the connection; [`MqttClient`] talks to it through channels.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), amqtt_core::client::ClientError> {
+//! use amqtt_core::client::{ClientOptions, MqttClient};
+//! use amqtt_core::codec::QoS;
+//!
+//! let mut client = MqttClient::connect("mqtt://127.0.0.1:1883", ClientOptions::new()).await?;
+//! client.subscribe(&[("a/#", QoS::AtLeastOnce)]).await?;
+//! client.publish("a/b", "hello", QoS::ExactlyOnce, false).await?;
+//! let message = client.deliver_message(std::time::Duration::from_secs(1)).await;
+//! client.disconnect().await?;
+//! # Ok(()) }
+//! ```
+
+mod config;
+mod options;
+mod task;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use thiserror::Error;
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+use crate::codec::{ByteString, ConnectReturnCode, QoS, SubAckCode};
+use crate::plugin::Plugin;
+use crate::transport::client::{ClientTransport, ClientTransportError};
+
+pub use config::{ClientConfig, ClientConfigError, ConnectionConfig, TopicConfig, WillConfig};
+pub use options::ClientOptions;
+use task::{Command, Connection};
+
+/// An application message received on a subscription.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    /// The topic it was published to.
+    pub topic: ByteString,
+    /// Its payload.
+    pub payload: Bytes,
+    /// The QoS it was delivered with.
+    pub qos: QoS,
+    /// Whether it is a retained message.
+    pub retain: bool,
+    /// Whether the broker flagged it as a re-delivery.
+    pub dup: bool,
+}
+
+/// Why a client operation failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The transport could not be prepared or connected.
+    #[error(transparent)]
+    Transport(#[from] ClientTransportError),
+    /// The broker answered CONNECT with a refusing return code.
+    #[error("connection refused by the broker: {0:?}")]
+    Refused(ConnectReturnCode),
+    /// Reading or writing the connection failed.
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The broker sent something that is not the expected MQTT packet.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// No CONNACK arrived within the connect timeout.
+    #[error("no CONNACK within {0:?}")]
+    ConnAckTimeout(Duration),
+    /// The acknowledgement of a publish did not arrive within the ack timeout (the message
+    /// stays in flight and is still resumed after a reconnect).
+    #[error("no acknowledgement within {0:?}")]
+    AckTimeout(Duration),
+    /// The connection is closed (disconnected, or lost and not reconnected).
+    #[error("the connection is closed")]
+    ConnectionClosed,
+    /// No packet identifier is free (65535 operations in flight).
+    #[error("no free packet identifier")]
+    NoPacketId,
+}
+
+/// A connected MQTT client. Dropping it aborts its connection without DISCONNECT (so the
+/// broker publishes the will); call [`MqttClient::disconnect`] for a clean close.
+#[derive(Debug)]
+pub struct MqttClient {
+    commands: mpsc::UnboundedSender<Command>,
+    messages: mpsc::UnboundedReceiver<Message>,
+    task: JoinHandle<()>,
+    ack_timeout: Option<Duration>,
+    default_qos: QoS,
+    default_retain: bool,
+    topics: HashMap<String, (Option<QoS>, Option<bool>)>,
+    session_present: bool,
+}
+
+impl MqttClient {
+    /// Connects to `url` (`mqtt://`, `mqtts://`, `ws://`, `wss://`, with optional
+    /// `user:password@`, which override the options' credentials) and waits for the CONNACK.
+    pub async fn connect<P: Plugin>(
+        url: &str,
+        options: ClientOptions<P>,
+    ) -> Result<MqttClient, ClientError> {
+        let transport = ClientTransport::new(url, &options.connection)?;
+        let settings = options.settings(transport.url());
+        let (stream, buf, session_present) =
+            task::open(&transport, &settings, &*options.plugins).await?;
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let (message_tx, messages) = mpsc::unbounded_channel();
+        let connection = Connection::new(
+            transport,
+            settings,
+            options.plugins.clone(),
+            command_rx,
+            message_tx,
+        );
+        let task = tokio::spawn(connection.run(stream, buf));
+        Ok(MqttClient {
+            commands,
+            messages,
+            task,
+            ack_timeout: options.ack_timeout,
+            default_qos: options.default_qos,
+            default_retain: options.default_retain,
+            topics: options.topics,
+            session_present,
+        })
+    }
+
+    /// Whether the broker resumed a stored session at the first connection.
+    pub fn session_present(&self) -> bool {
+        self.session_present
+    }
+
+    /// Publishes and completes when its QoS handshake does: at once for QoS 0 (once queued),
+    /// on PUBACK for QoS 1, on PUBCOMP for QoS 2. Fails with [`ClientError::AckTimeout`] after
+    /// the ack timeout, if one is set.
+    pub async fn publish(
+        &self,
+        topic: impl Into<ByteString>,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+    ) -> Result<(), ClientError> {
+        let (done, rx) = oneshot::channel();
+        self.command(Command::Publish {
+            topic: topic.into(),
+            payload: payload.into(),
+            qos,
+            retain,
+            done,
+        })?;
+        self.wait_ack(rx).await?
+    }
+
+    /// Publishes with the QoS and retain flag the options give the topic (its `topics` entry,
+    /// else the defaults).
+    pub async fn publish_default(
+        &self,
+        topic: impl Into<ByteString>,
+        payload: impl Into<Bytes>,
+    ) -> Result<(), ClientError> {
+        let topic = topic.into();
+        let (qos, retain) = self.topics.get(&*topic).copied().unwrap_or_default();
+        let qos = qos.unwrap_or(self.default_qos);
+        let retain = retain.unwrap_or(self.default_retain);
+        self.publish(topic, payload, qos, retain).await
+    }
+
+    /// Subscribes to `filters` and returns the broker's code for each. Granted filters are
+    /// subscribed again after a reconnect.
+    pub async fn subscribe<F: AsRef<str>>(
+        &self,
+        filters: &[(F, QoS)],
+    ) -> Result<Vec<SubAckCode>, ClientError> {
+        let (done, rx) = oneshot::channel();
+        let filters = filters
+            .iter()
+            .map(|(f, q)| (ByteString::from(f.as_ref()), *q))
+            .collect();
+        self.command(Command::Subscribe { filters, done })?;
+        self.wait_ack(rx).await?
+    }
+
+    /// Unsubscribes from `filters` and waits for the UNSUBACK.
+    pub async fn unsubscribe<F: AsRef<str>>(&self, filters: &[F]) -> Result<(), ClientError> {
+        let (done, rx) = oneshot::channel();
+        let filters = filters
+            .iter()
+            .map(|f| ByteString::from(f.as_ref()))
+            .collect();
+        self.command(Command::Unsubscribe { filters, done })?;
+        self.wait_ack(rx).await?
+    }
+
+    /// The next incoming message, or `None` if none arrives within `timeout` or the connection
+    /// is closed and all messages were delivered.
+    pub async fn deliver_message(&mut self, timeout: Duration) -> Option<Message> {
+        tokio::time::timeout(timeout, self.messages.recv())
+            .await
+            .ok()
+            .flatten()
+    }
+
+    /// The receiver of incoming messages, to use as a stream. The channel is unbounded: the
+    /// connection task never blocks on a slow reader, so read it (or drop the client).
+    pub fn messages(&mut self) -> &mut mpsc::UnboundedReceiver<Message> {
+        &mut self.messages
+    }
+
+    /// Sends DISCONNECT, closes the connection and stops the background task.
+    pub async fn disconnect(self) -> Result<(), ClientError> {
+        let (done, rx) = oneshot::channel();
+        self.command(Command::Disconnect { done })?;
+        rx.await.map_err(|_| ClientError::ConnectionClosed)
+    }
+
+    /// Drops the connection without DISCONNECT, as if the network failed (the broker then
+    /// publishes the will). The same as dropping the client.
+    pub fn kill(self) {}
+
+    fn command(&self, command: Command) -> Result<(), ClientError> {
+        self.commands
+            .send(command)
+            .map_err(|_| ClientError::ConnectionClosed)
+    }
+
+    async fn wait_ack<T>(
+        &self,
+        rx: oneshot::Receiver<Result<T, ClientError>>,
+    ) -> Result<Result<T, ClientError>, ClientError> {
+        let answer = match self.ack_timeout {
+            Some(after) => tokio::time::timeout(after, rx)
+                .await
+                .map_err(|_| ClientError::AckTimeout(after))?,
+            None => rx.await,
+        };
+        answer.map_err(|_| ClientError::ConnectionClosed)
+    }
+}
+
+impl Drop for MqttClient {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

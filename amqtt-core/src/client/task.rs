@@ -1,0 +1,365 @@
+//! The background task that owns a client connection: it reads packets, answers the QoS
+//! handshakes, coalesces writes, sends keep-alive pings and reconnects.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+
+mod handle;
+
+use super::options::Settings;
+use super::{ClientError, Message};
+use crate::codec::{
+    self, ByteString, ConnectReturnCode, Packet, PacketId, Publish, QoS, SubAckCode, Subscribe,
+    Unsubscribe,
+};
+use crate::plugin::{Hooks, Plugin};
+use crate::transport::client::{ClientStream, ClientTransport};
+
+/// The largest packet the client accepts.
+const MAX_PACKET: usize = codec::MAX_REMAINING_LENGTH + 5;
+
+/// The first delay between reconnection attempts.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+/// A responder for one operation.
+type Done<T> = oneshot::Sender<Result<T, ClientError>>;
+
+/// A SUBSCRIBE awaiting its SUBACK: its filters, and the caller to answer (none for the
+/// re-subscription after a reconnect).
+type PendingSubscribe = (Vec<(ByteString, QoS)>, Option<Done<Vec<SubAckCode>>>);
+
+/// A request from [`MqttClient`](super::MqttClient) to its task.
+#[derive(Debug)]
+pub(super) enum Command {
+    Publish {
+        topic: ByteString,
+        payload: Bytes,
+        qos: QoS,
+        retain: bool,
+        done: Done<()>,
+    },
+    Subscribe {
+        filters: Vec<(ByteString, QoS)>,
+        done: Done<Vec<SubAckCode>>,
+    },
+    Unsubscribe {
+        filters: Vec<ByteString>,
+        done: Done<()>,
+    },
+    Disconnect {
+        done: oneshot::Sender<()>,
+    },
+}
+
+/// An outgoing QoS 1/2 publish awaiting its acknowledgement.
+#[derive(Debug)]
+struct Outgoing {
+    publish: Publish,
+    /// QoS 2: PUBREC received and PUBREL sent.
+    released: bool,
+    done: Option<Done<()>>,
+}
+
+/// How a connection ended.
+enum Exit {
+    /// Closed on purpose (disconnect, or the client is gone).
+    Done,
+    /// Lost: reconnect if configured.
+    Lost,
+}
+
+/// Opens a connection: transport, CONNECT, CONNACK. Returns the stream, the bytes read after
+/// the CONNACK, and the session-present flag.
+pub(super) async fn open<P: Plugin>(
+    transport: &ClientTransport,
+    settings: &Settings,
+    plugins: &P,
+) -> Result<(ClientStream, BytesMut, bool), ClientError> {
+    let mut stream = transport.connect().await?;
+    let connect = Packet::Connect(settings.connect.clone());
+    if P::HOOKS.contains(Hooks::PACKET_SENT) {
+        plugins.on_mqtt_packet_sent(&connect, None);
+    }
+    let mut out = BytesMut::new();
+    connect.encode(&mut out);
+    stream.write_all(&out).await?;
+    stream.flush().await?;
+    let mut buf = BytesMut::new();
+    let read = async {
+        loop {
+            match codec::decode(&mut buf, MAX_PACKET) {
+                Ok(Some(packet)) => return Ok(packet),
+                Ok(None) => {}
+                Err(e) => return Err(ClientError::Protocol(e.to_string())),
+            }
+            buf.reserve(4096);
+            if stream.read_buf(&mut buf).await? == 0 {
+                return Err(ClientError::Protocol(
+                    "the broker closed the connection before CONNACK".into(),
+                ));
+            }
+        }
+    };
+    let packet = tokio::time::timeout(settings.connack_timeout, read)
+        .await
+        .map_err(|_| ClientError::ConnAckTimeout(settings.connack_timeout))??;
+    if P::HOOKS.contains(Hooks::PACKET_RECEIVED) {
+        plugins.on_mqtt_packet_received(&packet, None);
+    }
+    match packet {
+        Packet::ConnAck(ack) if ack.code == ConnectReturnCode::Accepted => {
+            Ok((stream, buf, ack.session_present))
+        }
+        Packet::ConnAck(ack) => Err(ClientError::Refused(ack.code)),
+        other => Err(ClientError::Protocol(format!(
+            "expected CONNACK, got {}",
+            other.name()
+        ))),
+    }
+}
+
+/// The state of a client connection, kept across reconnections.
+pub(super) struct Connection<P> {
+    transport: Arc<ClientTransport>,
+    settings: Arc<Settings>,
+    plugins: Arc<P>,
+    commands: mpsc::UnboundedReceiver<Command>,
+    messages: mpsc::UnboundedSender<Message>,
+    /// Encoded packets waiting to be written.
+    out: BytesMut,
+    next_id: u16,
+    outgoing: BTreeMap<u16, Outgoing>,
+    subscribing: HashMap<u16, PendingSubscribe>,
+    unsubscribing: HashMap<u16, (Vec<ByteString>, Done<()>)>,
+    /// Incoming QoS 2 ids delivered and awaiting PUBREL.
+    incoming: HashSet<u16>,
+    /// The granted subscriptions, re-subscribed after a reconnect.
+    subscriptions: Vec<(ByteString, QoS)>,
+    disconnecting: Option<oneshot::Sender<()>>,
+}
+
+impl<P: Plugin> Connection<P> {
+    pub(super) fn new(
+        transport: ClientTransport,
+        settings: Settings,
+        plugins: Arc<P>,
+        commands: mpsc::UnboundedReceiver<Command>,
+        messages: mpsc::UnboundedSender<Message>,
+    ) -> Connection<P> {
+        Connection {
+            transport: Arc::new(transport),
+            settings: Arc::new(settings),
+            plugins,
+            commands,
+            messages,
+            out: BytesMut::new(),
+            next_id: 0,
+            outgoing: BTreeMap::new(),
+            subscribing: HashMap::new(),
+            unsubscribing: HashMap::new(),
+            incoming: HashSet::new(),
+            subscriptions: Vec::new(),
+            disconnecting: None,
+        }
+    }
+
+    /// Serves the connection, reconnecting after a loss while configured to.
+    pub(super) async fn run(mut self, mut stream: ClientStream, mut buf: BytesMut) {
+        loop {
+            match self.serve(&mut stream, &mut buf).await {
+                Exit::Done => return,
+                Exit::Lost => {
+                    tracing::debug!("client connection lost");
+                    self.out.clear();
+                    if !self.settings.auto_reconnect {
+                        return;
+                    }
+                    let Some((s, b)) = self.reconnect().await else {
+                        return;
+                    };
+                    (stream, buf) = (s, b);
+                    self.resume();
+                }
+            }
+        }
+    }
+
+    /// Reconnects with exponential backoff; `None` once the retries are exhausted.
+    async fn reconnect(&mut self) -> Option<(ClientStream, BytesMut)> {
+        let mut delay = FIRST_BACKOFF.min(self.settings.reconnect_max_interval);
+        let mut attempts: i64 = 0;
+        loop {
+            let retries = self.settings.reconnect_retries;
+            if retries >= 0 && attempts >= i64::from(retries) {
+                tracing::debug!("client gives up reconnecting after {attempts} attempts");
+                return None;
+            }
+            attempts += 1;
+            self.wait_commands(tokio::time::sleep(delay)).await?;
+            delay = (delay * 2).min(self.settings.reconnect_max_interval);
+            let (transport, settings) = (Arc::clone(&self.transport), Arc::clone(&self.settings));
+            let plugins = Arc::clone(&self.plugins);
+            let opening = async move { open(&transport, &settings, &*plugins).await };
+            match self.wait_commands(opening).await? {
+                Ok((stream, buf, _)) => {
+                    // What commands queued is re-sent by `resume`.
+                    self.out.clear();
+                    return Some((stream, buf));
+                }
+                Err(e) => tracing::debug!("client reconnection failed: {e}"),
+            }
+        }
+    }
+
+    /// Runs `future` while taking commands (so callers do not wait on a dead connection);
+    /// `None` if the client disconnected or is gone meanwhile.
+    async fn wait_commands<T>(&mut self, future: impl Future<Output = T>) -> Option<T> {
+        let mut future = std::pin::pin!(future);
+        loop {
+            tokio::select! {
+                value = &mut future => return Some(value),
+                command = self.commands.recv() => match command {
+                    None => return None,
+                    Some(Command::Disconnect { done }) => {
+                        let _ = done.send(());
+                        return None;
+                    }
+                    Some(command) => self.command(command),
+                },
+            }
+        }
+    }
+
+    /// After a reconnect: subscribe again, then re-send pending operations and publishes.
+    fn resume(&mut self) {
+        // A re-subscription of an earlier reconnect that was never answered is superseded.
+        self.subscribing.retain(|_, (_, done)| done.is_some());
+        if !self.subscriptions.is_empty()
+            && let Some(id) = self.allocate_id()
+        {
+            let filters = self.subscriptions.clone();
+            self.subscribing.insert(id.get(), (filters, None));
+        }
+        let subscribing: Vec<_> = self
+            .subscribing
+            .iter()
+            .map(|(id, (filters, _))| (*id, filters.clone()))
+            .collect();
+        for (id, filters) in subscribing {
+            if let Some(packet_id) = PacketId::new(id) {
+                self.send(Packet::Subscribe(Subscribe { packet_id, filters }));
+            }
+        }
+        let unsubscribing: Vec<_> = self
+            .unsubscribing
+            .iter()
+            .map(|(id, (filters, _))| (*id, filters.clone()))
+            .collect();
+        for (id, filters) in unsubscribing {
+            if let Some(packet_id) = PacketId::new(id) {
+                self.send(Packet::Unsubscribe(Unsubscribe { packet_id, filters }));
+            }
+        }
+        let resend: Vec<Packet> = self
+            .outgoing
+            .values()
+            .map(|o| match (o.released, o.publish.packet_id) {
+                (true, Some(id)) => Packet::PubRel(id),
+                _ => Packet::Publish(Publish {
+                    dup: true,
+                    ..o.publish.clone()
+                }),
+            })
+            .collect();
+        for packet in resend {
+            self.send(packet);
+        }
+    }
+
+    /// Serves one connection until it ends.
+    async fn serve(&mut self, stream: &mut ClientStream, buf: &mut BytesMut) -> Exit {
+        let keep_alive = self.settings.ping_interval;
+        let mut last_sent = Instant::now();
+        let mut ping_sent: Option<Instant> = None;
+        // Packets that came in with the CONNACK.
+        if self.drain(buf).is_err() {
+            return Exit::Lost;
+        }
+        loop {
+            if !self.out.is_empty() {
+                let written = async {
+                    stream.write_all(&self.out).await?;
+                    stream.flush().await
+                };
+                if written.await.is_err() {
+                    return Exit::Lost;
+                }
+                self.out.clear();
+                last_sent = Instant::now();
+            }
+            if let Some(done) = self.disconnecting.take() {
+                let _ = stream.shutdown().await;
+                let _ = done.send(());
+                return Exit::Done;
+            }
+            let deadline = match ping_sent {
+                Some(at) => at + self.settings.ping_timeout,
+                None => last_sent + keep_alive,
+            };
+            tokio::select! {
+                command = self.commands.recv() => {
+                    let Some(command) = command else { return Exit::Done };
+                    self.command(command);
+                    while let Ok(command) = self.commands.try_recv() {
+                        self.command(command);
+                    }
+                }
+                read = stream.read_buf(buf) => {
+                    if !matches!(read, Ok(n) if n > 0) {
+                        return Exit::Lost;
+                    }
+                    match self.drain(buf) {
+                        Err(()) => return Exit::Lost,
+                        Ok(true) => ping_sent = None,
+                        Ok(false) => {}
+                    }
+                    buf.reserve(4096);
+                }
+                () = tokio::time::sleep_until(deadline), if !keep_alive.is_zero() => {
+                    if ping_sent.is_some() {
+                        tracing::debug!("client: no PINGRESP in time");
+                        return Exit::Lost;
+                    }
+                    self.send(Packet::PingReq);
+                    ping_sent = Some(Instant::now());
+                }
+            }
+        }
+    }
+
+    /// Handles every whole packet in `buf`: `Ok(true)` if one was a PINGRESP, `Err` if the
+    /// broker sent a malformed packet.
+    fn drain(&mut self, buf: &mut BytesMut) -> Result<bool, ()> {
+        let mut pong = false;
+        loop {
+            match codec::decode(buf, MAX_PACKET) {
+                Ok(Some(Packet::PingResp)) => {
+                    self.received(&Packet::PingResp);
+                    pong = true;
+                }
+                Ok(Some(packet)) => self.packet(packet),
+                Ok(None) => return Ok(pong),
+                Err(e) => {
+                    tracing::debug!("client: malformed packet from the broker: {e}");
+                    return Err(());
+                }
+            }
+        }
+    }
+}
