@@ -7,7 +7,6 @@
 //! - [`plugin`]: the plugin trait the broker calls, and `#[plugin]`.
 //! - [`transport`]: TCP, TLS, WebSocket and secure WebSocket, for the broker and the client.
 //! - [`client`]: the async MQTT client.
-//! - [`transport`]: TLS and WebSocket, and the WebSocket adapter for embedding the broker.
 
 // `#[plugin]` expands to `::amqtt_core::...` paths; this makes them resolve inside this crate too.
 extern crate self as amqtt_core;
