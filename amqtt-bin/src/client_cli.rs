@@ -1,0 +1,234 @@
+//! What `amqtt_pub` and `amqtt_sub` share: the connection flags, turning them (and an aMQTT
+//! client YAML file) into [`ClientOptions`], logging setup, and one-line error messages that
+//! name the CONNACK code in words and never show the URL's password.
+
+use std::path::PathBuf;
+
+use amqtt_core::client::{ClientConfig, ClientError, ClientOptions};
+use amqtt_core::codec::{ConnectReturnCode, QoS};
+use clap::Args;
+use tracing_subscriber::EnvFilter;
+
+/// The broker URL used when neither `--url` nor the `-c` file gives one.
+pub const DEFAULT_URL: &str = "mqtt://127.0.0.1:1883";
+
+/// The connection flags both tools accept, as aMQTT's scripts have them.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectArgs {
+    /// Broker URL: `[mqtt(s)|ws(s)]://[user:password@]host[:port]` (default: the `-c` file's
+    /// `connection.uri`, else mqtt://127.0.0.1:1883).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
+    /// aMQTT client configuration file (YAML).
+    #[arg(short = 'c', value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Client identifier (default: the tool's name, process id and host name).
+    #[arg(short = 'i', long = "client-id", value_name = "CLIENT_ID")]
+    pub client_id: Option<String>,
+    /// Keep-alive interval in seconds.
+    #[arg(short = 'k', value_name = "KEEP_ALIVE")]
+    pub keep_alive: Option<u16>,
+    /// Start a clean session (default: resume the stored one, as aMQTT).
+    #[arg(long)]
+    pub clean_session: bool,
+    /// PEM file of trusted CA certificates.
+    #[arg(long, value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// Directory of PEM CA certificates.
+    #[arg(long, value_name = "DIR")]
+    pub ca_path: Option<PathBuf>,
+    /// Trusted CA certificates as PEM text.
+    #[arg(long, value_name = "PEM")]
+    pub ca_data: Option<String>,
+    /// Topic of the will, sent if the client disconnects unexpectedly.
+    #[arg(long, value_name = "TOPIC", requires = "will_message")]
+    pub will_topic: Option<String>,
+    /// Payload of the will.
+    #[arg(long, value_name = "MESSAGE", requires = "will_topic")]
+    pub will_message: Option<String>,
+    /// QoS of the will (0, 1 or 2).
+    #[arg(long, value_name = "QOS", default_value_t = 0,
+          value_parser = clap::value_parser!(u8).range(0..=2), requires = "will_topic")]
+    pub will_qos: u8,
+    /// Retain the will.
+    #[arg(long, requires = "will_topic")]
+    pub will_retain: bool,
+    /// Extra WebSocket headers as a JSON object, e.g. '{"Authorization": "Bearer x"}'.
+    #[arg(long = "extra-headers", value_name = "JSON")]
+    pub extra_headers: Option<String>,
+    /// Turn on debug logging on stderr (RUST_LOG, if set, takes precedence).
+    #[arg(short = 'd')]
+    pub debug: bool,
+}
+
+/// Parses a QoS flag value: 0, 1 or 2.
+pub fn parse_qos(value: &str) -> Result<QoS, String> {
+    value
+        .parse::<u8>()
+        .ok()
+        .and_then(QoS::from_u8)
+        .ok_or_else(|| format!("QoS must be 0, 1 or 2, not `{value}`"))
+}
+
+/// Starts logging to stderr: warnings, or everything from debug up with `-d`.
+pub fn init_logging(debug: bool) {
+    let default_level = if debug { "debug" } else { "warn" };
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level)),
+        )
+        .init();
+}
+
+impl ConnectArgs {
+    /// The broker URL and client options the flags (over the `-c` file) describe. `tool` names
+    /// the generated client identifier. Fails with a one-line message.
+    pub fn resolve(&self, tool: &str) -> Result<(String, ClientOptions), String> {
+        let (file_url, mut options) = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let config = ClientConfig::from_yaml(&text)
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                let options = config
+                    .options()
+                    .map_err(|e| format!("{}: {e}", path.display()))?;
+                (config.uri().map(str::to_owned), options)
+            }
+            None => (None, ClientOptions::new()),
+        };
+        let url = self
+            .url
+            .clone()
+            .or(file_url)
+            .unwrap_or_else(|| DEFAULT_URL.to_owned());
+        options.client_id = match &self.client_id {
+            Some(id) => id.clone(),
+            None if !options.client_id.is_empty() => options.client_id.clone(),
+            None => generated_client_id(tool),
+        };
+        options.clean_session = self.clean_session;
+        if let Some(keep_alive) = self.keep_alive {
+            options.keep_alive = keep_alive;
+        }
+        if self.ca_file.is_some() {
+            options.connection.ca_file = self.ca_file.clone();
+        }
+        if self.ca_path.is_some() {
+            options.connection.ca_path = self.ca_path.clone();
+        }
+        if self.ca_data.is_some() {
+            options.connection.ca_data = self.ca_data.clone();
+        }
+        if let (Some(topic), Some(message)) = (&self.will_topic, &self.will_message) {
+            let qos = QoS::from_u8(self.will_qos).unwrap_or(QoS::AtMostOnce);
+            options = options.will(
+                topic.clone(),
+                message.clone().into_bytes(),
+                qos,
+                self.will_retain,
+            );
+        }
+        if let Some(json) = &self.extra_headers {
+            options.connection.extra_headers = parse_extra_headers(json)?;
+        }
+        Ok((url, options))
+    }
+}
+
+/// Parses `--extra-headers`: a JSON object whose values are strings (other values are written
+/// as JSON).
+pub fn parse_extra_headers(json: &str) -> Result<Vec<(String, String)>, String> {
+    let value: serde_json::Value = serde_json::from_str(json)
+        .map_err(|e| format!("--extra-headers is not valid JSON: {e}"))?;
+    let serde_json::Value::Object(map) = value else {
+        return Err("--extra-headers must be a JSON object".to_owned());
+    };
+    Ok(map
+        .into_iter()
+        .map(|(name, value)| {
+            let value = match value {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (name, value)
+        })
+        .collect())
+}
+
+/// aMQTT's default client identifier: `<tool>/<pid>-<host name>`.
+fn generated_client_id(tool: &str) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".to_owned());
+    format!("{tool}/{}-{host}", std::process::id())
+}
+
+/// `url` with the password of its user information replaced by `****`.
+pub fn mask_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:****@{host}{path}"),
+        None => url.to_owned(),
+    }
+}
+
+/// A CONNACK refusal code in words.
+pub fn refusal_words(code: ConnectReturnCode) -> &'static str {
+    match code {
+        ConnectReturnCode::Accepted => "accepted",
+        ConnectReturnCode::UnacceptableProtocolVersion => "unacceptable protocol version",
+        ConnectReturnCode::IdentifierRejected => "identifier rejected",
+        ConnectReturnCode::ServerUnavailable => "server unavailable",
+        ConnectReturnCode::BadUserNameOrPassword => "bad user name or password",
+        ConnectReturnCode::NotAuthorized => "not authorized",
+    }
+}
+
+/// The one-line message for a failed connection to `url`.
+pub fn connect_error(url: &str, error: &ClientError) -> String {
+    let url = mask_password(url);
+    match error {
+        ClientError::Refused(code) => format!(
+            "connection to {url} refused by the broker: {} (CONNACK code {})",
+            refusal_words(*code),
+            *code as u8
+        ),
+        other => format!("cannot connect to {url}: {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_are_masked() {
+        assert_eq!(
+            mask_password("mqtt://u:secret@h:1883/x"),
+            "mqtt://u:****@h:1883/x"
+        );
+        assert_eq!(mask_password("mqtt://u@h"), "mqtt://u@h");
+        assert_eq!(mask_password("mqtt://h:1883"), "mqtt://h:1883");
+    }
+
+    #[test]
+    fn extra_headers_parse() {
+        let headers = parse_extra_headers(r#"{"A": "b", "N": 1}"#).expect("object");
+        assert!(headers.contains(&("A".to_owned(), "b".to_owned())));
+        assert!(headers.contains(&("N".to_owned(), "1".to_owned())));
+        assert!(parse_extra_headers("[1]").is_err());
+        assert!(parse_extra_headers("{").is_err());
+    }
+}
