@@ -7,16 +7,95 @@
 //! application can serve MQTT over WebSocket from its own HTTP server and hand the stream to
 //! `BrokerHandle::serve_stream`. The [`client`] module opens the same transports from a client.
 
+/// Implements `AsyncRead` and `AsyncWrite` for a stream enum whose variants `Tcp`, `Tls`, `Ws` and
+/// `Wss` each hold a stream (the last three boxed), forwarding every poll to the one it holds with a
+/// `match` (static dispatch). Shared by the broker's [`ServerStream`] and the client's
+/// [`client::ClientStream`].
+macro_rules! impl_stream_io {
+    ($stream:ident) => {
+        impl_stream_io!(@forward $stream);
+    };
+    (@each $self:expr, $s:ident => $body:expr) => {
+        match $self.get_mut() {
+            Self::Tcp($s) => {
+                let $s = ::std::pin::Pin::new($s);
+                $body
+            }
+            Self::Tls($s) => {
+                let $s = ::std::pin::Pin::new(&mut **$s);
+                $body
+            }
+            Self::Ws($s) => {
+                let $s = ::std::pin::Pin::new(&mut **$s);
+                $body
+            }
+            Self::Wss($s) => {
+                let $s = ::std::pin::Pin::new(&mut **$s);
+                $body
+            }
+        }
+    };
+    (@forward $stream:ident) => {
+        impl ::tokio::io::AsyncRead for $stream {
+            fn poll_read(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &mut ::tokio::io::ReadBuf<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                impl_stream_io!(@each self, s => s.poll_read(cx, buf))
+            }
+        }
+
+        impl ::tokio::io::AsyncWrite for $stream {
+            fn poll_write(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                buf: &[u8],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                impl_stream_io!(@each self, s => s.poll_write(cx, buf))
+            }
+
+            fn poll_flush(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                impl_stream_io!(@each self, s => s.poll_flush(cx))
+            }
+
+            fn poll_shutdown(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+            ) -> ::std::task::Poll<::std::io::Result<()>> {
+                impl_stream_io!(@each self, s => s.poll_shutdown(cx))
+            }
+
+            fn poll_write_vectored(
+                self: ::std::pin::Pin<&mut Self>,
+                cx: &mut ::std::task::Context<'_>,
+                bufs: &[::std::io::IoSlice<'_>],
+            ) -> ::std::task::Poll<::std::io::Result<usize>> {
+                impl_stream_io!(@each self, s => s.poll_write_vectored(cx, bufs))
+            }
+
+            fn is_write_vectored(&self) -> bool {
+                match self {
+                    Self::Tcp(s) => s.is_write_vectored(),
+                    Self::Tls(s) => s.is_write_vectored(),
+                    Self::Ws(s) => s.is_write_vectored(),
+                    Self::Wss(s) => s.is_write_vectored(),
+                }
+            }
+        }
+    };
+}
+
 pub mod client;
 mod tls;
 mod ws;
 
 use std::io;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
@@ -134,71 +213,4 @@ pub(crate) fn is_certificate_refusal(e: &io::Error) -> bool {
     )
 }
 
-/// Forwards a poll to whichever stream the variant holds.
-macro_rules! each {
-    ($self:expr, $s:ident => $body:expr) => {
-        match $self.get_mut() {
-            ServerStream::Tcp($s) => {
-                let $s = Pin::new($s);
-                $body
-            }
-            ServerStream::Tls($s) => {
-                let $s = Pin::new(&mut **$s);
-                $body
-            }
-            ServerStream::Ws($s) => {
-                let $s = Pin::new(&mut **$s);
-                $body
-            }
-            ServerStream::Wss($s) => {
-                let $s = Pin::new(&mut **$s);
-                $body
-            }
-        }
-    };
-}
-
-impl AsyncRead for ServerStream {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        each!(self, s => s.poll_read(cx, buf))
-    }
-}
-
-impl AsyncWrite for ServerStream {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        each!(self, s => s.poll_write(cx, buf))
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each!(self, s => s.poll_flush(cx))
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        each!(self, s => s.poll_shutdown(cx))
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        each!(self, s => s.poll_write_vectored(cx, bufs))
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        match self {
-            ServerStream::Tcp(s) => s.is_write_vectored(),
-            ServerStream::Tls(s) => s.is_write_vectored(),
-            ServerStream::Ws(s) => s.is_write_vectored(),
-            ServerStream::Wss(s) => s.is_write_vectored(),
-        }
-    }
-}
+impl_stream_io!(ServerStream);
