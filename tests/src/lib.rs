@@ -363,3 +363,48 @@ impl RawClient {
         self.ack(qos, id).await;
     }
 }
+
+/// The path of the `amqtt-bin` binary `name` (`amqtt`, `amqtt_pub`, `amqtt_passwd`, ...), built
+/// once per test process into this test's target directory and profile: Cargo does not build
+/// another package's binaries for integration tests.
+pub fn amqtt_binary(name: &str) -> std::path::PathBuf {
+    use std::path::{Path, PathBuf};
+    use std::sync::OnceLock;
+    static PROFILE_DIR: OnceLock<PathBuf> = OnceLock::new();
+    let profile_dir = PROFILE_DIR.get_or_init(|| {
+        // A test executable is <target-dir>/<profile>/deps/<name>-<hash>.
+        let exe = std::env::current_exe().expect("test executable path");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("executable under <target>/<profile>/deps");
+        let target_dir = profile_dir
+            .parent()
+            .expect("profile directory has a parent");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let mut build = std::process::Command::new(cargo);
+        build
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "amqtt-bin",
+                "--bins",
+                "--target-dir",
+            ])
+            .arg(target_dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if profile_dir.file_name().is_some_and(|n| n == "release") {
+            build.arg("--release");
+        }
+        let status = build.status().expect("run cargo build");
+        assert!(
+            status.success(),
+            "cargo build of amqtt-bin failed: {status}"
+        );
+        profile_dir.to_path_buf()
+    });
+    let binary = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    assert!(binary.is_file(), "{} was not built", binary.display());
+    binary
+}

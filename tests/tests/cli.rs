@@ -6,59 +6,17 @@
 //! this test executable.
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use amqtt_core::codec::ConnectReturnCode;
-use amqtt_tests::{RawClient, connect_packet};
+use amqtt_tests::{RawClient, amqtt_binary, connect_packet};
 use tokio::net::TcpStream;
-
-/// The `amqtt` binary, built on first use.
-fn amqtt() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        // This executable is <target-dir>/<profile>/deps/cli-<hash>.
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("executable under <target>/<profile>/deps");
-        let target_dir = profile_dir
-            .parent()
-            .expect("profile directory has a parent");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut build = Command::new(cargo);
-        build
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "amqtt-bin",
-                "--bin",
-                "amqtt",
-                "--target-dir",
-            ])
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build");
-        assert!(status.success(), "cargo build of amqtt failed: {status}");
-        let binary = profile_dir.join(format!("amqtt{}", std::env::consts::EXE_SUFFIX));
-        assert!(binary.is_file(), "{} was not built", binary.display());
-        binary
-    })
-}
 
 /// Runs `amqtt` with `args` to completion.
 fn run(args: &[&str]) -> Output {
-    Command::new(amqtt())
+    Command::new(amqtt_binary("amqtt"))
         .args(args)
         .output()
         .expect("run amqtt")
@@ -167,7 +125,7 @@ async fn broker_serves_and_exits_0_on_sigterm() {
             "listeners:\n  default:\n    bind: 127.0.0.1:{port}\nplugins:\n  auth_anonymous:\n"
         ),
     );
-    let child = Command::new(amqtt())
+    let child = Command::new(amqtt_binary("amqtt"))
         .args(["-c", file.path()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())

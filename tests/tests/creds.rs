@@ -10,9 +10,9 @@
 //! tests; the first test to need them builds them once, into the target directory and profile of
 //! this test executable (as the `cli` tests do for `amqtt`).
 
+use amqtt_tests::amqtt_binary;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
@@ -25,51 +25,9 @@ use x509_parser::x509::X509Name;
 /// The tools under test.
 const TOOLS: [&str; 3] = ["ca_creds", "server_creds", "device_creds"];
 
-/// The directory holding the built tools.
-fn bin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        // This executable is <target-dir>/<profile>/deps/creds-<hash>.
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("executable under <target>/<profile>/deps");
-        let target_dir = profile_dir
-            .parent()
-            .expect("profile directory has a parent");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut build = Command::new(cargo);
-        build.args(["build", "--quiet", "-p", "amqtt-bin"]);
-        for tool in TOOLS {
-            build.args(["--bin", tool]);
-        }
-        build
-            .arg("--target-dir")
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build");
-        assert!(
-            status.success(),
-            "cargo build of the creds tools failed: {status}"
-        );
-        for tool in TOOLS {
-            let binary = profile_dir.join(format!("{tool}{}", std::env::consts::EXE_SUFFIX));
-            assert!(binary.is_file(), "{} was not built", binary.display());
-        }
-        profile_dir.to_owned()
-    })
-}
-
 /// Runs `tool` with `args` in `cwd` to completion.
 fn run_in(cwd: &Path, tool: &str, args: &[&str]) -> Output {
-    Command::new(bin_dir().join(format!("{tool}{}", std::env::consts::EXE_SUFFIX)))
+    Command::new(amqtt_binary(tool))
         .args(args)
         .current_dir(cwd)
         .stdin(Stdio::null())

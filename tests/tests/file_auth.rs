@@ -8,7 +8,6 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use amqtt_core::broker::Broker;
@@ -16,7 +15,7 @@ use amqtt_core::codec::{ByteString, ConnectReturnCode};
 use amqtt_core::config::BrokerConfig;
 use amqtt_plugins::AnonymousAuth;
 use amqtt_plugins::file_auth::FileAuth;
-use amqtt_tests::{RawClient, TestBroker, connect_packet};
+use amqtt_tests::{RawClient, TestBroker, amqtt_binary, connect_packet};
 use argon2::{Argon2, PasswordHasher as _};
 use bytes::Bytes;
 use std::io::Write as _;
@@ -324,54 +323,9 @@ async fn reload_puts_new_users_in_force_and_keeps_old_ones_on_error() {
     broker.stop().await;
 }
 
-/// The `amqtt_passwd` binary, built on first use into this test's target directory and profile
-/// (it belongs to `amqtt-bin`, which Cargo does not build for these tests).
-fn amqtt_passwd() -> &'static Path {
-    static BINARY: OnceLock<PathBuf> = OnceLock::new();
-    BINARY.get_or_init(|| {
-        // This executable is <target-dir>/<profile>/deps/file_auth-<hash>.
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("executable under <target>/<profile>/deps");
-        let target_dir = profile_dir
-            .parent()
-            .expect("profile directory has a parent");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut build = Command::new(cargo);
-        build
-            .args([
-                "build",
-                "--quiet",
-                "-p",
-                "amqtt-bin",
-                "--bin",
-                "amqtt_passwd",
-                "--target-dir",
-            ])
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build");
-        assert!(
-            status.success(),
-            "cargo build of amqtt_passwd failed: {status}"
-        );
-        let binary = profile_dir.join(format!("amqtt_passwd{}", std::env::consts::EXE_SUFFIX));
-        assert!(binary.is_file(), "{} was not built", binary.display());
-        binary
-    })
-}
-
 /// Runs `amqtt_passwd args` with `stdin` as its standard input (not a terminal).
 fn passwd(args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(amqtt_passwd())
+    let mut child = Command::new(amqtt_binary("amqtt_passwd"))
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

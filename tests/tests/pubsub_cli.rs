@@ -14,56 +14,22 @@
 mod common;
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use amqtt_core::broker::Broker;
 use amqtt_core::config::BrokerConfig;
 use amqtt_plugins::PackagedPlugins;
-use amqtt_tests::TestBroker;
+use amqtt_tests::{TestBroker, amqtt_binary};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
 
 /// The longest a test waits for one child.
 const CHILD_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The directory holding the built `amqtt_pub` and `amqtt_sub`, built on first use.
-fn bin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        // This executable is <target-dir>/<profile>/deps/pubsub_cli-<hash>.
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("executable under <target>/<profile>/deps");
-        let target_dir = profile_dir
-            .parent()
-            .expect("profile directory has a parent");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut build = std::process::Command::new(cargo);
-        build
-            .args(["build", "--quiet", "-p", "amqtt-bin"])
-            .args(["--bin", "amqtt_pub", "--bin", "amqtt_sub", "--target-dir"])
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build");
-        assert!(status.success(), "cargo build of the CLI clients failed");
-        profile_dir.to_path_buf()
-    })
-}
-
 /// A command for the built binary `name`, without inherited log settings.
 fn tool(name: &str) -> Command {
-    let binary = bin_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let binary = amqtt_binary(name);
     assert!(binary.is_file(), "{} was not built", binary.display());
     let mut command = Command::new(binary);
     command.env_remove("RUST_LOG").kill_on_drop(true);

@@ -17,10 +17,10 @@
 )]
 mod common;
 
+use amqtt_tests::amqtt_binary;
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Output, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -33,41 +33,9 @@ const CHILD_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long mosquitto may take to listen on all its ports.
 const START_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The directory holding the built `amqtt_pub` and `amqtt_sub`, built on first use.
-fn bin_dir() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        // This executable is <target-dir>/<profile>/deps/pubsub_cli_mosquitto-<hash>.
-        let exe = std::env::current_exe().expect("test executable path");
-        let profile_dir = exe
-            .parent()
-            .and_then(Path::parent)
-            .expect("executable under <target>/<profile>/deps");
-        let target_dir = profile_dir
-            .parent()
-            .expect("profile directory has a parent");
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut build = std::process::Command::new(cargo);
-        build
-            .args(["build", "--quiet", "-p", "amqtt-bin"])
-            .args(["--bin", "amqtt_pub", "--bin", "amqtt_sub", "--target-dir"])
-            .arg(target_dir)
-            .current_dir(env!("CARGO_MANIFEST_DIR"));
-        if profile_dir
-            .file_name()
-            .is_some_and(|name| name == "release")
-        {
-            build.arg("--release");
-        }
-        let status = build.status().expect("run cargo build");
-        assert!(status.success(), "cargo build of the CLI clients failed");
-        profile_dir.to_path_buf()
-    })
-}
-
 /// A command for the built binary `name`, without inherited log settings.
 fn tool(name: &str) -> Command {
-    let binary = bin_dir().join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let binary = amqtt_binary(name);
     assert!(binary.is_file(), "{} was not built", binary.display());
     let mut command = Command::new(binary);
     command.env_remove("RUST_LOG").kill_on_drop(true);
