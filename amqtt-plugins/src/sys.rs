@@ -170,6 +170,18 @@ impl Publisher {
                 "messages/publish/sent",
                 stats.messages_sent.get().to_string(),
             ),
+            (
+                "messages/publish/dropped",
+                (stats.dropped_qos0.get() + stats.dropped_queue_full.get()).to_string(),
+            ),
+            (
+                "messages/publish/dropped/qos0",
+                stats.dropped_qos0.get().to_string(),
+            ),
+            (
+                "messages/publish/dropped/queue_full",
+                stats.dropped_queue_full.get().to_string(),
+            ),
             ("messages/retained/count", retained.to_string()),
             (
                 "messages/subscriptions/count",

@@ -84,8 +84,12 @@ async fn timeout_disconnect_delay_extends_the_limit() {
 
 #[tokio::test]
 async fn client_that_stops_reading_is_still_closed_by_keep_alive() {
-    // One packet of outbound queue, so a few unread PINGRESPs overfill it.
-    let broker = TestBroker::start("timeout_disconnect_delay: 0\nmax_outbound: 1\n").await;
+    // One packet of outbound queue, so a few unread PINGRESPs overfill it. The client feeds its
+    // own subscription, so backpressure holds it back first: briefly, for this test.
+    let broker = TestBroker::start(
+        "timeout_disconnect_delay: 0\nmax_outbound: 1\nbackpressure_timeout: 0.2\n",
+    )
+    .await;
     let mut watcher = RawClient::connect(broker.addr, "watcher").await;
     watcher.subscribe(1, &[("wills/#", QoS::AtLeastOnce)]).await;
 

@@ -364,7 +364,9 @@ async fn max_inflight_holds_back_messages_until_acked() {
 
 #[tokio::test]
 async fn message_held_back_by_a_full_outbox_is_sent_once_it_drains() {
-    let broker = TestBroker::start("max_outbound: 4\n").await;
+    // Backpressure gives up on the subscriber that reads nothing after 0.2 s: then QoS 0
+    // overflow is dropped.
+    let broker = TestBroker::start("max_outbound: 4\nbackpressure_timeout: 0.2\n").await;
     let mut sub = RawClient::connect(broker.addr, "sub").await;
     sub.subscribe(1, &[("big", QoS::AtMostOnce), ("t", QoS::AtLeastOnce)])
         .await;
@@ -403,7 +405,10 @@ async fn message_held_back_by_a_full_outbox_is_sent_once_it_drains() {
 
 #[tokio::test]
 async fn messages_beyond_the_window_are_bounded_by_max_queued() {
-    let broker = TestBroker::start("max_inflight: 2\nmax_queued: 3\n").await;
+    // The subscriber never acks: backpressure holds the publisher back for 0.2 s, then the
+    // subscriber counts as stalled and its queue is capped.
+    let broker =
+        TestBroker::start("max_inflight: 2\nmax_queued: 3\nbackpressure_timeout: 0.2\n").await;
     let mut sub = subscriber(&broker, "sub", "t", QoS::AtLeastOnce).await;
     let mut publisher = RawClient::connect(broker.addr, "pub").await;
     for i in 0..7 {

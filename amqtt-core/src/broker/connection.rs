@@ -10,8 +10,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
 use super::outbox::Outbox;
+use super::session::Producer;
 use super::session::Session;
-use super::state::{Core, Shared};
+use super::state::{Core, HeldBack, Shared};
 use super::stats::Stats;
 use crate::codec::{
     self, ConnAck, Connect, ConnectReturnCode, DecodeError, Packet, Publish, QoS, SubAck,
@@ -212,7 +213,7 @@ where
                 packet_id: None,
                 payload: will.message.clone(),
             };
-            connection.publish_checked(will).await;
+            connection.publish_checked(will, None).await;
         }
     }
     core.detach(&session, &outbox);
@@ -293,11 +294,17 @@ impl<P: Plugin> Connection<'_, P> {
     async fn read_loop<R: AsyncRead + Unpin>(&mut self, reader: &mut R, mut buf: BytesMut) -> End {
         let core = &*self.shared.core;
         let max = core.config.max_packet_size;
+        let mut held = HeldBack::default();
         loop {
             let read = async {
-                // Backpressure: a client that does not read what we send stops being read.
-                // The wait counts against the keep-alive, so a client that neither reads nor
-                // sends is still dropped.
+                // Backpressure: a publisher whose last message went to a congested subscriber
+                // is not read until that subscriber drains, for at most `backpressure_timeout`.
+                // The broker is the one not reading, so this wait does not count against the
+                // publisher's keep-alive.
+                held.wait(core.limits, core.config.backpressure_timeout)
+                    .await;
+                // A client that does not read what we send stops being read. This wait counts
+                // against the keep-alive, so a client that neither reads nor sends is dropped.
                 let next = async {
                     self.outbox.room().await;
                     read_packet(reader, &mut buf, max, &core.stats).await
@@ -337,17 +344,17 @@ impl<P: Plugin> Connection<'_, P> {
                     .plugins
                     .on_mqtt_packet_received(&packet, Some(self.info));
             }
-            if let Some(end) = self.handle(packet).await {
+            if let Some(end) = self.handle(packet, &mut held).await {
                 return end;
             }
         }
     }
 
     /// Handles one packet; `Some` ends the connection.
-    async fn handle(&mut self, packet: Packet) -> Option<End> {
+    async fn handle(&mut self, packet: Packet, held: &mut HeldBack) -> Option<End> {
         let limits = self.shared.core.limits;
         match packet {
-            Packet::Publish(publish) => self.handle_publish(publish).await,
+            Packet::Publish(publish) => self.handle_publish(publish, held).await,
             Packet::PubAck(id) | Packet::PubComp(id) => self.session.complete(id, limits),
             Packet::PubRec(id) => self.session.received(id),
             Packet::PubRel(id) => {
@@ -375,7 +382,7 @@ impl<P: Plugin> Connection<'_, P> {
         None
     }
 
-    async fn handle_publish(&mut self, publish: Publish) {
+    async fn handle_publish(&mut self, publish: Publish, held: &mut HeldBack) {
         self.shared.core.stats.messages_received.increment();
         if P::HOOKS.contains(Hooks::MESSAGE_RECEIVED) {
             self.shared
@@ -385,24 +392,25 @@ impl<P: Plugin> Connection<'_, P> {
         }
         match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
-                self.publish_checked(publish).await;
+                self.publish_checked(publish, Some(held)).await;
                 self.outbox.push(Packet::PubAck(id));
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 // Delivered once when first received; a retransmission (DUP) only gets PUBREC again.
                 let first = self.session.lock().incoming_qos2.insert(id.get());
                 if first {
-                    self.publish_checked(publish).await;
+                    self.publish_checked(publish, Some(held)).await;
                 }
                 self.outbox.push(Packet::PubRec(id));
             }
-            _ => self.publish_checked(publish).await,
+            _ => self.publish_checked(publish, Some(held)).await,
         }
     }
 
     /// Routes a message from this client (or its will) if it may be published: `$` topics are
     /// reserved for the broker (dropped, as aMQTT does) and the plugins may deny the topic.
-    async fn publish_checked(&self, message: Publish) {
+    /// `held` receives the congested subscribers to wait for (see [`Shared::route`]).
+    async fn publish_checked(&self, message: Publish, held: Option<&mut HeldBack>) {
         if message.topic.starts_with('$') {
             tracing::debug!(topic = %message.topic, "client publish to a $ topic dropped");
             return;
@@ -422,7 +430,7 @@ impl<P: Plugin> Connection<'_, P> {
                 .on_broker_message_broadcast(self.client_id(), &message)
                 .await;
         }
-        self.shared.route(self.client_id(), message).await;
+        self.shared.route(self.client_id(), message, held).await;
     }
 
     async fn handle_subscribe(&mut self, subscribe: Subscribe) {
@@ -464,7 +472,9 @@ impl<P: Plugin> Connection<'_, P> {
         // Retained messages go to this subscriber only, for each filter just subscribed.
         for (filter, qos) in granted {
             for message in shared.core.router.retained_matching(&filter) {
-                shared.deliver(self.session, message, qos).await;
+                shared
+                    .deliver(self.session, message, qos, Producer::Capped)
+                    .await;
             }
         }
     }

@@ -7,6 +7,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -27,12 +28,17 @@ pub(crate) struct Outbox {
     queue: Mutex<OutQueue>,
     /// Wakes the writer when packets are queued or the outbox is closed.
     wake_writer: Notify,
-    /// Wakes the reader when the writer has drained the queue (backpressure) or on close.
-    wake_reader: Notify,
+    /// Wakes everyone held back by this queue (its own reader, and publishers feeding it) when
+    /// the writer has drained it, when it is marked stalled, and on close.
+    drained: Notify,
     /// Fired once the connection must end (taken over, write failed, or the reader finished).
     closed: Trigger,
-    /// Most packets held for this connection before QoS 0 messages are dropped.
+    /// Packets held for this connection before publishers are held back (and, once stalled,
+    /// before QoS 0 messages are dropped).
     capacity: usize,
+    /// Set when a publisher gave up waiting for this queue to drain (`backpressure_timeout`):
+    /// publishers no longer wait for it and overflow is dropped. Cleared once it drains to half.
+    stalled: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -47,9 +53,10 @@ impl Outbox {
                 packets: VecDeque::new(),
             }),
             wake_writer: Notify::new(),
-            wake_reader: Notify::new(),
+            drained: Notify::new(),
             closed: Trigger::default(),
             capacity,
+            stalled: AtomicBool::new(false),
         }
     }
 
@@ -64,23 +71,59 @@ impl Outbox {
         self.wake_writer.notify_one();
     }
 
-    /// Queues a message if the queue has room; `false` when it is full.
-    pub(crate) fn try_push(&self, packet: Packet) -> bool {
+    /// Queues a message and returns the queue's new length; with `capped`, a queue already at
+    /// capacity refuses it (`None`).
+    pub(crate) fn push_message(&self, packet: Packet, capped: bool) -> Option<usize> {
         let mut queue = self.lock();
-        if queue.packets.len() >= self.capacity {
-            return false;
+        if capped && queue.packets.len() >= self.capacity {
+            return None;
         }
         queue.packets.push_back(packet);
+        let len = queue.packets.len();
         drop(queue);
         self.wake_writer.notify_one();
-        true
+        Some(len)
+    }
+
+    /// Packets queued now.
+    pub(crate) fn len(&self) -> usize {
+        self.lock().packets.len()
+    }
+
+    /// Packets held before publishers are held back.
+    pub(crate) fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Whether publishers have given up waiting for this queue (see [`Outbox::stall`]).
+    pub(crate) fn is_stalled(&self) -> bool {
+        self.stalled.load(Ordering::Relaxed)
+    }
+
+    /// Marks the queue stalled: publishers waiting for it are released and no longer wait, and
+    /// overflow is dropped. Returns whether it was newly marked.
+    pub(crate) fn stall(&self) -> bool {
+        let newly = !self.stalled.swap(true, Ordering::Relaxed);
+        self.drained.notify_waiters();
+        newly
+    }
+
+    /// Clears the stalled mark once the queue has drained.
+    pub(crate) fn unstall(&self) {
+        self.stalled.store(false, Ordering::Relaxed);
+    }
+
+    /// A future completing at the next drain, stall or close; enable it before checking the
+    /// condition it waits for, so a wake-up in between is not lost.
+    pub(crate) fn drained(&self) -> tokio::sync::futures::Notified<'_> {
+        self.drained.notified()
     }
 
     /// Asks the connection to end; its reader and writer stop.
     pub(crate) fn close(&self) {
         self.closed.fire();
         self.wake_writer.notify_one();
-        self.wake_reader.notify_waiters();
+        self.drained.notify_waiters();
     }
 
     /// Whether [`Outbox::close`] was called.
@@ -97,7 +140,7 @@ impl Outbox {
     /// waits here, so a client that does not read its acks cannot grow this queue without bound.
     pub(crate) async fn room(&self) {
         loop {
-            let notified = self.wake_reader.notified();
+            let notified = self.drained.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             if self.is_closed() || self.lock().packets.len() <= self.capacity {
@@ -152,7 +195,7 @@ impl Outbox {
                 notified.await;
                 continue;
             }
-            self.wake_reader.notify_waiters();
+            self.drained.notify_waiters();
             stats.bytes_sent.add(buf.len() as u64);
             if writer.write_all(&buf).await.is_err() || writer.flush().await.is_err() {
                 self.close();

@@ -37,6 +37,17 @@ pub(crate) enum Delivery {
     Dropped,
 }
 
+/// Who offers a message to a session, which decides what a full queue does with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Producer {
+    /// A publisher that waits for congested sessions before it reads its next packet: a
+    /// connected session takes its message past the limits until it is stalled.
+    Waits,
+    /// A producer that cannot wait (retained messages for a new subscription, a will): a full
+    /// queue drops its message.
+    Capped,
+}
+
 /// One client session, shared by the registry, the subscription index and its connection.
 #[derive(Debug)]
 pub(crate) struct Session {
@@ -133,44 +144,94 @@ impl Session {
     }
 
     /// Delivers a routed message at `qos` (already the minimum of published and granted QoS).
+    /// The flag is `true` when the session's connection is congested and a producer that
+    /// [`Producer::Waits`] must wait for it ([`Session::relieved`]) before it reads on.
     pub(crate) fn deliver(
         &self,
         mut message: Publish,
         qos: QoS,
         limits: SessionLimits,
         stats: &Stats,
-    ) -> Delivery {
+        producer: Producer,
+    ) -> (Delivery, bool) {
         message.qos = qos;
         message.dup = false;
         message.packet_id = None;
         let mut state = self.lock();
+        // A producer that waits may overfill a connected, unstalled session by its one message:
+        // every such producer then waits, so the overshoot is bounded by their number.
+        let may_overfill =
+            producer == Producer::Waits && state.outbox.as_ref().is_some_and(|o| !o.is_stalled());
         if qos == QoS::AtMostOnce {
             // QoS 0 is not queued for offline clients.
             let Some(outbox) = &state.outbox else {
-                return Delivery::Dropped;
+                return (Delivery::Dropped, false);
             };
-            if outbox.try_push(Packet::Publish(message)) {
-                return Delivery::Sent;
-            }
-            stats.dropped_qos0.increment();
-            return Delivery::Dropped;
+            return match outbox.push_message(Packet::Publish(message), !may_overfill) {
+                Some(queued) => (
+                    Delivery::Sent,
+                    state.congested(queued, limits, may_overfill),
+                ),
+                None => {
+                    stats.dropped_qos0.increment();
+                    (Delivery::Dropped, false)
+                }
+            };
         }
-        if state.pending.len() >= limits.max_queued {
+        if state.pending.len() >= limits.max_queued && !may_overfill {
             stats.dropped_queue_full.increment();
             // One line per overflow episode, not per message: the counter has the total.
             if !state.overflowing {
                 state.overflowing = true;
                 tracing::warn!(client_id = %self.client_id, max_queued = limits.max_queued, "session queue full: dropping QoS 1/2 messages until it drains");
             }
-            return Delivery::Dropped;
+            return (Delivery::Dropped, false);
         }
         state.overflowing = false;
         state.pending.push_back(message);
         state.pump(limits);
-        match (&state.outbox, state.pending.is_empty()) {
+        let delivery = match (&state.outbox, state.pending.is_empty()) {
             (None, _) => Delivery::QueuedOffline,
             (Some(_), true) => Delivery::Sent,
             (Some(_), false) => Delivery::Queued,
+        };
+        let congested = match &state.outbox {
+            Some(outbox) => state.congested(outbox.len(), limits, may_overfill),
+            None => false,
+        };
+        (delivery, congested)
+    }
+
+    /// Waits until this session's connection has drained to half its limits, is gone, closed or
+    /// stalled. At `deadline` it marks the connection stalled, so publishers stop waiting for it.
+    pub(crate) async fn relieved(&self, limits: SessionLimits, deadline: tokio::time::Instant) {
+        loop {
+            let Some(outbox) = self.lock().outbox.clone() else {
+                return;
+            };
+            let drained = outbox.drained();
+            tokio::pin!(drained);
+            drained.as_mut().enable();
+            {
+                let state = self.lock();
+                let current = state
+                    .outbox
+                    .as_ref()
+                    .is_some_and(|o| Arc::ptr_eq(o, &outbox));
+                if !current
+                    || outbox.is_closed()
+                    || outbox.is_stalled()
+                    || state.drained(outbox.len(), limits)
+                {
+                    return;
+                }
+            }
+            if tokio::time::timeout_at(deadline, drained).await.is_err() {
+                if outbox.stall() {
+                    tracing::warn!(client_id = %self.client_id, "subscriber congested past backpressure_timeout: no longer holding publishers back, dropping its overflow until it drains");
+                }
+                return;
+            }
         }
     }
 
@@ -196,6 +257,27 @@ impl Session {
 }
 
 impl SessionState {
+    /// Whether a producer that may overfill must now wait for this connected session, whose
+    /// outbox holds `queued` packets. Clears a stalled mark once the session has drained.
+    fn congested(&self, queued: usize, limits: SessionLimits, may_overfill: bool) -> bool {
+        let Some(outbox) = &self.outbox else {
+            return false;
+        };
+        if outbox.is_stalled() {
+            if self.drained(queued, limits) {
+                outbox.unstall();
+            }
+            return false;
+        }
+        may_overfill && (self.pending.len() >= limits.max_queued || queued >= outbox.capacity())
+    }
+
+    /// Whether the queues are at or under half their limits, where held-back publishers resume.
+    fn drained(&self, queued: usize, limits: SessionLimits) -> bool {
+        let capacity = self.outbox.as_ref().map_or(0, |o| o.capacity());
+        self.pending.len() <= limits.max_queued / 2 && queued <= capacity / 2
+    }
+
     /// Attaches a new connection: re-sends everything in flight (PUBLISH with DUP, or PUBREL),
     /// then moves queued messages into the in-flight window.
     pub(crate) fn attach(&mut self, outbox: Arc<Outbox>, limits: SessionLimits) {

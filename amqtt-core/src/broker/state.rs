@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::outbox::Outbox;
 use super::router::Router;
-use super::session::{Delivery, Session, SessionLimits};
+use super::session::{Delivery, Producer, Session, SessionLimits};
 use super::stats::Stats;
 use super::trigger::Trigger;
 use crate::codec::{ByteString, ConnAck, ConnectReturnCode, Packet, Publish, QoS};
@@ -262,10 +262,36 @@ impl Core {
     }
 }
 
+/// The congested sessions a producer's messages went to: it waits for them to drain before it
+/// reads its next message (backpressure).
+#[derive(Default)]
+pub(crate) struct HeldBack(Vec<Arc<Session>>);
+
+impl HeldBack {
+    /// Waits until every session held here has drained, or `timeout` has passed (the sessions
+    /// still congested then are marked stalled), and forgets them.
+    pub(crate) async fn wait(&mut self, limits: SessionLimits, timeout: Duration) {
+        if self.0.is_empty() {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        for session in self.0.drain(..) {
+            session.relieved(limits, deadline).await;
+        }
+    }
+}
+
 impl<P: Plugin> Shared<P> {
     /// Routes a message to every matching session that may receive it. `sender` is the client id
-    /// of the publisher (empty for a message a plugin published).
-    pub(crate) async fn route(&self, sender: &str, mut message: Publish) {
+    /// of the publisher (empty for a message a plugin published). A producer that passes `held`
+    /// gets the congested sessions there and must wait for them ([`HeldBack::wait`]); without
+    /// it full queues drop the message.
+    pub(crate) async fn route(
+        &self,
+        sender: &str,
+        mut message: Publish,
+        mut held: Option<&mut HeldBack>,
+    ) {
         let core = &*self.core;
         if message.retain {
             core.router.retain(&message);
@@ -277,14 +303,29 @@ impl<P: Plugin> Shared<P> {
         }
         // Live forwarding carries retain=0; only messages sent for a new subscription carry 1.
         message.retain = false;
+        let producer = match held {
+            Some(_) => Producer::Waits,
+            None => Producer::Capped,
+        };
         for (session, granted) in core.router.targets(&message.topic) {
-            self.deliver(&session, message.clone(), granted).await;
+            let congested = self
+                .deliver(&session, message.clone(), granted, producer)
+                .await;
+            if let (true, Some(held)) = (congested, held.as_deref_mut()) {
+                held.0.push(session);
+            }
         }
     }
 
     /// Delivers one message to one session at `min(message QoS, granted)`, if the plugins let
-    /// that client receive it.
-    pub(crate) async fn deliver(&self, session: &Session, message: Publish, granted: QoS) {
+    /// that client receive it. Returns whether the session is congested (see [`Session::deliver`]).
+    pub(crate) async fn deliver(
+        &self,
+        session: &Session,
+        message: Publish,
+        granted: QoS,
+        producer: Producer,
+    ) -> bool {
         if P::HOOKS.contains(Hooks::TOPIC_FILTERING) {
             let info = session.info();
             let verdict = self
@@ -292,7 +333,7 @@ impl<P: Plugin> Shared<P> {
                 .topic_filtering(&info, &message.topic, Action::Receive)
                 .await;
             if !verdict.permits() {
-                return;
+                return false;
             }
         }
         let qos = message.qos.min(granted);
@@ -301,12 +342,14 @@ impl<P: Plugin> Shared<P> {
             qos,
             ..message.clone()
         });
-        let delivery = session.deliver(message, qos, self.core.limits, &self.core.stats);
+        let (delivery, congested) =
+            session.deliver(message, qos, self.core.limits, &self.core.stats, producer);
         if let (Delivery::QueuedOffline, Some(message)) = (delivery, queued_offline) {
             self.plugins
                 .on_broker_retained_message(session.client_id(), &message)
                 .await;
         }
+        congested
     }
 }
 
@@ -329,10 +372,15 @@ pub(crate) async fn route_plugin_messages<P: Plugin>(
     shared: Arc<Shared<P>>,
     mut messages: mpsc::Receiver<Publish>,
 ) {
+    let core = &*shared.core;
+    let mut held = HeldBack::default();
     loop {
         tokio::select! {
             message = messages.recv() => match message {
-                Some(message) => shared.route("", message).await,
+                Some(message) => {
+                    shared.route("", message, Some(&mut held)).await;
+                    held.wait(core.limits, core.config.backpressure_timeout).await;
+                }
                 None => return,
             },
             () = shared.core.shutdown.fired() => return,

@@ -75,9 +75,11 @@ pub struct Stats {
     pub clients_maximum: Gauge,
     /// Connections accepted since start (CONNACK 0x00 sent).
     pub clients_total: Counter,
-    /// QoS 0 messages dropped because the subscriber's outbound queue was full.
+    /// QoS 0 messages dropped because the subscriber's outbound queue was full (`max_outbound`)
+    /// and it was stalled, or the producer could not wait.
     pub dropped_qos0: Counter,
-    /// QoS 1/2 messages dropped because the subscriber's session queue was full (`max_queued`).
+    /// QoS 1/2 messages dropped because the subscriber's session queue was full (`max_queued`)
+    /// and it was offline or stalled, or the producer could not wait.
     pub dropped_queue_full: Counter,
     /// Connections refused at once because their listener was at `max_connections`.
     pub connections_refused: Counter,

@@ -27,13 +27,20 @@ pub struct BrokerConfig {
     pub max_packet_size: usize,
     /// Time a new connection has to send its CONNECT.
     pub connect_timeout: Duration,
-    /// Most QoS 1/2 messages a session queues beyond its in-flight window (offline or congested);
-    /// further messages are dropped, counted and logged.
+    /// Most QoS 1/2 messages a session queues beyond its in-flight window. Past it, publishers
+    /// feeding a connected session are held back (backpressure); an offline session, or one
+    /// congested longer than `backpressure_timeout`, drops further messages, counted and logged.
     pub max_queued: usize,
     /// Most QoS 1/2 messages sent to one client and not yet acknowledged.
     pub max_inflight: u16,
-    /// Most packets waiting in one connection's outbound queue; QoS 0 messages beyond it are dropped.
+    /// Most packets waiting in one connection's outbound queue. Past it, publishers feeding the
+    /// connection are held back; once it has been congested longer than `backpressure_timeout`,
+    /// QoS 0 messages beyond it are dropped.
     pub max_outbound: usize,
+    /// Longest a publisher is held back for one congested subscriber. After it the subscriber is
+    /// marked stalled: its queues are capped at `max_queued`/`max_outbound` and overflow is
+    /// dropped, until it drains to half of them.
+    pub backpressure_timeout: Duration,
     /// Deprecated aMQTT top-level `sys_interval`, kept for the `$SYS` plugin.
     pub sys_interval: Option<u64>,
     /// The `plugins` section: plugin name or alias -> its configuration.
@@ -117,6 +124,8 @@ pub(super) struct RawBrokerConfig {
     max_inflight: Option<u16>,
     #[serde(default, alias = "max-outbound")]
     max_outbound: Option<usize>,
+    #[serde(default, alias = "backpressure-timeout")]
+    backpressure_timeout: Option<f64>,
     #[serde(default, alias = "sys-interval")]
     sys_interval: Option<u64>,
     /// Deprecated aMQTT section for entry-point plugins; accepted so old files still load.
@@ -185,6 +194,7 @@ impl RawBrokerConfig {
                 n => n,
             },
             max_outbound: self.max_outbound.unwrap_or(1024).max(1),
+            backpressure_timeout: seconds("backpressure_timeout", self.backpressure_timeout, 5.0)?,
             sys_interval: self.sys_interval,
             plugins,
         })
