@@ -214,7 +214,7 @@ mod tests {
             username: None,
             password: None,
         };
-        ws.send(frame(Packet::Connect(connect)))
+        ws.send(frame(Packet::Connect(Box::new(connect))))
             .await
             .expect("send");
         match recv(&mut ws, &mut buf).await {

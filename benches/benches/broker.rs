@@ -63,14 +63,14 @@ impl Client {
             buf: BytesMut::with_capacity(64 * 1024),
         };
         client
-            .send(&Packet::Connect(Connect {
+            .send(&Packet::Connect(Box::new(Connect {
                 clean_session: true,
                 keep_alive: 0,
                 client_id: ByteString::from(client_id),
                 will: None,
                 username: None,
                 password: None,
-            }))
+            })))
             .await;
         match client.recv().await {
             Packet::ConnAck(ack) => assert_eq!(ack.code, ConnectReturnCode::Accepted),

@@ -79,14 +79,14 @@ impl Client {
             buf: BytesMut::new(),
         };
         client
-            .send(Packet::Connect(Connect {
+            .send(Packet::Connect(Box::new(Connect {
                 clean_session: true,
                 keep_alive: 0,
                 client_id: ByteString::from(client_id),
                 will: None,
                 username: None,
                 password: None,
-            }))
+            })))
             .await;
         match client.recv().await {
             Packet::ConnAck(ack) => (client, ack.code),

@@ -141,7 +141,7 @@ impl RawClient {
     /// Connects with `connect` and returns the client and the CONNACK.
     pub async fn connect_with(addr: SocketAddr, connect: Connect) -> (RawClient, ConnAck) {
         let mut client = RawClient::open(addr).await;
-        client.send(Packet::Connect(connect)).await;
+        client.send(Packet::Connect(Box::new(connect))).await;
         match client.recv().await {
             Packet::ConnAck(ack) => (client, ack),
             other => panic!("expected CONNACK, got {other:?}"),

@@ -340,7 +340,7 @@ impl Raw {
             code: ConnectReturnCode::Accepted,
         }))
         .await;
-        (raw, connect)
+        (raw, *connect)
     }
 
     async fn recv(&mut self) -> Packet {

@@ -193,7 +193,7 @@ async fn credentials_of_the_url_reach_connect() {
         };
         let mut client = Mqtt::new(transport.connect().await.expect("connects"));
         client
-            .send(Packet::Connect(connect_packet))
+            .send(Packet::Connect(Box::new(connect_packet)))
             .await
             .expect("send CONNECT");
         let ack = match client.recv().await {

@@ -147,7 +147,7 @@ async fn second_connect_closes_the_connection() {
     let mut client = RawClient::connect(broker.addr, "twice").await;
     let errors_before = broker.handle.stats().protocol_errors.get();
     client
-        .send(Packet::Connect(connect_packet("twice", true)))
+        .send(Packet::Connect(Box::new(connect_packet("twice", true))))
         .await;
     client.expect_closed(CLOSE_WITHIN).await;
     assert!(broker.handle.stats().protocol_errors.get() > errors_before);

@@ -250,7 +250,7 @@ async fn random_garbage_from_many_sockets_does_not_take_the_broker_down() {
     let mut bystander = RawClient::connect(broker.addr, "bystander").await;
     bystander.subscribe(1, &[("chat/#", QoS::AtMostOnce)]).await;
 
-    let connect = encode(Packet::Connect(connect_packet("", true)));
+    let connect = encode(Packet::Connect(Box::new(connect_packet("", true))));
     let mut tasks = Vec::new();
     for seed in 1..=16u64 {
         let addr = broker.addr;
@@ -311,7 +311,9 @@ async fn full_listener_refuses_a_third_connection_at_once() {
     let mut third = TcpStream::connect(addr).await.expect("tcp connect");
     // Ignore a write error: the broker may already have closed the socket.
     let _ = third
-        .write_all(&encode(Packet::Connect(connect_packet("third", true))))
+        .write_all(&encode(Packet::Connect(Box::new(connect_packet(
+            "third", true,
+        )))))
         .await;
     // The default connect timeout is 10 s: a close within 2 s is the refusal, not the timeout.
     let received = read_until_closed(&mut third, CLOSE_WITHIN)
@@ -335,7 +337,7 @@ async fn full_listener_accepts_again_once_a_client_leaves() {
     first.disconnect().await;
 
     // The slot frees once the broker has finished with the first connection: retry until then.
-    let connect = encode(Packet::Connect(connect_packet("third", true)));
+    let connect = encode(Packet::Connect(Box::new(connect_packet("third", true))));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
         let mut stream = TcpStream::connect(addr).await.expect("tcp connect");

@@ -79,7 +79,7 @@ async fn will_is_published_after_a_second_connect() {
     // A second CONNECT is a protocol violation: the connection is closed [MQTT-3.1.0-2] and the
     // will published.
     dying
-        .send(Packet::Connect(connect_packet("dying", true)))
+        .send(Packet::Connect(Box::new(connect_packet("dying", true))))
         .await;
     dying.expect_closed(CLOSE_WAIT).await;
     sub.expect_publish_and_ack("will/b", "gone", QoS::ExactlyOnce, false)

@@ -3,10 +3,12 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use super::outbox::Outbox;
@@ -15,14 +17,17 @@ use super::session::Session;
 use super::state::{Core, HeldBack, Shared};
 use super::stats::Stats;
 use crate::codec::{
-    self, ConnAck, Connect, ConnectReturnCode, DecodeError, Packet, Publish, QoS, SubAck,
-    SubAckCode, Subscribe, Unsubscribe, frame_len,
+    self, ByteString, ConnAck, Connect, ConnectReturnCode, DecodeError, LastWill, Packet, Publish,
+    QoS, SubAck, SubAckCode, Subscribe, Unsubscribe, frame_len,
 };
 use crate::plugin::{Action, Hooks, Plugin, SessionInfo};
 use crate::topic::valid_topic_filter;
 
 /// Bytes reserved for a read when the size of the next frame is not known yet.
 const READ_CHUNK: usize = 4096;
+/// Bytes an idle connection reads into its task's own state when data arrives: a full read
+/// means more is waiting, and the rest goes to a [`READ_CHUNK`] buffer.
+const IDLE_READ: usize = 128;
 /// A read buffer larger than this is released once it is empty.
 const KEEP_READ_BUFFER: usize = 64 * 1024;
 /// How long the writer may take to flush after the reader has finished.
@@ -54,6 +59,9 @@ enum End {
 
 /// Reads one packet, growing `buf` only as far as the frame at hand needs.
 /// Cancel-safe: a partial frame stays in `buf`.
+///
+/// An idle connection holds no read buffer: when nothing is buffered and nothing is ready to
+/// read, `buf` is released and the wait uses [`IDLE_READ`] bytes of the task's own state.
 async fn read_packet<R: AsyncRead + Unpin>(
     reader: &mut R,
     buf: &mut BytesMut,
@@ -71,8 +79,32 @@ async fn read_packet<R: AsyncRead + Unpin>(
             Some(total) => total - buf.len(),
             None => 1,
         };
-        buf.reserve(needed.max(READ_CHUNK));
-        match reader.read_buf(buf).await.map_err(ReadError::Io)? {
+        let read = if buf.is_empty() {
+            buf.reserve(READ_CHUNK);
+            let ready = {
+                let mut read = std::pin::pin!(reader.read_buf(buf));
+                std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await
+            };
+            match ready {
+                Poll::Ready(read) => read,
+                Poll::Pending => {
+                    *buf = BytesMut::new();
+                    let mut first = [0u8; IDLE_READ];
+                    let read = reader.read(&mut first).await;
+                    if let Ok(n @ 1..) = read {
+                        if n == IDLE_READ {
+                            buf.reserve(READ_CHUNK);
+                        }
+                        buf.extend_from_slice(&first[..n]);
+                    }
+                    read
+                }
+            }
+        } else {
+            buf.reserve(needed.max(READ_CHUNK));
+            reader.read_buf(buf).await
+        };
+        match read.map_err(ReadError::Io)? {
             0 if buf.is_empty() => return Ok(None),
             0 => return Err(ReadError::Truncated),
             n => stats.bytes_received.add(n as u64),
@@ -106,8 +138,55 @@ impl Origin {
     }
 }
 
-/// Serves one client connection to its end.
-pub(crate) async fn serve<P: Plugin, S>(shared: Arc<Shared<P>>, mut stream: S, origin: Origin)
+/// Serves one client connection to its end. The CONNECT exchange and the close run in boxed
+/// futures: they are large (authentication, plugin hooks) and short-lived, while the task's own
+/// future, which an idle connection holds for its whole life, stays the size of the read loop.
+pub(crate) async fn serve<P: Plugin, S>(shared: Arc<Shared<P>>, stream: S, origin: Origin)
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let Some(opened) = Box::pin(open(&shared, stream, &origin)).await else {
+        return;
+    };
+    let Opened {
+        mut reader,
+        buf,
+        session,
+        info,
+        outbox,
+        writer_task,
+        keep_alive,
+    } = opened;
+    let mut connection = Connection {
+        shared: &shared,
+        session: &session,
+        info: &info,
+        outbox: &outbox,
+        keep_alive,
+    };
+    let end = connection.read_loop(&mut reader, buf).await;
+    Box::pin(connection.close(end, writer_task)).await;
+}
+
+/// A connection past its CONNECT exchange.
+struct Opened<S> {
+    reader: ReadHalf<S>,
+    /// What was read past the CONNECT (a client may send its next packets without waiting).
+    buf: BytesMut,
+    session: Arc<Session>,
+    info: Arc<SessionInfo>,
+    outbox: Arc<Outbox>,
+    writer_task: JoinHandle<()>,
+    keep_alive: Option<Duration>,
+}
+
+/// Reads and answers the CONNECT, attaches the session and starts the writer task; `None` when
+/// the connection ends before that (refused, malformed, timed out, or broker shutdown).
+async fn open<P: Plugin, S>(
+    shared: &Arc<Shared<P>>,
+    mut stream: S,
+    origin: &Origin,
+) -> Option<Opened<S>>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
@@ -117,29 +196,29 @@ where
     let mut buf = BytesMut::new();
     let first = tokio::select! {
         first = tokio::time::timeout_at(origin.accepted + core.config.connect_timeout, read_packet(&mut stream, &mut buf, max, &core.stats)) => first,
-        () = core.shutdown.fired() => return,
+        () = core.shutdown.fired() => return None,
     };
     let first = match first {
         Err(_) => {
             tracing::debug!(?peer, "no CONNECT within the connect timeout; closing");
-            return;
+            return None;
         }
         Ok(Ok(Some(packet))) => packet,
-        Ok(Ok(None)) => return,
+        Ok(Ok(None)) => return None,
         Ok(Err(ReadError::Decode(DecodeError::UnsupportedProtocolLevel(level)))) => {
             tracing::info!(?peer, level, "unsupported protocol level; CONNACK 0x01");
             refuse(
-                &shared,
+                shared,
                 &mut stream,
                 ConnectReturnCode::UnacceptableProtocolVersion,
             )
             .await;
-            return;
+            return None;
         }
         Ok(Err(e)) => {
             core.stats.protocol_errors.increment();
             tracing::info!(?peer, error = ?e, "invalid CONNECT; closing");
-            return;
+            return None;
         }
     };
     core.stats.packets_received.increment();
@@ -153,30 +232,29 @@ where
             packet = first.name(),
             "first packet is not CONNECT; closing"
         );
-        return;
+        return None;
     };
-    let Some(info) = session_info(core, &connect, &origin) else {
+    let Some(info) = session_info(core, &connect, origin) else {
         tracing::info!(?peer, "empty client id with clean session 0; CONNACK 0x02");
-        refuse(&shared, &mut stream, ConnectReturnCode::IdentifierRejected).await;
-        return;
+        refuse(shared, &mut stream, ConnectReturnCode::IdentifierRejected).await;
+        return None;
     };
     if P::HOOKS.contains(Hooks::AUTHENTICATE) && !shared.plugins.authenticate(&info).await.admits()
     {
         tracing::info!(?peer, client_id = %info.client_id, "authentication failed; CONNACK 0x05");
-        refuse(&shared, &mut stream, ConnectReturnCode::NotAuthorized).await;
-        return;
+        refuse(shared, &mut stream, ConnectReturnCode::NotAuthorized).await;
+        return None;
     }
     let info = Arc::new(info);
-    let client_id = info.client_id.clone();
 
     let outbox = Arc::new(Outbox::new(core.config.max_outbound));
     let (session, present) = core.attach(&info, &outbox);
     let connected = core.stats.clients_connected.increment_get();
     core.stats.clients_maximum.raise_to(connected);
     core.stats.clients_total.increment();
-    tracing::debug!(?peer, client_id = %client_id, session_present = present, "client connected");
+    tracing::debug!(?peer, client_id = %info.client_id, session_present = present, "client connected");
 
-    let (mut reader, writer) = tokio::io::split(stream);
+    let (reader, writer) = tokio::io::split(stream);
     let writer_task = {
         let shared = shared.clone();
         let outbox = outbox.clone();
@@ -190,63 +268,41 @@ where
     if P::HOOKS.contains(Hooks::CLIENT_CONNECTED) {
         shared
             .plugins
-            .on_broker_client_connected(&client_id, &info)
+            .on_broker_client_connected(&info.client_id, &info)
             .await;
     }
-    let mut connection = Connection {
-        shared: &shared,
-        session: &session,
-        info: &info,
-        outbox: &outbox,
+    Some(Opened {
+        reader,
+        buf,
+        session,
+        info,
+        outbox,
+        writer_task,
         keep_alive: keep_alive_limit(connect.keep_alive, core.config.timeout_disconnect_delay),
-    };
-    let end = connection.read_loop(&mut reader, buf).await;
-    tracing::debug!(client_id = %client_id, reason = ?end, "client disconnected");
-
-    if end != End::Disconnect && end != End::Shutdown {
-        if let Some(will) = &info.will {
-            let will = Publish {
-                dup: false,
-                qos: will.qos,
-                retain: will.retain,
-                topic: will.topic.clone(),
-                packet_id: None,
-                payload: will.message.clone(),
-            };
-            connection.publish_checked(will, None).await;
-        }
-    }
-    core.detach(&session, &outbox);
-    core.stats.clients_connected.decrement();
-    outbox.close();
-    if P::HOOKS.contains(Hooks::CLIENT_DISCONNECTED) {
-        shared
-            .plugins
-            .on_broker_client_disconnected(&client_id, &info)
-            .await;
-    }
-    let abort = writer_task.abort_handle();
-    if tokio::time::timeout(WRITER_GRACE, writer_task)
-        .await
-        .is_err()
-    {
-        abort.abort();
-    }
+    })
 }
 
 /// The session as plugins see it, or `None` when an empty client id must be refused.
+///
+/// Its fields are copies, not views of the CONNECT frame: the session outlives the frame, and a
+/// view would keep the whole read buffer it came in alive.
 fn session_info(core: &Core, connect: &Connect, origin: &Origin) -> Option<SessionInfo> {
+    let copy = |s: &ByteString| ByteString::from(&**s);
     let client_id = match (connect.client_id.is_empty(), connect.clean_session) {
-        (false, _) => connect.client_id.clone(),
+        (false, _) => copy(&connect.client_id),
         (true, true) => core.generate_client_id(),
         (true, false) => return None,
     };
     let mut info = SessionInfo::new(client_id);
-    info.username = connect.username.clone();
-    info.password = connect.password.clone();
+    info.username = connect.username.as_ref().map(copy);
+    info.password = connect.password.as_deref().map(Bytes::copy_from_slice);
     info.clean_session = connect.clean_session;
     info.keep_alive = connect.keep_alive;
-    info.will = connect.will.clone();
+    info.will = connect.will.as_ref().map(|will| LastWill {
+        topic: copy(&will.topic),
+        message: Bytes::copy_from_slice(&will.message),
+        ..will.clone()
+    });
     info.remote_addr = origin.peer;
     info.listener = Some(origin.listener.clone());
     info.peer_certificates = origin.peer_certificates.clone();
@@ -289,6 +345,42 @@ struct Connection<'a, P> {
 impl<P: Plugin> Connection<'_, P> {
     fn client_id(&self) -> &str {
         &self.info.client_id
+    }
+
+    /// Ends the connection: publishes the will unless the client disconnected (or the broker is
+    /// stopping), detaches the session, and lets the writer flush what is queued.
+    async fn close(&self, end: End, writer_task: JoinHandle<()>) {
+        let core = &*self.shared.core;
+        tracing::debug!(client_id = self.client_id(), reason = ?end, "client disconnected");
+        if end != End::Disconnect && end != End::Shutdown {
+            if let Some(will) = &self.info.will {
+                let will = Publish {
+                    dup: false,
+                    qos: will.qos,
+                    retain: will.retain,
+                    topic: will.topic.clone(),
+                    packet_id: None,
+                    payload: will.message.clone(),
+                };
+                self.publish_checked(&will, None).await;
+            }
+        }
+        core.detach(self.session, self.outbox);
+        core.stats.clients_connected.decrement();
+        self.outbox.close();
+        if P::HOOKS.contains(Hooks::CLIENT_DISCONNECTED) {
+            self.shared
+                .plugins
+                .on_broker_client_disconnected(self.client_id(), self.info)
+                .await;
+        }
+        let abort = writer_task.abort_handle();
+        if tokio::time::timeout(WRITER_GRACE, writer_task)
+            .await
+            .is_err()
+        {
+            abort.abort();
+        }
     }
 
     async fn read_loop<R: AsyncRead + Unpin>(&mut self, reader: &mut R, mut buf: BytesMut) -> End {
@@ -361,8 +453,12 @@ impl<P: Plugin> Connection<'_, P> {
                 self.session.lock().incoming_qos2.remove(&id.get());
                 self.outbox.push(Packet::PubComp(id));
             }
-            Packet::Subscribe(subscribe) => self.handle_subscribe(subscribe).await,
-            Packet::Unsubscribe(unsubscribe) => self.handle_unsubscribe(unsubscribe).await,
+            // Boxed: rare, and their futures are large; inline they would enlarge the state
+            // every idle connection keeps.
+            Packet::Subscribe(subscribe) => Box::pin(self.handle_subscribe(subscribe)).await,
+            Packet::Unsubscribe(unsubscribe) => {
+                Box::pin(self.handle_unsubscribe(unsubscribe)).await;
+            }
             Packet::PingReq => self.outbox.push(Packet::PingResp),
             Packet::Disconnect => return Some(End::Disconnect),
             other @ (Packet::Connect(_)
@@ -392,25 +488,25 @@ impl<P: Plugin> Connection<'_, P> {
         }
         match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
-                self.publish_checked(publish, Some(held)).await;
+                self.publish_checked(&publish, Some(held)).await;
                 self.outbox.push(Packet::PubAck(id));
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 // Delivered once when first received; a retransmission (DUP) only gets PUBREC again.
                 let first = self.session.lock().incoming_qos2.insert(id.get());
                 if first {
-                    self.publish_checked(publish, Some(held)).await;
+                    self.publish_checked(&publish, Some(held)).await;
                 }
                 self.outbox.push(Packet::PubRec(id));
             }
-            _ => self.publish_checked(publish, Some(held)).await,
+            _ => self.publish_checked(&publish, Some(held)).await,
         }
     }
 
     /// Routes a message from this client (or its will) if it may be published: `$` topics are
     /// reserved for the broker (dropped, as aMQTT does) and the plugins may deny the topic.
     /// `held` receives the congested subscribers to wait for (see [`Shared::route`]).
-    async fn publish_checked(&self, message: Publish, held: Option<&mut HeldBack>) {
+    async fn publish_checked(&self, message: &Publish, held: Option<&mut HeldBack>) {
         if message.topic.starts_with('$') {
             tracing::debug!(topic = %message.topic, "client publish to a $ topic dropped");
             return;
@@ -427,7 +523,7 @@ impl<P: Plugin> Connection<'_, P> {
         }
         if P::HOOKS.contains(Hooks::MESSAGE_BROADCAST) {
             plugins
-                .on_broker_message_broadcast(self.client_id(), &message)
+                .on_broker_message_broadcast(self.client_id(), message)
                 .await;
         }
         self.shared.route(self.client_id(), message, held).await;
@@ -473,7 +569,7 @@ impl<P: Plugin> Connection<'_, P> {
         for (filter, qos) in granted {
             for message in shared.core.router.retained_matching(&filter) {
                 shared
-                    .deliver(self.session, message, qos, Producer::Capped)
+                    .deliver(self.session, &message, qos, Producer::Capped)
                     .await;
             }
         }

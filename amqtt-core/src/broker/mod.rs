@@ -350,7 +350,8 @@ async fn accept_loop<P: Plugin>(
             let core = &shared.core;
             let deadline = origin.accepted + core.config.connect_timeout;
             let handshake = tokio::select! {
-                handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream)) => handshake,
+                // Boxed: a TLS or WebSocket handshake is large and over once the connection is up.
+                handshake = tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(stream))) => handshake,
                 () = core.shutdown.fired() => return,
             };
             match handshake {

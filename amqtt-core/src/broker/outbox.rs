@@ -150,6 +150,14 @@ impl Outbox {
         }
     }
 
+    /// Frees the queue's storage if it is empty (an idle connection holds none).
+    fn release_queue(&self) {
+        let mut queue = self.lock();
+        if queue.packets.is_empty() {
+            queue.packets = VecDeque::new();
+        }
+    }
+
     /// Drains the queue into `buf`, encoded; returns how many packets were taken.
     /// The packet-sent hook runs here, under the queue's lock: it is synchronous and must not block.
     fn drain_into<P: Plugin>(
@@ -192,6 +200,9 @@ impl Outbox {
                 if self.is_closed() {
                     break;
                 }
+                // Idle: hold no buffers while waiting.
+                self.release_queue();
+                buf = BytesMut::new();
                 notified.await;
                 continue;
             }

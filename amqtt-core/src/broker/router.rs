@@ -8,7 +8,9 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::session::Session;
-use crate::codec::{Publish, QoS};
+use bytes::Bytes;
+
+use crate::codec::{ByteString, Publish, QoS};
 use crate::topic::{TopicTrie, filter_matches};
 
 /// One subscription in the index.
@@ -77,9 +79,15 @@ impl Router {
         if message.payload.is_empty() {
             retained.remove(&*message.topic);
         } else {
-            let mut stored = message.clone();
-            stored.dup = false;
-            stored.packet_id = None;
+            // A copy, not a view of the frame it came in: a view would keep that frame's whole
+            // read buffer alive for as long as the message is retained.
+            let stored = Publish {
+                dup: false,
+                packet_id: None,
+                topic: ByteString::from(&*message.topic),
+                payload: Bytes::copy_from_slice(&message.payload),
+                ..message.clone()
+            };
             retained.insert(message.topic.to_string(), stored);
         }
     }

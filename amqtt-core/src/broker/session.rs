@@ -148,15 +148,18 @@ impl Session {
     /// [`Producer::Waits`] must wait for it ([`Session::relieved`]) before it reads on.
     pub(crate) fn deliver(
         &self,
-        mut message: Publish,
+        message: &Publish,
         qos: QoS,
         limits: SessionLimits,
         stats: &Stats,
         producer: Producer,
     ) -> (Delivery, bool) {
-        message.qos = qos;
-        message.dup = false;
-        message.packet_id = None;
+        let message = Publish {
+            qos,
+            dup: false,
+            packet_id: None,
+            ..message.clone()
+        };
         let mut state = self.lock();
         // A producer that waits may overfill a connected, unstalled session by its one message:
         // every such producer then waits, so the overshoot is bounded by their number.

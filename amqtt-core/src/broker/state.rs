@@ -289,28 +289,29 @@ impl<P: Plugin> Shared<P> {
     pub(crate) async fn route(
         &self,
         sender: &str,
-        mut message: Publish,
+        message: &Publish,
         mut held: Option<&mut HeldBack>,
     ) {
         let core = &*self.core;
         if message.retain {
-            core.router.retain(&message);
+            core.router.retain(message);
             if P::HOOKS.contains(Hooks::RETAINED_MESSAGE) {
                 self.plugins
-                    .on_broker_retained_message(sender, &message)
+                    .on_broker_retained_message(sender, message)
                     .await;
             }
         }
         // Live forwarding carries retain=0; only messages sent for a new subscription carry 1.
-        message.retain = false;
+        let message = Publish {
+            retain: false,
+            ..message.clone()
+        };
         let producer = match held {
             Some(_) => Producer::Waits,
             None => Producer::Capped,
         };
         for (session, granted) in core.router.targets(&message.topic) {
-            let congested = self
-                .deliver(&session, message.clone(), granted, producer)
-                .await;
+            let congested = self.deliver(&session, &message, granted, producer).await;
             if let (true, Some(held)) = (congested, held.as_deref_mut()) {
                 held.0.push(session);
             }
@@ -322,7 +323,7 @@ impl<P: Plugin> Shared<P> {
     pub(crate) async fn deliver(
         &self,
         session: &Session,
-        message: Publish,
+        message: &Publish,
         granted: QoS,
         producer: Producer,
     ) -> bool {
@@ -337,16 +338,16 @@ impl<P: Plugin> Shared<P> {
             }
         }
         let qos = message.qos.min(granted);
-        // The event shows the message as it will be delivered, at the granted QoS.
-        let queued_offline = P::HOOKS.contains(Hooks::RETAINED_MESSAGE).then(|| Publish {
-            qos,
-            ..message.clone()
-        });
         let (delivery, congested) =
             session.deliver(message, qos, self.core.limits, &self.core.stats, producer);
-        if let (Delivery::QueuedOffline, Some(message)) = (delivery, queued_offline) {
+        if P::HOOKS.contains(Hooks::RETAINED_MESSAGE) && delivery == Delivery::QueuedOffline {
+            // The event shows the message as it will be delivered, at the granted QoS.
+            let queued = Publish {
+                qos,
+                ..message.clone()
+            };
             self.plugins
-                .on_broker_retained_message(session.client_id(), &message)
+                .on_broker_retained_message(session.client_id(), &queued)
                 .await;
         }
         congested
@@ -378,7 +379,7 @@ pub(crate) async fn route_plugin_messages<P: Plugin>(
         tokio::select! {
             message = messages.recv() => match message {
                 Some(message) => {
-                    shared.route("", message, Some(&mut held)).await;
+                    shared.route("", &message, Some(&mut held)).await;
                     held.wait(core.limits, core.config.backpressure_timeout).await;
                 }
                 None => return,

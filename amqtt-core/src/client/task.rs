@@ -82,7 +82,7 @@ pub(super) async fn open<P: Plugin>(
     plugins: &P,
 ) -> Result<(ClientStream, BytesMut, bool), ClientError> {
     let mut stream = transport.connect().await?;
-    let connect = Packet::Connect(settings.connect.clone());
+    let connect = Packet::Connect(Box::new(settings.connect.clone()));
     if P::HOOKS.contains(Hooks::PACKET_SENT) {
         plugins.on_mqtt_packet_sent(&connect, None);
     }

@@ -167,7 +167,7 @@ mod tests {
             0x00, 0x04, b'M', b'Q', b'T', b'T', 0x04, 0x02, 0x00, 60,
             0x00, 0x02, b'c', b'1',
         ];
-        assert_vector(&Packet::Connect(c), &bytes);
+        assert_vector(&Packet::Connect(Box::new(c)), &bytes);
     }
 
     #[test]
@@ -195,7 +195,7 @@ mod tests {
             0x00, 0x01, b'u',
             0x00, 0x02, 0x00, 0xFF,
         ];
-        assert_vector(&Packet::Connect(c), &bytes);
+        assert_vector(&Packet::Connect(Box::new(c)), &bytes);
     }
 
     /// A CONNECT frame with the given protocol name, level, flags and payload.
@@ -269,19 +269,25 @@ mod tests {
             password: Some(Bytes::from_static(b"pw")),
         };
         let mut buf = bytes::BytesMut::new();
-        Packet::Connect(c.clone()).encode(&mut buf);
-        assert_eq!(buf.len(), Packet::Connect(c.clone()).encoded_len());
+        Packet::Connect(Box::new(c.clone())).encode(&mut buf);
+        assert_eq!(
+            buf.len(),
+            Packet::Connect(Box::new(c.clone())).encoded_len()
+        );
         let expected = Connect {
             username: Some(ByteString::new()),
             ..c
         };
-        assert_eq!(decode_bytes(&buf), Ok(Some(Packet::Connect(expected))));
+        assert_eq!(
+            decode_bytes(&buf),
+            Ok(Some(Packet::Connect(Box::new(expected))))
+        );
     }
 
     proptest! {
         #[test]
         fn connect_round_trips(c in connect()) {
-            round_trip(&Packet::Connect(c));
+            round_trip(&Packet::Connect(Box::new(c)));
         }
     }
 }

@@ -168,7 +168,7 @@ pub struct Unsubscribe {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Packet {
     /// CONNECT (type 1).
-    Connect(Connect),
+    Connect(Box<Connect>),
     /// CONNACK (type 2).
     ConnAck(ConnAck),
     /// PUBLISH (type 3).

@@ -31,7 +31,7 @@ impl Packet {
         frame.advance(header.header_len);
         let r = field::Reader::new(frame);
         Ok(match packet_type {
-            1 => Packet::Connect(connect::read(r)?),
+            1 => Packet::Connect(Box::new(connect::read(r)?)),
             2 => Packet::ConnAck(connack::read(r)?),
             3 => Packet::Publish(publish::read(flags, r)?),
             4 => Packet::PubAck(ack::read(r)?),

@@ -179,7 +179,7 @@ pub(crate) fn unsubscribe() -> impl Strategy<Value = Unsubscribe> {
 /// Any valid packet of any of the 14 types.
 pub(crate) fn packet() -> impl Strategy<Value = Packet> {
     prop_oneof![
-        connect().prop_map(Packet::Connect),
+        connect().prop_map(|c| Packet::Connect(Box::new(c))),
         connack().prop_map(Packet::ConnAck),
         publish().prop_map(Packet::Publish),
         packet_id().prop_map(Packet::PubAck),

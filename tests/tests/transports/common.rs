@@ -247,7 +247,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Mqtt<S> {
 
     /// Sends CONNECT and returns the CONNACK, or `None` if the connection closes first.
     pub(crate) async fn try_connect(&mut self, client_id: &str) -> Option<ConnAck> {
-        self.send(Packet::Connect(connect_packet(client_id, true)))
+        self.send(Packet::Connect(Box::new(connect_packet(client_id, true))))
             .await
             .ok()?;
         match self.try_recv().await? {

@@ -48,9 +48,9 @@ async fn tls_client_connects_subscribes_and_publishes() {
     let mut plain = tokio::net::TcpStream::connect(broker.addr)
         .await
         .expect("tcp");
-    let connect = super::common::encode(&[amqtt_core::codec::Packet::Connect(
+    let connect = super::common::encode(&[amqtt_core::codec::Packet::Connect(Box::new(
         amqtt_tests::connect_packet("plain", true),
-    )]);
+    ))]);
     tokio::io::AsyncWriteExt::write_all(&mut plain, &connect)
         .await
         .expect("write");

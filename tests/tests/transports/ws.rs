@@ -29,7 +29,7 @@ async fn ws_connected(addr: SocketAddr, client_id: &str) -> WsMqtt<TcpStream> {
     let (mut client, protocol) = ws_client(addr, Some("mqtt")).await.expect("handshake");
     assert_eq!(protocol.as_deref(), Some("mqtt"));
     client
-        .send(Packet::Connect(connect_packet(client_id, true)))
+        .send(Packet::Connect(Box::new(connect_packet(client_id, true))))
         .await;
     assert!(
         matches!(client.recv().await, Packet::ConnAck(a) if a.code == ConnectReturnCode::Accepted)
@@ -46,7 +46,7 @@ async fn packets_split_across_and_packed_into_frames() {
     assert_eq!(protocol.as_deref(), Some("mqtt"));
 
     // CONNECT split across two frames.
-    let connect = encode(&[Packet::Connect(connect_packet("ws-client", true))]);
+    let connect = encode(&[Packet::Connect(Box::new(connect_packet("ws-client", true)))]);
     client.send_frame(&connect[..5]).await;
     client.send_frame(&connect[5..]).await;
     assert!(
@@ -118,7 +118,7 @@ async fn subprotocol_negotiation() {
     let (mut client, protocol) = ws_client(broker.addr, None).await.expect("handshake");
     assert_eq!(protocol, None);
     client
-        .send(Packet::Connect(connect_packet("no-proto", true)))
+        .send(Packet::Connect(Box::new(connect_packet("no-proto", true))))
         .await;
     assert!(matches!(client.recv().await, Packet::ConnAck(_)));
 
@@ -167,7 +167,7 @@ async fn secure_websocket() {
         .expect("WebSocket handshake over TLS");
     assert_eq!(protocol.as_deref(), Some("mqtt"));
     client
-        .send(Packet::Connect(connect_packet("wss", true)))
+        .send(Packet::Connect(Box::new(connect_packet("wss", true))))
         .await;
     assert!(
         matches!(client.recv().await, Packet::ConnAck(a) if a.code == ConnectReturnCode::Accepted)
@@ -258,7 +258,7 @@ plugins: {{}}
         .await
         .expect("wss handshake");
     over_wss
-        .send(Packet::Connect(connect_packet("wss", true)))
+        .send(Packet::Connect(Box::new(connect_packet("wss", true))))
         .await;
     assert!(matches!(over_wss.recv().await, Packet::ConnAck(_)));
     over_wss
