@@ -20,6 +20,9 @@ struct Args {
     /// Turn on debug logging (RUST_LOG, if set, takes precedence).
     #[arg(short = 'd')]
     debug: bool,
+    /// Worker threads of the runtime (default: one per core).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    workers: Option<u16>,
 }
 
 fn main() -> ExitCode {
@@ -42,10 +45,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = args.workers {
+        builder.worker_threads(usize::from(workers));
+    }
+    let runtime = match builder.enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("amqtt: cannot start the runtime: {e}");

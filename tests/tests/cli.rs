@@ -116,6 +116,16 @@ async fn wait_for_listener(addr: SocketAddr, child: &mut Child) {
     }
 }
 
+#[test]
+fn zero_workers_is_refused_with_exit_2() {
+    let out = run(&["--workers", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--workers"), "stderr: {stderr}");
+}
+
+/// Also runs the broker on a one-worker runtime (`--workers 1`); the other tests that start the
+/// binary use the default, one worker per core.
 #[tokio::test]
 async fn broker_serves_and_exits_0_on_sigterm() {
     let port = free_port();
@@ -126,7 +136,7 @@ async fn broker_serves_and_exits_0_on_sigterm() {
         ),
     );
     let child = Command::new(amqtt_binary("amqtt"))
-        .args(["-c", file.path()])
+        .args(["--workers", "1", "-c", file.path()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
