@@ -242,6 +242,13 @@ fn hooks_of_a_composition_are_the_union_of_its_members() {
     assert_eq!(<(Gated, Tracer<0>) as Plugin>::HOOKS, Hooks::ALL);
     // A hand-written impl that leaves HOOKS alone has every hook.
     assert_eq!(<Tracer<0> as Plugin>::HOOKS, Hooks::ALL);
+
+    // At run time a member switched off (`None`) contributes no hook.
+    let off: (Option<OnlyAuth>, Option<OnlyAuth>) = (None, None);
+    assert_eq!(off.active_hooks(), Hooks::NONE);
+    let one_on: (Option<OnlyAuth>, Option<()>) = (Some(OnlyAuth), None);
+    assert_eq!(one_on.active_hooks(), Hooks::AUTHENTICATE);
+    assert_eq!(((Some(OnlyAuth),), ()).active_hooks(), Hooks::AUTHENTICATE);
 }
 
 #[tokio::test]

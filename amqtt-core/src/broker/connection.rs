@@ -388,6 +388,24 @@ impl<P: Plugin> Connection<'_, P> {
         let max = core.config.max_packet_size;
         let mut held = HeldBack::default();
         loop {
+            // Fast path: a packet already buffered is taken without arming the keep-alive timer
+            // or the close and shutdown waits; only reads that may block go through them.
+            if held.is_empty()
+                && !self.outbox.is_closed()
+                && !core.shutdown.is_fired()
+                && self.outbox.has_room()
+            {
+                match codec::decode(&mut buf, max) {
+                    Ok(Some(packet)) => {
+                        if let Some(end) = self.received(packet, &mut held).await {
+                            return end;
+                        }
+                        continue;
+                    }
+                    Ok(None) => {}
+                    Err(e) => return self.malformed(e),
+                }
+            }
             let read = async {
                 // Backpressure: a publisher whose last message went to a congested subscriber
                 // is not read until that subscriber drains, for at most `backpressure_timeout`.
@@ -424,22 +442,30 @@ impl<P: Plugin> Connection<'_, P> {
                     return End::Closed;
                 }
                 Some(Err(ReadError::Truncated)) => return End::Closed,
-                Some(Err(ReadError::Decode(e))) => {
-                    core.stats.protocol_errors.increment();
-                    tracing::warn!(client_id, error = %e, "malformed packet; closing connection");
-                    return End::ProtocolError;
-                }
+                Some(Err(ReadError::Decode(e))) => return self.malformed(e),
             };
-            core.stats.packets_received.increment();
-            if P::HOOKS.contains(Hooks::PACKET_RECEIVED) {
-                self.shared
-                    .plugins
-                    .on_mqtt_packet_received(&packet, Some(self.info));
-            }
-            if let Some(end) = self.handle(packet, &mut held).await {
+            if let Some(end) = self.received(packet, &mut held).await {
                 return end;
             }
         }
+    }
+
+    /// Counts a packet, shows it to the plugins and handles it; `Some` ends the connection.
+    async fn received(&mut self, packet: Packet, held: &mut HeldBack) -> Option<End> {
+        self.shared.core.stats.packets_received.increment();
+        if self.shared.hooked(Hooks::PACKET_RECEIVED) {
+            self.shared
+                .plugins
+                .on_mqtt_packet_received(&packet, Some(self.info));
+        }
+        self.handle(packet, held).await
+    }
+
+    /// Counts and logs a malformed packet, which ends the connection.
+    fn malformed(&self, error: DecodeError) -> End {
+        self.shared.core.stats.protocol_errors.increment();
+        tracing::warn!(client_id = self.client_id(), %error, "malformed packet; closing connection");
+        End::ProtocolError
     }
 
     /// Handles one packet; `Some` ends the connection.
@@ -480,7 +506,7 @@ impl<P: Plugin> Connection<'_, P> {
 
     async fn handle_publish(&mut self, publish: Publish, held: &mut HeldBack) {
         self.shared.core.stats.messages_received.increment();
-        if P::HOOKS.contains(Hooks::MESSAGE_RECEIVED) {
+        if self.shared.hooked(Hooks::MESSAGE_RECEIVED) {
             self.shared
                 .plugins
                 .on_broker_message_received(self.client_id(), &publish)
@@ -512,7 +538,7 @@ impl<P: Plugin> Connection<'_, P> {
             return;
         }
         let plugins = &self.shared.plugins;
-        if P::HOOKS.contains(Hooks::TOPIC_FILTERING)
+        if self.shared.hooked(Hooks::TOPIC_FILTERING)
             && !plugins
                 .topic_filtering(self.info, &message.topic, Action::Publish)
                 .await
@@ -521,7 +547,7 @@ impl<P: Plugin> Connection<'_, P> {
             tracing::debug!(client_id = self.client_id(), topic = %message.topic, "publish denied by a plugin");
             return;
         }
-        if P::HOOKS.contains(Hooks::MESSAGE_BROADCAST) {
+        if self.shared.hooked(Hooks::MESSAGE_BROADCAST) {
             plugins
                 .on_broker_message_broadcast(self.client_id(), message)
                 .await;

@@ -136,6 +136,11 @@ impl Outbox {
         self.closed.fired().await;
     }
 
+    /// Whether the queue is at or under its capacity (see [`Outbox::room`]).
+    pub(crate) fn has_room(&self) -> bool {
+        self.lock().packets.len() <= self.capacity
+    }
+
     /// Completes once the queue is at or under its capacity (or the outbox is closed): the reader
     /// waits here, so a client that does not read its acks cannot grow this queue without bound.
     pub(crate) async fn room(&self) {
@@ -143,7 +148,7 @@ impl Outbox {
             let notified = self.drained.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.is_closed() || self.lock().packets.len() <= self.capacity {
+            if self.is_closed() || self.has_room() {
                 return;
             }
             notified.await;
@@ -158,27 +163,30 @@ impl Outbox {
         }
     }
 
-    /// Drains the queue into `buf`, encoded; returns how many packets were taken.
-    /// The packet-sent hook runs here, under the queue's lock: it is synchronous and must not block.
+    /// Drains the queue into `buf`, encoded; returns how many packets were taken. With
+    /// `sent_hook`, the packet-sent hook runs here, under the queue's lock: it is synchronous and
+    /// must not block.
     fn drain_into<P: Plugin>(
         &self,
         buf: &mut BytesMut,
         stats: &Stats,
-        plugins: &P,
-        session: &SessionInfo,
+        sent_hook: Option<(&P, &SessionInfo)>,
     ) -> usize {
         let mut queue = self.lock();
         let count = queue.packets.len();
-        stats.packets_sent.add(count as u64);
+        let mut messages = 0;
         for packet in queue.packets.drain(..) {
             if let Packet::Publish(_) = packet {
-                stats.messages_sent.increment();
+                messages += 1;
             }
-            if P::HOOKS.contains(Hooks::PACKET_SENT) {
+            if let Some((plugins, session)) = sent_hook {
                 plugins.on_mqtt_packet_sent(&packet, Some(session));
             }
             packet.encode(buf);
         }
+        drop(queue);
+        stats.packets_sent.add(count as u64);
+        stats.messages_sent.add(messages);
         count
     }
 
@@ -191,12 +199,15 @@ impl Outbox {
         plugins: &P,
         session: &SessionInfo,
     ) {
+        let hooked = P::HOOKS.contains(Hooks::PACKET_SENT)
+            && plugins.active_hooks().contains(Hooks::PACKET_SENT);
+        let sent_hook = hooked.then_some((plugins, session));
         let mut buf = BytesMut::new();
         loop {
             let notified = self.wake_writer.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.drain_into(&mut buf, stats, plugins, session) == 0 {
+            if self.drain_into(&mut buf, stats, sent_hook) == 0 {
                 if self.is_closed() {
                     break;
                 }

@@ -52,20 +52,33 @@ pub(crate) struct Shared<P> {
     /// the receiver (kept by the broker) yields `None` once the last clone is dropped. Taken at
     /// shutdown; `None` afterwards, when no new connection is served. Locked only to clone it.
     connections: Mutex<Option<mpsc::Sender<()>>>,
+    /// The plugins' [`Plugin::active_hooks`], read once.
+    active_hooks: Hooks,
 }
 
-impl<P> Shared<P> {
+impl<P: Plugin> Shared<P> {
     /// The shared state, and the receiver that tells when every connection has ended.
     pub(crate) fn new(core: Arc<Core>, plugins: P) -> (Shared<P>, mpsc::Receiver<()>) {
         let (sender, receiver) = mpsc::channel(1);
+        let active_hooks = plugins.active_hooks();
         let shared = Shared {
             core,
             plugins,
             connections: Mutex::new(Some(sender)),
+            active_hooks,
         };
         (shared, receiver)
     }
 
+    /// Whether a per-message hook runs: some member implements it (`P::HOOKS`, a constant, so
+    /// the call compiles away when none does) and one that does is switched on.
+    #[inline]
+    pub(crate) fn hooked(&self, hook: Hooks) -> bool {
+        P::HOOKS.contains(hook) && self.active_hooks.contains(hook)
+    }
+}
+
+impl<P> Shared<P> {
     /// A token a connection task holds until it ends; `None` once the broker is shutting down.
     pub(crate) fn connection_token(&self) -> Option<mpsc::Sender<()>> {
         self.connections
@@ -268,6 +281,11 @@ impl Core {
 pub(crate) struct HeldBack(Vec<Arc<Session>>);
 
 impl HeldBack {
+    /// Whether no session is held here.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Waits until every session held here has drained, or `timeout` has passed (the sessions
     /// still congested then are marked stalled), and forgets them.
     pub(crate) async fn wait(&mut self, limits: SessionLimits, timeout: Duration) {
@@ -295,7 +313,7 @@ impl<P: Plugin> Shared<P> {
         let core = &*self.core;
         if message.retain {
             core.router.retain(message);
-            if P::HOOKS.contains(Hooks::RETAINED_MESSAGE) {
+            if self.hooked(Hooks::RETAINED_MESSAGE) {
                 self.plugins
                     .on_broker_retained_message(sender, message)
                     .await;
@@ -327,7 +345,7 @@ impl<P: Plugin> Shared<P> {
         granted: QoS,
         producer: Producer,
     ) -> bool {
-        if P::HOOKS.contains(Hooks::TOPIC_FILTERING) {
+        if self.hooked(Hooks::TOPIC_FILTERING) {
             let info = session.info();
             let verdict = self
                 .plugins
@@ -340,7 +358,7 @@ impl<P: Plugin> Shared<P> {
         let qos = message.qos.min(granted);
         let (delivery, congested) =
             session.deliver(message, qos, self.core.limits, &self.core.stats, producer);
-        if P::HOOKS.contains(Hooks::RETAINED_MESSAGE) && delivery == Delivery::QueuedOffline {
+        if self.hooked(Hooks::RETAINED_MESSAGE) && delivery == Delivery::QueuedOffline {
             // The event shows the message as it will be delivered, at the granted QoS.
             let queued = Publish {
                 qos,

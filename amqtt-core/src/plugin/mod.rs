@@ -110,6 +110,13 @@ pub trait Plugin: Send + Sync + 'static {
     /// The hooks this plugin implements; the broker calls no other.
     const HOOKS: Hooks = Hooks::ALL;
 
+    /// The hooks this value has switched on at run time: [`Plugin::HOOKS`] unless the value
+    /// turns members off (an `Option` that is `None` has none; a tuple has its members'). The
+    /// broker skips a per-message hook that no member has on.
+    fn active_hooks(&self) -> Hooks {
+        Self::HOOKS
+    }
+
     /// Before the listeners start accepting.
     fn on_broker_pre_start(&self) -> impl Future<Output = ()> + Send {
         async {}

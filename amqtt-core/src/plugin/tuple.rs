@@ -13,6 +13,13 @@ impl Plugin for () {
 impl<P: Plugin> Plugin for Option<P> {
     const HOOKS: Hooks = P::HOOKS;
 
+    fn active_hooks(&self) -> Hooks {
+        match self {
+            Some(p) => p.active_hooks(),
+            None => Hooks::NONE,
+        }
+    }
+
     async fn on_broker_pre_start(&self) {
         if let Some(p) = self {
             p.on_broker_pre_start().await;
@@ -103,6 +110,10 @@ macro_rules! impl_tuple {
         #[diagnostic::do_not_recommend]
         impl<$($T: Plugin),+> Plugin for ($($T,)+) {
             const HOOKS: Hooks = Hooks::NONE $(.union($T::HOOKS))+;
+
+            fn active_hooks(&self) -> Hooks {
+                Hooks::NONE $(.union(self.$i.active_hooks()))+
+            }
 
             async fn on_broker_pre_start(&self) {
                 $(if $T::HOOKS.contains(Hooks::BROKER_PRE_START) { self.$i.on_broker_pre_start().await; })+
