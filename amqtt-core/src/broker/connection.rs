@@ -249,6 +249,10 @@ where
 
     let outbox = Arc::new(Outbox::new(core.config.max_outbound));
     let (session, present) = core.attach(&info, &outbox);
+    if core.shutdown.is_fired() {
+        // Registered after `Core::shut_down` closed the others: close this one too.
+        outbox.close();
+    }
     let connected = core.stats.clients_connected.increment_get();
     core.stats.clients_maximum.raise_to(connected);
     core.stats.clients_total.increment();
@@ -388,31 +392,14 @@ impl<P: Plugin> Connection<'_, P> {
         let max = core.config.max_packet_size;
         let mut held = HeldBack::default();
         loop {
-            // Fast path: a packet already buffered is taken without arming the keep-alive timer
-            // or the close and shutdown waits; only reads that may block go through them.
-            if held.is_empty()
-                && !self.outbox.is_closed()
-                && !core.shutdown.is_fired()
-                && self.outbox.has_room()
-            {
-                match codec::decode(&mut buf, max) {
-                    Ok(Some(packet)) => {
-                        if let Some(end) = self.received(packet, &mut held).await {
-                            return end;
-                        }
-                        continue;
-                    }
-                    Ok(None) => {}
-                    Err(e) => return self.malformed(e),
-                }
-            }
             let read = async {
                 // Backpressure: a publisher whose last message went to a congested subscriber
                 // is not read until that subscriber drains, for at most `backpressure_timeout`.
                 // The broker is the one not reading, so this wait does not count against the
-                // publisher's keep-alive.
-                held.wait(core.limits, core.config.backpressure_timeout)
-                    .await;
+                // publisher's keep-alive. Boxed: only a publisher held back needs this state.
+                if !held.is_empty() {
+                    Box::pin(held.wait(core.limits, core.config.backpressure_timeout)).await;
+                }
                 // A client that does not read what we send stops being read. This wait counts
                 // against the keep-alive, so a client that neither reads nor sends is dropped.
                 let next = async {
@@ -426,8 +413,11 @@ impl<P: Plugin> Connection<'_, P> {
             };
             let result = tokio::select! {
                 result = read => result,
-                () = self.outbox.closed() => return End::Closed,
-                () = core.shutdown.fired() => return End::Shutdown,
+                // Shutdown closes every outbox (`Core::shut_down`): one wait serves both.
+                () = self.outbox.closed() => return match core.shutdown.is_fired() {
+                    true => End::Shutdown,
+                    false => End::Closed,
+                },
             };
             let client_id = self.client_id();
             let packet = match result {
@@ -444,9 +434,42 @@ impl<P: Plugin> Connection<'_, P> {
                 Some(Err(ReadError::Truncated)) => return End::Closed,
                 Some(Err(ReadError::Decode(e))) => return self.malformed(e),
             };
-            if let Some(end) = self.received(packet, &mut held).await {
+            // Boxed, once per read rather than per packet: handling packets (plugin hooks,
+            // routing) is most of a connection's state, and an idle connection, waiting above,
+            // should not hold it. The box holds a concrete type: no dynamic dispatch.
+            if let Some(end) = Box::pin(self.burst(packet, &mut buf, &mut held)).await {
                 return end;
             }
+        }
+    }
+
+    /// Handles `first`, then every packet already buffered after it, without arming the
+    /// keep-alive timer or the close and shutdown waits; returns when a read would be needed,
+    /// the publisher is held back, or the connection must end (`Some`).
+    async fn burst(
+        &mut self,
+        first: Packet,
+        buf: &mut BytesMut,
+        held: &mut HeldBack,
+    ) -> Option<End> {
+        let core = &*self.shared.core;
+        let mut packet = first;
+        loop {
+            if let Some(end) = self.received(packet, held).await {
+                return Some(end);
+            }
+            if !held.is_empty()
+                || self.outbox.is_closed()
+                || core.shutdown.is_fired()
+                || !self.outbox.has_room()
+            {
+                return None;
+            }
+            packet = match codec::decode(buf, core.config.max_packet_size) {
+                Ok(Some(packet)) => packet,
+                Ok(None) => return None,
+                Err(e) => return Some(self.malformed(e)),
+            };
         }
     }
 

@@ -259,7 +259,7 @@ impl<P: Plugin> Broker<P> {
         if P::HOOKS.contains(Hooks::BROKER_PRE_SHUTDOWN) {
             plugins.on_broker_pre_shutdown().await;
         }
-        core.shutdown.fire();
+        core.shut_down();
         shared.stop_tracking();
         if tokio::time::timeout(SHUTDOWN_GRACE, connections_done.recv())
             .await

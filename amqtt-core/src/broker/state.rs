@@ -205,6 +205,19 @@ impl Core {
         (session, present)
     }
 
+    /// Fires `shutdown` and closes every attached connection (their readers then end without
+    /// publishing wills). A connection attaching concurrently checks `shutdown` after it is
+    /// registered, so none is missed.
+    pub(crate) fn shut_down(&self) {
+        self.shutdown.fire();
+        let sessions: Vec<Arc<Session>> = self.sessions().values().cloned().collect();
+        for session in sessions {
+            if let Some(outbox) = &session.lock().outbox {
+                outbox.close();
+            }
+        }
+    }
+
     /// Unbinds a connection from its session. A clean session ends here; a persistent one stays,
     /// queueing QoS 1/2 messages, until the client returns or the session expires.
     pub(crate) fn detach(&self, session: &Arc<Session>, outbox: &Arc<Outbox>) {

@@ -14,8 +14,10 @@ use std::collections::HashMap;
 pub(super) enum Children<N> {
     /// Up to [`Children::MAX_FEW`] children, in insertion order.
     Few(Vec<(Box<str>, N)>),
-    /// More children than a list scan handles well.
-    Many(HashMap<Box<str>, N>),
+    /// More children than a list scan handles well. Boxed: few nodes have one, and every node,
+    /// leaves included, would otherwise be the map's size.
+    #[allow(clippy::box_collection)] // the point: the variant is one pointer, not a map header
+    Many(Box<HashMap<Box<str>, N>>),
 }
 
 impl<N> Default for Children<N> {
@@ -62,7 +64,7 @@ impl<N> Children<N> {
             Self::Few(children) => {
                 let mut many: HashMap<_, _> = std::mem::take(children).into_iter().collect();
                 many.insert(level.into(), child);
-                *self = Self::Many(many);
+                *self = Self::Many(Box::new(many));
             }
             Self::Many(children) => {
                 children.insert(level.into(), child);
@@ -84,7 +86,7 @@ impl<N> Children<N> {
             Self::Many(children) => {
                 let child = children.remove(level)?;
                 if children.len() < Self::MIN_MANY {
-                    *self = Self::Few(std::mem::take(children).into_iter().collect());
+                    *self = Self::Few(std::mem::take(&mut **children).into_iter().collect());
                 } else if children.len() * 4 <= children.capacity() {
                     // Amortised: a map that grew for many children shrinks once three quarters have gone.
                     children.shrink_to(children.len() * 2);

@@ -60,6 +60,10 @@ impl<K: Eq + Hash + Clone, V> Subscribers<K, V> {
         if let Some(positions) = &mut self.positions {
             positions.insert(key.clone(), self.entries.len());
         }
+        if self.entries.is_empty() {
+            // Most filters have one subscriber: no room for four.
+            self.entries.reserve_exact(1);
+        }
         self.entries.push((key, value));
         if self.positions.is_none() && self.entries.len() > Self::INDEX_ABOVE {
             let positions = self.entries.iter().enumerate();
