@@ -10,6 +10,8 @@ use std::time::Instant;
 
 use super::outbox::Outbox;
 use super::stats::Stats;
+use bytes::Bytes;
+
 use crate::codec::{ByteString, Packet, PacketId, Publish, QoS};
 use crate::plugin::{SessionInfo, SessionSummary};
 
@@ -191,6 +193,16 @@ impl Session {
             return (Delivery::Dropped, false);
         }
         state.overflowing = false;
+        let message = match state.outbox {
+            Some(_) => message,
+            // Queued for an offline client, possibly for long: a copy, not a view that would
+            // keep the publisher's whole read buffer alive.
+            None => Publish {
+                topic: ByteString::from(&*message.topic),
+                payload: Bytes::copy_from_slice(&message.payload),
+                ..message
+            },
+        };
         state.pending.push_back(message);
         state.pump(limits);
         let delivery = match (&state.outbox, state.pending.is_empty()) {
