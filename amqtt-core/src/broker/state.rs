@@ -299,14 +299,13 @@ impl HeldBack {
         self.0.is_empty()
     }
 
-    /// Waits until every session held here has drained, or `timeout` has passed (the sessions
-    /// still congested then are marked stalled), and forgets them.
+    /// Waits until every session held here has drained, giving each up to `timeout` from when
+    /// the wait for it begins (one still congested then is marked stalled), and forgets them.
+    /// Each its own time: a healthy subscriber is not marked stalled because a stalled one
+    /// used up the time before it.
     pub(crate) async fn wait(&mut self, limits: SessionLimits, timeout: Duration) {
-        if self.0.is_empty() {
-            return;
-        }
-        let deadline = tokio::time::Instant::now() + timeout;
         for session in self.0.drain(..) {
+            let deadline = tokio::time::Instant::now() + timeout;
             session.relieved(limits, deadline).await;
         }
     }
