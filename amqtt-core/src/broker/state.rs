@@ -332,16 +332,22 @@ impl<P: Plugin> Shared<P> {
             }
         }
         // Live forwarding carries retain=0; only messages sent for a new subscription carry 1.
-        let message = Publish {
-            retain: false,
-            ..message.clone()
+        let live;
+        let message = if message.retain {
+            live = Publish {
+                retain: false,
+                ..message.clone()
+            };
+            &live
+        } else {
+            message
         };
         let producer = match held {
             Some(_) => Producer::Waits,
             None => Producer::Capped,
         };
         for (session, granted) in core.router.targets(&message.topic) {
-            let congested = self.deliver(&session, &message, granted, producer).await;
+            let congested = self.deliver(&session, message, granted, producer).await;
             if let (true, Some(held)) = (congested, held.as_deref_mut()) {
                 held.0.push(session);
             }
