@@ -212,3 +212,38 @@ async fn a_stalled_subscriber_holds_publishers_back_only_for_the_timeout() {
         ]
     );
 }
+
+#[tokio::test]
+async fn a_stalled_subscriber_that_drains_holds_publishers_back_again() {
+    let broker =
+        TestBroker::start("max_inflight: 2\nmax_queued: 3\nbackpressure_timeout: 0.3\n").await;
+    let mut sub = RawClient::connect(broker.addr, "slow").await;
+    sub.subscribe(1, &[("t", QoS::AtLeastOnce)]).await;
+    let mut publisher = RawClient::connect(broker.addr, "pub").await;
+
+    // Fill it (2 in flight, 3 queued), wait out the timeout: stalled, the next two dropped.
+    for i in 0..7 {
+        publisher
+            .publish("t", &format!("a{i}"), QoS::AtLeastOnce, false)
+            .await;
+    }
+    assert_eq!(broker.handle.stats().dropped_queue_full.get(), 2);
+    // It reads and acks everything: drained, so the stalled mark goes at the next message.
+    for i in 0..5 {
+        sub.expect_publish_and_ack("t", &format!("a{i}"), QoS::AtLeastOnce, false)
+            .await;
+    }
+    // Filled again: the publisher is held back again before its sixth message is read (which
+    // is then dropped, the subscriber being stalled once more).
+    let started = Instant::now();
+    for i in 0..6 {
+        publisher
+            .publish("t", &format!("b{i}"), QoS::AtLeastOnce, false)
+            .await;
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "the publisher was not held back after the subscriber drained"
+    );
+    assert_eq!(broker.handle.stats().dropped_queue_full.get(), 3);
+}

@@ -139,3 +139,16 @@ async fn no_will_after_disconnect() {
     sub.expect_silence(SILENCE).await;
     assert_eq!(broker.handle.retained_count(), 0);
 }
+
+#[tokio::test]
+async fn no_will_when_the_broker_shuts_down() {
+    let broker = TestBroker::start("").await;
+    let mut staying = with_will(&broker, "staying", "will/f", QoS::AtLeastOnce, true).await;
+    let handle = broker.handle.clone();
+
+    broker.stop().await;
+    // The broker closed the connection; the will, retained if it had been published, was not.
+    staying.expect_closed(CLOSE_WAIT).await;
+    assert_eq!(handle.stats().clients_connected.get(), 0);
+    assert_eq!(handle.retained_count(), 0);
+}

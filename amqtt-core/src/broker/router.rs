@@ -8,9 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use super::session::Session;
-use bytes::Bytes;
-
-use crate::codec::{ByteString, Publish, QoS};
+use crate::codec::{Publish, QoS};
 use crate::topic::{TopicTrie, filter_matches};
 
 /// One subscription in the index.
@@ -84,9 +82,7 @@ impl Router {
             let stored = Publish {
                 dup: false,
                 packet_id: None,
-                topic: ByteString::from(&*message.topic),
-                payload: Bytes::copy_from_slice(&message.payload),
-                ..message.clone()
+                ..message.detached()
             };
             retained.insert(message.topic.to_string(), stored);
         }

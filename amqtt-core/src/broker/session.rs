@@ -10,8 +10,6 @@ use std::time::Instant;
 
 use super::outbox::Outbox;
 use super::stats::Stats;
-use bytes::Bytes;
-
 use crate::codec::{ByteString, Packet, PacketId, Publish, QoS};
 use crate::plugin::{SessionInfo, SessionSummary};
 
@@ -197,11 +195,7 @@ impl Session {
             Some(_) => message,
             // Queued for an offline client, possibly for long: a copy, not a view that would
             // keep the publisher's whole read buffer alive.
-            None => Publish {
-                topic: ByteString::from(&*message.topic),
-                payload: Bytes::copy_from_slice(&message.payload),
-                ..message
-            },
+            None => message.detached(),
         };
         state.pending.push_back(message);
         state.pump(limits);

@@ -1,7 +1,8 @@
 //! PUBLISH: DUP, QoS and RETAIN in the fixed-header flags; topic name, packet id (QoS 1 and 2
 //! only), then the payload, which runs to the end of the frame.
 
-use bytes::{BufMut, BytesMut};
+use bytes::{BufMut, Bytes, BytesMut};
+use bytestring::ByteString;
 
 use super::field::{Reader, prefixed_len, write_binary};
 use super::{DecodeError, Publish, QoS, header};
@@ -37,6 +38,17 @@ pub(crate) fn read(flags: u8, mut r: Reader) -> Result<Publish, DecodeError> {
 }
 
 impl Publish {
+    /// The same message with its topic and payload in allocations of their own. A decoded
+    /// message's fields are views of the frame it came in, which keep the whole read buffer
+    /// alive: what is stored for long (retained, queued offline) should be detached.
+    pub fn detached(&self) -> Publish {
+        Publish {
+            topic: ByteString::from(&*self.topic),
+            payload: Bytes::copy_from_slice(&self.payload),
+            ..*self
+        }
+    }
+
     /// The first byte of the fixed header: type, DUP, QoS and RETAIN.
     pub(crate) fn byte1(&self) -> u8 {
         let mut byte1 = TYPE | ((self.qos as u8) << QOS_SHIFT);
@@ -116,6 +128,24 @@ mod tests {
 
     use crate::codec::testing::{assert_vector, decode_bytes, pid, publish, round_trip};
     use crate::codec::{ByteString, DecodeError, Packet, Publish, QoS};
+
+    #[test]
+    fn detached_equals_the_message_and_shares_nothing_with_its_frame() {
+        let mut frame = BytesMut::from(&b"\x30\x0a\x00\x03a/bhello"[..]);
+        let range = frame.as_ptr_range();
+        let Ok(Some(Packet::Publish(decoded))) = crate::codec::decode(&mut frame, usize::MAX)
+        else {
+            panic!("not a valid PUBLISH");
+        };
+        let detached = decoded.detached();
+        assert_eq!(detached, decoded);
+        assert!(
+            range.contains(&decoded.payload.as_ptr()),
+            "decoding is zero-copy"
+        );
+        assert!(!range.contains(&detached.payload.as_ptr()));
+        assert!(!range.contains(&detached.topic.as_bytes().as_ptr()));
+    }
 
     #[test]
     fn publish_qos0_vector() {
