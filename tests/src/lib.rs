@@ -61,8 +61,26 @@ impl<P: Plugin> TestBroker<P> {
         }
     }
 
-    /// Stops the broker and waits for it to finish.
+    /// Asserts the broker's internal invariants ([`BrokerHandle::check_consistency`]): every
+    /// subscription belongs to a live session. Retries for a while, since a session that is
+    /// ending leaves the index a slice at a time.
+    pub async fn assert_consistent(&self) {
+        let deadline = tokio::time::Instant::now() + RECV_TIMEOUT;
+        loop {
+            match self.handle.check_consistency() {
+                Ok(()) => return,
+                Err(violation) if tokio::time::Instant::now() >= deadline => {
+                    panic!("broker state is inconsistent: {violation}")
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+    }
+
+    /// Checks the broker's invariants ([`TestBroker::assert_consistent`]), then stops it and
+    /// waits for it to finish.
     pub async fn stop(mut self) {
+        self.assert_consistent().await;
         self.handle.shutdown();
         if let Some(task) = self.task.take() {
             task.await.expect("broker task ends cleanly");

@@ -264,3 +264,44 @@ async fn unsubscribing_a_filter_never_subscribed_still_gets_unsuback() {
     publish_all(&mut publisher, &["a/b"]).await;
     expect_topics(&mut client, &["a/b"]).await;
 }
+
+#[tokio::test]
+async fn many_filters_enter_and_leave_the_index_across_slices() {
+    let broker = TestBroker::start("").await;
+    let filters: Vec<String> = (0..1000).map(|i| format!("many/{i}/+")).collect();
+    let requested: Vec<(&str, QoS)> = filters
+        .iter()
+        .map(|f| (f.as_str(), QoS::AtLeastOnce))
+        .collect();
+    let mut client = RawClient::connect(broker.addr, "many").await;
+    let ack = client.subscribe(1, &requested).await;
+    assert_eq!(ack.codes.len(), 1000);
+    assert!(
+        ack.codes
+            .iter()
+            .all(|c| *c == SubAckCode::Success(QoS::AtLeastOnce))
+    );
+    assert_eq!(broker.handle.subscription_count(), 1000);
+    broker.assert_consistent().await;
+
+    // One UNSUBSCRIBE of 600 filters (more than one slice) and one that was never subscribed.
+    let mut leaving: Vec<&str> = filters[..600].iter().map(String::as_str).collect();
+    leaving.push("never/subscribed");
+    client.unsubscribe(2, &leaving).await;
+    assert_eq!(broker.handle.subscription_count(), 400);
+    broker.assert_consistent().await;
+
+    // The rest still route, the unsubscribed ones do not.
+    let mut publisher = RawClient::connect(broker.addr, "many-publisher").await;
+    publish_all(&mut publisher, &["many/5/x", "many/999/x"]).await;
+    let message = client.recv_publish().await;
+    assert_eq!(&*message.topic, "many/999/x");
+
+    // The clean session ends with its connection: every entry leaves the index.
+    client.disconnect().await;
+    amqtt_tests::wait_until("the session's subscriptions to leave the index", || {
+        broker.handle.subscription_count() == 0
+    })
+    .await;
+    broker.stop().await;
+}

@@ -16,6 +16,7 @@ use super::session::Producer;
 use super::session::Session;
 use super::state::{Core, HeldBack, Shared};
 use super::stats::Stats;
+use super::subscriptions::SLICE;
 use crate::codec::{
     self, ByteString, ConnAck, Connect, ConnectReturnCode, DecodeError, LastWill, Packet, Publish,
     QoS, SubAck, SubAckCode, Subscribe, Unsubscribe, frame_len,
@@ -248,7 +249,7 @@ where
     let info = Arc::new(info);
 
     let outbox = Arc::new(Outbox::new(core.config.max_outbound));
-    let (session, present) = core.attach(&info, &outbox);
+    let (session, present) = core.attach(&info, &outbox).await;
     if core.shutdown.is_fired() {
         // Registered after `Core::shut_down` closed the others: close this one too.
         outbox.close();
@@ -369,7 +370,7 @@ impl<P: Plugin> Connection<'_, P> {
                 self.publish_checked(&will, None).await;
             }
         }
-        core.detach(self.session, self.outbox);
+        core.detach(self.session, self.outbox).await;
         core.stats.clients_connected.decrement();
         self.outbox.close();
         if P::HOOKS.contains(Hooks::CLIENT_DISCONNECTED) {
@@ -590,17 +591,21 @@ impl<P: Plugin> Connection<'_, P> {
                         .topic_filtering(self.info, &filter, Action::Subscribe)
                         .await
                         .permits());
-            if !allowed {
+            if allowed {
+                codes.push(SubAckCode::Success(qos));
+                granted.push((filter, qos));
+            } else {
                 codes.push(SubAckCode::Failure);
-                continue;
             }
-            self.session
-                .lock()
-                .subscriptions
-                .insert(filter.to_string(), qos);
-            shared.core.router.subscribe(&filter, self.session, qos);
-            codes.push(SubAckCode::Success(qos));
-            granted.push((filter, qos));
+        }
+        if !shared
+            .core
+            .subscribe(self.session, self.outbox, &granted)
+            .await
+        {
+            // Taken over (or the session ended) meanwhile: this connection is closing and its
+            // subscriptions would belong to a session it no longer has.
+            return;
         }
         self.outbox.push(Packet::SubAck(SubAck {
             packet_id: subscribe.packet_id,
@@ -614,8 +619,12 @@ impl<P: Plugin> Connection<'_, P> {
                     .await;
             }
         }
-        // Retained messages go to this subscriber only, for each filter just subscribed.
-        for (filter, qos) in granted {
+        // Retained messages go to this subscriber only, for each filter just subscribed; a
+        // yield now and then so a long list does not hold up this worker's other tasks.
+        for (n, (filter, qos)) in granted.into_iter().enumerate() {
+            if n % SLICE == SLICE - 1 {
+                tokio::task::yield_now().await;
+            }
             for message in shared.core.router.retained_matching(&filter) {
                 shared
                     .deliver(self.session, &message, qos, Producer::Capped)
@@ -625,20 +634,10 @@ impl<P: Plugin> Connection<'_, P> {
     }
 
     async fn handle_unsubscribe(&mut self, unsubscribe: Unsubscribe) {
-        for filter in &unsubscribe.filters {
-            if self
-                .session
-                .lock()
-                .subscriptions
-                .remove(&**filter)
-                .is_some()
-            {
-                self.shared
-                    .core
-                    .router
-                    .unsubscribe(filter, self.session.key);
-            }
-        }
+        self.shared
+            .core
+            .unsubscribe(self.session, &unsubscribe.filters)
+            .await;
         self.outbox.push(Packet::UnsubAck(unsubscribe.packet_id));
         if P::HOOKS.contains(Hooks::CLIENT_UNSUBSCRIBED) {
             for filter in &unsubscribe.filters {

@@ -9,6 +9,7 @@ mod router;
 mod session;
 mod state;
 mod stats;
+mod subscriptions;
 mod trigger;
 
 use std::future::Future;
@@ -117,6 +118,20 @@ impl<P: Plugin> BrokerHandle<P> {
     /// Number of retained messages.
     pub fn retained_count(&self) -> usize {
         self.shared.core.router.retained_count()
+    }
+
+    /// Number of subscriptions (filter and session pairs) in the index.
+    pub fn subscription_count(&self) -> usize {
+        self.shared.core.router.subscription_count()
+    }
+
+    /// Checks the broker's internal invariants: every subscription in the index belongs to a
+    /// live session in the registry and is in that session's own list, and the counts agree
+    /// (so nothing is stored for a session that no longer exists). `Err` describes the first
+    /// violation. For tests and diagnostics: it locks every session in turn, and a session
+    /// ending at the time of the call can show as a difference until its removal finishes.
+    pub fn check_consistency(&self) -> Result<(), String> {
+        self.shared.core.check_consistency()
     }
 
     /// The plugin set.

@@ -5,7 +5,7 @@
 //! because nothing awaits while they are held; publishes take the read side and run in parallel.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::session::Session;
 use crate::codec::{Publish, QoS};
@@ -26,43 +26,25 @@ pub(crate) struct Router {
 }
 
 impl Router {
-    /// Adds or replaces `session`'s subscription to `filter`.
-    pub(crate) fn subscribe(&self, filter: &str, session: &Arc<Session>, qos: QoS) {
-        let subscriber = Subscriber {
-            session: session.clone(),
-            qos,
-        };
-        self.write_subscriptions()
-            .insert(filter, session.key, subscriber);
+    /// The index, to change. Held for one slice of work at a time (see `subscriptions.rs`).
+    pub(crate) fn index_mut(&self) -> RwLockWriteGuard<'_, TopicTrie<u64, Subscriber>> {
+        self.subscriptions
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Removes `session`'s subscription to `filter`.
-    pub(crate) fn unsubscribe(&self, filter: &str, session_key: u64) {
-        self.write_subscriptions().remove(filter, &session_key);
-    }
-
-    /// Removes all of `filters` for one session (session end).
-    pub(crate) fn unsubscribe_all<'a>(
-        &self,
-        filters: impl Iterator<Item = &'a String>,
-        session_key: u64,
-    ) {
-        let mut index = self.write_subscriptions();
-        for filter in filters {
-            index.remove(filter, &session_key);
-        }
+    /// The index, to read.
+    pub(crate) fn index(&self) -> RwLockReadGuard<'_, TopicTrie<u64, Subscriber>> {
+        self.subscriptions.read().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The sessions that should receive a message on `topic`, each once at the highest QoS
     /// among its matching subscriptions.
     pub(crate) fn targets(&self, topic: &str) -> Vec<(Arc<Session>, QoS)> {
         let mut targets: Vec<(u64, Arc<Session>, QoS)> = Vec::new();
-        {
-            let index = self.subscriptions.read().unwrap_or_else(|e| e.into_inner());
-            index.for_each_match(topic, |key, sub| {
-                targets.push((*key, sub.session.clone(), sub.qos));
-            });
-        }
+        self.index().for_each_match(topic, |key, sub| {
+            targets.push((*key, sub.session.clone(), sub.qos));
+        });
         if targets.len() > 1 {
             // Overlapping subscriptions of one session: keep one entry, at the highest QoS.
             targets.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
@@ -91,6 +73,11 @@ impl Router {
     /// The retained messages whose topics match `filter`.
     pub(crate) fn retained_matching(&self, filter: &str) -> Vec<Publish> {
         let retained = self.retained.read().unwrap_or_else(|e| e.into_inner());
+        if !filter.contains(['+', '#']) {
+            // A filter without wildcards matches one topic name: a lookup, not a scan, so a
+            // SUBSCRIBE of many plain filters costs no scan of the store per filter.
+            return retained.get(filter).cloned().into_iter().collect();
+        }
         retained
             .iter()
             .filter(|(topic, _)| filter_matches(filter, topic))
@@ -100,10 +87,7 @@ impl Router {
 
     /// Number of subscriptions (filter and session pairs).
     pub(crate) fn subscription_count(&self) -> usize {
-        self.subscriptions
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .len()
+        self.index().len()
     }
 
     /// Number of retained messages.
@@ -112,11 +96,5 @@ impl Router {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .len()
-    }
-
-    fn write_subscriptions(&self) -> std::sync::RwLockWriteGuard<'_, TopicTrie<u64, Subscriber>> {
-        self.subscriptions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
     }
 }

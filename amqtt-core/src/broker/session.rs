@@ -64,8 +64,12 @@ pub(crate) struct SessionState {
     pub(crate) clean: bool,
     /// The client as its latest CONNECT described it (what plugins are shown).
     pub(crate) info: Arc<SessionInfo>,
-    /// The client's subscriptions: filter -> granted QoS.
-    pub(crate) subscriptions: HashMap<String, QoS>,
+    /// The client's subscriptions: filter -> granted QoS. Every entry is in the router's index
+    /// under this session's key, and nothing else of this session is (see `subscriptions.rs`).
+    pub(crate) subscriptions: HashMap<Box<str>, QoS>,
+    /// Set once the session has left the registry (clean session closed or replaced, expired):
+    /// no subscription may enter the index for it any more, and nothing is queued for it.
+    pub(crate) ended: bool,
     /// Messages sent and not yet acknowledged, in the order they were sent.
     inflight: VecDeque<(PacketId, Inflight)>,
     /// QoS 1/2 messages waiting for a connection or for room in the in-flight window.
@@ -97,6 +101,7 @@ impl Session {
                 clean: info.clean_session,
                 info,
                 subscriptions: HashMap::new(),
+                ended: false,
                 inflight: VecDeque::new(),
                 pending: VecDeque::new(),
                 incoming_qos2: HashSet::new(),
@@ -124,7 +129,7 @@ impl Session {
         let mut subscriptions: Vec<(String, QoS)> = state
             .subscriptions
             .iter()
-            .map(|(f, q)| (f.clone(), *q))
+            .map(|(f, q)| (f.to_string(), *q))
             .collect();
         subscriptions.sort();
         SessionSummary {
@@ -161,6 +166,10 @@ impl Session {
             ..message.clone()
         };
         let mut state = self.lock();
+        if state.ended {
+            // Routed just before the session left the index: nobody will ever read it.
+            return (Delivery::Dropped, false);
+        }
         // A producer that waits may overfill a connected, unstalled session by its one message:
         // every such producer then waits, so the overshoot is bounded by their number.
         let may_overfill =
@@ -266,6 +275,22 @@ impl Session {
 }
 
 impl SessionState {
+    /// Whether the connection with `outbox` still owns this live session: it may change the
+    /// session's subscriptions. A connection that was taken over, or whose clean session
+    /// ended, may not.
+    pub(crate) fn owned_by(&self, outbox: &Arc<Outbox>) -> bool {
+        !self.ended && self.outbox.as_ref().is_some_and(|o| Arc::ptr_eq(o, outbox))
+    }
+
+    /// Ends the session (it has left the registry, or is about to): marks it so no
+    /// subscription enters the index for it any more, and returns the subscriptions the caller
+    /// must remove from the index ([`Core::remove_subscriptions`](super::Core)).
+    pub(crate) fn end(&mut self) -> HashMap<Box<str>, QoS> {
+        self.ended = true;
+        self.pending.clear();
+        std::mem::take(&mut self.subscriptions)
+    }
+
     /// Whether a producer that may overfill must now wait for this connected session, whose
     /// outbox holds `queued` packets. Clears a stalled mark once the session has drained.
     fn congested(&self, queued: usize, limits: SessionLimits, may_overfill: bool) -> bool {

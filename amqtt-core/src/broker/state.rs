@@ -1,9 +1,9 @@
 //! State shared by every connection: [`Core`] (registry, router, counters, limits) and
 //! [`Shared`], which adds the plugin set, and the routing of a message through both.
 //!
-//! Lock order, where more than one is taken: session registry, then a session, then an outbox.
-//! The router's locks are never held while a session is locked (routing collects its targets and
-//! releases the index before delivering).
+//! Lock order, where more than one is taken: session registry, then a session, then the
+//! subscription index or an outbox. Routing never holds the index while it locks a session (it
+//! collects its targets and releases the index before delivering).
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use super::outbox::Outbox;
-use super::router::Router;
+use super::router::{Router, Subscriber};
 use super::session::{Delivery, Producer, Session, SessionLimits};
 use super::stats::Stats;
 use super::trigger::Trigger;
@@ -153,12 +153,28 @@ impl Core {
 
     /// Binds a connection to the session of `info.client_id`, taking over any connection that
     /// has it. Queues the CONNACK, then everything the resumed session had in flight and queued.
-    /// Returns the session and whether it was resumed (CONNACK's session-present flag).
-    pub(crate) fn attach(
+    /// Returns the session and whether it was resumed (CONNACK's session-present flag). A
+    /// session it replaced has ended; its subscriptions leave the index before this returns.
+    pub(crate) async fn attach(
         &self,
         info: &Arc<SessionInfo>,
         outbox: &Arc<Outbox>,
     ) -> (Arc<Session>, bool) {
+        let (session, present, discarded) = self.bind(info, outbox);
+        if let Some((key, filters)) = discarded {
+            self.remove_subscriptions(key, filters).await;
+        }
+        (session, present)
+    }
+
+    /// The locked part of [`Core::attach`]: also returns the key and subscriptions of a session
+    /// it ended.
+    #[allow(clippy::type_complexity)]
+    fn bind(
+        &self,
+        info: &Arc<SessionInfo>,
+        outbox: &Arc<Outbox>,
+    ) -> (Arc<Session>, bool, Option<(u64, HashMap<Box<str>, QoS>)>) {
         let client_id = &info.client_id;
         let clean = info.clean_session;
         let mut sessions = self.sessions();
@@ -174,7 +190,7 @@ impl Core {
                     drop(state);
                     Some(old)
                 } else {
-                    discarded = Some((std::mem::take(&mut state.subscriptions), old.key));
+                    discarded = Some((old.key, state.end()));
                     drop(state);
                     sessions.remove(&**client_id);
                     None
@@ -199,10 +215,7 @@ impl Core {
             state.attach(outbox.clone(), self.limits);
         }
         drop(sessions);
-        if let Some((filters, key)) = discarded {
-            self.router.unsubscribe_all(filters.keys(), key);
-        }
-        (session, present)
+        (session, present, discarded)
     }
 
     /// Fires `shutdown` and closes every attached connection (their readers then end without
@@ -218,21 +231,26 @@ impl Core {
         }
     }
 
-    /// Unbinds a connection from its session. A clean session ends here; a persistent one stays,
-    /// queueing QoS 1/2 messages, until the client returns or the session expires.
-    pub(crate) fn detach(&self, session: &Arc<Session>, outbox: &Arc<Outbox>) {
-        let mut sessions = self.sessions();
-        let mut state = session.lock();
-        if !state
-            .outbox
-            .as_ref()
-            .is_some_and(|o| Arc::ptr_eq(o, outbox))
-        {
-            return; // taken over: the session belongs to the new connection now
-        }
-        state.outbox = None;
-        if state.clean {
-            let filters = std::mem::take(&mut state.subscriptions);
+    /// Unbinds a connection from its session. A clean session ends here (its subscriptions
+    /// leave the index before this returns); a persistent one stays, queueing QoS 1/2 messages,
+    /// until the client returns or the session expires.
+    pub(crate) async fn detach(&self, session: &Arc<Session>, outbox: &Arc<Outbox>) {
+        let ended = {
+            let mut sessions = self.sessions();
+            let mut state = session.lock();
+            if !state
+                .outbox
+                .as_ref()
+                .is_some_and(|o| Arc::ptr_eq(o, outbox))
+            {
+                return; // taken over: the session belongs to the new connection now
+            }
+            state.outbox = None;
+            if !state.clean {
+                state.disconnected_at = Some(Instant::now());
+                return;
+            }
+            let filters = state.end();
             drop(state);
             if sessions
                 .get(session.client_id())
@@ -240,34 +258,41 @@ impl Core {
             {
                 sessions.remove(session.client_id());
             }
-            drop(sessions);
-            self.router.unsubscribe_all(filters.keys(), session.key);
-        } else {
-            state.disconnected_at = Some(Instant::now());
-        }
+            filters
+        };
+        self.remove_subscriptions(session.key, ended).await;
     }
 
-    /// Subscribes `client_id` to `filter` (a valid filter), creating an offline persistent
-    /// session if there is none.
+    /// Subscribes `client_id` to `filter` (a valid filter) for a plugin, creating an offline
+    /// persistent session if there is none.
     pub(crate) fn add_subscription(&self, client_id: &str, filter: &str, qos: QoS) {
-        let session = {
-            let mut sessions = self.sessions();
-            sessions
-                .entry(client_id.to_owned())
-                .or_insert_with(|| {
-                    let info = Arc::new(SessionInfo::new(client_id));
-                    let session = Session::new(self.new_session_key(), info);
-                    session.lock().disconnected_at = Some(Instant::now());
-                    Arc::new(session)
-                })
-                .clone()
+        // The registry stays locked until the entry is in, so the session cannot end between
+        // being found and being subscribed (lock order: registry, session, index).
+        let mut sessions = self.sessions();
+        let session = sessions.entry(client_id.to_owned()).or_insert_with(|| {
+            let info = Arc::new(SessionInfo::new(client_id));
+            let session = Session::new(self.new_session_key(), info);
+            session.lock().disconnected_at = Some(Instant::now());
+            Arc::new(session)
+        });
+        let mut state = session.lock();
+        state.subscriptions.insert(Box::from(filter), qos);
+        let subscriber = Subscriber {
+            session: session.clone(),
+            qos,
         };
-        session.lock().subscriptions.insert(filter.to_owned(), qos);
-        self.router.subscribe(filter, &session, qos);
+        self.router
+            .index_mut()
+            .insert(filter, session.key, subscriber);
+    }
+
+    /// Every session in the registry.
+    pub(super) fn all_sessions(&self) -> Vec<Arc<Session>> {
+        self.sessions().values().cloned().collect()
     }
 
     /// Removes persistent sessions that have been offline longer than `session_expiry_interval`.
-    fn expire_once(&self, expiry: Duration) {
+    async fn expire_once(&self, expiry: Duration) {
         let now = Instant::now();
         let mut expired = Vec::new();
         self.sessions().retain(|_, session| {
@@ -277,13 +302,13 @@ impl Core {
                     .disconnected_at
                     .is_some_and(|t| now.duration_since(t) >= expiry);
             if gone {
-                expired.push((std::mem::take(&mut state.subscriptions), session.key));
+                expired.push((session.key, state.end()));
             }
             !gone
         });
-        for (filters, key) in expired {
+        for (key, filters) in expired {
             tracing::debug!(session_key = key, "session expired");
-            self.router.unsubscribe_all(filters.keys(), key);
+            self.remove_subscriptions(key, filters).await;
         }
     }
 }
@@ -398,7 +423,7 @@ pub(crate) async fn expire_sessions(core: Arc<Core>) {
     let period = (expiry / 2).clamp(Duration::from_millis(100), Duration::from_secs(10));
     loop {
         tokio::select! {
-            () = tokio::time::sleep(period) => core.expire_once(expiry),
+            () = tokio::time::sleep(period) => core.expire_once(expiry).await,
             () = core.shutdown.fired() => return,
         }
     }

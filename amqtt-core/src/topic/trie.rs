@@ -130,6 +130,11 @@ impl<K: Eq + Hash + Clone, V> TopicTrie<K, V> {
         replaced
     }
 
+    /// The value of `key`'s subscription to exactly `filter`, if it has one.
+    pub fn get(&self, filter: &str, key: &K) -> Option<&V> {
+        self.root.get(filter, key)
+    }
+
     /// Unsubscribes `key` from exactly `filter` (not from other filters that overlap it) and returns the
     /// value it had. Nodes left without subscribers or children are freed, so the trie's memory follows the
     /// current subscriptions rather than every filter ever seen.
@@ -206,6 +211,20 @@ impl<K: Eq + Hash + Clone, V> Node<K, V> {
         match rest {
             None => self.subscribers.upsert(key, value),
             Some(rest) => self.insert(rest, key, value),
+        }
+    }
+
+    /// Looks up below this node; `filter` holds the levels still to follow.
+    fn get(&self, filter: &str, key: &K) -> Option<&V> {
+        let (level, rest) = split_first_level(filter);
+        let node = match level {
+            MULTI_LEVEL_WILDCARD if rest.is_none() => return self.multi_level.get(key),
+            SINGLE_LEVEL_WILDCARD => self.single_level.as_deref()?,
+            _ => self.children.get(level)?,
+        };
+        match rest {
+            None => node.subscribers.get(key),
+            Some(rest) => node.get(rest, key),
         }
     }
 

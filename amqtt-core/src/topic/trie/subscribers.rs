@@ -73,6 +73,11 @@ impl<K: Eq + Hash + Clone, V> Subscribers<K, V> {
         None
     }
 
+    /// `key`'s value.
+    pub(super) fn get(&self, key: &K) -> Option<&V> {
+        self.position(key).map(|position| &self.entries[position].1)
+    }
+
     /// Removes `key`'s entry, returning its value, and releases memory a much shorter list no longer needs.
     pub(super) fn remove(&mut self, key: &K) -> Option<V> {
         let position = self.position(key)?;

@@ -1,0 +1,158 @@
+//! Subscriptions entering and leaving the router's index, kept in step with the sessions.
+//!
+//! Two rules keep the index free of subscriptions that belong to no live session, whatever the
+//! interleaving of SUBSCRIBE, takeover, detach and expiry:
+//!
+//! - An entry enters the index only while its session is locked and still owned by the
+//!   connection that asked (`SessionState::owned_by`): not ended, not taken over. The session's
+//!   own list and the index change together, under that lock.
+//! - A session leaves the registry only through `SessionState::end`, which under the same lock
+//!   marks it ended and takes its list; the caller then removes exactly those entries
+//!   ([`Core::remove_subscriptions`]). Nothing can be added after the mark, and everything added
+//!   before it is in the list taken.
+//!
+//! Index work runs in slices of [`SLICE`] filters, releasing the index's write lock and yielding
+//! to the runtime between slices, so a client subscribing to 10 000 filters or a session ending
+//! with 300 000 holds up other clients' routing for one slice at a time, not for the whole batch.
+//!
+//! Lock order: a session, then the index (the reverse never happens: routing releases the
+//! index before it locks a session).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::outbox::Outbox;
+use super::router::Subscriber;
+use super::session::Session;
+use super::state::Core;
+use crate::codec::{ByteString, QoS};
+
+/// Filters handled per hold of the index's write lock. A trie insert or removal takes well
+/// under a microsecond, so a slice holds the lock for a small fraction of a millisecond.
+pub(crate) const SLICE: usize = 256;
+
+impl Core {
+    /// Subscribes `session` to `filters` (valid, permitted) for the connection with `outbox`.
+    /// Returns `false` as soon as that connection no longer owns the session (taken over, or
+    /// its clean session ended): the filters not yet added are then not added.
+    pub(crate) async fn subscribe(
+        &self,
+        session: &Arc<Session>,
+        outbox: &Arc<Outbox>,
+        filters: &[(ByteString, QoS)],
+    ) -> bool {
+        for (n, slice) in filters.chunks(SLICE).enumerate() {
+            if n > 0 {
+                tokio::task::yield_now().await;
+            }
+            let mut state = session.lock();
+            if !state.owned_by(outbox) {
+                return false;
+            }
+            let mut index = self.router.index_mut();
+            for (filter, qos) in slice {
+                state.subscriptions.insert(Box::from(&**filter), *qos);
+                let subscriber = Subscriber {
+                    session: session.clone(),
+                    qos: *qos,
+                };
+                index.insert(filter, session.key, subscriber);
+            }
+        }
+        true
+    }
+
+    /// Unsubscribes `session` from those of `filters` it has.
+    pub(crate) async fn unsubscribe(&self, session: &Session, filters: &[ByteString]) {
+        for (n, slice) in filters.chunks(SLICE).enumerate() {
+            if n > 0 {
+                tokio::task::yield_now().await;
+            }
+            let mut state = session.lock();
+            let mut index = self.router.index_mut();
+            for filter in slice {
+                if state.subscriptions.remove(&**filter).is_some() {
+                    index.remove(filter, &session.key);
+                }
+            }
+        }
+    }
+
+    /// Removes from the index the subscriptions an ended session had (what
+    /// `SessionState::end` returned), a slice at a time.
+    pub(crate) async fn remove_subscriptions(
+        &self,
+        session_key: u64,
+        filters: HashMap<Box<str>, QoS>,
+    ) {
+        let mut filters = filters.into_keys();
+        let mut first = true;
+        loop {
+            if !first {
+                tokio::task::yield_now().await;
+            }
+            first = false;
+            let mut index = self.router.index_mut();
+            let mut removed = 0;
+            for filter in filters.by_ref().take(SLICE) {
+                index.remove(&filter, &session_key);
+                removed += 1;
+            }
+            if removed < SLICE {
+                return;
+            }
+        }
+    }
+
+    /// Checks that the index and the sessions agree: every live session's subscriptions are in
+    /// the index under its key with the same QoS, no session in the registry has ended, and the
+    /// index holds nothing else (its size is the sum of the sessions' subscriptions). Meant for
+    /// tests and diagnostics, when no client is changing subscriptions: a session ending at the
+    /// time of the call can show as a difference for as long as its removal takes.
+    pub(crate) fn check_consistency(&self) -> Result<(), String> {
+        let sessions = self.all_sessions();
+        let mut expected = 0;
+        let mut listed = Vec::new();
+        for session in &sessions {
+            let state = session.lock();
+            if state.ended {
+                return Err(format!(
+                    "session `{}` is in the registry but has ended",
+                    session.client_id()
+                ));
+            }
+            expected += state.subscriptions.len();
+            listed.push((session.clone(), state.subscriptions.clone()));
+        }
+        let index = self.router.index();
+        for (session, filters) in &listed {
+            for (filter, qos) in filters {
+                match index.get(filter, &session.key) {
+                    Some(entry) if Arc::ptr_eq(&entry.session, session) && entry.qos == *qos => {}
+                    Some(entry) => {
+                        return Err(format!(
+                            "index entry for `{filter}` of `{}` is {:?} of another session object, expected {qos:?}",
+                            session.client_id(),
+                            entry.qos
+                        ));
+                    }
+                    None => {
+                        return Err(format!(
+                            "subscription `{filter}` of `{}` is missing from the index",
+                            session.client_id()
+                        ));
+                    }
+                }
+            }
+        }
+        if index.len() != expected {
+            return Err(format!(
+                "the index holds {} subscriptions, the {} live sessions {expected}: {} belong to no live session",
+                index.len(),
+                sessions.len(),
+                index.len().saturating_sub(expected)
+            ));
+        }
+        Ok(())
+    }
+}
