@@ -16,7 +16,7 @@ use super::session::Producer;
 use super::session::Session;
 use super::state::{Core, HeldBack, Shared};
 use super::stats::Stats;
-use super::subscriptions::SLICE;
+use super::subscriptions::SliceYield;
 use crate::codec::{
     self, ByteString, ConnAck, Connect, ConnectReturnCode, DecodeError, LastWill, Packet, Publish,
     QoS, SubAck, SubAckCode, Subscribe, Unsubscribe, frame_len,
@@ -58,7 +58,8 @@ enum End {
     Shutdown,
 }
 
-/// Reads one packet, growing `buf` only as far as the frame at hand needs.
+/// Reads one packet, growing `buf` only as far as the frame at hand needs and at most twice as
+/// far as what has arrived.
 /// Cancel-safe: a partial frame stays in `buf`.
 ///
 /// An idle connection holds no read buffer: when nothing is buffered and nothing is ready to
@@ -102,7 +103,10 @@ async fn read_packet<R: AsyncRead + Unpin>(
                 }
             }
         } else {
-            buf.reserve(needed.max(READ_CHUNK));
+            // Room for the rest of the frame, but never more than the bytes already received
+            // (or one chunk): a header that declares a huge frame and sends nothing after it
+            // reserves little, and a real large frame still grows in a few doublings.
+            buf.reserve(needed.min(buf.len().max(READ_CHUNK)));
             reader.read_buf(buf).await
         };
         match read.map_err(ReadError::Io)? {
@@ -583,6 +587,7 @@ impl<P: Plugin> Connection<'_, P> {
         let shared = self.shared;
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut granted = Vec::with_capacity(subscribe.filters.len());
+        let mut slices = SliceYield::default();
         for (filter, qos) in subscribe.filters {
             let allowed = valid_topic_filter(&filter)
                 && (!P::HOOKS.contains(Hooks::TOPIC_FILTERING)
@@ -597,6 +602,7 @@ impl<P: Plugin> Connection<'_, P> {
             } else {
                 codes.push(SubAckCode::Failure);
             }
+            slices.tick().await;
         }
         if !shared
             .core
@@ -611,25 +617,23 @@ impl<P: Plugin> Connection<'_, P> {
             packet_id: subscribe.packet_id,
             codes,
         }));
-        for (filter, qos) in &granted {
-            if P::HOOKS.contains(Hooks::CLIENT_SUBSCRIBED) {
+        if P::HOOKS.contains(Hooks::CLIENT_SUBSCRIBED) {
+            for (filter, qos) in &granted {
                 shared
                     .plugins
                     .on_broker_client_subscribed(self.client_id(), filter, *qos)
                     .await;
+                slices.tick().await;
             }
         }
-        // Retained messages go to this subscriber only, for each filter just subscribed; a
-        // yield now and then so a long list does not hold up this worker's other tasks.
-        for (n, (filter, qos)) in granted.into_iter().enumerate() {
-            if n % SLICE == SLICE - 1 {
-                tokio::task::yield_now().await;
-            }
+        // Retained messages go to this subscriber only, for each filter just subscribed.
+        for (filter, qos) in granted {
             for message in shared.core.router.retained_matching(&filter) {
                 shared
                     .deliver(self.session, &message, qos, Producer::Capped)
                     .await;
             }
+            slices.tick().await;
         }
     }
 
@@ -640,11 +644,13 @@ impl<P: Plugin> Connection<'_, P> {
             .await;
         self.outbox.push(Packet::UnsubAck(unsubscribe.packet_id));
         if P::HOOKS.contains(Hooks::CLIENT_UNSUBSCRIBED) {
+            let mut slices = SliceYield::default();
             for filter in &unsubscribe.filters {
                 self.shared
                     .plugins
                     .on_broker_client_unsubscribed(self.client_id(), filter)
                     .await;
+                slices.tick().await;
             }
         }
     }

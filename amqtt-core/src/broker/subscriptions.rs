@@ -31,6 +31,22 @@ use crate::codec::{ByteString, QoS};
 /// under a microsecond, so a slice holds the lock for a small fraction of a millisecond.
 pub(crate) const SLICE: usize = 256;
 
+/// Yields to the runtime once every [`SLICE`] calls: for loops over a client's filters that run
+/// plugin hooks or retained-message lookups per filter, so a long list does not hold up the
+/// other tasks of its worker thread.
+#[derive(Default)]
+pub(crate) struct SliceYield(usize);
+
+impl SliceYield {
+    /// Counts one filter; every [`SLICE`]th call yields.
+    pub(crate) async fn tick(&mut self) {
+        self.0 += 1;
+        if self.0 % SLICE == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
 impl Core {
     /// Subscribes `session` to `filters` (valid, permitted) for the connection with `outbox`.
     /// Returns `false` as soon as that connection no longer owns the session (taken over, or
