@@ -6,12 +6,13 @@
 //! walk's length depends on the number of levels and of matching wildcard branches, not on the number of
 //! subscriptions, and it allocates nothing: the topic name is split at each `/` as the walk goes down.
 //!
-//! A wildcard level is a child named `+` or `#`, found in the same scan as the literal level; the
-//! subscribers of `a/#` are those of the node `a/#`. A node is its subscribers and its children, 40
+//! A wildcard level is a child named `+` or `#`, kept in front of the literal children so that a walk
+//! finds it by looking at one or two names; the subscribers of `a/#` are those of the node `a/#`. A node is its subscribers and its children, 40
 //! bytes for the router's subscribers: a filter with one subscriber costs no allocation beyond its
 //! node's, and a level name of up to 14 bytes none beyond its child's.
 
 mod children;
+mod hash;
 mod name;
 mod subscribers;
 #[cfg(test)]
@@ -20,8 +21,9 @@ mod tests;
 use std::hash::Hash;
 
 use self::children::Children;
+use self::name::Level;
 use self::subscribers::Subscribers;
-use super::{MULTI_LEVEL_WILDCARD, split_first_level};
+use super::split_first_level;
 
 /// The subscription index of a broker: topic filters to the subscribers of each, looked up by topic name.
 ///
@@ -130,6 +132,18 @@ impl<K: Eq + Hash + Clone, V> TopicTrie<K, V> {
         replaced
     }
 
+    /// The value of `key`'s subscription to exactly `filter`, if it has one.
+    pub fn get(&self, filter: &str, key: &K) -> Option<&V> {
+        let mut node = &self.root;
+        let mut rest = Some(filter);
+        while let Some(levels) = rest {
+            let (level, below) = split_first_level(levels);
+            node = node.children.get(level)?;
+            rest = below;
+        }
+        node.subscribers.get(key)
+    }
+
     /// Unsubscribes `key` from exactly `filter` (not from other filters that overlap it) and returns the
     /// value it had. Nodes left without subscribers or children are freed, so the trie's memory follows the
     /// current subscriptions rather than every filter ever seen.
@@ -162,13 +176,13 @@ impl<K, V> Node<K, V> {
         let Some(topic) = topic else {
             visit_all(&self.subscribers, f);
             // `#` matches zero levels too: `a/#` matches `a`.
-            if let Some(child) = self.children.get(MULTI_LEVEL_WILDCARD) {
+            if let Some(child) = self.children.multi_level() {
                 visit_all(&child.subscribers, f);
             }
             return;
         };
         let (level, rest) = split_first_level(topic);
-        let matching = self.children.matching(level);
+        let matching = self.children.matching(&Level::new(level.as_bytes()));
         if !hide_wildcards {
             if let Some(child) = matching.multi_level {
                 visit_all(&child.subscribers, f);

@@ -7,19 +7,20 @@
 //! children (device ids, client ids) still gets constant-time lookups from the table, whose SipHash keys
 //! keep clients from degrading it with crafted names.
 //!
-//! The wildcard levels `+` and `#` are children like the others, named `+` and `#`; a walk looks them up
-//! with the literal level in the same scan. A table keeps them aside, so that a lookup hashes only the
-//! literal level.
+//! The wildcard levels `+` and `#` are children like the others, named `+` and `#`, kept in front of the
+//! literal ones: `+` first, then `#`. A walk checks the first one or two names for a wildcard, then scans
+//! the literal ones for its level and stops at the first hit. A table keeps them aside in the same order,
+//! so that a lookup hashes only the literal level.
+//!
+//! The table hashes the literal names with SipHash under its own random keys (see [`Keys`]).
 //!
 //! The table holds boxed children: one pointer per bucket. hashbrown doubles its buckets as it grows, so
 //! a large table is between 44 % and 88 % full, and every empty bucket costs only a pointer.
 
-use std::hash::{BuildHasher, RandomState};
-
 use hashbrown::HashTable;
 
-use super::name::Name;
-use crate::topic::{MULTI_LEVEL_WILDCARD, SINGLE_LEVEL_WILDCARD};
+use super::hash::Keys;
+use super::name::{Level, Name};
 
 /// A child of a node: the name of its level and the node itself.
 #[derive(Debug, Clone)]
@@ -33,7 +34,8 @@ pub(super) struct Child<N> {
 /// The children of a node, by level.
 #[derive(Debug, Clone)]
 pub(super) enum Children<N> {
-    /// Up to [`Children::MAX_FEW`] children, in no particular order.
+    /// Up to [`Children::MAX_FEW`] children: the `+` child if any, then the `#` child if any, then the
+    /// literal ones in no particular order.
     Few(Box<[Child<N>]>),
     /// More children than a list scan handles well. Boxed: few nodes have one.
     Many(Box<Many<N>>),
@@ -43,10 +45,10 @@ pub(super) enum Children<N> {
 #[derive(Debug, Clone)]
 pub(super) struct Many<N> {
     /// The keys of the literal names' hashes.
-    hasher: RandomState,
+    keys: Keys,
     /// The children with a literal name, each boxed.
     literal: HashTable<Box<Child<N>>>,
-    /// The `+` and `#` children.
+    /// The `+` child if any, then the `#` child if any.
     wildcards: Box<[Child<N>]>,
 }
 
@@ -66,39 +68,67 @@ impl<N> Default for Children<N> {
     }
 }
 
+/// The first byte of the `+` level.
+const PLUS: u8 = b'+';
+/// The first byte of the `#` level.
+const HASH: u8 = b'#';
+
 /// Whether `level` names a wildcard child.
 fn is_wildcard(level: &[u8]) -> bool {
-    level == SINGLE_LEVEL_WILDCARD.as_bytes() || level == MULTI_LEVEL_WILDCARD.as_bytes()
+    level == [PLUS] || level == [HASH]
 }
 
-/// Fills `matching` with what `child` is to the topic level `level`.
+/// The `+` child, the `#` child and the literal children of a list that keeps its wildcards in front.
 #[inline]
-fn classify<'a, N>(child: &'a Child<N>, level: &[u8], matching: &mut Matching<'a, N>) {
-    let name = child.name.as_bytes();
-    if name == level {
-        matching.literal = Some(&child.node);
-    } else if name == SINGLE_LEVEL_WILDCARD.as_bytes() {
-        matching.single_level = Some(&child.node);
-    } else if name == MULTI_LEVEL_WILDCARD.as_bytes() {
-        matching.multi_level = Some(&child.node);
+fn split_wildcards<N>(children: &[Child<N>]) -> (Option<&N>, Option<&N>, &[Child<N>]) {
+    let mut rest = children;
+    let mut single_level = None;
+    if let [first, others @ ..] = rest
+        && first.name.is_byte(PLUS)
+    {
+        single_level = Some(&first.node);
+        rest = others;
+    }
+    let mut multi_level = None;
+    if let [first, others @ ..] = rest
+        && first.name.is_byte(HASH)
+    {
+        multi_level = Some(&first.node);
+        rest = others;
+    }
+    (single_level, multi_level, rest)
+}
+
+/// Where a child named `name` goes in a list that keeps its wildcards in front: `+` first, `#` next.
+fn position_for<N>(children: &[Child<N>], name: &Name) -> usize {
+    if name.is_byte(PLUS) {
+        0
+    } else if name.is_byte(HASH) {
+        usize::from(
+            children
+                .first()
+                .is_some_and(|first| first.name.is_byte(PLUS)),
+        )
+    } else {
+        children.len()
     }
 }
 
-/// `children` with `child` added, reallocated to fit.
-fn pushed<N>(children: &mut Box<[Child<N>]>, child: Child<N>) {
+/// `children` with `child` added in its place, reallocated to fit.
+fn inserted<N>(children: &mut Box<[Child<N>]>, child: Child<N>) {
+    let position = position_for(children, &child.name);
     let mut list = Vec::from(std::mem::take(children));
     list.reserve_exact(1);
-    list.push(child);
+    list.insert(position, child);
     *children = list.into_boxed_slice();
 }
 
-/// Removes the child named `level` from `children`, reallocating the rest to fit.
-fn removed<N>(children: &mut Box<[Child<N>]>, level: &[u8]) -> Option<N> {
-    let position = children
-        .iter()
-        .position(|child| child.name.as_bytes() == level)?;
+/// Removes the child named `level` from `children`, keeping the others in order and reallocating them to
+/// fit.
+fn removed<N>(children: &mut Box<[Child<N>]>, level: &Level<'_>) -> Option<N> {
+    let position = children.iter().position(|child| child.name.is(level))?;
     let mut list = Vec::from(std::mem::take(children));
-    let child = list.swap_remove(position);
+    let child = list.remove(position);
     *children = list.into_boxed_slice();
     Some(child.node)
 }
@@ -112,73 +142,69 @@ impl<N> Children<N> {
 
     /// The child named `level` (a literal, `+` or `#`).
     pub(super) fn get(&self, level: &str) -> Option<&N> {
-        let level = level.as_bytes();
+        let level = Level::new(level.as_bytes());
         match self {
-            Self::Few(children) => children
-                .iter()
-                .find(|child| child.name.as_bytes() == level)
-                .map(|child| &child.node),
-            Self::Many(many) if is_wildcard(level) => many
-                .wildcards
-                .iter()
-                .find(|child| child.name.as_bytes() == level)
-                .map(|child| &child.node),
+            Self::Few(children) => find(children, &level),
+            Self::Many(many) if is_wildcard(level.as_bytes()) => find(&many.wildcards, &level),
             Self::Many(many) => many
                 .literal
-                .find(many.hasher.hash_one(level), |child| {
-                    child.name.as_bytes() == level
-                })
+                .find(many.keys.hash(&level), |child| child.name.is(&level))
                 .map(|child| &child.node),
         }
     }
 
-    /// The child named by the topic level `level`, and the `+` and `#` children, found in one scan.
+    /// The child named by the topic level `level`, and the `+` and `#` children.
     #[inline]
-    pub(super) fn matching(&self, level: &str) -> Matching<'_, N> {
-        let level = level.as_bytes();
-        let mut matching = Matching {
-            literal: None,
-            single_level: None,
-            multi_level: None,
-        };
+    pub(super) fn matching(&self, level: &Level<'_>) -> Matching<'_, N> {
         match self {
             Self::Few(children) => {
-                for child in children.iter() {
-                    classify(child, level, &mut matching);
+                let (single_level, multi_level, literals) = split_wildcards(children);
+                Matching {
+                    literal: find(literals, level),
+                    single_level,
+                    multi_level,
                 }
             }
             Self::Many(many) => {
-                for child in many.wildcards.iter() {
-                    classify(child, level, &mut matching);
-                }
-                let found = many.literal.find(many.hasher.hash_one(level), |child| {
-                    child.name.as_bytes() == level
-                });
-                if let Some(child) = found {
-                    matching.literal = Some(&child.node);
+                let (single_level, multi_level, _) = split_wildcards(&many.wildcards);
+                let literal = many
+                    .literal
+                    .find(many.keys.hash(level), |child| child.name.is(level))
+                    .map(|child| &child.node);
+                Matching {
+                    literal,
+                    single_level,
+                    multi_level,
                 }
             }
         }
-        matching
+    }
+
+    /// The `#` child.
+    #[inline]
+    pub(super) fn multi_level(&self) -> Option<&N> {
+        let (_, multi_level, _) = match self {
+            Self::Few(children) => split_wildcards(children),
+            Self::Many(many) => split_wildcards(&many.wildcards),
+        };
+        multi_level
     }
 
     /// The child named `level` (a literal, `+` or `#`), to change.
     pub(super) fn get_mut(&mut self, level: &str) -> Option<&mut N> {
-        let level = level.as_bytes();
+        let level = Level::new(level.as_bytes());
         let child = match self {
-            Self::Few(children) => children
-                .iter_mut()
-                .find(|child| child.name.as_bytes() == level),
+            Self::Few(children) => children.iter_mut().find(|child| child.name.is(&level)),
             Self::Many(many) => {
                 let many = &mut **many;
-                if is_wildcard(level) {
+                if is_wildcard(level.as_bytes()) {
                     many.wildcards
                         .iter_mut()
-                        .find(|child| child.name.as_bytes() == level)
+                        .find(|child| child.name.is(&level))
                 } else {
-                    let hash = many.hasher.hash_one(level);
+                    let hash = many.keys.hash(&level);
                     many.literal
-                        .find_mut(hash, |child| child.name.as_bytes() == level)
+                        .find_mut(hash, |child| child.name.is(&level))
                         .map(|child| &mut **child)
                 }
             }
@@ -193,10 +219,10 @@ impl<N> Children<N> {
             node,
         };
         match self {
-            Self::Few(children) if children.len() < Self::MAX_FEW => pushed(children, child),
+            Self::Few(children) if children.len() < Self::MAX_FEW => inserted(children, child),
             Self::Few(children) => {
                 let mut many = Box::new(Many {
-                    hasher: RandomState::new(),
+                    keys: Keys::random(),
                     literal: HashTable::with_capacity(Self::MAX_FEW + 1),
                     wildcards: Box::default(),
                 });
@@ -212,28 +238,29 @@ impl<N> Children<N> {
 
     /// Removes the child named `level`, releasing memory the remaining children no longer need.
     pub(super) fn remove(&mut self, level: &str) -> Option<N> {
-        let level = level.as_bytes();
+        let level = Level::new(level.as_bytes());
         match self {
-            Self::Few(children) => removed(children, level),
-            Self::Many(many) if is_wildcard(level) => removed(&mut many.wildcards, level),
+            Self::Few(children) => removed(children, &level),
+            Self::Many(many) if is_wildcard(level.as_bytes()) => {
+                removed(&mut many.wildcards, &level)
+            }
             Self::Many(many) => {
-                let hash = many.hasher.hash_one(level);
-                let found = many
-                    .literal
-                    .find_entry(hash, |child| child.name.as_bytes() == level);
+                let hash = many.keys.hash(&level);
+                let found = many.literal.find_entry(hash, |child| child.name.is(&level));
                 let (child, _) = found.ok()?.remove();
                 if many.literal.len() < Self::MIN_MANY {
                     let Many {
                         literal, wildcards, ..
                     } = *std::mem::replace(many, Box::new(Many::empty()));
+                    // The wildcards, in order, go in front.
                     let mut few = Vec::from(wildcards);
                     few.extend(literal.into_iter().map(|child| *child));
                     *self = Self::Few(few.into_boxed_slice());
                 } else if many.literal.len() * 4 <= many.literal.capacity() {
                     // Amortised: a table that grew for many children shrinks once three quarters have gone.
-                    let hasher = &many.hasher;
+                    let keys = &many.keys;
                     many.literal.shrink_to(many.literal.len() * 2, |child| {
-                        hasher.hash_one(child.name.as_bytes())
+                        keys.hash(&child.name.level())
                     });
                 }
                 Some(child.node)
@@ -257,13 +284,39 @@ impl<N> Children<N> {
             Self::Many(many) => many.literal.len() + many.wildcards.len(),
         }
     }
+
+    /// The names of the children, in the order a list keeps them (a table's literal ones after its
+    /// wildcards, in no particular order).
+    #[cfg(test)]
+    pub(super) fn names(&self) -> Vec<String> {
+        let (wildcards, literal): (&[Child<N>], Vec<&Child<N>>) = match self {
+            Self::Few(children) => (&[], children.iter().collect()),
+            Self::Many(many) => (
+                &many.wildcards,
+                many.literal.iter().map(|child| &**child).collect(),
+            ),
+        };
+        let children = wildcards.iter().chain(literal);
+        let names =
+            children.map(|child| String::from_utf8_lossy(child.name.as_bytes()).into_owned());
+        names.collect()
+    }
+}
+
+/// The node of the child of `children` named `level`, stopping at the first hit.
+#[inline]
+fn find<'a, N>(children: &'a [Child<N>], level: &Level<'_>) -> Option<&'a N> {
+    children
+        .iter()
+        .find(|child| child.name.is(level))
+        .map(|child| &child.node)
 }
 
 impl<N> Many<N> {
     /// A table without children, holding no allocation.
     fn empty() -> Self {
         Self {
-            hasher: RandomState::new(),
+            keys: Keys::random(),
             literal: HashTable::new(),
             wildcards: Box::default(),
         }
@@ -272,12 +325,12 @@ impl<N> Many<N> {
     /// Adds `child`, whose name is not taken yet.
     fn insert(&mut self, child: Child<N>) {
         if is_wildcard(child.name.as_bytes()) {
-            pushed(&mut self.wildcards, child);
+            inserted(&mut self.wildcards, child);
         } else {
-            let hasher = &self.hasher;
-            let hash = hasher.hash_one(child.name.as_bytes());
+            let keys = &self.keys;
+            let hash = keys.hash(&child.name.level());
             self.literal.insert_unique(hash, Box::new(child), |child| {
-                hasher.hash_one(child.name.as_bytes())
+                keys.hash(&child.name.level())
             });
         }
     }

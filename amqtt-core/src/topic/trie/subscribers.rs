@@ -73,6 +73,18 @@ impl<K: Eq + Hash + Clone, V> Subscribers<K, V> {
         }
     }
 
+    /// `key`'s value.
+    pub(super) fn get(&self, key: &K) -> Option<&V> {
+        match self {
+            Self::None => None,
+            Self::One((existing, value)) => (existing == key).then_some(value),
+            Self::Many(list) => list
+                .position(key)
+                .and_then(|position| list.entries.get(position))
+                .map(|(_, value)| value),
+        }
+    }
+
     /// Removes `key`'s entry, returning its value, and releases memory a much shorter list no longer needs.
     pub(super) fn remove(&mut self, key: &K) -> Option<V> {
         match self {

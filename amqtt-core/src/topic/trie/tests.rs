@@ -85,6 +85,84 @@ fn matching_keys_of(trie: &TopicTrie<u32, ()>, topic: &str) -> Vec<u32> {
 }
 
 #[test]
+fn get_finds_exactly_the_filter_and_key() {
+    let mut trie = TopicTrie::new();
+    trie.insert("a/+", 1u32, 'p');
+    trie.insert("a/#", 1, 'h');
+    trie.insert("#", 2, 'r');
+    trie.insert("+", 3, 's');
+    trie.insert("a/b", 1, 'l');
+    trie.insert("a/b", 2, 'm');
+    assert_eq!(trie.get("a/+", &1), Some(&'p'));
+    assert_eq!(trie.get("a/#", &1), Some(&'h'));
+    assert_eq!(trie.get("#", &2), Some(&'r'));
+    assert_eq!(trie.get("+", &3), Some(&'s'));
+    assert_eq!(trie.get("a/b", &1), Some(&'l'));
+    assert_eq!(trie.get("a/b", &2), Some(&'m'));
+    // No wildcard matching: `a/c` is matched by `a/+` but not subscribed to.
+    assert_eq!(trie.get("a/c", &1), None);
+    assert_eq!(trie.get("a", &1), None);
+    assert_eq!(trie.get("a/+/c", &1), None);
+    assert_eq!(trie.get("+", &2), None);
+    assert_eq!(trie.get("#", &3), None);
+    assert_eq!(trie.get("a/+", &2), None);
+    trie.insert("a/+", 1, 'q');
+    assert_eq!(trie.get("a/+", &1), Some(&'q'));
+    assert_eq!(trie.remove("a/b", &1), Some('l'));
+    assert_eq!(trie.get("a/b", &1), None);
+    assert_eq!(trie.get("a/b", &2), Some(&'m'));
+}
+
+#[test]
+fn wildcard_children_stay_in_front() {
+    let mut trie = TopicTrie::new();
+    for (key, filter) in ["a/x", "a/#", "a/y", "a/+", "a/z"].into_iter().enumerate() {
+        trie.insert(filter, key, ());
+    }
+    let names =
+        |trie: &TopicTrie<usize, ()>| trie.root.children.get("a").map(|a| a.children.names());
+    assert_eq!(
+        names(&trie),
+        Some(
+            vec!["+", "#", "x", "y", "z"]
+                .into_iter()
+                .map(String::from)
+                .collect()
+        )
+    );
+    trie.remove("a/+", &3);
+    trie.remove("a/x", &0);
+    assert_eq!(
+        names(&trie),
+        Some(vec!["#", "y", "z"].into_iter().map(String::from).collect())
+    );
+    trie.insert("a/+", 3, ());
+    trie.remove("a/#", &1);
+    assert_eq!(
+        names(&trie),
+        Some(vec!["+", "y", "z"].into_iter().map(String::from).collect())
+    );
+    // Through a table and back.
+    for device in 0..20 {
+        trie.insert(&format!("a/{device}"), 100 + device, ());
+    }
+    trie.insert("a/#", 1, ());
+    assert!(names(&trie).is_some_and(|names| names[..2] == ["+", "#"]));
+    for device in 0..20 {
+        trie.remove(&format!("a/{device}"), &(100 + device));
+    }
+    assert!(matches!(
+        &trie.root.children.get("a").map(|a| &a.children),
+        Some(Children::Few(_))
+    ));
+    assert!(names(&trie).is_some_and(|names| names[..2] == ["+", "#"] && names.len() == 4));
+    let mut matched = Vec::new();
+    trie.for_each_match("a/y", |key, _| matched.push(*key));
+    matched.sort_unstable();
+    assert_eq!(matched, [1, 2, 3]);
+}
+
+#[test]
 fn spec_examples() {
     let trie = trie_of(&[
         "sport/tennis/player1/#",
@@ -306,9 +384,17 @@ fn the_deepest_valid_filters_fit_a_small_stack() {
     assert!(small_stack.is_ok_and(|thread| thread.join().is_ok()));
 }
 
-/// A level of a topic name, from an alphabet small enough that random filters often match.
-fn name_level() -> impl Strategy<Value = &'static str> {
-    prop::sample::select(vec!["a", "b", "", "$x"])
+/// The literal levels: a small alphabet, so that random filters often match, and longer names than fit
+/// inline (14 bytes).
+const LITERALS: [&str; 6] = ["a", "b", "", "$x", "sixteen-bytes-xx", "sixteen-bytes-xy"];
+
+/// A level of a topic name, from [`LITERALS`] or, less often, from enough other names that a level has
+/// more children than a list keeps (so that wildcards sit beside a table).
+fn name_level() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(LITERALS.to_vec()).prop_map(String::from),
+        1 => (0..12u8).prop_map(|n| format!("n{n}")),
+    ]
 }
 
 fn topic_name() -> impl Strategy<Value = String> {
@@ -318,11 +404,11 @@ fn topic_name() -> impl Strategy<Value = String> {
 }
 
 fn topic_filter() -> impl Strategy<Value = String> {
-    let level = prop::sample::select(vec!["a", "b", "", "$x", "+"]);
+    let level = prop_oneof![4 => name_level(), 1 => Just(String::from("+"))];
     (prop::collection::vec(level, 0..5), any::<bool>())
         .prop_map(|(mut levels, ends_with_multi_level)| {
             if ends_with_multi_level {
-                levels.push("#");
+                levels.push(String::from("#"));
             }
             levels.join("/")
         })
@@ -351,7 +437,7 @@ fn expected_matches(subscriptions: &HashMap<(String, u8), usize>, topic: &str) -
 proptest! {
     #[test]
     fn trie_agrees_with_filter_matches(
-        subscriptions in prop::collection::vec((topic_filter(), 0u8..3), 0..24),
+        subscriptions in prop::collection::vec((topic_filter(), 0u8..3), 0..48),
         topics in prop::collection::vec(topic_name(), 1..8),
     ) {
         let mut trie = TopicTrie::new();
@@ -361,6 +447,9 @@ proptest! {
             prop_assert_eq!(trie.insert(filter, *key, value), replaced);
         }
         prop_assert_eq!(trie.len(), model.len());
+        for ((filter, key), value) in &model {
+            prop_assert_eq!(trie.get(filter, key), Some(value));
+        }
         for topic in &topics {
             prop_assert_eq!(trie_matches(&trie, topic), expected_matches(&model, topic), "topic {:?}", topic);
         }
@@ -368,6 +457,7 @@ proptest! {
         for (filter, key) in subscriptions.iter().step_by(2) {
             let removed = model.remove(&(filter.clone(), *key));
             prop_assert_eq!(trie.remove(filter, key), removed);
+            prop_assert_eq!(trie.get(filter, key), None);
         }
         prop_assert_eq!(trie.len(), model.len());
         for topic in &topics {
