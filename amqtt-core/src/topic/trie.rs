@@ -21,7 +21,7 @@ mod tests;
 use std::hash::Hash;
 
 use self::children::Children;
-use self::name::Level;
+use self::hash::Lookup;
 use self::subscribers::Subscribers;
 use super::split_first_level;
 
@@ -116,8 +116,10 @@ impl<K, V> TopicTrie<K, V> {
     /// [MQTT-4.7.2-1]. `topic` is assumed to be a valid topic name.
     pub fn for_each_match(&self, topic: &str, mut f: impl FnMut(&K, &V)) {
         let hide_leading_wildcards = topic.starts_with('$');
+        let (level, rest) = split_first_level(topic);
+        let level = Lookup::new(level.as_bytes());
         self.root
-            .visit_matches(Some(topic), hide_leading_wildcards, &mut f);
+            .visit_matches(Some(&level), rest, hide_leading_wildcards, &mut f);
     }
 }
 
@@ -162,18 +164,23 @@ impl<K, V> Node<K, V> {
         self.subscribers.is_empty() && self.children.is_empty()
     }
 
-    /// Visits the subscribers at and below this node that match the rest of the topic name: `topic` holds
-    /// the levels still to follow, `None` once the whole name has been followed.
+    /// Visits the subscribers at and below this node that match the rest of the topic name: `level` is
+    /// its next level and `rest` the levels after it; `level` is `None` once the whole name has been
+    /// followed.
+    ///
+    /// The next level is split off and made a [`Lookup`] once for both the `+` and the literal child, so
+    /// that a level looked up in two tables is hashed once.
     ///
     /// `hide_wildcards` is set only at the root for a topic starting with `$`, and hides this node's `#`
     /// and `+` children.
     fn visit_matches<F: FnMut(&K, &V)>(
         &self,
-        topic: Option<&str>,
+        level: Option<&Lookup<'_>>,
+        rest: Option<&str>,
         hide_wildcards: bool,
         f: &mut F,
     ) {
-        let Some(topic) = topic else {
+        let Some(level) = level else {
             visit_all(&self.subscribers, f);
             // `#` matches zero levels too: `a/#` matches `a`.
             if let Some(child) = self.children.multi_level() {
@@ -181,18 +188,23 @@ impl<K, V> Node<K, V> {
             }
             return;
         };
-        let (level, rest) = split_first_level(topic);
-        let matching = self.children.matching(&Level::new(level.as_bytes()));
-        if !hide_wildcards {
-            if let Some(child) = matching.multi_level {
-                visit_all(&child.subscribers, f);
-            }
-            if let Some(child) = matching.single_level {
-                child.visit_matches(rest, false, f);
-            }
+        let matching = self.children.matching(level);
+        let single_level = matching.single_level.filter(|_| !hide_wildcards);
+        if !hide_wildcards && let Some(child) = matching.multi_level {
+            visit_all(&child.subscribers, f);
+        }
+        if single_level.is_none() && matching.literal.is_none() {
+            return;
+        }
+        let (next, below) = match rest.map(split_first_level) {
+            Some((next, below)) => (Some(Lookup::new(next.as_bytes())), below),
+            None => (None, None),
+        };
+        if let Some(child) = single_level {
+            child.visit_matches(next.as_ref(), below, false, f);
         }
         if let Some(child) = matching.literal {
-            child.visit_matches(rest, false, f);
+            child.visit_matches(next.as_ref(), below, false, f);
         }
     }
 }

@@ -12,14 +12,15 @@
 //! the literal ones for its level and stops at the first hit. A table keeps them aside in the same order,
 //! so that a lookup hashes only the literal level.
 //!
-//! The table hashes the literal names with SipHash under its own random keys (see [`Keys`]).
+//! The table hashes the literal names with SipHash under the process's random keys (see
+//! [`keys`](super::hash::keys)).
 //!
 //! The table holds boxed children: one pointer per bucket. hashbrown doubles its buckets as it grows, so
 //! a large table is between 44 % and 88 % full, and every empty bucket costs only a pointer.
 
 use hashbrown::HashTable;
 
-use super::hash::Keys;
+use super::hash::{Lookup, keys};
 use super::name::{Level, Name};
 
 /// A child of a node: the name of its level and the node itself.
@@ -44,8 +45,6 @@ pub(super) enum Children<N> {
 /// Many children: the literal ones in a hash table, the wildcard ones aside.
 #[derive(Debug, Clone)]
 pub(super) struct Many<N> {
-    /// The keys of the literal names' hashes.
-    keys: Keys,
     /// The children with a literal name, each boxed.
     literal: HashTable<Box<Child<N>>>,
     /// The `+` child if any, then the `#` child if any.
@@ -148,14 +147,15 @@ impl<N> Children<N> {
             Self::Many(many) if is_wildcard(level.as_bytes()) => find(&many.wildcards, &level),
             Self::Many(many) => many
                 .literal
-                .find(many.keys.hash(&level), |child| child.name.is(&level))
+                .find(keys().hash(&level), |child| child.name.is(&level))
                 .map(|child| &child.node),
         }
     }
 
     /// The child named by the topic level `level`, and the `+` and `#` children.
     #[inline]
-    pub(super) fn matching(&self, level: &Level<'_>) -> Matching<'_, N> {
+    pub(super) fn matching(&self, lookup: &Lookup<'_>) -> Matching<'_, N> {
+        let level = &lookup.level;
         match self {
             Self::Few(children) => {
                 let (single_level, multi_level, literals) = split_wildcards(children);
@@ -169,7 +169,7 @@ impl<N> Children<N> {
                 let (single_level, multi_level, _) = split_wildcards(&many.wildcards);
                 let literal = many
                     .literal
-                    .find(many.keys.hash(level), |child| child.name.is(level))
+                    .find(lookup.hash(), |child| child.name.is(level))
                     .map(|child| &child.node);
                 Matching {
                     literal,
@@ -202,7 +202,7 @@ impl<N> Children<N> {
                         .iter_mut()
                         .find(|child| child.name.is(&level))
                 } else {
-                    let hash = many.keys.hash(&level);
+                    let hash = keys().hash(&level);
                     many.literal
                         .find_mut(hash, |child| child.name.is(&level))
                         .map(|child| &mut **child)
@@ -222,7 +222,6 @@ impl<N> Children<N> {
             Self::Few(children) if children.len() < Self::MAX_FEW => inserted(children, child),
             Self::Few(children) => {
                 let mut many = Box::new(Many {
-                    keys: Keys::random(),
                     literal: HashTable::with_capacity(Self::MAX_FEW + 1),
                     wildcards: Box::default(),
                 });
@@ -245,7 +244,7 @@ impl<N> Children<N> {
                 removed(&mut many.wildcards, &level)
             }
             Self::Many(many) => {
-                let hash = many.keys.hash(&level);
+                let hash = keys().hash(&level);
                 let found = many.literal.find_entry(hash, |child| child.name.is(&level));
                 let (child, _) = found.ok()?.remove();
                 if many.literal.len() < Self::MIN_MANY {
@@ -258,9 +257,8 @@ impl<N> Children<N> {
                     *self = Self::Few(few.into_boxed_slice());
                 } else if many.literal.len() * 4 <= many.literal.capacity() {
                     // Amortised: a table that grew for many children shrinks once three quarters have gone.
-                    let keys = &many.keys;
                     many.literal.shrink_to(many.literal.len() * 2, |child| {
-                        keys.hash(&child.name.level())
+                        keys().hash(&child.name.level())
                     });
                 }
                 Some(child.node)
@@ -316,7 +314,6 @@ impl<N> Many<N> {
     /// A table without children, holding no allocation.
     fn empty() -> Self {
         Self {
-            keys: Keys::random(),
             literal: HashTable::new(),
             wildcards: Box::default(),
         }
@@ -327,7 +324,7 @@ impl<N> Many<N> {
         if is_wildcard(child.name.as_bytes()) {
             inserted(&mut self.wildcards, child);
         } else {
-            let keys = &self.keys;
+            let keys = keys();
             let hash = keys.hash(&child.name.level());
             self.literal.insert_unique(hash, Box::new(child), |child| {
                 keys.hash(&child.name.level())

@@ -1,5 +1,6 @@
 //! The keyed hash of the level names in a large table of children: SipHash-1-3, as std's `RandomState`,
-//! computed here so that a short level is hashed as one fixed 16-byte message.
+//! computed here so that a short level is hashed as one fixed 16-byte message, and at most once per
+//! level of a topic name however many tables it is looked up in.
 //!
 //! Keyed with random keys, SipHash keeps clients from degrading a table with crafted level names. std's
 //! hasher takes any byte stream, so hashing a level name costs a length prefix, a loop over the bytes and
@@ -7,11 +8,51 @@
 //! already padded to a fixed array to be compared with the names ([`Level::Short`]); hashing that array
 //! plus its length as two words costs a third of it.
 
+use std::cell::Cell;
 use std::hash::{BuildHasher, RandomState};
+use std::sync::OnceLock;
 
 use super::name::Level;
 
-/// The two secret keys of a table's hash.
+/// The keys of every table's hash, drawn once per process: a level looked up in two tables (`a/+/c` and
+/// `a/b/c` for the topic `a/b/c`) is then hashed once.
+pub(super) fn keys() -> &'static Keys {
+    /// The keys, once drawn.
+    static KEYS: OnceLock<Keys> = OnceLock::new();
+    KEYS.get_or_init(Keys::random)
+}
+
+/// A level of a topic name being matched, and its hash once a table has asked for it.
+pub(super) struct Lookup<'a> {
+    /// The level.
+    pub(super) level: Level<'a>,
+    /// Its hash under [`keys`], computed at the first table the level is looked up in.
+    hash: Cell<Option<u64>>,
+}
+
+impl<'a> Lookup<'a> {
+    /// The level `level`, not hashed yet.
+    #[inline]
+    pub(super) fn new(level: &'a [u8]) -> Self {
+        Self {
+            level: Level::new(level),
+            hash: Cell::new(None),
+        }
+    }
+
+    /// The level's hash under [`keys`].
+    #[inline]
+    pub(super) fn hash(&self) -> u64 {
+        if let Some(hash) = self.hash.get() {
+            return hash;
+        }
+        let hash = keys().hash(&self.level);
+        self.hash.set(Some(hash));
+        hash
+    }
+}
+
+/// The two secret keys of the tables' hash.
 #[derive(Debug, Clone)]
 pub(super) struct Keys {
     /// The first key.
@@ -129,7 +170,7 @@ fn sip_round(v: &mut [u64; 4]) {
 mod tests {
     use std::hash::Hasher;
 
-    use super::{Keys, Level, short_message, siphash, siphash_short};
+    use super::{Keys, Level, Lookup, keys, short_message, siphash, siphash_short};
 
     /// The rounds are SipHash's: SipHash-2-4 agrees with std's (deprecated) `SipHasher` at every length
     /// around the word boundaries.
@@ -182,6 +223,19 @@ mod tests {
                 siphash::<1, 3>(&keys, &message)
             );
         }
+    }
+
+    /// A lookup hashes its level under the process's keys, once.
+    #[test]
+    fn a_lookup_hashes_under_the_process_keys() {
+        let lookup = Lookup::new(b"level");
+        assert_eq!(lookup.hash(), keys().hash(&Level::new(b"level")));
+        assert_eq!(lookup.hash(), lookup.hash());
+        let long = Lookup::new(b"a level longer than 14 bytes");
+        assert_eq!(
+            long.hash(),
+            keys().hash(&Level::new(b"a level longer than 14 bytes"))
+        );
     }
 
     /// Short levels differing only in length or padding hash apart, and the keys matter.
