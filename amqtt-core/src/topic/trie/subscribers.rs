@@ -1,37 +1,113 @@
 //! The subscribers of one filter: a dense list that a PUBLISH iterates, indexed by key once it is long.
 //!
-//! Most filters have a handful of subscribers, found by a scan. A filter that every client subscribes to
-//! (`broadcast/all`, `$SYS/#`) can have 100,000: a scan per SUBSCRIBE would then cost tens of
-//! microseconds under the router's write lock and make reconnect storms quadratic, so past
-//! [`Subscribers::INDEX_ABOVE`] entries a map from key to position makes insert and remove constant-time.
+//! Most filters have one subscriber, held in place, or a handful, found by a scan. A filter that every
+//! client subscribes to (`broadcast/all`, `$SYS/#`) can have 100,000: a scan per SUBSCRIBE would then
+//! cost tens of microseconds under the router's write lock and make reconnect storms quadratic, so past
+//! [`List::INDEX_ABOVE`] entries a map from key to position makes insert and remove constant-time.
 
 use std::collections::HashMap;
 use std::hash::Hash;
 
 /// The (subscriber, value) entries of one filter, at most one per subscriber.
+#[derive(Debug, Clone, Default)]
+pub(super) enum Subscribers<K, V> {
+    /// No entry.
+    #[default]
+    None,
+    /// One entry, held in place: most filters have a single subscriber, which then costs no allocation.
+    One((K, V)),
+    /// Two entries or more.
+    Many(Box<List<K, V>>),
+}
+
+/// Two entries or more, and their index once there are many.
 #[derive(Debug, Clone)]
-pub(super) struct Subscribers<K, V> {
+pub(super) struct List<K, V> {
     /// The entries, in no particular order, iterated as a slice on every match.
     entries: Vec<(K, V)>,
     /// Each key's position in `entries`, kept only while the list is long.
     #[expect(
         clippy::box_collection,
-        reason = "every trie node has two lists and few lists are long: boxed, the absent index costs one \
-                  word instead of a 48-byte empty map"
+        reason = "few lists are long: boxed, the absent index costs one word instead of a 48-byte empty map"
     )]
     positions: Option<Box<HashMap<K, usize>>>,
 }
 
-impl<K, V> Default for Subscribers<K, V> {
-    fn default() -> Self {
-        Self {
-            entries: Vec::new(),
-            positions: None,
+impl<K, V> Subscribers<K, V> {
+    /// The entries, to visit.
+    #[inline]
+    pub(super) fn as_slice(&self) -> &[(K, V)] {
+        match self {
+            Self::None => &[],
+            Self::One(entry) => std::slice::from_ref(entry),
+            Self::Many(list) => &list.entries,
+        }
+    }
+
+    /// Whether there is no entry.
+    pub(super) fn is_empty(&self) -> bool {
+        matches!(self, Self::None)
+    }
+}
+
+impl<K: Eq + Hash + Clone, V> Subscribers<K, V> {
+    /// Sets `key`'s value, returning the value it replaces.
+    pub(super) fn upsert(&mut self, key: K, value: V) -> Option<V> {
+        match self {
+            Self::None => {
+                *self = Self::One((key, value));
+                None
+            }
+            Self::One((existing, old)) if *existing == key => Some(std::mem::replace(old, value)),
+            Self::One(_) => {
+                let mut entries = Vec::with_capacity(2);
+                if let Self::One(first) = std::mem::take(self) {
+                    entries.push(first);
+                }
+                entries.push((key, value));
+                let positions = None;
+                *self = Self::Many(Box::new(List { entries, positions }));
+                None
+            }
+            Self::Many(list) => list.upsert(key, value),
+        }
+    }
+
+    /// `key`'s value.
+    pub(super) fn get(&self, key: &K) -> Option<&V> {
+        match self {
+            Self::None => None,
+            Self::One((existing, value)) => (existing == key).then_some(value),
+            Self::Many(list) => list
+                .position(key)
+                .and_then(|position| list.entries.get(position))
+                .map(|(_, value)| value),
+        }
+    }
+
+    /// Removes `key`'s entry, returning its value, and releases memory a much shorter list no longer needs.
+    pub(super) fn remove(&mut self, key: &K) -> Option<V> {
+        match self {
+            Self::None => None,
+            Self::One((existing, _)) if existing != key => None,
+            Self::One(_) => match std::mem::take(self) {
+                Self::One((_, value)) => Some(value),
+                _ => None,
+            },
+            Self::Many(list) => {
+                let value = list.remove(key)?;
+                if list.entries.len() == 1
+                    && let Some(last) = list.entries.pop()
+                {
+                    *self = Self::One(last);
+                }
+                Some(value)
+            }
         }
     }
 }
 
-impl<K, V> Subscribers<K, V> {
+impl<K: Eq + Hash + Clone, V> List<K, V> {
     /// The length beyond which the key index is built.
     const INDEX_ABOVE: usize = 32;
     /// The length below which the key index is dropped; below `INDEX_ABOVE`, so that a list whose length
@@ -40,29 +116,13 @@ impl<K, V> Subscribers<K, V> {
     /// Capacity that is never released early: shrinking tiny lists would only reallocate them again.
     const SMALL_CAPACITY: usize = 16;
 
-    /// The entries, to visit.
-    pub(super) fn as_slice(&self) -> &[(K, V)] {
-        &self.entries
-    }
-
-    /// Whether there is no entry.
-    pub(super) fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-}
-
-impl<K: Eq + Hash + Clone, V> Subscribers<K, V> {
     /// Sets `key`'s value, returning the value it replaces.
-    pub(super) fn upsert(&mut self, key: K, value: V) -> Option<V> {
+    fn upsert(&mut self, key: K, value: V) -> Option<V> {
         if let Some(position) = self.position(&key) {
             return Some(std::mem::replace(&mut self.entries[position].1, value));
         }
         if let Some(positions) = &mut self.positions {
             positions.insert(key.clone(), self.entries.len());
-        }
-        if self.entries.is_empty() {
-            // Most filters have one subscriber: no room for four.
-            self.entries.reserve_exact(1);
         }
         self.entries.push((key, value));
         if self.positions.is_none() && self.entries.len() > Self::INDEX_ABOVE {
@@ -73,13 +133,8 @@ impl<K: Eq + Hash + Clone, V> Subscribers<K, V> {
         None
     }
 
-    /// `key`'s value.
-    pub(super) fn get(&self, key: &K) -> Option<&V> {
-        self.position(key).map(|position| &self.entries[position].1)
-    }
-
     /// Removes `key`'s entry, returning its value, and releases memory a much shorter list no longer needs.
-    pub(super) fn remove(&mut self, key: &K) -> Option<V> {
+    fn remove(&mut self, key: &K) -> Option<V> {
         let position = self.position(key)?;
         let (_, value) = self.entries.swap_remove(position);
         if let Some(positions) = &mut self.positions {
@@ -93,7 +148,7 @@ impl<K: Eq + Hash + Clone, V> Subscribers<K, V> {
             self.positions = None;
         }
         let (len, capacity) = (self.entries.len(), self.entries.capacity());
-        if (len == 0 && capacity > 0) || (capacity > Self::SMALL_CAPACITY && len * 4 <= capacity) {
+        if capacity > Self::SMALL_CAPACITY && len * 4 <= capacity {
             // Amortised: shrinking to twice the length leaves room to grow again without reallocating.
             self.entries.shrink_to(len * 2);
         }
@@ -118,13 +173,18 @@ mod tests {
 
     use proptest::prelude::*;
 
-    use super::Subscribers;
+    use super::{List, Subscribers};
 
-    /// Checks that the index, when present, points every key at its entry.
+    /// Checks that a list holds two entries or more and that its index, when present, points every key
+    /// at its entry.
     fn assert_index_consistent(subscribers: &Subscribers<u8, u32>) {
-        if let Some(positions) = &subscribers.positions {
-            assert_eq!(positions.len(), subscribers.entries.len());
-            for (position, (key, _)) in subscribers.entries.iter().enumerate() {
+        let Subscribers::Many(list) = subscribers else {
+            return;
+        };
+        assert!(list.entries.len() >= 2);
+        if let Some(positions) = &list.positions {
+            assert_eq!(positions.len(), list.entries.len());
+            for (position, (key, _)) in list.entries.iter().enumerate() {
                 assert_eq!(positions.get(key), Some(&position));
             }
         }
@@ -133,19 +193,22 @@ mod tests {
     #[test]
     fn a_long_list_is_indexed_and_a_short_one_is_not() {
         let mut subscribers = Subscribers::default();
-        for key in 0..=Subscribers::<u8, u32>::INDEX_ABOVE as u8 {
+        for key in 0..=List::<u8, u32>::INDEX_ABOVE as u8 {
             assert_eq!(subscribers.upsert(key, 0), None);
         }
-        assert!(subscribers.positions.is_some());
+        assert!(matches!(&subscribers, Subscribers::Many(list) if list.positions.is_some()));
         assert_index_consistent(&subscribers);
         assert_eq!(subscribers.upsert(3, 1), Some(0));
-        for key in 0..=Subscribers::<u8, u32>::INDEX_ABOVE as u8 {
+        for key in 0..=List::<u8, u32>::INDEX_ABOVE as u8 {
+            if key == List::<u8, u32>::INDEX_ABOVE as u8 {
+                assert!(matches!(subscribers, Subscribers::One((last, 0)) if last == key));
+            } else {
+                assert!(matches!(subscribers, Subscribers::Many(_)));
+            }
             assert!(subscribers.remove(&key).is_some());
             assert_index_consistent(&subscribers);
         }
         assert!(subscribers.is_empty());
-        assert!(subscribers.positions.is_none());
-        assert_eq!(subscribers.entries.capacity(), 0);
     }
 
     proptest! {

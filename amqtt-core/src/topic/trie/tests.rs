@@ -2,10 +2,16 @@
 //! and a property test against [`filter_matches`].
 
 use std::collections::HashMap;
+use std::mem::size_of;
+use std::sync::Arc;
 
 use proptest::prelude::*;
 
-use super::{Children, TopicTrie};
+use super::children::Child;
+use super::name::Name;
+use super::subscribers::Subscribers;
+use super::{Children, Node, TopicTrie};
+use crate::codec::QoS;
 use crate::topic::{MAX_FILTER_LEVELS, filter_matches, valid_topic_filter};
 
 /// The sorted subscribers whose filter matches `topic`.
@@ -24,6 +30,136 @@ fn trie_of(filters: &[&'static str]) -> TopicTrie<&'static str, ()> {
         trie.insert(filter, *filter, ());
     }
     trie
+}
+
+/// The sizes that make a subscription cheap, for a value laid out like the router's (a session handle and
+/// a QoS, whose unused values let a lone subscriber sit in place without a tag).
+#[test]
+fn the_sizes_of_the_parts_do_not_grow() {
+    type Router = (u64, (Arc<()>, QoS));
+    assert_eq!(size_of::<Router>(), 24);
+    assert_eq!(size_of::<Subscribers<u64, (Arc<()>, QoS)>>(), 24);
+    assert_eq!(size_of::<Name>(), 16);
+    assert_eq!(size_of::<Children<Node<u64, (Arc<()>, QoS)>>>(), 16);
+    assert_eq!(size_of::<Node<u64, (Arc<()>, QoS)>>(), 40);
+    assert_eq!(size_of::<Child<Node<u64, (Arc<()>, QoS)>>>(), 56);
+}
+
+#[test]
+fn wildcards_in_a_level_with_many_children() {
+    let mut trie = TopicTrie::new();
+    for device in 0..20 {
+        trie.insert(&format!("d/{device}"), device, ());
+    }
+    trie.insert("d/+", 100, ());
+    trie.insert("d/#", 101, ());
+    trie.insert("d/#/x", 102, ());
+    assert!(matches!(
+        &trie.root.children.get("d").map(|d| &d.children),
+        Some(Children::Many(_))
+    ));
+    assert_eq!(matching_keys_of(&trie, "d/3"), [3, 100, 101]);
+    assert_eq!(matching_keys_of(&trie, "d"), [101]);
+    assert_eq!(matching_keys_of(&trie, "d/x/y"), [101]);
+    assert_eq!(trie.remove("d/#", &101), Some(()));
+    assert_eq!(matching_keys_of(&trie, "d/3"), [3, 100]);
+    for device in 0..20 {
+        assert_eq!(trie.remove(&format!("d/{device}"), &device), Some(()));
+    }
+    assert_eq!(matching_keys_of(&trie, "d/3"), [100]);
+    assert!(matches!(
+        &trie.root.children.get("d").map(|d| &d.children),
+        Some(Children::Few(_))
+    ));
+    assert_eq!(trie.remove("d/+", &100), Some(()));
+    assert_eq!(trie.remove("d/#/x", &102), Some(()));
+    assert!(trie.root.is_empty());
+}
+
+/// The sorted keys whose filter matches `topic`.
+fn matching_keys_of(trie: &TopicTrie<u32, ()>, topic: &str) -> Vec<u32> {
+    let mut keys = Vec::new();
+    trie.for_each_match(topic, |key, _| keys.push(*key));
+    keys.sort_unstable();
+    keys
+}
+
+#[test]
+fn get_finds_exactly_the_filter_and_key() {
+    let mut trie = TopicTrie::new();
+    trie.insert("a/+", 1u32, 'p');
+    trie.insert("a/#", 1, 'h');
+    trie.insert("#", 2, 'r');
+    trie.insert("+", 3, 's');
+    trie.insert("a/b", 1, 'l');
+    trie.insert("a/b", 2, 'm');
+    assert_eq!(trie.get("a/+", &1), Some(&'p'));
+    assert_eq!(trie.get("a/#", &1), Some(&'h'));
+    assert_eq!(trie.get("#", &2), Some(&'r'));
+    assert_eq!(trie.get("+", &3), Some(&'s'));
+    assert_eq!(trie.get("a/b", &1), Some(&'l'));
+    assert_eq!(trie.get("a/b", &2), Some(&'m'));
+    // No wildcard matching: `a/c` is matched by `a/+` but not subscribed to.
+    assert_eq!(trie.get("a/c", &1), None);
+    assert_eq!(trie.get("a", &1), None);
+    assert_eq!(trie.get("a/+/c", &1), None);
+    assert_eq!(trie.get("+", &2), None);
+    assert_eq!(trie.get("#", &3), None);
+    assert_eq!(trie.get("a/+", &2), None);
+    trie.insert("a/+", 1, 'q');
+    assert_eq!(trie.get("a/+", &1), Some(&'q'));
+    assert_eq!(trie.remove("a/b", &1), Some('l'));
+    assert_eq!(trie.get("a/b", &1), None);
+    assert_eq!(trie.get("a/b", &2), Some(&'m'));
+}
+
+#[test]
+fn wildcard_children_stay_in_front() {
+    let mut trie = TopicTrie::new();
+    for (key, filter) in ["a/x", "a/#", "a/y", "a/+", "a/z"].into_iter().enumerate() {
+        trie.insert(filter, key, ());
+    }
+    let names =
+        |trie: &TopicTrie<usize, ()>| trie.root.children.get("a").map(|a| a.children.names());
+    assert_eq!(
+        names(&trie),
+        Some(
+            vec!["+", "#", "x", "y", "z"]
+                .into_iter()
+                .map(String::from)
+                .collect()
+        )
+    );
+    trie.remove("a/+", &3);
+    trie.remove("a/x", &0);
+    assert_eq!(
+        names(&trie),
+        Some(vec!["#", "y", "z"].into_iter().map(String::from).collect())
+    );
+    trie.insert("a/+", 3, ());
+    trie.remove("a/#", &1);
+    assert_eq!(
+        names(&trie),
+        Some(vec!["+", "y", "z"].into_iter().map(String::from).collect())
+    );
+    // Through a table and back.
+    for device in 0..20 {
+        trie.insert(&format!("a/{device}"), 100 + device, ());
+    }
+    trie.insert("a/#", 1, ());
+    assert!(names(&trie).is_some_and(|names| names[..2] == ["+", "#"]));
+    for device in 0..20 {
+        trie.remove(&format!("a/{device}"), &(100 + device));
+    }
+    assert!(matches!(
+        &trie.root.children.get("a").map(|a| &a.children),
+        Some(Children::Few(_))
+    ));
+    assert!(names(&trie).is_some_and(|names| names[..2] == ["+", "#"] && names.len() == 4));
+    let mut matched = Vec::new();
+    trie.for_each_match("a/y", |key, _| matched.push(*key));
+    matched.sort_unstable();
+    assert_eq!(matched, [1, 2, 3]);
 }
 
 #[test]
@@ -161,7 +297,7 @@ fn removing_everything_prunes_every_node() {
     assert_eq!(trie.len(), 0);
     assert!(trie.is_empty());
     assert!(trie.root.is_empty(), "pruning left {:?}", trie.root);
-    assert!(matches!(&trie.root.children, Children::Few(children) if children.capacity() == 0));
+    assert!(matches!(&trie.root.children, Children::Few(children) if children.is_empty()));
 }
 
 #[test]
@@ -175,7 +311,7 @@ fn churn_does_not_grow_the_trie() {
     }
     assert_eq!(trie.len(), 1);
     let site = trie.root.children.get("site");
-    assert!(site.is_some_and(|site| site.children.is_empty() && site.single_level.is_some()));
+    assert!(site.is_some_and(|site| site.children.len() == 1 && site.children.get("+").is_some()));
 }
 
 #[test]
@@ -189,8 +325,8 @@ fn a_level_with_many_children_moves_to_a_map_and_back() {
     }
     let device_children = |trie: &TopicTrie<usize, ()>| match trie.root.children.get("device") {
         Some(device) => match &device.children {
-            Children::Few(children) => ("few", children.len()),
-            Children::Many(children) => ("many", children.len()),
+            Children::Few(_) => ("few", device.children.len()),
+            Children::Many(_) => ("many", device.children.len()),
         },
         None => ("pruned", 0),
     };
@@ -248,9 +384,17 @@ fn the_deepest_valid_filters_fit_a_small_stack() {
     assert!(small_stack.is_ok_and(|thread| thread.join().is_ok()));
 }
 
-/// A level of a topic name, from an alphabet small enough that random filters often match.
-fn name_level() -> impl Strategy<Value = &'static str> {
-    prop::sample::select(vec!["a", "b", "", "$x"])
+/// The literal levels: a small alphabet, so that random filters often match, and longer names than fit
+/// inline (14 bytes).
+const LITERALS: [&str; 6] = ["a", "b", "", "$x", "sixteen-bytes-xx", "sixteen-bytes-xy"];
+
+/// A level of a topic name, from [`LITERALS`] or, less often, from enough other names that a level has
+/// more children than a list keeps (so that wildcards sit beside a table).
+fn name_level() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => prop::sample::select(LITERALS.to_vec()).prop_map(String::from),
+        1 => (0..12u8).prop_map(|n| format!("n{n}")),
+    ]
 }
 
 fn topic_name() -> impl Strategy<Value = String> {
@@ -260,11 +404,11 @@ fn topic_name() -> impl Strategy<Value = String> {
 }
 
 fn topic_filter() -> impl Strategy<Value = String> {
-    let level = prop::sample::select(vec!["a", "b", "", "$x", "+"]);
+    let level = prop_oneof![4 => name_level(), 1 => Just(String::from("+"))];
     (prop::collection::vec(level, 0..5), any::<bool>())
         .prop_map(|(mut levels, ends_with_multi_level)| {
             if ends_with_multi_level {
-                levels.push("#");
+                levels.push(String::from("#"));
             }
             levels.join("/")
         })
@@ -293,7 +437,7 @@ fn expected_matches(subscriptions: &HashMap<(String, u8), usize>, topic: &str) -
 proptest! {
     #[test]
     fn trie_agrees_with_filter_matches(
-        subscriptions in prop::collection::vec((topic_filter(), 0u8..3), 0..24),
+        subscriptions in prop::collection::vec((topic_filter(), 0u8..3), 0..48),
         topics in prop::collection::vec(topic_name(), 1..8),
     ) {
         let mut trie = TopicTrie::new();
@@ -303,6 +447,9 @@ proptest! {
             prop_assert_eq!(trie.insert(filter, *key, value), replaced);
         }
         prop_assert_eq!(trie.len(), model.len());
+        for ((filter, key), value) in &model {
+            prop_assert_eq!(trie.get(filter, key), Some(value));
+        }
         for topic in &topics {
             prop_assert_eq!(trie_matches(&trie, topic), expected_matches(&model, topic), "topic {:?}", topic);
         }
@@ -310,6 +457,7 @@ proptest! {
         for (filter, key) in subscriptions.iter().step_by(2) {
             let removed = model.remove(&(filter.clone(), *key));
             prop_assert_eq!(trie.remove(filter, key), removed);
+            prop_assert_eq!(trie.get(filter, key), None);
         }
         prop_assert_eq!(trie.len(), model.len());
         for topic in &topics {
