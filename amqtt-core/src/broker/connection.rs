@@ -103,10 +103,11 @@ async fn read_packet<R: AsyncRead + Unpin>(
                 }
             }
         } else {
-            // Room for the rest of the frame, but never more than the bytes already received
-            // (or one chunk): a header that declares a huge frame and sends nothing after it
-            // reserves little, and a real large frame still grows in a few doublings.
-            buf.reserve(needed.min(buf.len().max(READ_CHUNK)));
+            // Room for at least one chunk (a burst of small packets is read at once) and for
+            // the rest of the frame, but not more than the bytes already received: a header
+            // that declares a huge frame and sends nothing after it reserves little, and a
+            // real large frame still grows in a few doublings.
+            buf.reserve(needed.min(buf.len()).max(READ_CHUNK));
             reader.read_buf(buf).await
         };
         match read.map_err(ReadError::Io)? {

@@ -5,7 +5,9 @@
 //! because nothing awaits while they are held; publishes take the read side and run in parallel.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, RwLock};
+
+use parking_lot::{RwLock as FairRwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::session::Session;
 use crate::codec::{Publish, QoS};
@@ -21,21 +23,21 @@ pub(crate) struct Subscriber {
 /// Subscriptions and retained messages.
 #[derive(Default)]
 pub(crate) struct Router {
-    subscriptions: RwLock<TopicTrie<u64, Subscriber>>,
+    /// A `parking_lot` lock: its `unlock_fair` lets publishers waiting for the index in before
+    /// the next slice of a large index change (see `subscriptions.rs`).
+    subscriptions: FairRwLock<TopicTrie<u64, Subscriber>>,
     retained: RwLock<HashMap<String, Publish>>,
 }
 
 impl Router {
     /// The index, to change. Held for one slice of work at a time (see `subscriptions.rs`).
     pub(crate) fn index_mut(&self) -> RwLockWriteGuard<'_, TopicTrie<u64, Subscriber>> {
-        self.subscriptions
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
+        self.subscriptions.write()
     }
 
     /// The index, to read.
     pub(crate) fn index(&self) -> RwLockReadGuard<'_, TopicTrie<u64, Subscriber>> {
-        self.subscriptions.read().unwrap_or_else(|e| e.into_inner())
+        self.subscriptions.read()
     }
 
     /// The sessions that should receive a message on `topic`, each once at the highest QoS

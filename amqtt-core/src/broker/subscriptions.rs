@@ -11,15 +11,19 @@
 //!   ([`Core::remove_subscriptions`]). Nothing can be added after the mark, and everything added
 //!   before it is in the list taken.
 //!
-//! Index work runs in slices of [`SLICE`] filters, releasing the index's write lock and yielding
-//! to the runtime between slices, so a client subscribing to 10 000 filters or a session ending
-//! with 300 000 holds up other clients' routing for one slice at a time, not for the whole batch.
+//! Index work runs in slices of [`SLICE`] filters. Each slice ends with a fair unlock, which hands
+//! the index to the publishers waiting for it before the next slice can take it back, and the
+//! task yields to the runtime between slices; so a client subscribing to 10 000 filters or a
+//! session ending with 300 000 holds up other clients' routing for one slice at a time, not for
+//! the whole batch.
 //!
 //! Lock order: a session, then the index (the reverse never happens: routing releases the
 //! index before it locks a session).
 
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use parking_lot::RwLockWriteGuard;
 
 use super::outbox::Outbox;
 use super::router::Subscriber;
@@ -74,6 +78,7 @@ impl Core {
                 };
                 index.insert(filter, session.key, subscriber);
             }
+            RwLockWriteGuard::unlock_fair(index);
         }
         true
     }
@@ -91,6 +96,7 @@ impl Core {
                     index.remove(filter, &session.key);
                 }
             }
+            RwLockWriteGuard::unlock_fair(index);
         }
     }
 
@@ -114,6 +120,7 @@ impl Core {
                 index.remove(&filter, &session_key);
                 removed += 1;
             }
+            RwLockWriteGuard::unlock_fair(index);
             if removed < SLICE {
                 return;
             }
