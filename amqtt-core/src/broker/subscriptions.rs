@@ -30,6 +30,7 @@ use super::router::Subscriber;
 use super::session::Session;
 use super::state::Core;
 use crate::codec::{ByteString, QoS};
+use crate::topic::{Released, TopicTrie};
 
 /// Filters handled per hold of the index's write lock. A trie insert or removal takes well
 /// under a microsecond, so a slice holds the lock for a small fraction of a millisecond.
@@ -49,6 +50,24 @@ impl SliceYield {
             tokio::task::yield_now().await;
         }
     }
+}
+
+/// The index as the router holds it.
+type Index = TopicTrie<u64, Subscriber>;
+
+/// Keeps what a removal released, if anything, to free after the slice.
+fn keep_released(kept: &mut Vec<Released<u64, Subscriber>>, released: Released<u64, Subscriber>) {
+    if !released.is_empty() {
+        kept.push(released);
+    }
+}
+
+/// Ends a slice of index work: hands the lock to the publishers waiting for it, then frees what
+/// the slice's removals released (freeing a large table can take milliseconds in the allocator,
+/// which must not happen while the lock is held).
+fn end_slice(index: RwLockWriteGuard<'_, Index>, released: Vec<Released<u64, Subscriber>>) {
+    RwLockWriteGuard::unlock_fair(index);
+    drop(released);
 }
 
 impl Core {
@@ -91,12 +110,13 @@ impl Core {
             }
             let mut state = session.lock();
             let mut index = self.router.index_mut();
+            let mut released = Vec::new();
             for filter in slice {
                 if state.subscriptions.remove(&**filter).is_some() {
-                    index.remove(filter, &session.key);
+                    keep_released(&mut released, index.remove_deferred(filter, &session.key).1);
                 }
             }
-            RwLockWriteGuard::unlock_fair(index);
+            end_slice(index, released);
         }
     }
 
@@ -116,11 +136,15 @@ impl Core {
             first = false;
             let mut index = self.router.index_mut();
             let mut removed = 0;
+            let mut released = Vec::new();
             for filter in filters.by_ref().take(SLICE) {
-                index.remove(&filter, &session_key);
+                keep_released(
+                    &mut released,
+                    index.remove_deferred(&filter, &session_key).1,
+                );
                 removed += 1;
             }
-            RwLockWriteGuard::unlock_fair(index);
+            end_slice(index, released);
             if removed < SLICE {
                 return;
             }

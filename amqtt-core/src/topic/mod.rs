@@ -32,7 +32,7 @@ mod trie;
 mod validate;
 
 pub use matching::filter_matches;
-pub use trie::TopicTrie;
+pub use trie::{Released, TopicTrie};
 pub use validate::{MAX_FILTER_LEVELS, valid_topic_filter, valid_topic_name};
 
 /// The level separator of topic names and filters.

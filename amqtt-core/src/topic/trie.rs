@@ -20,7 +20,7 @@ mod tests;
 
 use std::hash::Hash;
 
-use self::children::Children;
+use self::children::{Children, Many};
 use self::hash::Lookup;
 use self::subscribers::Subscribers;
 use super::split_first_level;
@@ -150,11 +150,20 @@ impl<K: Eq + Hash + Clone, V> TopicTrie<K, V> {
     /// value it had. Nodes left without subscribers or children are freed, so the trie's memory follows the
     /// current subscriptions rather than every filter ever seen.
     pub fn remove(&mut self, filter: &str, key: &K) -> Option<V> {
-        let removed = self.root.remove(filter, key);
+        self.remove_deferred(filter, key).0
+    }
+
+    /// [`TopicTrie::remove`], handing back the large allocations the removal released instead of freeing
+    /// them: a caller that holds a lock over the trie drops them after releasing it. Freeing the table of a
+    /// level that had hundreds of thousands of children can take milliseconds inside the allocator (glibc
+    /// consolidates its free lists then).
+    pub fn remove_deferred(&mut self, filter: &str, key: &K) -> (Option<V>, Released<K, V>) {
+        let mut retired = Vec::new();
+        let removed = self.root.remove(filter, key, &mut retired);
         if removed.is_some() {
             self.len -= 1;
         }
-        removed
+        (removed, Released(retired))
     }
 }
 
@@ -230,18 +239,30 @@ impl<K: Eq + Hash + Clone, V> Node<K, V> {
         }
     }
 
-    /// Removes below this node, freeing the child it went through if that child is left empty.
-    fn remove(&mut self, filter: &str, key: &K) -> Option<V> {
+    /// Removes below this node, freeing the child it went through if that child is left empty; large
+    /// tables of children that are no longer needed go to `retired`.
+    fn remove(&mut self, filter: &str, key: &K, retired: &mut Vec<Many<Self>>) -> Option<V> {
         let (level, rest) = split_first_level(filter);
         let child = self.children.get_mut(level)?;
         let removed = match rest {
             None => child.subscribers.remove(key),
-            Some(rest) => child.remove(rest, key),
+            Some(rest) => child.remove(rest, key, retired),
         };
         if child.is_empty() {
-            self.children.remove(level);
+            self.children.remove(level, retired);
         }
         removed
+    }
+}
+
+/// Memory a removal released, freed when this is dropped ([`TopicTrie::remove_deferred`]).
+#[must_use = "dropping it frees the memory; keep it only to drop it later"]
+pub struct Released<K, V>(Vec<Many<Node<K, V>>>);
+
+impl<K, V> Released<K, V> {
+    /// Whether the removal released nothing worth deferring.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
     }
 }
 

@@ -240,8 +240,10 @@ impl<N> Children<N> {
         }
     }
 
-    /// Removes the child named `level`, releasing memory the remaining children no longer need.
-    pub(super) fn remove(&mut self, level: &str) -> Option<N> {
+    /// Removes the child named `level`, releasing memory the remaining children no longer need. A large
+    /// table that turns back into a list is put in `retired` rather than freed (see
+    /// [`Released`](super::Released)).
+    pub(super) fn remove(&mut self, level: &str, retired: &mut Vec<Many<N>>) -> Option<N> {
         let level = Level::new(level.as_bytes());
         match self {
             Self::Few(children) => removed(children, &level),
@@ -253,12 +255,13 @@ impl<N> Children<N> {
                 let found = many.literal.find_entry(hash, |child| child.name.is(&level));
                 let (child, _) = found.ok()?.remove();
                 if many.literal.len() < Self::MIN_MANY {
-                    let Many {
-                        literal, wildcards, ..
-                    } = *std::mem::replace(many, Box::new(Many::empty()));
+                    let mut old = std::mem::replace(many, Box::new(Many::empty()));
                     // The wildcards, in order, go in front.
-                    let mut few = Vec::from(wildcards);
-                    few.extend(literal.into_iter().map(|child| *child));
+                    let mut few = Vec::from(std::mem::take(&mut old.wildcards));
+                    few.extend(old.literal.drain().map(|child| *child));
+                    if old.literal.capacity() > Self::MAX_SHRINK {
+                        retired.push(*old);
+                    }
                     *self = Self::Few(few.into_boxed_slice());
                 } else if many.literal.len() * 4 <= many.literal.capacity()
                     && many.literal.capacity() <= Self::MAX_SHRINK

@@ -472,3 +472,35 @@ proptest! {
         prop_assert!(trie.root.is_empty());
     }
 }
+
+#[test]
+fn removing_from_a_large_level_hands_back_its_table_when_it_turns_into_a_list() {
+    let mut trie = TopicTrie::new();
+    let filters: Vec<String> = (0..10_000).map(|i| format!("big/{i}")).collect();
+    for (key, filter) in filters.iter().enumerate() {
+        trie.insert(filter, key, ());
+    }
+    let mut released_tables = 0;
+    for (key, filter) in filters.iter().enumerate() {
+        let (removed, released) = trie.remove_deferred(filter, &key);
+        assert_eq!(removed, Some(()));
+        if !released.is_empty() {
+            released_tables += 1;
+            // Only once the level is down to a list: the rest still match.
+            assert!(filters.len() - key - 1 < 8);
+        }
+    }
+    assert_eq!(released_tables, 1, "the level's table is handed back once");
+    assert!(trie.is_empty());
+    // A small level's table is freed on the spot.
+    for key in 0..100 {
+        trie.insert(&format!("small/{key}"), key, ());
+    }
+    for key in 0..100 {
+        assert!(
+            trie.remove_deferred(&format!("small/{key}"), &key)
+                .1
+                .is_empty()
+        );
+    }
+}
