@@ -58,8 +58,8 @@ enum End {
     Shutdown,
 }
 
-/// Reads one packet, growing `buf` only as far as the frame at hand needs and at most twice as
-/// far as what has arrived.
+/// Reads one packet, growing `buf` only as far as the frame at hand needs and, beyond one chunk,
+/// in proportion to what has arrived.
 /// Cancel-safe: a partial frame stays in `buf`.
 ///
 /// An idle connection holds no read buffer: when nothing is buffered and nothing is ready to
@@ -639,10 +639,14 @@ impl<P: Plugin> Connection<'_, P> {
     }
 
     async fn handle_unsubscribe(&mut self, unsubscribe: Unsubscribe) {
-        self.shared
+        if !self
+            .shared
             .core
-            .unsubscribe(self.session, &unsubscribe.filters)
-            .await;
+            .unsubscribe(self.session, self.outbox, &unsubscribe.filters)
+            .await
+        {
+            return; // taken over meanwhile: this connection is closing
+        }
         self.outbox.push(Packet::UnsubAck(unsubscribe.packet_id));
         if P::HOOKS.contains(Hooks::CLIENT_UNSUBSCRIBED) {
             let mut slices = SliceYield::default();

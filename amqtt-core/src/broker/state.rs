@@ -266,16 +266,22 @@ impl Core {
     /// Subscribes `client_id` to `filter` (a valid filter) for a plugin, creating an offline
     /// persistent session if there is none.
     pub(crate) fn add_subscription(&self, client_id: &str, filter: &str, qos: QoS) {
-        // The registry stays locked until the entry is in, so the session cannot end between
-        // being found and being subscribed (lock order: registry, session, index).
+        // The registry stays locked until the session is: a session ends only under its own lock
+        // (`SessionState::end`), so it cannot end between being found and being subscribed. The
+        // registry is released before the index is waited for (lock order: registry, session,
+        // index).
         let mut sessions = self.sessions();
-        let session = sessions.entry(client_id.to_owned()).or_insert_with(|| {
-            let info = Arc::new(SessionInfo::new(client_id));
-            let session = Session::new(self.new_session_key(), info);
-            session.lock().disconnected_at = Some(Instant::now());
-            Arc::new(session)
-        });
+        let session = sessions
+            .entry(client_id.to_owned())
+            .or_insert_with(|| {
+                let info = Arc::new(SessionInfo::new(client_id));
+                let session = Session::new(self.new_session_key(), info);
+                session.lock().disconnected_at = Some(Instant::now());
+                Arc::new(session)
+            })
+            .clone();
         let mut state = session.lock();
+        drop(sessions);
         state.subscriptions.insert(Box::from(filter), qos);
         let subscriber = Subscriber {
             session: session.clone(),

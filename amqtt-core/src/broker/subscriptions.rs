@@ -102,13 +102,23 @@ impl Core {
         true
     }
 
-    /// Unsubscribes `session` from those of `filters` it has.
-    pub(crate) async fn unsubscribe(&self, session: &Session, filters: &[ByteString]) {
+    /// Unsubscribes `session` from those of `filters` it has, for the connection with `outbox`.
+    /// Returns `false` as soon as that connection no longer owns the session: a connection that
+    /// was taken over must not undo what the new one subscribed to.
+    pub(crate) async fn unsubscribe(
+        &self,
+        session: &Session,
+        outbox: &Arc<Outbox>,
+        filters: &[ByteString],
+    ) -> bool {
         for (n, slice) in filters.chunks(SLICE).enumerate() {
             if n > 0 {
                 tokio::task::yield_now().await;
             }
             let mut state = session.lock();
+            if !state.owned_by(outbox) {
+                return false;
+            }
             let mut index = self.router.index_mut();
             let mut released = Vec::new();
             for filter in slice {
@@ -118,6 +128,7 @@ impl Core {
             }
             end_slice(index, released);
         }
+        true
     }
 
     /// Removes from the index the subscriptions an ended session had (what
@@ -127,26 +138,21 @@ impl Core {
         session_key: u64,
         filters: HashMap<Box<str>, QoS>,
     ) {
-        let mut filters = filters.into_keys();
-        let mut first = true;
-        loop {
-            if !first {
+        let mut filters = filters.into_keys().peekable();
+        while filters.peek().is_some() {
+            {
+                let mut index = self.router.index_mut();
+                let mut released = Vec::new();
+                for filter in filters.by_ref().take(SLICE) {
+                    keep_released(
+                        &mut released,
+                        index.remove_deferred(&filter, &session_key).1,
+                    );
+                }
+                end_slice(index, released);
+            }
+            if filters.peek().is_some() {
                 tokio::task::yield_now().await;
-            }
-            first = false;
-            let mut index = self.router.index_mut();
-            let mut removed = 0;
-            let mut released = Vec::new();
-            for filter in filters.by_ref().take(SLICE) {
-                keep_released(
-                    &mut released,
-                    index.remove_deferred(&filter, &session_key).1,
-                );
-                removed += 1;
-            }
-            end_slice(index, released);
-            if removed < SLICE {
-                return;
             }
         }
     }

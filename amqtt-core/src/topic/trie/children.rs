@@ -135,10 +135,10 @@ fn removed<N>(children: &mut Box<[Child<N>]>, level: &Level<'_>) -> Option<N> {
 impl<N> Children<N> {
     /// The most children kept in a list; one more turns the list into a table.
     const MAX_FEW: usize = 8;
-    /// The largest table that shrinks as children leave. Shrinking rehashes every remaining child
-    /// in one go, under the index's write lock: 18 ms for a level that had 300 000 children, a
-    /// stall for every publisher. A larger table keeps its buckets (8 bytes each) until it is
-    /// almost empty and turns back into a list.
+    /// The largest table that shrinks in place as children leave. Shrinking rehashes every remaining
+    /// child in one go, under the index's write lock: 18 ms for a level that had 300 000 children, a
+    /// stall for every publisher. A larger table keeps its buckets (8 bytes each) until at most half
+    /// this many children are left, then moves them to a small table and retires its own.
     const MAX_SHRINK: usize = 4096;
     /// The fewest literal children kept in a table; one fewer turns it back into a list. Below `MAX_FEW`,
     /// so a level whose child count hovers around the limit does not convert back and forth.
@@ -263,13 +263,25 @@ impl<N> Children<N> {
                         retired.push(*old);
                     }
                     *self = Self::Few(few.into_boxed_slice());
-                } else if many.literal.len() * 4 <= many.literal.capacity()
-                    && many.literal.capacity() <= Self::MAX_SHRINK
-                {
+                } else if many.literal.len() * 4 <= many.literal.capacity() {
                     // Amortised: a table that grew for many children shrinks once three quarters have gone.
-                    many.literal.shrink_to(many.literal.len() * 2, |child| {
-                        keys().hash(&child.name.level())
-                    });
+                    let hasher = |child: &Child<N>| keys().hash(&child.name.level());
+                    if many.literal.capacity() <= Self::MAX_SHRINK {
+                        many.literal
+                            .shrink_to(many.literal.len() * 2, |child| hasher(child));
+                    } else if many.literal.len() <= Self::MAX_SHRINK / 2 {
+                        // A large table waits until few children are left, so that moving them is
+                        // cheap, and its allocation is retired, not freed, under the caller's lock.
+                        let mut smaller = HashTable::with_capacity(many.literal.len() * 2);
+                        for child in many.literal.drain() {
+                            smaller.insert_unique(hasher(&child), child, |child| hasher(child));
+                        }
+                        let large = std::mem::replace(&mut many.literal, smaller);
+                        retired.push(Many {
+                            literal: large,
+                            wildcards: Box::default(),
+                        });
+                    }
                 }
                 Some(child.node)
             }
