@@ -27,7 +27,7 @@ use parking_lot::RwLockWriteGuard;
 
 use super::outbox::Outbox;
 use super::router::Subscriber;
-use super::session::Session;
+use super::session::{Session, SessionState};
 use super::state::Core;
 use crate::codec::{ByteString, QoS};
 use crate::topic::{Released, TopicTrie};
@@ -80,26 +80,20 @@ impl Core {
         outbox: &Arc<Outbox>,
         filters: &[(ByteString, QoS)],
     ) -> bool {
-        for (n, slice) in filters.chunks(SLICE).enumerate() {
-            if n > 0 {
-                tokio::task::yield_now().await;
-            }
-            let mut state = session.lock();
-            if !state.owned_by(outbox) {
-                return false;
-            }
-            let mut index = self.router.index_mut();
-            for (filter, qos) in slice {
+        self.change_owned(
+            session,
+            outbox,
+            filters,
+            |state, index, (filter, qos), _| {
                 state.subscriptions.insert(Box::from(&**filter), *qos);
                 let subscriber = Subscriber {
                     session: session.clone(),
                     qos: *qos,
                 };
                 index.insert(filter, session.key, subscriber);
-            }
-            RwLockWriteGuard::unlock_fair(index);
-        }
-        true
+            },
+        )
+        .await
     }
 
     /// Unsubscribes `session` from those of `filters` it has, for the connection with `outbox`.
@@ -110,6 +104,29 @@ impl Core {
         session: &Session,
         outbox: &Arc<Outbox>,
         filters: &[ByteString],
+    ) -> bool {
+        self.change_owned(
+            session,
+            outbox,
+            filters,
+            |state, index, filter, released| {
+                if state.subscriptions.remove(&**filter).is_some() {
+                    keep_released(released, index.remove_deferred(filter, &session.key).1);
+                }
+            },
+        )
+        .await
+    }
+
+    /// Applies `change` to each of `filters`, a slice at a time, each slice under the session's
+    /// lock and the index's write lock, while the connection with `outbox` owns the session.
+    /// Returns `false` as soon as it does not (nothing more is changed).
+    async fn change_owned<T>(
+        &self,
+        session: &Session,
+        outbox: &Arc<Outbox>,
+        filters: &[T],
+        mut change: impl FnMut(&mut SessionState, &mut Index, &T, &mut Vec<Released<u64, Subscriber>>),
     ) -> bool {
         for (n, slice) in filters.chunks(SLICE).enumerate() {
             if n > 0 {
@@ -122,9 +139,7 @@ impl Core {
             let mut index = self.router.index_mut();
             let mut released = Vec::new();
             for filter in slice {
-                if state.subscriptions.remove(&**filter).is_some() {
-                    keep_released(&mut released, index.remove_deferred(filter, &session.key).1);
-                }
+                change(&mut state, &mut index, filter, &mut released);
             }
             end_slice(index, released);
         }

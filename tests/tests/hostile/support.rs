@@ -127,34 +127,11 @@ impl LiveBroker {
         }
     }
 
-    /// Asserts the broker's invariants: its own consistency check, and the subscription index
-    /// holding exactly as many entries as the sessions list. Retries for up to 5 s, since a
-    /// session that is ending leaves the index a slice at a time; a leak stays and fails.
+    /// Asserts the broker's invariants ([`TestBroker::assert_consistent`]: every subscription in
+    /// the index belongs to a live session and the index holds exactly the sessions' lists),
+    /// retrying while a session that is ending leaves the index a slice at a time.
     pub(crate) async fn assert_consistent(&self) {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        loop {
-            let violation = match self.broker.handle.check_consistency() {
-                Err(violation) => violation,
-                Ok(()) => {
-                    let listed: usize = self
-                        .ctx
-                        .sessions()
-                        .iter()
-                        .map(|s| s.subscriptions.len())
-                        .sum();
-                    let indexed = self.ctx.subscription_count();
-                    if indexed == listed {
-                        return;
-                    }
-                    format!("{indexed} subscriptions in the index, {listed} in the sessions")
-                }
-            };
-            assert!(
-                Instant::now() < deadline,
-                "broker state is inconsistent: {violation}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        self.broker.assert_consistent().await;
     }
 }
 
