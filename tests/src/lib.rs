@@ -173,6 +173,13 @@ impl RawClient {
         client
     }
 
+    /// Closes the connection abruptly: with linger 0 the close sends RST, as from a client that
+    /// vanished.
+    pub fn reset(self) {
+        // A socket that cannot take the option still closes, just with FIN.
+        let _ = self.stream.set_zero_linger();
+    }
+
     /// Sends one packet.
     pub async fn send(&mut self, packet: Packet) {
         let mut out = BytesMut::new();

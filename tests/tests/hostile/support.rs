@@ -11,12 +11,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use amqtt_core::broker::{Broker, Stats};
-use amqtt_core::codec::{self, ConnectReturnCode, Packet, QoS, Subscribe};
+use amqtt_core::codec::{ConnectReturnCode, Packet, QoS, Subscribe};
 use amqtt_core::config::BrokerConfig;
 use amqtt_core::plugin::BrokerContext;
 use amqtt_tests::{RawClient, TestBroker, amqtt_binary, connect_packet, pid, publish_packet};
 use bytes::BytesMut;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -396,60 +395,36 @@ impl SysWatch {
 }
 
 /// A raw client for the hostile side: whole packets over a [`TcpStream`] it can reset.
-pub(crate) struct Hostile {
-    stream: TcpStream,
-    buf: BytesMut,
-}
+pub(crate) struct Hostile(RawClient);
 
 impl Hostile {
     /// Connects `client_id` (keep-alive 0) and asserts the CONNACK accepts it.
     pub(crate) async fn connect(addr: SocketAddr, client_id: &str, clean: bool) -> Hostile {
-        let mut client = Hostile {
-            stream: open_raw(addr).await,
-            buf: BytesMut::new(),
-        };
-        let connect = connect_packet(client_id, clean);
-        client.send(&Packet::Connect(Box::new(connect))).await;
-        match client.recv().await {
-            Packet::ConnAck(ack) => assert_eq!(
-                ack.code,
-                ConnectReturnCode::Accepted,
-                "CONNACK of {client_id}"
-            ),
-            other => panic!("{client_id} expected CONNACK, got {other:?}"),
-        }
-        client
+        let (client, ack) = RawClient::connect_with(addr, connect_packet(client_id, clean)).await;
+        assert_eq!(
+            ack.code,
+            ConnectReturnCode::Accepted,
+            "CONNACK of {client_id}"
+        );
+        Hostile(client)
     }
 
     /// Sends one packet.
     pub(crate) async fn send(&mut self, packet: &Packet) {
-        self.send_raw(&encode(packet)).await;
-    }
-
-    /// Sends raw bytes; the broker must not have closed the connection.
-    pub(crate) async fn send_raw(&mut self, bytes: &[u8]) {
-        self.stream
-            .write_all(bytes)
-            .await
-            .expect("write to the broker");
+        self.0.send(packet.clone()).await;
     }
 
     /// The next packet within [`CLOSE_WITHIN`]; panics on a timeout or a close.
     pub(crate) async fn recv(&mut self) -> Packet {
-        match tokio::time::timeout(CLOSE_WITHIN, self.read_packet()).await {
-            Ok(Some(packet)) => packet,
-            Ok(None) => panic!("the broker closed the connection"),
-            Err(_) => panic!("no packet from the broker within {CLOSE_WITHIN:?}"),
+        match self.0.recv_within(CLOSE_WITHIN).await {
+            Some(packet) => packet,
+            None => panic!("no packet from the broker within {CLOSE_WITHIN:?}"),
         }
     }
 
     /// The next packet within `wait`, `None` on a timeout; panics on a close.
     pub(crate) async fn recv_within(&mut self, wait: Duration) -> Option<Packet> {
-        match tokio::time::timeout(wait, self.read_packet()).await {
-            Ok(Some(packet)) => Some(packet),
-            Ok(None) => panic!("the broker closed the connection"),
-            Err(_) => None,
-        }
+        self.0.recv_within(wait).await
     }
 
     /// Receives until a packet `wanted` accepts arrives (others are skipped) and returns it.
@@ -474,24 +449,8 @@ impl Hostile {
             .await;
     }
 
-    /// Reads one packet; `None` when the broker closed the connection.
-    async fn read_packet(&mut self) -> Option<Packet> {
-        loop {
-            match codec::decode(&mut self.buf, codec::MAX_REMAINING_LENGTH + 5) {
-                Ok(Some(packet)) => return Some(packet),
-                Ok(None) => {}
-                Err(e) => panic!("broker sent a malformed packet: {e}"),
-            }
-            self.buf.reserve(64 * 1024);
-            match self.stream.read_buf(&mut self.buf).await {
-                Ok(0) | Err(_) => return None,
-                Ok(_) => {}
-            }
-        }
-    }
-
-    /// Closes the connection abruptly with RST (see [`reset`]).
+    /// Closes the connection abruptly with RST ([`RawClient::reset`]).
     pub(crate) fn reset(self) {
-        reset(self.stream);
+        self.0.reset();
     }
 }
