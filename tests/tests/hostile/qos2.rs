@@ -12,6 +12,7 @@ use amqtt_core::codec::{Packet, Publish, QoS};
 use amqtt_tests::publish_packet;
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 
 use crate::support::{Hostile, LiveBroker, Probe, encode, open_raw, reset};
 
@@ -115,10 +116,7 @@ const MAX_INFLIGHT: usize = 20;
 const MAX_QUEUED: usize = 100;
 
 /// Sends one packet per id in `1..=65535`, made by `packet`, in large writes on `writer`.
-async fn send_for_every_id(
-    writer: &mut tokio::net::tcp::OwnedWriteHalf,
-    packet: impl Fn(NonZeroU16) -> Packet,
-) {
+async fn send_for_every_id(writer: &mut OwnedWriteHalf, packet: impl Fn(NonZeroU16) -> Packet) {
     let mut out = Vec::new();
     for n in 1..=u16::MAX {
         out.extend(encode(&packet(id(n))));
@@ -132,7 +130,7 @@ async fn send_for_every_id(
 /// Reads packets from `reader` until one answer per id in `1..=65535` of the kind `answer`
 /// recognises has arrived (each id once, in order); fails on anything else or after `within`.
 async fn expect_every_id(
-    reader: &mut tokio::net::tcp::OwnedReadHalf,
+    reader: &mut OwnedReadHalf,
     answer: impl Fn(&Packet) -> Option<NonZeroU16>,
     within: Duration,
 ) {
@@ -169,6 +167,38 @@ async fn expect_every_id(
     );
 }
 
+/// Sends `packet` for every packet id from a task of its own while it expects the broker's
+/// `answer` for every id in order (within 20 s), and hands the writer back.
+async fn exchange_every_id(
+    mut writer: OwnedWriteHalf,
+    reader: &mut OwnedReadHalf,
+    answer: fn(&Packet) -> Option<NonZeroU16>,
+    packet: impl Fn(NonZeroU16) -> Packet + Send + 'static,
+) -> OwnedWriteHalf {
+    let sending = tokio::spawn(async move {
+        send_for_every_id(&mut writer, packet).await;
+        writer
+    });
+    expect_every_id(reader, answer, Duration::from_secs(20)).await;
+    sending.await.expect("writer task")
+}
+
+/// The id of a PUBREC.
+fn pubrec_id(packet: &Packet) -> Option<NonZeroU16> {
+    match packet {
+        Packet::PubRec(n) => Some(*n),
+        _ => None,
+    }
+}
+
+/// The id of a PUBCOMP.
+fn pubcomp_id(packet: &Packet) -> Option<NonZeroU16> {
+    match packet {
+        Packet::PubComp(n) => Some(*n),
+        _ => None,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn all_65535_unreleased_qos2_ids_are_bounded_and_a_subscriber_that_never_acks_is_capped() {
     let broker = LiveBroker::start(&format!(
@@ -198,29 +228,16 @@ async fn all_65535_unreleased_qos2_ids_are_bounded_and_a_subscriber_that_never_a
     assert_eq!(connack, [0x20, 0x02, 0x00, 0x00]);
 
     // Every id, QoS 2, never released: one PUBREC each.
-    let flood = tokio::spawn(async move {
-        send_for_every_id(&mut writer, |n| {
-            Packet::Publish(publish_packet(
-                "flood/x",
-                "unreleased",
-                QoS::ExactlyOnce,
-                false,
-                Some(n.get()),
-            ))
-        })
-        .await;
-        writer
-    });
-    expect_every_id(
-        &mut reader,
-        |p| match p {
-            Packet::PubRec(n) => Some(*n),
-            _ => None,
-        },
-        Duration::from_secs(20),
-    )
+    let writer = exchange_every_id(writer, &mut reader, pubrec_id, |n| {
+        Packet::Publish(publish_packet(
+            "flood/x",
+            "unreleased",
+            QoS::ExactlyOnce,
+            false,
+            Some(n.get()),
+        ))
+    })
     .await;
-    let mut writer = flood.await.expect("flood writer");
 
     let flooder = broker.ctx.session("flooder").expect("flooder's session");
     assert_eq!(
@@ -249,25 +266,12 @@ async fn all_65535_unreleased_qos2_ids_are_bounded_and_a_subscriber_that_never_a
     // Retransmitting them all (DUP) does not grow the set and routes nothing again (a routed
     // message would be dropped at the stalled subscriber, and counted).
     let dropped_before = broker.stats().dropped_queue_full.get();
-    let dup = tokio::spawn(async move {
-        send_for_every_id(&mut writer, |n| {
-            let mut p = publish_packet("flood/x", "again", QoS::ExactlyOnce, false, Some(n.get()));
-            p.dup = true;
-            Packet::Publish(p)
-        })
-        .await;
-        writer
-    });
-    expect_every_id(
-        &mut reader,
-        |p| match p {
-            Packet::PubRec(n) => Some(*n),
-            _ => None,
-        },
-        Duration::from_secs(20),
-    )
+    let writer = exchange_every_id(writer, &mut reader, pubrec_id, |n| {
+        let mut p = publish_packet("flood/x", "again", QoS::ExactlyOnce, false, Some(n.get()));
+        p.dup = true;
+        Packet::Publish(p)
+    })
     .await;
-    let mut writer = dup.await.expect("dup writer");
     let flooder = broker.ctx.session("flooder").expect("flooder's session");
     assert_eq!(flooder.incoming_pending, 65_535, "DUP retransmissions");
 
@@ -278,20 +282,7 @@ async fn all_65535_unreleased_qos2_ids_are_bounded_and_a_subscriber_that_never_a
     );
 
     // Releasing every id empties the set.
-    let release = tokio::spawn(async move {
-        send_for_every_id(&mut writer, Packet::PubRel).await;
-        writer
-    });
-    expect_every_id(
-        &mut reader,
-        |p| match p {
-            Packet::PubComp(n) => Some(*n),
-            _ => None,
-        },
-        Duration::from_secs(20),
-    )
-    .await;
-    let writer = release.await.expect("release writer");
+    let writer = exchange_every_id(writer, &mut reader, pubcomp_id, Packet::PubRel).await;
     let flooder = broker.ctx.session("flooder").expect("flooder's session");
     assert_eq!(flooder.incoming_pending, 0, "after PUBREL for every id");
 
