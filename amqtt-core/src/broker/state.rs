@@ -131,7 +131,7 @@ impl Core {
     pub(crate) fn session_summaries(&self, client_id: Option<&str>) -> Vec<SessionSummary> {
         let sessions: Vec<Arc<Session>> = match client_id {
             Some(id) => self.sessions().get(id).cloned().into_iter().collect(),
-            None => self.sessions().values().cloned().collect(),
+            None => self.all_sessions(),
         };
         let mut summaries: Vec<SessionSummary> = sessions.iter().map(|s| s.summary()).collect();
         summaries.sort_by(|a, b| a.client_id.cmp(&b.client_id));
@@ -223,7 +223,7 @@ impl Core {
     /// registered, so none is missed.
     pub(crate) fn shut_down(&self) {
         self.shutdown.fire();
-        let sessions: Vec<Arc<Session>> = self.sessions().values().cloned().collect();
+        let sessions = self.all_sessions();
         for session in sessions {
             if let Some(outbox) = &session.lock().outbox {
                 outbox.close();
