@@ -1,142 +1,12 @@
-//! The recording plugin the event tests install, and the checker that compares its log with
-//! the expected events step by step (the order rules are in `plugin_events.rs`).
+//! The checker that compares the recorder's log with the expected events step by step (the
+//! order rules are in `plugin_events.rs`), the connect helper, and the checker's own self-test.
 
-use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::time::Duration;
 
-use amqtt_core::codec::{ByteString, ConnAck, ConnectReturnCode, Packet, Publish, QoS};
-use amqtt_core::plugin::{
-    Action, BrokerContext, FromConfig, Hooks, Plugin, PluginError, SessionInfo, Verdict,
-};
+use amqtt_core::codec::{ByteString, ConnAck, ConnectReturnCode};
 use amqtt_tests::{RECV_TIMEOUT, RawClient, TestBroker, connect_packet};
 
-/// The recorder's configuration (unused; a map so an empty section is valid).
-pub(crate) type RecorderConfig = BTreeMap<String, u32>;
-
-/// Writes down every hook call. Admits every client (`authenticate` says Allow) and abstains on
-/// every topic question, so it changes nothing about the broker's behaviour.
-#[derive(Default)]
-pub(crate) struct Recorder {
-    events: Mutex<Vec<String>>,
-}
-
-impl Recorder {
-    pub(crate) fn push(&self, event: String) {
-        self.events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(event);
-    }
-
-    pub(crate) fn events(&self) -> Vec<String> {
-        self.events
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-/// `topic qosN[ retain] payload` (an empty payload is `<empty>`).
-pub(crate) fn message(p: &Publish) -> String {
-    let payload = if p.payload.is_empty() {
-        "<empty>".to_owned()
-    } else {
-        String::from_utf8_lossy(&p.payload).into_owned()
-    };
-    let retain = if p.retain { " retain" } else { "" };
-    format!("{} qos{}{retain} {payload}", p.topic, p.qos as u8)
-}
-
-/// The client id of a session given to a packet hook, `none` without one.
-pub(crate) fn who(session: Option<&SessionInfo>) -> &str {
-    session.map_or("none", |s| &s.client_id)
-}
-
-/// ` session=<id>` when the session passed along does not belong to `client_id`.
-pub(crate) fn mismatch(client_id: &str, session: &SessionInfo) -> String {
-    if &*session.client_id == client_id {
-        String::new()
-    } else {
-        format!(" session={}", session.client_id)
-    }
-}
-
-impl Plugin for Recorder {
-    const HOOKS: Hooks = Hooks::ALL;
-
-    async fn on_broker_pre_start(&self) {
-        self.push("pre_start".into());
-    }
-    async fn on_broker_post_start(&self) {
-        self.push("post_start".into());
-    }
-    async fn on_broker_pre_shutdown(&self) {
-        self.push("pre_shutdown".into());
-    }
-    async fn on_broker_post_shutdown(&self) {
-        self.push("post_shutdown".into());
-    }
-    async fn on_broker_client_connected(&self, client_id: &str, session: &SessionInfo) {
-        let extra = mismatch(client_id, session);
-        self.push(format!("client_connected {client_id}{extra}"));
-    }
-    async fn on_broker_client_disconnected(&self, client_id: &str, session: &SessionInfo) {
-        let extra = mismatch(client_id, session);
-        self.push(format!("client_disconnected {client_id}{extra}"));
-    }
-    async fn on_broker_client_subscribed(&self, client_id: &str, topic: &str, qos: QoS) {
-        self.push(format!(
-            "client_subscribed {client_id} {topic} qos{}",
-            qos as u8
-        ));
-    }
-    async fn on_broker_client_unsubscribed(&self, client_id: &str, topic: &str) {
-        self.push(format!("client_unsubscribed {client_id} {topic}"));
-    }
-    async fn on_broker_message_received(&self, client_id: &str, m: &Publish) {
-        self.push(format!("message_received {client_id} {}", message(m)));
-    }
-    async fn on_broker_message_broadcast(&self, client_id: &str, m: &Publish) {
-        self.push(format!("message_broadcast {client_id} {}", message(m)));
-    }
-    async fn on_broker_retained_message(&self, client_id: &str, m: &Publish) {
-        self.push(format!("retained_message {client_id} {}", message(m)));
-    }
-    fn on_mqtt_packet_received(&self, packet: &Packet, session: Option<&SessionInfo>) {
-        self.push(format!(
-            "packet_received {} {}",
-            packet.name(),
-            who(session)
-        ));
-    }
-    fn on_mqtt_packet_sent(&self, packet: &Packet, session: Option<&SessionInfo>) {
-        self.push(format!("packet_sent {} {}", packet.name(), who(session)));
-    }
-    async fn authenticate(&self, session: &SessionInfo) -> Verdict {
-        let user = session.username.as_deref().unwrap_or("none");
-        self.push(format!("authenticate {} user={user}", session.client_id));
-        Verdict::Allow
-    }
-    async fn topic_filtering(&self, session: &SessionInfo, topic: &str, action: Action) -> Verdict {
-        self.push(format!(
-            "topic_filtering {} {topic} {action:?}",
-            session.client_id
-        ));
-        Verdict::Abstain
-    }
-    async fn close(&self) {
-        self.push("close".into());
-    }
-}
-
-impl FromConfig for Recorder {
-    const NAME: &'static str = "recorder";
-    type Config = RecorderConfig;
-    fn build(_config: RecorderConfig, _ctx: &BrokerContext) -> Result<Self, PluginError> {
-        Ok(Recorder::default())
-    }
-}
+use crate::recorder::Recorder;
 
 pub(crate) fn is_sent(event: &str) -> bool {
     event.starts_with("packet_sent ")
@@ -274,4 +144,69 @@ pub(crate) async fn connect(
         "CONNACK for {client_id}"
     );
     client
+}
+
+#[test]
+fn the_step_checker_rejects_missing_extra_and_misordered_events() {
+    let fails = |actual: &[&str], expected: &[&str]| {
+        let actual: Vec<String> = actual.iter().map(|s| (*s).to_owned()).collect();
+        let expected = expected.to_vec();
+        std::panic::catch_unwind(move || check_step("self-test", &actual, &expected)).is_err()
+    };
+    let expected = [
+        "message_received c1 t/a qos1 m",
+        "topic_filtering c1 t/a Publish",
+        "topic_filtering c2 t/a Receive",
+        "packet_sent PUBLISH c2",
+        "topic_filtering c3 t/a Receive",
+        "packet_sent PUBLISH c3",
+        "packet_sent PUBACK c1",
+    ];
+    // Accepted: the listing itself, Receive checks of one fan-out swapped, packets late.
+    assert!(!fails(&expected, &expected));
+    assert!(!fails(
+        &[
+            "message_received c1 t/a qos1 m",
+            "topic_filtering c1 t/a Publish",
+            "topic_filtering c3 t/a Receive",
+            "topic_filtering c2 t/a Receive",
+            "packet_sent PUBACK c1",
+            "packet_sent PUBLISH c3",
+            "packet_sent PUBLISH c2",
+        ],
+        &expected
+    ));
+    // Rejected: reader events swapped, a packet before the event that queued it, a missing or
+    // an extra event.
+    assert!(fails(
+        &[
+            "topic_filtering c1 t/a Publish",
+            "message_received c1 t/a qos1 m",
+            "topic_filtering c2 t/a Receive",
+            "packet_sent PUBLISH c2",
+            "topic_filtering c3 t/a Receive",
+            "packet_sent PUBLISH c3",
+            "packet_sent PUBACK c1",
+        ],
+        &expected
+    ));
+    assert!(fails(
+        &[
+            "message_received c1 t/a qos1 m",
+            "topic_filtering c1 t/a Publish",
+            "packet_sent PUBLISH c2",
+            "topic_filtering c2 t/a Receive",
+            "topic_filtering c3 t/a Receive",
+            "packet_sent PUBLISH c3",
+            "packet_sent PUBACK c1",
+        ],
+        &expected
+    ));
+    assert!(fails(&expected[..6], &expected));
+    assert!(fails(&expected, &expected[..6]));
+    // Two packets to one client keep their order.
+    assert!(fails(
+        &["a", "packet_sent PUBREC c1", "packet_sent PUBACK c1"],
+        &["a", "packet_sent PUBACK c1", "packet_sent PUBREC c1"]
+    ));
 }
