@@ -1,5 +1,6 @@
 //! `amqtt`: the MQTT broker. Runs aMQTT's default configuration, or the YAML file given with `-c`.
-//! Built from every packaged plugin, each on only when the configuration lists it.
+//! Built from every packaged plugin and the SQLite/PostgreSQL session store, each on only when the
+//! configuration lists it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 use amqtt_core::broker::Broker;
 use amqtt_core::config::BrokerConfig;
 use amqtt_plugins::PackagedPlugins;
+use amqtt_store::SqlStore;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
@@ -57,7 +59,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let broker = match Broker::<PackagedPlugins>::bind(config).await {
+        let broker = match Broker::<PackagedPlugins, SqlStore>::bind(config).await {
             Ok(broker) => broker,
             Err(e) => {
                 eprintln!("amqtt: {e}");

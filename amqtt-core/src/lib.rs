@@ -5,6 +5,7 @@
 //! - [`config`]: the aMQTT YAML configuration.
 //! - [`broker`]: the broker, generic over its plugins.
 //! - [`plugin`]: the plugin trait the broker calls, and `#[plugin]`.
+//! - [`store`]: the persistent store's interface (backends live in `amqtt-store`).
 //! - [`transport`]: TCP, TLS, WebSocket and secure WebSocket, for the broker and the client.
 //! - [`client`]: the async MQTT client.
 
@@ -16,5 +17,6 @@ pub mod client;
 pub mod codec;
 pub mod config;
 pub mod plugin;
+pub mod store;
 pub mod topic;
 pub mod transport;

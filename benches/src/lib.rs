@@ -1,1 +1,3 @@
 //! Criterion benchmarks of amqtt; see `benches/` for the bench targets.
+
+pub mod procfs;

@@ -129,13 +129,24 @@ pub fn publish_packet(
     retain: bool,
     id: Option<u16>,
 ) -> Publish {
+    publish_bytes(topic, payload.as_bytes(), qos, retain, id)
+}
+
+/// A PUBLISH as a client sends it, with any payload bytes.
+pub fn publish_bytes(
+    topic: &str,
+    payload: &[u8],
+    qos: QoS,
+    retain: bool,
+    id: Option<u16>,
+) -> Publish {
     Publish {
         dup: false,
         qos,
         retain,
         topic: ByteString::from(topic),
         packet_id: id.map(pid),
-        payload: Bytes::copy_from_slice(payload.as_bytes()),
+        payload: Bytes::copy_from_slice(payload),
     }
 }
 

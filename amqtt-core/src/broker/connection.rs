@@ -11,6 +11,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::journal::Journal;
 use super::outbox::Outbox;
 use super::session::Producer;
 use super::session::Session;
@@ -22,6 +23,7 @@ use crate::codec::{
     QoS, SubAck, SubAckCode, Subscribe, Unsubscribe, frame_len,
 };
 use crate::plugin::{Action, Hooks, Plugin, SessionInfo};
+use crate::store::StoreOp;
 use crate::topic::valid_topic_filter;
 
 /// Bytes reserved for a read when the size of the next frame is not known yet.
@@ -270,8 +272,15 @@ where
         let outbox = outbox.clone();
         let info = info.clone();
         tokio::spawn(async move {
+            let core = &shared.core;
             outbox
-                .run_writer(writer, &shared.core.stats, &shared.plugins, &info)
+                .run_writer(
+                    writer,
+                    &core.stats,
+                    &shared.plugins,
+                    &info,
+                    core.journal.as_deref(),
+                )
                 .await;
         })
     };
@@ -362,18 +371,19 @@ impl<P: Plugin> Connection<'_, P> {
     async fn close(&self, end: End, writer_task: JoinHandle<()>) {
         let core = &*self.shared.core;
         tracing::debug!(client_id = self.client_id(), reason = ?end, "client disconnected");
-        if end != End::Disconnect && end != End::Shutdown {
-            if let Some(will) = &self.info.will {
-                let will = Publish {
-                    dup: false,
-                    qos: will.qos,
-                    retain: will.retain,
-                    topic: will.topic.clone(),
-                    packet_id: None,
-                    payload: will.message.clone(),
-                };
-                self.publish_checked(&will, None).await;
-            }
+        if end != End::Disconnect
+            && end != End::Shutdown
+            && let Some(will) = &self.info.will
+        {
+            let will = Publish {
+                dup: false,
+                qos: will.qos,
+                retain: will.retain,
+                topic: will.topic.clone(),
+                packet_id: None,
+                payload: will.message.clone(),
+            };
+            self.publish_checked(&will, None).await;
         }
         core.detach(self.session, self.outbox).await;
         core.stats.clients_connected.decrement();
@@ -505,8 +515,16 @@ impl<P: Plugin> Connection<'_, P> {
             Packet::PubAck(id) | Packet::PubComp(id) => self.session.complete(id, limits),
             Packet::PubRec(id) => self.session.received(id),
             Packet::PubRel(id) => {
-                self.session.lock().incoming_qos2.remove(&id.get());
-                self.outbox.push(Packet::PubComp(id));
+                let mark = self.durable_mark();
+                let mut state = self.session.lock();
+                if state.incoming_qos2.remove(&id.get()) {
+                    state.journal_op(|client_id| StoreOp::Qos2Released {
+                        client_id,
+                        packet_id: id,
+                    });
+                }
+                drop(state);
+                self.push_durable(Packet::PubComp(id), mark);
             }
             // Boxed: rare, and their futures are large; inline they would enlarge the state
             // every idle connection keeps.
@@ -541,21 +559,63 @@ impl<P: Plugin> Connection<'_, P> {
                 .on_broker_message_received(self.client_id(), &publish)
                 .await;
         }
+        let mark = self.durable_mark();
         match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
                 self.publish_checked(&publish, Some(held)).await;
-                self.outbox.push(Packet::PubAck(id));
+                self.push_durable(Packet::PubAck(id), mark);
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 // Delivered once when first received; a retransmission (DUP) only gets PUBREC again.
-                let first = self.session.lock().incoming_qos2.insert(id.get());
+                let mut group = None;
+                let first = {
+                    let mut state = self.session.lock();
+                    // A stored session's id and the copies routed reach the store in one batch
+                    // (see `journal.rs`).
+                    if state.is_stored() {
+                        group = self.shared.core.journal.as_deref().map(Journal::group);
+                    }
+                    let first = state.incoming_qos2.insert(id.get());
+                    if first {
+                        state.journal_op(|client_id| StoreOp::Qos2Received {
+                            client_id,
+                            packet_id: id,
+                        });
+                    }
+                    first
+                };
                 if first {
                     self.publish_checked(&publish, Some(held)).await;
                 }
-                self.outbox.push(Packet::PubRec(id));
+                drop(group);
+                self.push_durable(Packet::PubRec(id), mark);
             }
             _ => self.publish_checked(&publish, Some(held)).await,
         }
+    }
+
+    /// Where the store's journal stands before a packet is handled: an acknowledgement pushed
+    /// with [`Connection::push_durable`] waits for whatever was journaled after it.
+    fn durable_mark(&self) -> u64 {
+        self.shared
+            .core
+            .journal
+            .as_ref()
+            .map_or(0, |j| j.appended())
+    }
+
+    /// Queues an acknowledgement that promises what was journaled since `mark` is durable: in
+    /// [`Durability::Always`](crate::store::Durability) it waits for the store's commit when
+    /// anything was journaled since (by this packet's handling or, harmlessly, by another
+    /// client's). Everything queued after it waits too, so acknowledgements keep their order.
+    fn push_durable(&self, packet: Packet, mark: u64) {
+        let hold = match &self.shared.core.journal {
+            Some(journal) if journal.holds_acks() && journal.appended() > mark => {
+                Some(journal.appended())
+            }
+            _ => None,
+        };
+        self.outbox.push_held(packet, hold);
     }
 
     /// Routes a message from this client (or its will) if it may be published: `$` topics are
@@ -589,6 +649,7 @@ impl<P: Plugin> Connection<'_, P> {
         let mut codes = Vec::with_capacity(subscribe.filters.len());
         let mut granted = Vec::with_capacity(subscribe.filters.len());
         let mut slices = SliceYield::default();
+        let mark = self.durable_mark();
         for (filter, qos) in subscribe.filters {
             let allowed = valid_topic_filter(&filter)
                 && (!P::HOOKS.contains(Hooks::TOPIC_FILTERING)
@@ -614,10 +675,13 @@ impl<P: Plugin> Connection<'_, P> {
             // subscriptions would belong to a session it no longer has.
             return;
         }
-        self.outbox.push(Packet::SubAck(SubAck {
-            packet_id: subscribe.packet_id,
-            codes,
-        }));
+        self.push_durable(
+            Packet::SubAck(SubAck {
+                packet_id: subscribe.packet_id,
+                codes,
+            }),
+            mark,
+        );
         if P::HOOKS.contains(Hooks::CLIENT_SUBSCRIBED) {
             for (filter, qos) in &granted {
                 shared
@@ -639,6 +703,7 @@ impl<P: Plugin> Connection<'_, P> {
     }
 
     async fn handle_unsubscribe(&mut self, unsubscribe: Unsubscribe) {
+        let mark = self.durable_mark();
         if !self
             .shared
             .core
@@ -647,7 +712,7 @@ impl<P: Plugin> Connection<'_, P> {
         {
             return; // taken over meanwhile: this connection is closing
         }
-        self.outbox.push(Packet::UnsubAck(unsubscribe.packet_id));
+        self.push_durable(Packet::UnsubAck(unsubscribe.packet_id), mark);
         if P::HOOKS.contains(Hooks::CLIENT_UNSUBSCRIBED) {
             let mut slices = SliceYield::default();
             for filter in &unsubscribe.filters {

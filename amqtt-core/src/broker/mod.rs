@@ -4,11 +4,14 @@
 //! See `ARCHITECTURE.md` for the path of a PUBLISH and which lock protects what.
 
 mod connection;
+mod journal;
 mod outbox;
+mod restore;
 mod router;
 mod session;
 mod state;
 mod stats;
+mod store_thread;
 mod subscriptions;
 mod trigger;
 
@@ -23,15 +26,18 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+pub use restore::RestoreCounts;
 pub(crate) use state::Core;
 pub use stats::{Counter, Gauge, Stats};
 
 use crate::codec::Publish;
 use crate::config::{BrokerConfig, ListenerConfig};
 use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
+use crate::store::{Store, StoreError};
 use crate::transport::{Acceptor, TlsSetupError};
 use connection::Origin;
 use state::Shared;
+use store_thread::StoreThread;
 
 /// How long shutdown waits for connections to finish before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -60,6 +66,15 @@ pub enum BrokerError {
     /// The plugin set could not be built from the configuration.
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    /// The persistent store could not be opened (its configuration, or a database server that
+    /// refuses the connection; a damaged store is moved aside instead).
+    #[error("persistent store `{name}`: {source}")]
+    Store {
+        /// The key of its section under `plugins:`.
+        name: String,
+        /// What is wrong.
+        source: StoreError,
+    },
 }
 
 /// A bound listener.
@@ -69,7 +84,8 @@ struct BoundListener {
     acceptor: Acceptor,
 }
 
-/// An MQTT 3.1.1 broker over the plugin set `P`.
+/// An MQTT 3.1.1 broker over the plugin set `P` and the persistent store `S` (`()`: none;
+/// a store is on when the configuration's `plugins:` section has its key).
 ///
 /// # Examples
 ///
@@ -82,12 +98,14 @@ struct BoundListener {
 /// broker.run(async { let _ = tokio::signal::ctrl_c().await; }).await;
 /// # Ok(()) }
 /// ```
-pub struct Broker<P: Plugin = ()> {
+pub struct Broker<P: Plugin = (), S: Store = ()> {
     shared: Arc<Shared<P>>,
     listeners: Vec<BoundListener>,
     plugin_messages: mpsc::Receiver<Publish>,
     /// Yields `None` once every connection task has ended (see `Shared::connection_token`).
     connections_done: mpsc::Receiver<()>,
+    /// The store's thread, when a store is configured.
+    store: Option<StoreThread<S>>,
 }
 
 /// A cheap handle on a running broker: counters, shutdown, and serving connections the
@@ -189,24 +207,49 @@ impl<P: Plugin> BrokerHandle<P> {
 /// The listener name of connections handed to [`BrokerHandle::serve_stream`].
 pub const EXTERNAL_LISTENER: &str = "external";
 
-impl<P: BuildPlugins> Broker<P> {
-    /// Builds the plugin set from the configuration's `plugins:` section and binds every listener;
-    /// the broker serves once [`Broker::run`] is awaited.
-    pub async fn bind(config: BrokerConfig) -> Result<Broker<P>, BrokerError> {
-        let section = config.plugins.clone();
-        Self::bind_with(config, |ctx| crate::plugin::build_plugin_set(&section, ctx)).await
+impl<P: BuildPlugins, S: Store> Broker<P, S> {
+    /// Opens the store (when its section is present), builds the plugin set from the rest of
+    /// the configuration's `plugins:` section and binds every listener; the broker serves once
+    /// [`Broker::run`] is awaited.
+    pub async fn bind(config: BrokerConfig) -> Result<Broker<P, S>, BrokerError> {
+        let mut section = config.plugins.clone();
+        store_thread::remove_store_section::<S>(&mut section);
+        Self::bind_with(config, |ctx| {
+            crate::plugin::build_plugin_set(&section, ctx).map_err(|e| match e {
+                // The store's keys are known names too.
+                PluginError::Unknown {
+                    source_name,
+                    name,
+                    known,
+                } if !S::NAMES.is_empty() => PluginError::Unknown {
+                    source_name,
+                    name,
+                    known: format!("{known}, {}", S::NAMES.join(", ")),
+                },
+                other => other,
+            })
+        })
+        .await
     }
 }
 
-impl<P: Plugin> Broker<P> {
+impl<P: Plugin, S: Store> Broker<P, S> {
     /// Binds every listener with a plugin set made by `make` (which may keep the context).
-    /// The configuration's `plugins:` section is not read.
+    /// Of the configuration's `plugins:` section only the store's key is read: the store is
+    /// opened and everything it holds restored before this returns.
     pub async fn bind_with(
         config: BrokerConfig,
         make: impl FnOnce(&BrokerContext) -> Result<P, PluginError>,
-    ) -> Result<Broker<P>, BrokerError> {
-        let (core, plugin_messages) = Core::new(config);
+    ) -> Result<Broker<P, S>, BrokerError> {
+        let mut section = config.plugins.clone();
+        let store = store_thread::open_store::<S>(&mut section)?;
+        let journal = store.as_ref().map(store_thread::OpenedStore::journal);
+        let (core, plugin_messages) = Core::new(config, journal);
         let core = Arc::new(core);
+        let store = match store {
+            Some(opened) => Some(StoreThread::start(opened, &core)?),
+            None => None,
+        };
         let plugins = make(&BrokerContext::new(core.clone()))?;
         let mut listeners = Vec::new();
         for listener in core.config.listeners.values() {
@@ -218,6 +261,7 @@ impl<P: Plugin> Broker<P> {
             listeners,
             plugin_messages,
             connections_done,
+            store,
         })
     }
 
@@ -281,6 +325,9 @@ impl<P: Plugin> Broker<P> {
             .is_err()
         {
             tracing::warn!("connections still open after the shutdown grace period");
+        }
+        if let Some(store) = self.store {
+            store.stop().await;
         }
         if P::HOOKS.contains(Hooks::BROKER_POST_SHUTDOWN) {
             plugins.on_broker_post_shutdown().await;

@@ -14,6 +14,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
+use super::journal::Journal;
 use super::stats::Stats;
 use super::trigger::Trigger;
 use crate::codec::Packet;
@@ -44,6 +45,15 @@ pub(crate) struct Outbox {
 #[derive(Debug)]
 struct OutQueue {
     packets: VecDeque<Packet>,
+    /// Packets that wait for the store: (their position, counted in packets ever pushed; the
+    /// journal sequence number that must be committed first), in push order. The writer sends
+    /// nothing from the first such packet on until its batch has committed, so acknowledgements
+    /// leave in the order they were queued.
+    held: VecDeque<(u64, u64)>,
+    /// Packets ever pushed.
+    pushed: u64,
+    /// Packets ever taken by the writer.
+    taken: u64,
 }
 
 impl Outbox {
@@ -51,6 +61,9 @@ impl Outbox {
         Outbox {
             queue: Mutex::new(OutQueue {
                 packets: VecDeque::new(),
+                held: VecDeque::new(),
+                pushed: 0,
+                taken: 0,
             }),
             wake_writer: Notify::new(),
             drained: Notify::new(),
@@ -67,7 +80,20 @@ impl Outbox {
 
     /// Queues a control packet (ack, CONNACK, SUBACK, ...): never dropped.
     pub(crate) fn push(&self, packet: Packet) {
-        self.lock().packets.push_back(packet);
+        self.push_held(packet, None);
+    }
+
+    /// Queues a packet that, with `Some(seq)`, is sent only once the store has committed the
+    /// journal up to `seq` (and so is everything queued after it).
+    pub(crate) fn push_held(&self, packet: Packet, hold: Option<u64>) {
+        let mut queue = self.lock();
+        if let Some(seq) = hold {
+            let position = queue.pushed;
+            queue.held.push_back((position, seq));
+        }
+        queue.packets.push_back(packet);
+        queue.pushed += 1;
+        drop(queue);
         self.wake_writer.notify_one();
     }
 
@@ -79,6 +105,7 @@ impl Outbox {
             return None;
         }
         queue.packets.push_back(packet);
+        queue.pushed += 1;
         let len = queue.packets.len();
         drop(queue);
         self.wake_writer.notify_one();
@@ -160,22 +187,34 @@ impl Outbox {
         let mut queue = self.lock();
         if queue.packets.is_empty() {
             queue.packets = VecDeque::new();
+            queue.held = VecDeque::new();
         }
     }
 
-    /// Drains the queue into `buf`, encoded; returns how many packets were taken. With
-    /// `sent_hook`, the packet-sent hook runs here, under the queue's lock: it is synchronous and
-    /// must not block.
+    /// Drains the queue into `buf`, encoded, up to the first packet still waiting for the
+    /// store (everything up to `committed` is on disk); returns how many packets were taken and
+    /// whether one is left waiting. With `sent_hook`, the packet-sent hook runs here, under the
+    /// queue's lock: it is synchronous and must not block.
     fn drain_into<P: Plugin>(
         &self,
         buf: &mut BytesMut,
         stats: &Stats,
         sent_hook: Option<(&P, &SessionInfo)>,
-    ) -> usize {
+        committed: u64,
+    ) -> (usize, bool) {
         let mut queue = self.lock();
-        let count = queue.packets.len();
+        while queue.held.front().is_some_and(|&(_, seq)| seq <= committed) {
+            queue.held.pop_front();
+        }
+        let count = match queue.held.front() {
+            // Positions count every packet pushed, so this is how many are ahead of it.
+            Some(&(position, _)) => usize::try_from(position - queue.taken).unwrap_or(usize::MAX),
+            None => queue.packets.len(),
+        };
+        let waiting = count < queue.packets.len();
+        queue.taken += count as u64;
         let mut messages = 0;
-        for packet in queue.packets.drain(..) {
+        for packet in queue.packets.drain(..count) {
             if let Packet::Publish(_) = packet {
                 messages += 1;
             }
@@ -187,17 +226,18 @@ impl Outbox {
         drop(queue);
         stats.packets_sent.add(count as u64);
         stats.messages_sent.add(messages);
-        count
+        (count, waiting)
     }
 
     /// The writer task: writes queued packets until the outbox is closed and drained, or the
-    /// peer stops accepting bytes.
+    /// peer stops accepting bytes. Packets held for the store wait for `journal`'s commits.
     pub(crate) async fn run_writer<W: AsyncWrite + Unpin, P: Plugin>(
         &self,
         mut writer: W,
         stats: &Stats,
         plugins: &P,
         session: &SessionInfo,
+        journal: Option<&Journal>,
     ) {
         let hooked = P::HOOKS.contains(Hooks::PACKET_SENT)
             && plugins.active_hooks().contains(Hooks::PACKET_SENT);
@@ -207,7 +247,19 @@ impl Outbox {
             let notified = self.wake_writer.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.drain_into(&mut buf, stats, sent_hook) == 0 {
+            let committed = journal.map_or(u64::MAX, Journal::committed);
+            let (count, waiting) = self.drain_into(&mut buf, stats, sent_hook, committed);
+            if count == 0 {
+                if let (true, Some(journal)) = (waiting, journal) {
+                    // The next packet waits for the store: for its commit, then drain again.
+                    let commit = journal.next_commit();
+                    tokio::pin!(commit);
+                    commit.as_mut().enable();
+                    if journal.committed() == committed {
+                        commit.await;
+                    }
+                    continue;
+                }
                 if self.is_closed() {
                     break;
                 }

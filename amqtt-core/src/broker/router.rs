@@ -9,8 +9,10 @@ use std::sync::{Arc, RwLock};
 
 use parking_lot::{RwLock as FairRwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::journal::Journal;
 use super::session::Session;
 use crate::codec::{Publish, QoS};
+use crate::store::StoreOp;
 use crate::topic::{TopicTrie, filter_matches};
 
 /// One subscription in the index.
@@ -55,9 +57,20 @@ impl Router {
         targets.into_iter().map(|(_, s, q)| (s, q)).collect()
     }
 
-    /// Stores, replaces or (with an empty payload) deletes the retained message of `message.topic`.
-    pub(crate) fn retain(&self, message: &Publish) {
+    /// Stores, replaces or (with an empty payload) deletes the retained message of `message.topic`;
+    /// journals the change when a `journal` is given (under the lock, so that the store ends with
+    /// the same message as memory when two publishers race on one topic). `$` topics (`$SYS`)
+    /// are the broker's own and not journaled.
+    pub(crate) fn retain(&self, message: &Publish, journal: Option<&Journal>) -> Option<u64> {
         let mut retained = self.retained.write().unwrap_or_else(|e| e.into_inner());
+        let seq = journal
+            .filter(|_| !message.topic.starts_with('$'))
+            .map(|journal| {
+                journal.append(StoreOp::Retained {
+                    topic: message.topic.clone(),
+                    message: (!message.payload.is_empty()).then(|| message.clone()),
+                })
+            });
         if message.payload.is_empty() {
             retained.remove(&*message.topic);
         } else {
@@ -70,6 +83,7 @@ impl Router {
             };
             retained.insert(message.topic.to_string(), stored);
         }
+        seq
     }
 
     /// The retained messages whose topics match `filter`.

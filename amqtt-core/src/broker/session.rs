@@ -8,12 +8,23 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use super::journal::Journal;
 use super::outbox::Outbox;
 use super::stats::Stats;
 use crate::codec::{ByteString, Packet, PacketId, Publish, QoS};
 use crate::plugin::{SessionInfo, SessionSummary};
+use crate::store::{MessageState, StoreOp, StoredMessage, StoredSession};
 
 /// A message sent to the client and not yet fully acknowledged.
+#[derive(Debug)]
+struct InflightEntry {
+    id: PacketId,
+    /// Its entry number in the session (the key of its stored copy).
+    entry: u64,
+    state: Inflight,
+}
+
+/// Where an in-flight message stands.
 #[derive(Debug)]
 enum Inflight {
     /// QoS 1 PUBLISH sent, waiting for PUBACK.
@@ -71,9 +82,15 @@ pub(crate) struct SessionState {
     /// no subscription may enter the index for it any more, and nothing is queued for it.
     pub(crate) ended: bool,
     /// Messages sent and not yet acknowledged, in the order they were sent.
-    inflight: VecDeque<(PacketId, Inflight)>,
-    /// QoS 1/2 messages waiting for a connection or for room in the in-flight window.
-    pending: VecDeque<Publish>,
+    inflight: VecDeque<InflightEntry>,
+    /// QoS 1/2 messages waiting for a connection or for room in the in-flight window, with
+    /// their entry numbers.
+    pending: VecDeque<(u64, Publish)>,
+    /// The entry number of the next message queued.
+    next_entry: u64,
+    /// The store's journal, for a persistent session of a broker with a store: every change
+    /// to what the store keeps is appended here, under this session's lock.
+    journal: Option<Arc<Journal>>,
     /// Ids of QoS 2 messages received from the client and released by PUBREC, awaiting PUBREL.
     pub(crate) incoming_qos2: HashSet<u16>,
     next_packet_id: u16,
@@ -93,17 +110,21 @@ pub(crate) struct SessionLimits {
 }
 
 impl Session {
-    pub(crate) fn new(key: u64, info: Arc<SessionInfo>) -> Session {
+    /// A new session for `info`; `journal` (the broker's, if it has a store) is kept only when
+    /// the session is persistent.
+    pub(crate) fn new(key: u64, info: Arc<SessionInfo>, journal: Option<&Arc<Journal>>) -> Session {
         Session {
             key,
             client_id: info.client_id.clone(),
             state: Mutex::new(SessionState {
                 clean: info.clean_session,
+                journal: journal.filter(|_| !info.clean_session).cloned(),
                 info,
                 subscriptions: HashMap::new(),
                 ended: false,
                 inflight: VecDeque::new(),
                 pending: VecDeque::new(),
+                next_entry: 0,
                 incoming_qos2: HashSet::new(),
                 next_packet_id: 0,
                 outbox: None,
@@ -206,7 +227,10 @@ impl Session {
             // keep the publisher's whole read buffer alive.
             None => message.detached(),
         };
-        state.pending.push_back(message);
+        let entry = state.next_entry;
+        state.next_entry += 1;
+        state.journal_message(entry, MessageState::Queued, None, &message);
+        state.pending.push_back((entry, message));
         state.pump(limits);
         let delivery = match (&state.outbox, state.pending.is_empty()) {
             (None, _) => Delivery::QueuedOffline,
@@ -256,8 +280,13 @@ impl Session {
     /// Handles PUBACK (QoS 1) or PUBCOMP (QoS 2) for `id`; frees an in-flight slot.
     pub(crate) fn complete(&self, id: PacketId, limits: SessionLimits) {
         let mut state = self.lock();
-        if let Some(pos) = state.inflight.iter().position(|(i, _)| *i == id) {
-            state.inflight.remove(pos);
+        if let Some(pos) = state.inflight.iter().position(|e| e.id == id) {
+            if let Some(done) = state.inflight.remove(pos) {
+                state.journal_op(|client_id| StoreOp::MessageDone {
+                    client_id,
+                    entry: done.entry,
+                });
+            }
             state.pump(limits);
         }
     }
@@ -265,8 +294,12 @@ impl Session {
     /// Handles PUBREC for `id`: the message is now only a PUBREL/PUBCOMP exchange.
     pub(crate) fn received(&self, id: PacketId) {
         let mut state = self.lock();
-        if let Some((_, entry)) = state.inflight.iter_mut().find(|(i, _)| *i == id) {
-            *entry = Inflight::Released;
+        if let Some(inflight) = state.inflight.iter_mut().find(|e| e.id == id)
+            && !matches!(inflight.state, Inflight::Released)
+        {
+            inflight.state = Inflight::Released;
+            let entry = inflight.entry;
+            state.journal_op(|client_id| StoreOp::MessageReleased { client_id, entry });
         }
         if let Some(outbox) = &state.outbox {
             outbox.push(Packet::PubRel(id));
@@ -288,7 +321,83 @@ impl SessionState {
     pub(crate) fn end(&mut self) -> HashMap<Box<str>, QoS> {
         self.ended = true;
         self.pending.clear();
+        self.journal_op(|client_id| StoreOp::SessionGone { client_id });
         std::mem::take(&mut self.subscriptions)
+    }
+
+    /// Whether this session's changes are journaled (a persistent session of a broker with a
+    /// store).
+    pub(crate) fn is_stored(&self) -> bool {
+        self.journal.is_some()
+    }
+
+    /// Appends the op `make` builds from the client id, if this session is stored; returns its
+    /// journal sequence number.
+    pub(crate) fn journal_op(&self, make: impl FnOnce(ByteString) -> StoreOp) -> Option<u64> {
+        let journal = self.journal.as_ref()?;
+        Some(journal.append(make(self.info.client_id.clone())))
+    }
+
+    /// Journals the session itself (created, connected, or gone offline at `disconnected_at`).
+    pub(crate) fn journal_session(&self, disconnected_at: Option<std::time::SystemTime>) {
+        self.journal_op(|client_id| {
+            StoreOp::Session(StoredSession {
+                client_id,
+                username: self.info.username.clone(),
+                keep_alive: self.info.keep_alive,
+                will: self.info.will.clone(),
+                disconnected_at,
+            })
+        });
+    }
+
+    /// Journals a message of this session in `state`.
+    fn journal_message(
+        &self,
+        entry: u64,
+        state: MessageState,
+        packet_id: Option<PacketId>,
+        message: &Publish,
+    ) -> Option<u64> {
+        self.journal_op(|client_id| StoreOp::Message {
+            client_id,
+            message: StoredMessage {
+                entry,
+                state,
+                packet_id,
+                message: message.clone(),
+            },
+        })
+    }
+
+    /// Puts back a message read from the store: in flight (with its packet id) or queued.
+    /// Returns `false` when the queue is full (`max_queued`) and the message was not kept.
+    pub(crate) fn restore_message(&mut self, stored: StoredMessage, limits: SessionLimits) -> bool {
+        self.next_entry = self.next_entry.max(stored.entry + 1);
+        let state = match (stored.state, stored.packet_id) {
+            (MessageState::Released, Some(_)) => Inflight::Released,
+            (MessageState::Sent, Some(_)) if stored.message.qos == QoS::ExactlyOnce => {
+                Inflight::Unreceived(stored.message)
+            }
+            (MessageState::Sent, Some(_)) => Inflight::Unacked(stored.message),
+            _ => {
+                if self.pending.len() >= limits.max_queued {
+                    return false;
+                }
+                self.pending.push_back((stored.entry, stored.message));
+                return true;
+            }
+        };
+        let id = stored.packet_id.expect("matched Some above");
+        if self.inflight.iter().any(|e| e.id == id) {
+            return false;
+        }
+        self.inflight.push_back(InflightEntry {
+            id,
+            entry: stored.entry,
+            state,
+        });
+        true
     }
 
     /// Whether a producer that may overfill must now wait for this connected session, whose
@@ -315,17 +424,20 @@ impl SessionState {
     /// Attaches a new connection: re-sends everything in flight (PUBLISH with DUP, or PUBREL),
     /// then moves queued messages into the in-flight window.
     pub(crate) fn attach(&mut self, outbox: Arc<Outbox>, limits: SessionLimits) {
-        for (id, entry) in &self.inflight {
-            let packet = match entry {
+        // A QoS 2 message goes out only once its stored copy is durable (see `pump`).
+        let hold = self.journal.as_ref().and_then(|j| j.hold_mark());
+        for entry in &self.inflight {
+            let id = entry.id;
+            match &entry.state {
                 Inflight::Unacked(p) | Inflight::Unreceived(p) => {
                     let mut p = p.clone();
                     p.dup = true;
-                    p.packet_id = Some(*id);
-                    Packet::Publish(p)
+                    p.packet_id = Some(id);
+                    let qos2 = p.qos == QoS::ExactlyOnce;
+                    outbox.push_held(Packet::Publish(p), hold.filter(|_| qos2));
                 }
-                Inflight::Released => Packet::PubRel(*id),
-            };
-            outbox.push(packet);
+                Inflight::Released => outbox.push(Packet::PubRel(id)),
+            }
         }
         self.outbox = Some(outbox);
         self.disconnected_at = None;
@@ -340,17 +452,31 @@ impl SessionState {
             return;
         };
         while self.inflight.len() < limits.max_inflight {
-            let Some(mut message) = self.pending.pop_front() else {
+            let Some((entry, mut message)) = self.pending.pop_front() else {
                 return;
             };
             let id = self.allocate_packet_id();
             message.packet_id = Some(id);
-            outbox.push(Packet::Publish(message.clone()));
-            let entry = match message.qos {
+            let seq = self.journal_op(|client_id| StoreOp::MessageSent {
+                client_id,
+                entry,
+                packet_id: id,
+            });
+            // A QoS 2 message of a stored session goes out only once the store has it: a
+            // client that received it before a crash would otherwise get it again after the
+            // restart, when the publisher retransmits it (its PUBREC was never sent).
+            let hold = match message.qos {
+                QoS::ExactlyOnce => {
+                    seq.filter(|_| self.journal.as_ref().is_some_and(|j| j.holds_acks()))
+                }
+                _ => None,
+            };
+            outbox.push_held(Packet::Publish(message.clone()), hold);
+            let state = match message.qos {
                 QoS::ExactlyOnce => Inflight::Unreceived(message),
                 _ => Inflight::Unacked(message),
             };
-            self.inflight.push_back((id, entry));
+            self.inflight.push_back(InflightEntry { id, entry, state });
         }
     }
 
@@ -358,10 +484,10 @@ impl SessionState {
     fn allocate_packet_id(&mut self) -> PacketId {
         loop {
             self.next_packet_id = self.next_packet_id.wrapping_add(1);
-            if let Some(id) = PacketId::new(self.next_packet_id) {
-                if !self.inflight.iter().any(|(i, _)| *i == id) {
-                    return id;
-                }
+            if let Some(id) = PacketId::new(self.next_packet_id)
+                && !self.inflight.iter().any(|e| e.id == id)
+            {
+                return id;
             }
         }
     }

@@ -9,10 +9,11 @@ use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::mpsc;
 
+use super::journal::Journal;
 use super::outbox::Outbox;
 use super::router::{Router, Subscriber};
 use super::session::{Delivery, Producer, Session, SessionLimits};
@@ -21,6 +22,7 @@ use super::trigger::Trigger;
 use crate::codec::{ByteString, ConnAck, ConnectReturnCode, Packet, Publish, QoS};
 use crate::config::BrokerConfig;
 use crate::plugin::{Action, Hooks, Plugin, SessionInfo, SessionSummary};
+use crate::store::StoreOp;
 
 /// How many messages plugins may queue for publishing before `BrokerContext::publish` waits.
 const PLUGIN_MESSAGE_QUEUE: usize = 1024;
@@ -37,6 +39,8 @@ pub(crate) struct Core {
     pub(crate) shutdown: Trigger,
     /// Messages published by plugins, routed by the broker's plugin-message task.
     pub(crate) plugin_messages: mpsc::Sender<Publish>,
+    /// The store's journal, when the broker has a store configured.
+    pub(crate) journal: Option<Arc<Journal>>,
     /// Sessions by client id. A `std::sync::Mutex`: held only for map operations, never across `.await`.
     sessions: Mutex<HashMap<String, Arc<Session>>>,
     next_session_key: AtomicU64,
@@ -97,8 +101,12 @@ impl<P> Shared<P> {
 }
 
 impl Core {
-    /// A core and the receiving end of its plugin-message queue.
-    pub(crate) fn new(config: BrokerConfig) -> (Core, mpsc::Receiver<Publish>) {
+    /// A core (journaling to `journal`, if given) and the receiving end of its plugin-message
+    /// queue.
+    pub(crate) fn new(
+        config: BrokerConfig,
+        journal: Option<Arc<Journal>>,
+    ) -> (Core, mpsc::Receiver<Publish>) {
         let limits = SessionLimits {
             max_inflight: usize::from(config.max_inflight),
             max_queued: config.max_queued,
@@ -112,6 +120,7 @@ impl Core {
             stop_requested: Trigger::default(),
             shutdown: Trigger::default(),
             plugin_messages,
+            journal,
             sessions: Mutex::new(HashMap::new()),
             next_session_key: AtomicU64::new(1),
             id_seed: RandomState::new().hash_one(std::process::id()),
@@ -200,7 +209,11 @@ impl Core {
         };
         let present = resumed.is_some();
         let session = resumed.unwrap_or_else(|| {
-            let session = Arc::new(Session::new(self.new_session_key(), info.clone()));
+            let session = Arc::new(Session::new(
+                self.new_session_key(),
+                info.clone(),
+                self.journal.as_ref(),
+            ));
             sessions.insert(client_id.to_string(), session.clone());
             session
         });
@@ -208,6 +221,7 @@ impl Core {
             let mut state = session.lock();
             state.clean = clean;
             state.info = info.clone();
+            state.journal_session(None);
             outbox.push(Packet::ConnAck(ConnAck {
                 session_present: present,
                 code: ConnectReturnCode::Accepted,
@@ -248,6 +262,7 @@ impl Core {
             state.outbox = None;
             if !state.clean {
                 state.disconnected_at = Some(Instant::now());
+                state.journal_session(Some(SystemTime::now()));
                 return;
             }
             let filters = state.end();
@@ -275,14 +290,22 @@ impl Core {
             .entry(client_id.to_owned())
             .or_insert_with(|| {
                 let info = Arc::new(SessionInfo::new(client_id));
-                let session = Session::new(self.new_session_key(), info);
-                session.lock().disconnected_at = Some(Instant::now());
+                let session = Session::new(self.new_session_key(), info, self.journal.as_ref());
+                let mut state = session.lock();
+                state.disconnected_at = Some(Instant::now());
+                state.journal_session(Some(SystemTime::now()));
+                drop(state);
                 Arc::new(session)
             })
             .clone();
         let mut state = session.lock();
         drop(sessions);
         state.subscriptions.insert(Box::from(filter), qos);
+        state.journal_op(|client_id| StoreOp::Subscribe {
+            client_id,
+            filter: ByteString::from(filter),
+            qos,
+        });
         let subscriber = Subscriber {
             session: session.clone(),
             qos,
@@ -290,6 +313,23 @@ impl Core {
         self.router
             .index_mut()
             .insert(filter, session.key, subscriber);
+    }
+
+    /// Registers a persistent session read from the store, offline since `disconnected_at`.
+    pub(crate) fn restore_session(
+        &self,
+        info: Arc<SessionInfo>,
+        disconnected_at: Instant,
+    ) -> Arc<Session> {
+        let session = Arc::new(Session::new(
+            self.new_session_key(),
+            info,
+            self.journal.as_ref(),
+        ));
+        session.lock().disconnected_at = Some(disconnected_at);
+        self.sessions()
+            .insert(session.client_id().to_owned(), session.clone());
+        session
     }
 
     /// Every session in the registry.
@@ -355,7 +395,7 @@ impl<P: Plugin> Shared<P> {
     ) {
         let core = &*self.core;
         if message.retain {
-            core.router.retain(message);
+            core.router.retain(message, core.journal.as_deref());
             if self.hooked(Hooks::RETAINED_MESSAGE) {
                 self.plugins
                     .on_broker_retained_message(sender, message)

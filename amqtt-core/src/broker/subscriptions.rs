@@ -30,6 +30,7 @@ use super::router::Subscriber;
 use super::session::{Session, SessionState};
 use super::state::Core;
 use crate::codec::{ByteString, QoS};
+use crate::store::StoreOp;
 use crate::topic::{Released, TopicTrie};
 
 /// Filters handled per hold of the index's write lock. A trie insert or removal takes well
@@ -46,7 +47,7 @@ impl SliceYield {
     /// Counts one filter; every [`SLICE`]th call yields.
     pub(crate) async fn tick(&mut self) {
         self.0 += 1;
-        if self.0 % SLICE == 0 {
+        if self.0.is_multiple_of(SLICE) {
             tokio::task::yield_now().await;
         }
     }
@@ -86,6 +87,11 @@ impl Core {
             filters,
             |state, index, (filter, qos), _| {
                 state.subscriptions.insert(Box::from(&**filter), *qos);
+                state.journal_op(|client_id| StoreOp::Subscribe {
+                    client_id,
+                    filter: filter.clone(),
+                    qos: *qos,
+                });
                 let subscriber = Subscriber {
                     session: session.clone(),
                     qos: *qos,
@@ -111,6 +117,10 @@ impl Core {
             filters,
             |state, index, filter, released| {
                 if state.subscriptions.remove(&**filter).is_some() {
+                    state.journal_op(|client_id| StoreOp::Unsubscribe {
+                        client_id,
+                        filter: filter.clone(),
+                    });
                     keep_released(released, index.remove_deferred(filter, &session.key).1);
                 }
             },

@@ -173,14 +173,17 @@ impl BrokerContext {
         if !crate::topic::valid_topic_name(topic) {
             return Err(ContextError::InvalidTopicName(topic.to_owned()));
         }
-        self.core.router.retain(&Publish {
-            dup: false,
-            qos,
-            retain: true,
-            topic: ByteString::from(topic),
-            packet_id: None,
-            payload: payload.into(),
-        });
+        self.core.router.retain(
+            &Publish {
+                dup: false,
+                qos,
+                retain: true,
+                topic: ByteString::from(topic),
+                packet_id: None,
+                payload: payload.into(),
+            },
+            self.core.journal.as_deref(),
+        );
         Ok(())
     }
 

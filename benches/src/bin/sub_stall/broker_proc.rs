@@ -19,17 +19,7 @@ pub(crate) fn rss(pid: u32) -> Result<u64> {
     Ok(kb * 1024)
 }
 
-/// The broker process's CPU time (user + system) in seconds, assuming 100 clock ticks a second.
-pub(crate) fn cpu_seconds(pid: u32) -> Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after_comm = stat.rsplit_once(')').ok_or("malformed /proc/<pid>/stat")?.1;
-    // Fields after the command name start at field 3 (state); utime and stime are 14 and 15.
-    let fields: Vec<&str> = after_comm.split_whitespace().collect();
-    let ticks = |i: usize| -> Result<u64> {
-        Ok(fields.get(i - 3).ok_or("short /proc/<pid>/stat")?.parse()?)
-    };
-    Ok((ticks(14)? + ticks(15)?) as f64 / 100.0)
-}
+pub(crate) use amqtt_benches::procfs::cpu_seconds;
 
 /// Reads RSS once it has been stable (within 1 %) for 1 s, after at least 1 s and at most 30 s.
 pub(crate) async fn settled_rss(pid: u32) -> Result<u64> {

@@ -1,0 +1,168 @@
+//! The persistent store's life in the broker: its section taken from the configuration, the
+//! store opened and restored from at startup, its thread committing the journal, and its close.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde::de::IgnoredAny;
+
+use super::BrokerError;
+use super::journal::{Journal, run_store};
+use super::restore::Restorer;
+use super::state::Core;
+use crate::config::PluginsSection;
+use crate::plugin::PluginError;
+use crate::store::{Store, StoreError};
+
+/// A store opened from its configuration section, not yet running.
+pub(crate) struct OpenedStore<S> {
+    store: S,
+    /// The key its section was found under.
+    name: String,
+}
+
+/// Removes the store's section from `section` (so that building the plugin set does not see
+/// it as an unknown plugin).
+pub(crate) fn remove_store_section<S: Store>(section: &mut PluginsSection) {
+    for name in S::NAMES {
+        let _ = section.take::<IgnoredAny>(name);
+    }
+}
+
+/// Takes the store's section from `section` and opens the store it configures; `None` when
+/// the section is absent (the broker then keeps everything in memory).
+pub(crate) fn open_store<S: Store>(
+    section: &mut PluginsSection,
+) -> Result<Option<OpenedStore<S>>, BrokerError> {
+    let plugin = S::NAMES.first().copied().unwrap_or("store");
+    let found: Vec<String> = section
+        .names()
+        .filter(|n| S::NAMES.contains(n))
+        .map(str::to_owned)
+        .collect();
+    let name = match found.as_slice() {
+        [] => return Ok(None),
+        [name] => name.clone(),
+        [first, second, ..] => {
+            return Err(BrokerError::Plugin(PluginError::Duplicate {
+                plugin,
+                first: first.clone(),
+                second: second.clone(),
+            }));
+        }
+    };
+    let config = section
+        .take::<S::Config>(&name)
+        .map_err(|source| PluginError::Config { plugin, source })?
+        .unwrap_or_default();
+    let store = S::open(config).map_err(|source| BrokerError::Store {
+        name: name.clone(),
+        source,
+    })?;
+    Ok(Some(OpenedStore { store, name }))
+}
+
+impl<S: Store> OpenedStore<S> {
+    /// A journal for this store's durability.
+    pub(crate) fn journal(&self) -> Arc<Journal> {
+        Arc::new(Journal::new(self.store.durability()))
+    }
+}
+
+/// The running store: its thread commits `core`'s journal.
+pub(crate) struct StoreThread<S> {
+    journal: Arc<Journal>,
+    thread: Option<std::thread::JoinHandle<S>>,
+}
+
+impl<S: Store> StoreThread<S> {
+    /// Restores everything the store holds into `core` (whose journal it was opened for), then
+    /// starts the thread that commits the journal.
+    pub(crate) fn start(
+        opened: OpenedStore<S>,
+        core: &Core,
+    ) -> Result<StoreThread<S>, BrokerError> {
+        let OpenedStore { mut store, name } = opened;
+        let Some(journal) = core.journal.clone() else {
+            return Err(BrokerError::Store {
+                name,
+                source: StoreError::Config("the broker has no journal".into()),
+            });
+        };
+        let started = Instant::now();
+        let mut restorer = Restorer::new(core);
+        match store.load(&mut restorer) {
+            Ok(()) => {}
+            Err(e @ StoreError::Damaged(_)) => {
+                tracing::error!(store = %name, error = %e, "persistent store: damaged contents found part-way through reading it; what was read stays in memory for this run, the store is moved aside and starts empty");
+                store.reset().map_err(|source| BrokerError::Store {
+                    name: name.clone(),
+                    source,
+                })?;
+            }
+            // A lost connection or an I/O error is not the contents' fault: keep them.
+            Err(source) => return Err(BrokerError::Store { name, source }),
+        }
+        let (counts, cleanup) = restorer.finish();
+        if !cleanup.is_empty() {
+            store
+                .commit(&cleanup)
+                .map_err(|source| BrokerError::Store {
+                    name: name.clone(),
+                    source,
+                })?;
+        }
+        tracing::info!(
+            store = %name,
+            sessions = counts.sessions,
+            expired = counts.expired,
+            subscriptions = counts.subscriptions,
+            messages = counts.messages,
+            over_limit = counts.over_limit,
+            qos2_ids = counts.qos2_ids,
+            retained = counts.retained,
+            skipped = counts.skipped,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "persistent store restored"
+        );
+        let thread_journal = journal.clone();
+        let thread = std::thread::Builder::new()
+            .name("amqtt-store".into())
+            .spawn(move || run_store(store, thread_journal))
+            .map_err(|e| BrokerError::Store {
+                name,
+                source: StoreError::Backend(format!("cannot start the store's thread: {e}")),
+            })?;
+        Ok(StoreThread {
+            journal,
+            thread: Some(thread),
+        })
+    }
+
+    /// Commits what is left of the journal, then closes the store (clearing it when
+    /// configured to, as after a clean shutdown).
+    pub(crate) async fn stop(mut self) {
+        self.journal.close();
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        let closed = tokio::task::spawn_blocking(move || match thread.join() {
+            Ok(store) => {
+                let clear = store.clear_on_shutdown();
+                store.close(clear);
+                if clear {
+                    tracing::info!("persistent store cleared (clear_on_shutdown)");
+                }
+            }
+            Err(_) => tracing::error!("persistent store: its thread panicked"),
+        });
+        let _ = closed.await;
+    }
+}
+
+impl<S> Drop for StoreThread<S> {
+    /// A broker dropped without running still stops its store's thread.
+    fn drop(&mut self) {
+        self.journal.close();
+    }
+}

@@ -1,0 +1,195 @@
+//! One measured load run: a fresh broker, the scenario's persistent subscribers and QoS 1
+//! publishers for `--secs`, the broker's CPU and memory, then a drain and a loss check.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::Result;
+use crate::broker::{Broker, Variant, log_problems};
+use crate::clients::{Shared, publisher, subscriber, wait_received};
+use crate::options::Options;
+use crate::procfs;
+use crate::report::{Json, Run, percentile_ms};
+use crate::wire::Conn;
+
+/// Queue limit per session (as in the shared load tool's Mosquitto configuration).
+const MAX_QUEUED: usize = 100_000;
+/// Longest the subscribers may go without a message while catching up after the run.
+const QUIET: Duration = Duration::from_secs(10);
+
+/// The scenario's subscribers (client id, filter: all clean_session=0) and publishers' topics.
+fn layout(scenario: &str) -> (Vec<(String, String)>, Vec<String>) {
+    if scenario == "fanin_q1" {
+        let subs = vec![("pl-fanin-sub".to_string(), "pl/fanin/+".to_string())];
+        (subs, (0..4).map(|i| format!("pl/fanin/{i}")).collect())
+    } else {
+        let subs = (0..16)
+            .map(|i| (format!("pl-pairs-sub-{i}"), format!("pl/pair/{i}")))
+            .collect();
+        (subs, (0..16).map(|i| format!("pl/pair/{i}")).collect())
+    }
+}
+
+/// Runs `scenario` once against a fresh broker of `variant`; writes its JSON line to the
+/// results file and returns its figures (`None` when the run failed: the error is in the line).
+pub(crate) async fn run(
+    o: &Options,
+    scenario: &str,
+    variant: Variant,
+    rep: usize,
+) -> Result<Option<Run>> {
+    let dir = o.work.join(format!("{scenario}-{}-{rep}", variant.name()));
+    if dir.exists() {
+        std::fs::remove_dir_all(&dir)?;
+    }
+    let mut json = Json::default();
+    json.s("scenario", scenario).s("variant", variant.name());
+    json.n("rep", rep as f64, 0)
+        .n("payload", o.payload as f64, 0);
+    json.n("window", o.window as f64, 0);
+    let mut broker = Broker::start(o, variant, &dir, MAX_QUEUED, "broker.log").await?;
+    let measured = match broker.wait_accepting(Duration::from_secs(60)).await {
+        Ok(_) => measure(o, scenario, variant, &broker, &mut json).await,
+        Err(e) => Err(e),
+    };
+    let log = broker.log.clone();
+    let exit = broker.stop().await?;
+    json.s("broker_exit", &exit.status)
+        .n("stop_ms", exit.took.as_secs_f64() * 1e3, 0);
+    let (problems, first) = log_problems(&log, 5);
+    json.n("log_problems", problems as f64, 0)
+        .s("log_first", &first.join(" | "));
+    // The store's files (the log and configuration stay).
+    for name in ["amqtt.db", "amqtt.db-wal", "amqtt.db-shm", "mosquitto.db"] {
+        let _ = std::fs::remove_file(dir.join(name));
+    }
+    let run = match measured {
+        Ok(mut run) => {
+            run.log_problems = problems;
+            Some(run)
+        }
+        Err(e) => {
+            json.s("error", &e.to_string());
+            eprintln!("persist_load: {scenario} {} rep {rep}: {e}", variant.name());
+            None
+        }
+    };
+    json.append_to(&o.out)?;
+    Ok(run)
+}
+
+/// The measurement proper, on a broker that accepts.
+async fn measure(
+    o: &Options,
+    scenario: &str,
+    variant: Variant,
+    broker: &Broker,
+    json: &mut Json,
+) -> Result<Run> {
+    let (subs, topics) = layout(scenario);
+    let shared = Arc::new(Shared::default());
+    let (stop, stopped) = watch::channel(false);
+    let mut sub_tasks = Vec::new();
+    for (id, filter) in subs.iter() {
+        let (mut conn, _) = Conn::open(broker.addr, id, false).await?;
+        conn.subscribe(filter).await?;
+        sub_tasks.push(tokio::spawn(subscriber(
+            conn,
+            id.clone(),
+            shared.clone(),
+            stopped.clone(),
+        )));
+    }
+    let mut pubs = Vec::new();
+    for i in 0..topics.len() {
+        pubs.push(
+            Conn::open(broker.addr, &format!("pl-pub-{i}"), true)
+                .await?
+                .0,
+        );
+    }
+    let pid = broker.pid.to_string();
+    let (cpu0, tool0) = (procfs::cpu_seconds(&pid)?, procfs::cpu_seconds("self")?);
+    let t0 = Instant::now();
+    let deadline = t0 + o.secs;
+    let pub_tasks: Vec<_> = pubs
+        .into_iter()
+        .zip(topics.iter())
+        .map(|(conn, topic)| {
+            let shared = shared.clone();
+            tokio::spawn(publisher(
+                conn,
+                topic.clone(),
+                o.window,
+                o.payload,
+                deadline,
+                u64::MAX,
+                shared,
+            ))
+        })
+        .collect();
+    tokio::time::sleep_until(deadline).await;
+    let delivered = shared.received.load(Relaxed);
+    let (cpu1, tool1) = (procfs::cpu_seconds(&pid)?, procfs::cpu_seconds("self")?);
+    let secs = t0.elapsed().as_secs_f64();
+    let sent_in_run = shared.sent.load(Relaxed);
+    let mut latencies = Vec::new();
+    for task in pub_tasks {
+        latencies.extend(task.await?);
+    }
+    let sent = shared.sent.load(Relaxed);
+    let received = wait_received(&shared, sent, QUIET).await;
+    let _ = stop.send(true);
+    for task in sub_tasks {
+        task.await?;
+    }
+    let max_rss_mib = procfs::mem_mib(broker.pid, "VmHWM")?;
+    latencies.sort_unstable();
+    let errors = shared.errors();
+    let cpu_s = cpu1 - cpu0;
+    let run = Run {
+        scenario: scenario.to_string(),
+        variant: variant.name(),
+        msgs_per_s: delivered as f64 / secs,
+        ack_p50_ms: percentile_ms(&latencies, 0.50),
+        ack_p99_ms: percentile_ms(&latencies, 0.99),
+        cpu_s,
+        msgs_per_cpu_s: delivered as f64 / cpu_s,
+        max_rss_mib,
+        lost: sent.saturating_sub(received),
+        unacked: shared.unacked.load(Relaxed),
+        log_problems: 0,
+        errors: errors.len(),
+    };
+    json.n("publishers", topics.len() as f64, 0)
+        .n("subscribers", subs.len() as f64, 0);
+    json.n("secs", secs, 3).n("delivered", delivered as f64, 0);
+    json.n("msgs_per_s", run.msgs_per_s, 1)
+        .n("sent_in_run", sent_in_run as f64, 0);
+    json.n("sent", sent as f64, 0)
+        .n("acked", shared.acked.load(Relaxed) as f64, 0);
+    json.n("received", received as f64, 0)
+        .n("lost", run.lost as f64, 0);
+    json.n("dup", received.saturating_sub(sent) as f64, 0);
+    json.n("unacked", run.unacked as f64, 0);
+    json.n("ack_p50_ms", run.ack_p50_ms, 3)
+        .n("ack_p99_ms", run.ack_p99_ms, 3);
+    json.n("ack_max_ms", percentile_ms(&latencies, 1.0), 3);
+    json.n("broker_cpu_s", cpu_s, 2)
+        .n("msgs_per_cpu_s", run.msgs_per_cpu_s, 0);
+    json.n("broker_max_rss_mib", max_rss_mib, 1)
+        .n("tool_cpu_s", tool1 - tool0, 2);
+    // Other work on the machine skews everything: its load average over the last minute.
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    json.s(
+        "loadavg_1m",
+        loadavg.split_whitespace().next().unwrap_or(""),
+    );
+    json.n("errors", errors.len() as f64, 0)
+        .s("client_errors", &errors.join(" | "));
+    Ok(run)
+}

@@ -1,0 +1,127 @@
+//! Command-line options of `persist_load`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::Result;
+use crate::broker::Variant;
+
+/// Usage text.
+const USAGE: &str = "usage: persist_load [--scenarios pairs_q1,fanin_q1] \
+[--variants memory,always,batch,none,mosquitto] [--secs 10] [--reps 3] [--payload 64] \
+[--window 64] [--amqtt target/release/amqtt] [--mosquitto /usr/sbin/mosquitto] \
+[--amqtt-port 21887] [--mosquitto-port 21884] [--work /tmp/persist_load] [--out FILE] \
+[--startup N]";
+
+/// The load scenarios.
+pub(crate) const SCENARIOS: [&str; 2] = ["pairs_q1", "fanin_q1"];
+
+/// Command-line options.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    /// Scenarios to run, in order.
+    pub(crate) scenarios: Vec<String>,
+    /// Broker variants to run each scenario against.
+    pub(crate) variants: Vec<Variant>,
+    /// Length of one measured run.
+    pub(crate) secs: Duration,
+    /// Runs per scenario and variant (each on a fresh broker).
+    pub(crate) reps: usize,
+    /// Payload bytes per message.
+    pub(crate) payload: usize,
+    /// Unacknowledged QoS 1 PUBLISHes each publisher keeps in flight.
+    pub(crate) window: usize,
+    /// The amqtt binary.
+    pub(crate) amqtt: PathBuf,
+    /// The mosquitto binary.
+    pub(crate) mosquitto: PathBuf,
+    /// amqtt's port on 127.0.0.1.
+    pub(crate) amqtt_port: u16,
+    /// Mosquitto's port on 127.0.0.1.
+    pub(crate) mosquitto_port: u16,
+    /// Folder of the per-run folders (configuration, store, broker log).
+    pub(crate) work: PathBuf,
+    /// The JSON-lines results file (appended to).
+    pub(crate) out: PathBuf,
+    /// `--startup N`: the restart measurement with N queued messages instead of the load runs.
+    pub(crate) startup: Option<usize>,
+}
+
+impl Options {
+    /// Parses the command line.
+    pub(crate) fn parse() -> Result<Options> {
+        let mut o = Options {
+            scenarios: SCENARIOS.iter().map(|s| s.to_string()).collect(),
+            variants: Variant::ALL.to_vec(),
+            secs: Duration::from_secs(10),
+            reps: 3,
+            payload: 64,
+            window: 64,
+            amqtt: PathBuf::from("target/release/amqtt"),
+            mosquitto: PathBuf::from("/usr/sbin/mosquitto"),
+            amqtt_port: 21887,
+            mosquitto_port: 21884,
+            work: PathBuf::from("/tmp/persist_load"),
+            out: PathBuf::new(),
+            startup: None,
+        };
+        let mut out = None;
+        let mut args = std::env::args().skip(1);
+        while let Some(flag) = args.next() {
+            if flag == "-h" || flag == "--help" {
+                return Err(USAGE.into());
+            }
+            let value = args
+                .next()
+                .ok_or_else(|| format!("{flag} needs a value; {USAGE}"))?;
+            match flag.as_str() {
+                "--scenarios" => o.scenarios = list(&value),
+                "--variants" => {
+                    o.variants = list(&value)
+                        .iter()
+                        .map(|v| Variant::parse(v))
+                        .collect::<Result<_>>()?;
+                }
+                "--secs" => o.secs = Duration::try_from_secs_f64(value.parse()?)?,
+                "--reps" => o.reps = value.parse()?,
+                "--payload" => o.payload = value.parse()?,
+                "--window" => o.window = value.parse()?,
+                "--amqtt" => o.amqtt = PathBuf::from(value),
+                "--mosquitto" => o.mosquitto = PathBuf::from(value),
+                "--amqtt-port" => o.amqtt_port = value.parse()?,
+                "--mosquitto-port" => o.mosquitto_port = value.parse()?,
+                "--work" => o.work = PathBuf::from(value),
+                "--out" => out = Some(PathBuf::from(value)),
+                "--startup" => o.startup = Some(value.parse()?),
+                _ => return Err(format!("unknown option {flag}; {USAGE}").into()),
+            }
+        }
+        if let Some(bad) = o
+            .scenarios
+            .iter()
+            .find(|s| !SCENARIOS.contains(&s.as_str()))
+        {
+            return Err(format!("unknown scenario {bad}; {USAGE}").into());
+        }
+        if !(1..=1000).contains(&o.window) || o.payload < 1 {
+            return Err(
+                format!("--window must be 1 to 1000 and --payload at least 1; {USAGE}").into(),
+            );
+        }
+        // Relative paths would change meaning in the per-run folders.
+        o.amqtt = std::path::absolute(&o.amqtt)?;
+        o.work = std::path::absolute(&o.work)?;
+        o.out = out.unwrap_or_else(|| o.work.join("results.jsonl"));
+        Ok(o)
+    }
+}
+
+/// A comma-separated list.
+fn list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect()
+}

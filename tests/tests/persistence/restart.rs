@@ -1,0 +1,67 @@
+//! A restart keeps persistent sessions, their subscriptions, their offline queues and the
+//! retained messages: after a clean stop that does not clear the store (every `sync` mode), and
+//! after `kill -9` with the default `sync: always`.
+
+use super::scenario::Scenario;
+use super::support::{SETTLE, StoreBroker};
+
+/// A SQLite store in the working directory that a clean stop keeps.
+const KEEP: &str = "  persistence:\n    connection: sqlite+aiosqlite:///store.db\n    \
+                    clear_on_shutdown: false\n";
+
+#[tokio::test]
+async fn sigterm_restart_keeps_sessions_queues_and_retained() {
+    let mut broker = StoreBroker::start("", KEEP).await;
+    let scenario = Scenario::new("term");
+    scenario.prepare(broker.addr()).await;
+    broker.terminate().await;
+    let db = broker.path("store.db");
+    assert!(
+        db.is_file(),
+        "clear_on_shutdown: false keeps {} after a clean stop",
+        db.display()
+    );
+    broker.restart().await;
+    scenario.verify(broker.addr()).await;
+    broker.terminate().await;
+}
+
+#[tokio::test]
+async fn kill9_restart_keeps_sessions_queues_and_retained() {
+    let mut broker = StoreBroker::start("", "  persistence:\n").await;
+    let scenario = Scenario::new("kill");
+    scenario.prepare(broker.addr()).await;
+    tokio::time::sleep(SETTLE).await;
+    broker.kill9();
+    broker.restart().await;
+    scenario.verify(broker.addr()).await;
+}
+
+/// `sync: batch` and `sync: none` make no promise for `kill -9`, but a clean stop commits
+/// everything.
+/// `sync` holds the extra lines of the store's section.
+async fn sigterm_restart_with_sync(name: &str, sync: &str) {
+    let store = format!("{KEEP}{sync}");
+    let mut broker = StoreBroker::start("", &store).await;
+    let scenario = Scenario::new(name);
+    scenario.prepare(broker.addr()).await;
+    broker.terminate().await;
+    broker.restart().await;
+    scenario.verify(broker.addr()).await;
+    broker.terminate().await;
+}
+
+#[tokio::test]
+async fn sync_batch_sigterm_restart_keeps_the_queues() {
+    sigterm_restart_with_sync("batch", "    sync: batch\n").await;
+}
+
+#[tokio::test]
+async fn sync_none_sigterm_restart_keeps_the_queues() {
+    sigterm_restart_with_sync("none", "    sync: none\n").await;
+}
+
+#[tokio::test]
+async fn sync_batch_with_an_interval_sigterm_restart_keeps_the_queues() {
+    sigterm_restart_with_sync("batch-slow", "    sync: batch\n    sync_interval: 0.5\n").await;
+}
