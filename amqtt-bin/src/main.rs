@@ -1,10 +1,11 @@
 //! `amqtt`: the MQTT broker. Runs aMQTT's default configuration, or the YAML file given with `-c`.
-//! Built from every packaged plugin and the SQLite/PostgreSQL session store, each on only when the
+//! Built from every packaged and contributed plugin and the SQLite/PostgreSQL session store, each on only when the
 //! configuration lists it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use amqtt_contrib::ContribPlugins;
 use amqtt_core::broker::Broker;
 use amqtt_core::config::BrokerConfig;
 use amqtt_plugins::PackagedPlugins;
@@ -59,7 +60,8 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
-        let broker = match Broker::<PackagedPlugins, SqlStore>::bind(config).await {
+        let broker = match Broker::<(PackagedPlugins, ContribPlugins), SqlStore>::bind(config).await
+        {
             Ok(broker) => broker,
             Err(e) => {
                 eprintln!("amqtt: {e}");

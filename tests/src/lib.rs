@@ -444,3 +444,19 @@ pub fn amqtt_binary(name: &str) -> std::path::PathBuf {
     assert!(binary.is_file(), "{} was not built", binary.display());
     binary
 }
+
+/// Whether the service `name` (PostgreSQL, MariaDB, OpenLDAP, ...) accepts TCP connections at
+/// `addr`. When it does not, the test is to be skipped: this says so in one line, and under CI
+/// (`CI` set), where every service must run, it fails the test instead.
+pub async fn service_reachable(name: &str, addr: &str) -> bool {
+    let probe = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr)).await;
+    if matches!(probe, Ok(Ok(_))) {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{name} not reachable at {addr}, and CI is set"
+    );
+    println!("skipping: {name} not reachable at {addr}");
+    false
+}

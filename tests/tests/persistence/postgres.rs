@@ -5,7 +5,7 @@
 //! The database is shared with other test runs (one at a time) and is not assumed empty: every
 //! client id and topic carries this process's id.
 
-use std::time::Duration;
+use amqtt_tests::service_reachable;
 
 use super::scenario::Scenario;
 use super::support::{SETTLE, StoreBroker, run_tag};
@@ -16,23 +16,9 @@ fn url() -> String {
         .unwrap_or_else(|_| "postgresql+asyncpg://amqtt:amqtt@127.0.0.1/amqtt_test".to_owned())
 }
 
-/// Whether a PostgreSQL server listens on 127.0.0.1:5432; when not, says so and (under CI)
-/// fails the test.
+/// Whether a PostgreSQL server listens on 127.0.0.1:5432 (see [`service_reachable`]).
 async fn reachable() -> bool {
-    let probe = tokio::time::timeout(
-        Duration::from_secs(2),
-        tokio::net::TcpStream::connect("127.0.0.1:5432"),
-    )
-    .await;
-    if matches!(probe, Ok(Ok(_))) {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "PostgreSQL not reachable at 127.0.0.1:5432, and CI is set"
-    );
-    println!("skipping: PostgreSQL not reachable at 127.0.0.1:5432");
-    false
+    service_reachable("PostgreSQL", "127.0.0.1:5432").await
 }
 
 /// The store section for the test database.
