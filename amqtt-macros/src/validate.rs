@@ -105,6 +105,10 @@ pub(crate) const HOOK_TABLE: &[HookSpec] = &[
         )
     },
     hook("close", "CLOSE", &[]),
+    HookSpec {
+        returns: Some("Result<(), PluginError>"),
+        ..hook("start", "START", &[])
+    },
 ];
 
 impl HookSpec {

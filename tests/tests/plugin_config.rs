@@ -1,6 +1,6 @@
 //! End-to-end tests of binding a plugin set to the `plugins:` section of a configuration
 //! (`BrokerConfig::from_yaml` then `Broker::<P>::bind`): unknown keys, aliases, empty sections,
-//! type errors, failing builds and a plugin configured twice.
+//! type errors, failing builds and starts, and a plugin configured twice.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +43,25 @@ impl FromConfig for Failing {
     type Config = Limits;
     fn build(_config: Limits, _ctx: &BrokerContext) -> Result<Self, PluginError> {
         Err(PluginError::new("boom"))
+    }
+}
+
+/// Builds, then fails to start (as a plugin whose backend does not answer).
+struct FailingStart;
+impl Plugin for FailingStart {
+    const HOOKS: Hooks = Hooks::START;
+    async fn start(&self) -> Result<(), PluginError> {
+        Err(PluginError::named(
+            "failing_start",
+            "`host`: nothing answers",
+        ))
+    }
+}
+impl FromConfig for FailingStart {
+    const NAME: &'static str = "failing_start";
+    type Config = Limits;
+    fn build(_config: Limits, _ctx: &BrokerContext) -> Result<Self, PluginError> {
+        Ok(FailingStart)
     }
 }
 
@@ -191,6 +210,24 @@ async fn a_failing_build_fails_bind_with_the_plugins_name() {
         panic!("a failing plugin bound");
     };
     assert!(error.to_string().contains("boom"), "{error}");
+}
+
+#[tokio::test]
+async fn a_failing_start_fails_bind_with_the_plugins_name() {
+    let Err(error) = bind::<(Configured, Option<FailingStart>)>("\n  failing_start:\n").await
+    else {
+        panic!("a plugin that failed to start bound");
+    };
+    assert_eq!(
+        error.to_string(),
+        "plugin `failing_start`: `host`: nothing answers"
+    );
+    // Off when its section is absent: nothing to start.
+    assert!(
+        bind::<(Configured, Option<FailingStart>)>(" {}\n")
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]

@@ -50,6 +50,10 @@ impl<const N: usize> Tracer<N> {
 }
 
 impl<const N: usize> Plugin for Tracer<N> {
+    async fn start(&self) -> Result<(), PluginError> {
+        self.push("start".into());
+        Ok(())
+    }
     async fn on_broker_pre_start(&self) {
         self.push("pre_start".into());
     }
@@ -199,7 +203,7 @@ async fn nested_tuples_call_every_hook_in_member_order() {
         Hooks::NAMES.len(),
         "not every hook fired: {kinds:?}"
     );
-    assert_eq!(a.first().map(|(_, e)| e.as_str()), Some("pre_start"));
+    assert_eq!(a.first().map(|(_, e)| e.as_str()), Some("start"));
     assert_eq!(a.last().map(|(_, e)| e.as_str()), Some("close"));
     let sorted = |log: &[(u64, String)]| {
         let mut events: Vec<String> = log.iter().map(|(_, e)| e.clone()).collect();
@@ -301,7 +305,7 @@ async fn an_option_plugin_is_on_only_with_its_section() {
                 optional.events().contains(&"client_connected c".to_owned())
             })
             .await;
-            assert_eq!(optional.events()[..2], ["pre_start", "post_start"]);
+            assert_eq!(optional.events()[..3], ["start", "pre_start", "post_start"]);
         }
         client.disconnect().await;
         broker.stop().await;

@@ -251,6 +251,9 @@ impl<P: Plugin, S: Store> Broker<P, S> {
             None => None,
         };
         let plugins = make(&BrokerContext::new(core.clone()))?;
+        if P::HOOKS.contains(Hooks::START) {
+            plugins.start().await?;
+        }
         let mut listeners = Vec::new();
         for listener in core.config.listeners.values() {
             listeners.push(bind_listener(listener, core.config.max_packet_size).await?);

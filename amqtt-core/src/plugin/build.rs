@@ -77,6 +77,15 @@ impl PluginError {
         }
     }
 
+    /// An error of the plugin `plugin` (its `FromConfig::NAME`, or `BrokerContext::plugin_name`),
+    /// for hooks that run after `build`, such as [`Plugin::start`](super::Plugin::start).
+    pub fn named(plugin: &'static str, message: impl Into<String>) -> PluginError {
+        PluginError::Build {
+            plugin,
+            message: message.into(),
+        }
+    }
+
     fn for_plugin(self, name: &'static str) -> PluginError {
         match self {
             PluginError::Build {

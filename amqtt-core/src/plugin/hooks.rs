@@ -60,6 +60,8 @@ hooks! {
     TOPIC_FILTERING = 14, "topic_filtering";
     /// `close`.
     CLOSE = 15, "close";
+    /// `start`.
+    START = 16, "start";
 }
 
 const fn const_str_eq(a: &str, b: &str) -> bool {
@@ -116,7 +118,7 @@ mod tests {
     fn names_map_to_their_bits() {
         assert_eq!(Hooks::from_name("authenticate"), Some(Hooks::AUTHENTICATE));
         assert_eq!(Hooks::from_name("on_conect"), None);
-        assert_eq!(Hooks::NAMES.len(), 16);
+        assert_eq!(Hooks::NAMES.len(), 17);
         for name in Hooks::NAMES {
             let hook = Hooks::from_name(name).expect("every listed name maps");
             assert!(Hooks::ALL.contains(hook));

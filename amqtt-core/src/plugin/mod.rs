@@ -227,6 +227,14 @@ pub trait Plugin: Send + Sync + 'static {
     fn close(&self) -> impl Future<Output = ()> + Send {
         async {}
     }
+
+    /// Once, while the broker binds: after every plugin is built, before any listener is bound.
+    /// Connect to backends and check what only a running system can tell (a server that does
+    /// not answer, a schema that is missing). An error stops the broker: `Broker::bind` fails
+    /// with it. Name the plugin in it with [`PluginError::named`].
+    fn start(&self) -> impl Future<Output = Result<(), PluginError>> + Send {
+        async { Ok(()) }
+    }
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! A tuple calls each member's hook in order, but only members whose `HOOKS` contain it: the
 //! test is on a constant, so the compiler keeps exactly the calls that do something.
 
-use super::{Action, Hooks, Plugin, SessionInfo, Verdict};
+use super::{Action, Hooks, Plugin, PluginError, SessionInfo, Verdict};
 use crate::codec::{Packet, Publish, QoS};
 
 impl Plugin for () {
@@ -102,6 +102,12 @@ impl<P: Plugin> Plugin for Option<P> {
             p.close().await;
         }
     }
+    async fn start(&self) -> Result<(), PluginError> {
+        match self {
+            Some(p) => p.start().await,
+            None => Ok(()),
+        }
+    }
 }
 
 /// Implements `Plugin` for one tuple arity: `impl_tuple!(A 0, B 1, ...)`.
@@ -188,6 +194,10 @@ macro_rules! impl_tuple {
             }
             async fn close(&self) {
                 $(if $T::HOOKS.contains(Hooks::CLOSE) { self.$i.close().await; })+
+            }
+            async fn start(&self) -> Result<(), PluginError> {
+                $(if $T::HOOKS.contains(Hooks::START) { self.$i.start().await?; })+
+                Ok(())
             }
         }
     };
