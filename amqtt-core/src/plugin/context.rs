@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
+use super::SessionAttributes;
 use crate::broker::{Core, Stats};
 use crate::codec::{ByteString, LastWill, Publish, QoS};
 
@@ -32,6 +33,8 @@ pub struct SessionInfo {
     /// against the listener's `cafile`/`capath`/`cadata`. Empty when the connection is not TLS
     /// or the client presented no certificate.
     pub peer_certificates: Vec<Bytes>,
+    /// Values plugins attach to this connection (see [`SessionAttributes`]).
+    pub attributes: SessionAttributes,
 }
 
 impl SessionInfo {
@@ -47,6 +50,7 @@ impl SessionInfo {
             remote_addr: None,
             listener: None,
             peer_certificates: Vec::new(),
+            attributes: SessionAttributes::default(),
         }
     }
 
@@ -228,6 +232,23 @@ impl BrokerContext {
     /// The broker's counters.
     pub fn stats(&self) -> &Stats {
         &self.core.stats
+    }
+
+    /// The retained message of `topic` (a topic name), if there is one.
+    pub fn retained_message(&self, topic: &str) -> Option<Publish> {
+        if !crate::topic::valid_topic_name(topic) {
+            return None;
+        }
+        self.core.router.retained_matching(topic).pop()
+    }
+
+    /// The retained messages whose topics match `filter` (`#` gives them all, except those of
+    /// `$` topics, as for a subscriber). A copy: later changes are not seen.
+    pub fn retained_messages(&self, filter: &str) -> Result<Vec<Publish>, ContextError> {
+        if !crate::topic::valid_topic_filter(filter) {
+            return Err(ContextError::InvalidTopicFilter(filter.to_owned()));
+        }
+        Ok(self.core.router.retained_matching(filter))
     }
 
     /// Number of retained messages.

@@ -21,6 +21,7 @@ macro_rules! for_each_arity {
     (@step $m:ident; [$($done:tt)*];) => {};
 }
 
+mod attributes;
 mod build;
 mod context;
 mod hooks;
@@ -29,6 +30,7 @@ mod tuple;
 use std::future::Future;
 
 pub use amqtt_macros::plugin;
+pub use attributes::SessionAttributes;
 pub(crate) use build::build_plugin_set;
 pub use build::{BuildPlugins, FromConfig, PluginConfig, PluginError, known_plugin_names};
 pub use context::{BrokerContext, ContextError, SessionInfo, SessionSummary};
