@@ -4,12 +4,18 @@
 //! The expansion is a pipeline, as in serde and thiserror: `attr` reads the arguments, `ast`
 //! models the impl, `validate` checks it against the table of hooks, `expand` writes the
 //! impls. Every error is kept and reported at its token, and the impls are still emitted.
+//!
+//! The list of hooks is written once, in `hook_table`; amqtt-core generates the `Hooks`
+//! constants, the trait's hook methods and the `Option`/tuple forwarding from it through the
+//! hidden `__*` macros below, which are for amqtt-core only.
 
 use proc_macro::TokenStream;
 
 mod ast;
 mod attr;
 mod expand;
+mod hook_items;
+mod hook_table;
 mod validate;
 
 /// Makes an `impl Plugin for Type` a configurable broker plugin.
@@ -82,6 +88,36 @@ mod validate;
 #[proc_macro_attribute]
 pub fn plugin(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(attr.into(), item.into()).into()
+}
+
+/// `impl Hooks { ... }`: a constant per hook, `ALL`, `NAMES` and `from_name`. For amqtt-core.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __hook_constants(_input: TokenStream) -> TokenStream {
+    hook_items::hook_constants().into()
+}
+
+/// The hook methods of the `Plugin` trait, with their defaults. For amqtt-core.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __plugin_trait_hooks(_input: TokenStream) -> TokenStream {
+    hook_items::trait_methods().into()
+}
+
+/// The hook methods of `Plugin for Option<P>`. For amqtt-core.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __option_hooks(_input: TokenStream) -> TokenStream {
+    hook_items::option_methods().into()
+}
+
+/// The hook methods of `Plugin` for a tuple whose members are `A 0, B 1, ...`. For amqtt-core.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __tuple_hooks(input: TokenStream) -> TokenStream {
+    hook_items::tuple_methods(input.into())
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// The errors of one expansion, combined so the compiler reports them all.

@@ -1,4 +1,4 @@
-//! The hook table and the checks: every function of the impl is `build` or a known hook with the
+//! The checks of `#[plugin]`: every function of the impl is `build` or a known hook with the
 //! right shape, and `config = T` comes with a `fn build`.
 //!
 //! Each check records its error and sets the offending item aside (it is emitted in an inherent
@@ -10,119 +10,9 @@ use syn::{FnArg, ImplItem, ImplItemFn, ItemImpl, LitStr, ReturnType, Type};
 use crate::Errors;
 use crate::ast::{BUILD, PluginImpl};
 use crate::attr::Attr;
-
-/// One hook of `amqtt_core::plugin::Plugin`: how it is written and which `Hooks` bit it sets.
-pub(crate) struct HookSpec {
-    /// The method name.
-    pub(crate) name: &'static str,
-    /// The `Hooks` constant for it.
-    pub(crate) constant: &'static str,
-    /// Its parameters after `&self`, as shown in errors.
-    pub(crate) params: &'static [&'static str],
-    /// Whether it is an `async fn` (the per-packet hooks are not).
-    pub(crate) is_async: bool,
-    /// Its return type, when it returns something.
-    pub(crate) returns: Option<&'static str>,
-}
-
-const fn hook(
-    name: &'static str,
-    constant: &'static str,
-    params: &'static [&'static str],
-) -> HookSpec {
-    HookSpec {
-        name,
-        constant,
-        params,
-        is_async: true,
-        returns: None,
-    }
-}
-
-const CLIENT_SESSION: &[&str] = &["client_id: &str", "session: &SessionInfo"];
-const CLIENT_MESSAGE: &[&str] = &["client_id: &str", "message: &Publish"];
-const PACKET_SESSION: &[&str] = &["packet: &Packet", "session: Option<&SessionInfo>"];
-
-/// Every hook, in the bit order of `Hooks::NAMES` (a test keeps the two equal).
-pub(crate) const HOOK_TABLE: &[HookSpec] = &[
-    hook("on_broker_pre_start", "BROKER_PRE_START", &[]),
-    hook("on_broker_post_start", "BROKER_POST_START", &[]),
-    hook("on_broker_pre_shutdown", "BROKER_PRE_SHUTDOWN", &[]),
-    hook("on_broker_post_shutdown", "BROKER_POST_SHUTDOWN", &[]),
-    hook(
-        "on_broker_client_connected",
-        "CLIENT_CONNECTED",
-        CLIENT_SESSION,
-    ),
-    hook(
-        "on_broker_client_disconnected",
-        "CLIENT_DISCONNECTED",
-        CLIENT_SESSION,
-    ),
-    hook(
-        "on_broker_client_subscribed",
-        "CLIENT_SUBSCRIBED",
-        &["client_id: &str", "topic: &str", "qos: QoS"],
-    ),
-    hook(
-        "on_broker_client_unsubscribed",
-        "CLIENT_UNSUBSCRIBED",
-        &["client_id: &str", "topic: &str"],
-    ),
-    hook(
-        "on_broker_message_received",
-        "MESSAGE_RECEIVED",
-        CLIENT_MESSAGE,
-    ),
-    hook(
-        "on_broker_message_broadcast",
-        "MESSAGE_BROADCAST",
-        CLIENT_MESSAGE,
-    ),
-    hook(
-        "on_broker_retained_message",
-        "RETAINED_MESSAGE",
-        CLIENT_MESSAGE,
-    ),
-    HookSpec {
-        is_async: false,
-        ..hook("on_mqtt_packet_received", "PACKET_RECEIVED", PACKET_SESSION)
-    },
-    HookSpec {
-        is_async: false,
-        ..hook("on_mqtt_packet_sent", "PACKET_SENT", PACKET_SESSION)
-    },
-    HookSpec {
-        returns: Some("Verdict"),
-        ..hook("authenticate", "AUTHENTICATE", &["session: &SessionInfo"])
-    },
-    HookSpec {
-        returns: Some("Verdict"),
-        ..hook(
-            "topic_filtering",
-            "TOPIC_FILTERING",
-            &["session: &SessionInfo", "topic: &str", "action: Action"],
-        )
-    },
-    hook("close", "CLOSE", &[]),
-    HookSpec {
-        returns: Some("Result<(), PluginError>"),
-        ..hook("start", "START", &[])
-    },
-];
+use crate::hook_table::{HOOK_TABLE, HookSpec, lookup};
 
 impl HookSpec {
-    /// The hook as it must be written, for error messages.
-    fn signature(&self) -> String {
-        let asyncness = if self.is_async { "async " } else { "" };
-        let params = std::iter::once("&self")
-            .chain(self.params.iter().copied())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let returns = self.returns.map(|r| format!(" -> {r}")).unwrap_or_default();
-        format!("{asyncness}fn {}({params}){returns}", self.name)
-    }
-
     /// Whether `f` has this hook's receiver, parameter count, async-ness and return shape.
     /// Types are left to the compiler, which checks the impl against the trait.
     fn accepts(&self, f: &ImplItemFn) -> bool {
@@ -138,7 +28,7 @@ impl HookSpec {
             ReturnType::Type(_, ty) => matches!(&**ty, Type::Tuple(t) if t.elems.is_empty()),
         };
         let shape = match (self.is_async, sig.asyncness.is_some()) {
-            (true, true) => returns_unit == self.returns.is_none(),
+            (true, true) => returns_unit == self.returns().is_none(),
             // `fn hook(&self) -> impl Future<Output = ...> + Send { async { ... } }`.
             (true, false) => {
                 matches!(&sig.output, ReturnType::Type(_, ty) if matches!(**ty, Type::ImplTrait(_)))
@@ -148,11 +38,6 @@ impl HookSpec {
         };
         receiver && params.count() == self.params.len() && shape
     }
-}
-
-/// The hook whose method is called `name`.
-pub(crate) fn lookup(name: &str) -> Option<&'static HookSpec> {
-    HOOK_TABLE.iter().find(|h| h.name == name)
 }
 
 /// How the generated `FromConfig::build` builds the plugin.
@@ -308,7 +193,7 @@ fn type_name(ty: &Type) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::HOOK_TABLE;
+    use crate::hook_table::{HOOK_TABLE, lookup};
     use amqtt_core::plugin::Hooks;
 
     #[test]
@@ -319,12 +204,12 @@ mod tests {
 
     #[test]
     fn signatures_read_like_the_trait() {
-        let spec = super::lookup("authenticate").expect("a hook");
+        let spec = lookup("authenticate").expect("a hook");
         assert_eq!(
             spec.signature(),
             "async fn authenticate(&self, session: &SessionInfo) -> Verdict"
         );
-        let spec = super::lookup("on_mqtt_packet_sent").expect("a hook");
+        let spec = lookup("on_mqtt_packet_sent").expect("a hook");
         assert_eq!(
             spec.signature(),
             "fn on_mqtt_packet_sent(&self, packet: &Packet, session: Option<&SessionInfo>)"

@@ -195,12 +195,15 @@ impl Plugin for Everything {
         Verdict::Allow
     }
     async fn close(&self) {}
+    async fn start(&self) -> Result<(), PluginError> {
+        Ok(())
+    }
 }
 
 #[test]
-fn all_sixteen_hooks() {
+fn all_seventeen_hooks() {
     assert_eq!(<Everything as Plugin>::HOOKS, Hooks::ALL);
-    assert_eq!(Hooks::NAMES.len(), 16);
+    assert_eq!(Hooks::NAMES.len(), 17);
 }
 
 /// Each hook alone sets its own bit, the one `Hooks::from_name` gives for its name.
@@ -243,6 +246,7 @@ one_hook_plugins! {
     Auth: authenticate -> Verdict { Verdict::Allow } (_s: &SessionInfo) async;
     Filter: topic_filtering -> Verdict { Verdict::Allow } (_s: &SessionInfo, _t: &str, _a: Action) async;
     Close: close {} () async;
+    Start: start -> Result<(), PluginError> { Ok(()) } () async;
 }
 
 /// A hook behind `#[cfg]` counts only when it is compiled in.

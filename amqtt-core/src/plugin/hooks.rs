@@ -7,62 +7,9 @@ use std::fmt;
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub struct Hooks(u32);
 
-macro_rules! hooks {
-    ($($(#[$doc:meta])* $name:ident = $bit:literal, $method:literal;)*) => {
-        impl Hooks {
-            $($(#[$doc])* pub const $name: Hooks = Hooks(1 << $bit);)*
-
-            /// Every hook.
-            pub const ALL: Hooks = Hooks(0 $(| (1 << $bit))*);
-
-            /// The hook method names, in bit order: what `#[plugin]` accepts.
-            pub const NAMES: &'static [&'static str] = &[$($method),*];
-
-            /// The hook whose method is called `method`.
-            pub const fn from_name(method: &str) -> Option<Hooks> {
-                $(if const_str_eq(method, $method) { return Some(Hooks::$name); })*
-                None
-            }
-        }
-    };
-}
-
-hooks! {
-    /// `on_broker_pre_start`.
-    BROKER_PRE_START = 0, "on_broker_pre_start";
-    /// `on_broker_post_start`.
-    BROKER_POST_START = 1, "on_broker_post_start";
-    /// `on_broker_pre_shutdown`.
-    BROKER_PRE_SHUTDOWN = 2, "on_broker_pre_shutdown";
-    /// `on_broker_post_shutdown`.
-    BROKER_POST_SHUTDOWN = 3, "on_broker_post_shutdown";
-    /// `on_broker_client_connected`.
-    CLIENT_CONNECTED = 4, "on_broker_client_connected";
-    /// `on_broker_client_disconnected`.
-    CLIENT_DISCONNECTED = 5, "on_broker_client_disconnected";
-    /// `on_broker_client_subscribed`.
-    CLIENT_SUBSCRIBED = 6, "on_broker_client_subscribed";
-    /// `on_broker_client_unsubscribed`.
-    CLIENT_UNSUBSCRIBED = 7, "on_broker_client_unsubscribed";
-    /// `on_broker_message_received`.
-    MESSAGE_RECEIVED = 8, "on_broker_message_received";
-    /// `on_broker_message_broadcast`.
-    MESSAGE_BROADCAST = 9, "on_broker_message_broadcast";
-    /// `on_broker_retained_message`.
-    RETAINED_MESSAGE = 10, "on_broker_retained_message";
-    /// `on_mqtt_packet_received`.
-    PACKET_RECEIVED = 11, "on_mqtt_packet_received";
-    /// `on_mqtt_packet_sent`.
-    PACKET_SENT = 12, "on_mqtt_packet_sent";
-    /// `authenticate`.
-    AUTHENTICATE = 13, "authenticate";
-    /// `topic_filtering`.
-    TOPIC_FILTERING = 14, "topic_filtering";
-    /// `close`.
-    CLOSE = 15, "close";
-    /// `start`.
-    START = 16, "start";
-}
+// A constant per hook, `ALL`, `NAMES` and `from_name`, from the one list of hooks (amqtt-macros'
+// `hook_table`).
+amqtt_macros::__hook_constants!();
 
 const fn const_str_eq(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());

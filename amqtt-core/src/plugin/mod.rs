@@ -27,8 +27,6 @@ mod context;
 mod hooks;
 mod tuple;
 
-use std::future::Future;
-
 pub use amqtt_macros::plugin;
 pub use attributes::SessionAttributes;
 pub(crate) use build::build_plugin_set;
@@ -119,124 +117,10 @@ pub trait Plugin: Send + Sync + 'static {
         Self::HOOKS
     }
 
-    /// Before the listeners start accepting.
-    fn on_broker_pre_start(&self) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// After the listeners started accepting.
-    fn on_broker_post_start(&self) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// When shutdown begins, before connections are closed.
-    fn on_broker_pre_shutdown(&self) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// After every connection has ended.
-    fn on_broker_post_shutdown(&self) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// A client was accepted (CONNACK 0x00 queued).
-    fn on_broker_client_connected(
-        &self,
-        _client_id: &str,
-        _session: &SessionInfo,
-    ) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// A client's connection ended (after its will, if any, was published).
-    fn on_broker_client_disconnected(
-        &self,
-        _client_id: &str,
-        _session: &SessionInfo,
-    ) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// A subscription was granted (after the SUBACK was queued).
-    fn on_broker_client_subscribed(
-        &self,
-        _client_id: &str,
-        _topic: &str,
-        _qos: QoS,
-    ) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// A subscription was removed by UNSUBSCRIBE.
-    fn on_broker_client_unsubscribed(
-        &self,
-        _client_id: &str,
-        _topic: &str,
-    ) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// Every PUBLISH received from a client, before validation and the publish check.
-    fn on_broker_message_received(
-        &self,
-        _client_id: &str,
-        _message: &Publish,
-    ) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// A message accepted for routing (after validation and the publish check).
-    fn on_broker_message_broadcast(
-        &self,
-        _client_id: &str,
-        _message: &Publish,
-    ) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// A retained message was stored or (empty payload) cleared, or a QoS 1/2 message was
-    /// queued for an offline client (`client_id` is then that client's).
-    fn on_broker_retained_message(
-        &self,
-        _client_id: &str,
-        _message: &Publish,
-    ) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// Every packet decoded from a peer. Synchronous: it runs once per packet.
-    fn on_mqtt_packet_received(&self, _packet: &Packet, _session: Option<&SessionInfo>) {}
-
-    /// Every packet about to be written to a peer. Synchronous: it runs once per packet.
-    fn on_mqtt_packet_sent(&self, _packet: &Packet, _session: Option<&SessionInfo>) {}
-
-    /// Whether a connecting client may connect.
-    fn authenticate(&self, _session: &SessionInfo) -> impl Future<Output = Verdict> + Send {
-        async { Verdict::Abstain }
-    }
-
-    /// Whether a client may subscribe to, publish to, or receive from `topic`.
-    fn topic_filtering(
-        &self,
-        _session: &SessionInfo,
-        _topic: &str,
-        _action: Action,
-    ) -> impl Future<Output = Verdict> + Send {
-        async { Verdict::Abstain }
-    }
-
-    /// The broker is stopping for good: release resources. Called after `on_broker_post_shutdown`.
-    fn close(&self) -> impl Future<Output = ()> + Send {
-        async {}
-    }
-
-    /// Once, while the broker binds: after every plugin is built, before any listener is bound.
-    /// Connect to backends and check what only a running system can tell (a server that does
-    /// not answer, a schema that is missing). An error stops the broker: `Broker::bind` fails
-    /// with it. Name the plugin in it with [`PluginError::named`].
-    fn start(&self) -> impl Future<Output = Result<(), PluginError>> + Send {
-        async { Ok(()) }
-    }
+    // Every hook, with its documentation and a default that does nothing, from the one list
+    // of hooks (amqtt-macros' `hook_table`): the per-connection events, `authenticate` and
+    // `topic_filtering` (answering Abstain), the broker lifecycle, and `start` (answering Ok).
+    amqtt_macros::__plugin_trait_hooks!();
 }
 
 #[cfg(test)]
