@@ -1,49 +1,31 @@
-//! One client connection: the CONNECT handshake, then the reader loop that handles every packet
-//! in the connection's own task, while a second task writes the outbox.
+//! One client connection past its CONNECT (`handshake`): the reader loop that handles every packet
+//! in the connection's own task, while a second task writes the outbox, and the close.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
-use std::task::Poll;
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf};
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
-use tokio::time::Instant;
 
+use super::framing::{ReadError, read_packet};
+use super::handshake::{Opened, Origin, open};
 use super::journal::Journal;
 use super::outbox::Outbox;
+use super::routing::HeldBack;
 use super::session::Producer;
 use super::session::Session;
-use super::state::{Core, HeldBack, Shared};
-use super::stats::Stats;
+use super::shared::Shared;
 use super::subscriptions::SliceYield;
 use crate::codec::{
-    self, ByteString, ConnAck, Connect, ConnectReturnCode, DecodeError, LastWill, Packet, Publish,
-    QoS, SubAck, SubAckCode, Subscribe, Unsubscribe, frame_len,
+    self, DecodeError, Packet, Publish, QoS, SubAck, SubAckCode, Subscribe, Unsubscribe,
 };
 use crate::plugin::{Action, Hooks, Plugin, SessionInfo};
 use crate::store::StoreOp;
 use crate::topic::valid_topic_filter;
 
-/// Bytes reserved for a read when the size of the next frame is not known yet.
-const READ_CHUNK: usize = 4096;
-/// Bytes an idle connection reads into its task's own state when data arrives: a full read
-/// means more is waiting, and the rest goes to a [`READ_CHUNK`] buffer.
-const IDLE_READ: usize = 128;
-/// A read buffer larger than this is released once it is empty.
-const KEEP_READ_BUFFER: usize = 64 * 1024;
 /// How long the writer may take to flush after the reader has finished.
 const WRITER_GRACE: Duration = Duration::from_secs(2);
-
-/// Why reading a packet failed.
-#[derive(Debug)]
-enum ReadError {
-    Decode(DecodeError),
-    Io(std::io::Error),
-    /// The peer closed in the middle of a packet.
-    Truncated,
-}
 
 /// Why a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,92 +40,6 @@ enum End {
     ProtocolError,
     /// The broker is shutting down: no will.
     Shutdown,
-}
-
-/// Reads one packet, growing `buf` only as far as the frame at hand needs and, beyond one chunk,
-/// in proportion to what has arrived.
-/// Cancel-safe: a partial frame stays in `buf`.
-///
-/// An idle connection holds no read buffer: when nothing is buffered and nothing is ready to
-/// read, `buf` is released and the wait uses [`IDLE_READ`] bytes of the task's own state.
-async fn read_packet<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    buf: &mut BytesMut,
-    max_packet_size: usize,
-    stats: &Stats,
-) -> Result<Option<Packet>, ReadError> {
-    loop {
-        if let Some(packet) = codec::decode(buf, max_packet_size).map_err(ReadError::Decode)? {
-            if buf.is_empty() && buf.capacity() > KEEP_READ_BUFFER {
-                *buf = BytesMut::new();
-            }
-            return Ok(Some(packet));
-        }
-        let needed = match frame_len(buf, max_packet_size).map_err(ReadError::Decode)? {
-            Some(total) => total - buf.len(),
-            None => 1,
-        };
-        let read = if buf.is_empty() {
-            buf.reserve(READ_CHUNK);
-            let ready = {
-                let mut read = std::pin::pin!(reader.read_buf(buf));
-                std::future::poll_fn(|cx| Poll::Ready(read.as_mut().poll(cx))).await
-            };
-            match ready {
-                Poll::Ready(read) => read,
-                Poll::Pending => {
-                    *buf = BytesMut::new();
-                    let mut first = [0u8; IDLE_READ];
-                    let read = reader.read(&mut first).await;
-                    if let Ok(n @ 1..) = read {
-                        if n == IDLE_READ {
-                            buf.reserve(READ_CHUNK);
-                        }
-                        buf.extend_from_slice(&first[..n]);
-                    }
-                    read
-                }
-            }
-        } else {
-            // Room for at least one chunk (a burst of small packets is read at once) and for
-            // the rest of the frame, but not more than the bytes already received: a header
-            // that declares a huge frame and sends nothing after it reserves little, and a
-            // real large frame still grows in a few doublings.
-            buf.reserve(needed.min(buf.len()).max(READ_CHUNK));
-            reader.read_buf(buf).await
-        };
-        match read.map_err(ReadError::Io)? {
-            0 if buf.is_empty() => return Ok(None),
-            0 => return Err(ReadError::Truncated),
-            n => stats.bytes_received.add(n as u64),
-        }
-    }
-}
-
-/// Where a connection comes from.
-#[derive(Debug, Clone)]
-pub(crate) struct Origin {
-    /// The peer's address, when the transport has one.
-    pub(crate) peer: Option<SocketAddr>,
-    /// The listener's name.
-    pub(crate) listener: Arc<str>,
-    /// The client's verified TLS certificate chain (DER); empty without one.
-    pub(crate) peer_certificates: Vec<Bytes>,
-    /// When the connection was accepted: transport handshakes and CONNECT together must be done
-    /// within `connect_timeout` of it.
-    pub(crate) accepted: Instant,
-}
-
-impl Origin {
-    /// A connection accepted now, without a client certificate.
-    pub(crate) fn new(peer: Option<SocketAddr>, listener: Arc<str>) -> Origin {
-        Origin {
-            peer,
-            listener,
-            peer_certificates: Vec::new(),
-            accepted: Instant::now(),
-        }
-    }
 }
 
 /// Serves one client connection to its end. The CONNECT exchange and the close run in boxed
@@ -174,182 +70,6 @@ where
     };
     let end = connection.read_loop(&mut reader, buf).await;
     Box::pin(connection.close(end, writer_task)).await;
-}
-
-/// A connection past its CONNECT exchange.
-struct Opened<S> {
-    reader: ReadHalf<S>,
-    /// What was read past the CONNECT (a client may send its next packets without waiting).
-    buf: BytesMut,
-    session: Arc<Session>,
-    info: Arc<SessionInfo>,
-    outbox: Arc<Outbox>,
-    writer_task: JoinHandle<()>,
-    keep_alive: Option<Duration>,
-}
-
-/// Reads and answers the CONNECT, attaches the session and starts the writer task; `None` when
-/// the connection ends before that (refused, malformed, timed out, or broker shutdown).
-async fn open<P: Plugin, S>(
-    shared: &Arc<Shared<P>>,
-    mut stream: S,
-    origin: &Origin,
-) -> Option<Opened<S>>
-where
-    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-{
-    let core = &*shared.core;
-    let peer = origin.peer;
-    let max = core.config.max_packet_size;
-    let mut buf = BytesMut::new();
-    let first = tokio::select! {
-        first = tokio::time::timeout_at(origin.accepted + core.config.connect_timeout, read_packet(&mut stream, &mut buf, max, &core.stats)) => first,
-        () = core.shutdown.fired() => return None,
-    };
-    let first = match first {
-        Err(_) => {
-            tracing::debug!(?peer, "no CONNECT within the connect timeout; closing");
-            return None;
-        }
-        Ok(Ok(Some(packet))) => packet,
-        Ok(Ok(None)) => return None,
-        Ok(Err(ReadError::Decode(DecodeError::UnsupportedProtocolLevel(level)))) => {
-            tracing::info!(?peer, level, "unsupported protocol level; CONNACK 0x01");
-            refuse(
-                shared,
-                &mut stream,
-                ConnectReturnCode::UnacceptableProtocolVersion,
-            )
-            .await;
-            return None;
-        }
-        Ok(Err(e)) => {
-            core.stats.protocol_errors.increment();
-            tracing::info!(?peer, error = ?e, "invalid CONNECT; closing");
-            return None;
-        }
-    };
-    core.stats.packets_received.increment();
-    if P::HOOKS.contains(Hooks::PACKET_RECEIVED) {
-        shared.plugins.on_mqtt_packet_received(&first, None);
-    }
-    let Packet::Connect(connect) = first else {
-        core.stats.protocol_errors.increment();
-        tracing::info!(
-            ?peer,
-            packet = first.name(),
-            "first packet is not CONNECT; closing"
-        );
-        return None;
-    };
-    let Some(info) = session_info(core, &connect, origin) else {
-        tracing::info!(?peer, "empty client id with clean session 0; CONNACK 0x02");
-        refuse(shared, &mut stream, ConnectReturnCode::IdentifierRejected).await;
-        return None;
-    };
-    if P::HOOKS.contains(Hooks::AUTHENTICATE) && !shared.plugins.authenticate(&info).await.admits()
-    {
-        tracing::info!(?peer, client_id = %info.client_id, "authentication failed; CONNACK 0x05");
-        refuse(shared, &mut stream, ConnectReturnCode::NotAuthorized).await;
-        return None;
-    }
-    let info = Arc::new(info);
-
-    let outbox = Arc::new(Outbox::new(core.config.max_outbound));
-    let (session, present) = core.attach(&info, &outbox).await;
-    if core.shutdown.is_fired() {
-        // Registered after `Core::shut_down` closed the others: close this one too.
-        outbox.close();
-    }
-    let connected = core.stats.clients_connected.increment_get();
-    core.stats.clients_maximum.raise_to(connected);
-    core.stats.clients_total.increment();
-    tracing::debug!(?peer, client_id = %info.client_id, session_present = present, "client connected");
-
-    let (reader, writer) = tokio::io::split(stream);
-    let writer_task = {
-        let shared = shared.clone();
-        let outbox = outbox.clone();
-        let info = info.clone();
-        tokio::spawn(async move {
-            let core = &shared.core;
-            outbox
-                .run_writer(
-                    writer,
-                    &core.stats,
-                    &shared.plugins,
-                    &info,
-                    core.journal.as_deref(),
-                )
-                .await;
-        })
-    };
-    if P::HOOKS.contains(Hooks::CLIENT_CONNECTED) {
-        shared
-            .plugins
-            .on_broker_client_connected(&info.client_id, &info)
-            .await;
-    }
-    Some(Opened {
-        reader,
-        buf,
-        session,
-        info,
-        outbox,
-        writer_task,
-        keep_alive: keep_alive_limit(connect.keep_alive, core.config.timeout_disconnect_delay),
-    })
-}
-
-/// The session as plugins see it, or `None` when an empty client id must be refused.
-///
-/// Its fields are copies, not views of the CONNECT frame: the session outlives the frame, and a
-/// view would keep the whole read buffer it came in alive.
-fn session_info(core: &Core, connect: &Connect, origin: &Origin) -> Option<SessionInfo> {
-    let copy = |s: &ByteString| ByteString::from(&**s);
-    let client_id = match (connect.client_id.is_empty(), connect.clean_session) {
-        (false, _) => copy(&connect.client_id),
-        (true, true) => core.generate_client_id(),
-        (true, false) => return None,
-    };
-    let mut info = SessionInfo::new(client_id);
-    info.username = connect.username.as_ref().map(copy);
-    info.password = connect.password.as_deref().map(Bytes::copy_from_slice);
-    info.clean_session = connect.clean_session;
-    info.keep_alive = connect.keep_alive;
-    info.will = connect.will.as_ref().map(|will| LastWill {
-        topic: copy(&will.topic),
-        message: Bytes::copy_from_slice(&will.message),
-        ..will.clone()
-    });
-    info.remote_addr = origin.peer;
-    info.listener = Some(origin.listener.clone());
-    info.peer_certificates = origin.peer_certificates.clone();
-    Some(info)
-}
-
-/// 1.5 times the keep-alive plus the configured grace ([MQTT-3.1.2-24]); `None` when disabled.
-fn keep_alive_limit(keep_alive: u16, delay: Duration) -> Option<Duration> {
-    (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500) + delay)
-}
-
-/// Answers a refused CONNECT and lets the connection close.
-async fn refuse<P: Plugin, S: AsyncWrite + Unpin>(
-    shared: &Shared<P>,
-    stream: &mut S,
-    code: ConnectReturnCode,
-) {
-    let connack = Packet::ConnAck(ConnAck {
-        session_present: false,
-        code,
-    });
-    if P::HOOKS.contains(Hooks::PACKET_SENT) {
-        shared.plugins.on_mqtt_packet_sent(&connack, None);
-    }
-    let mut out = BytesMut::new();
-    connack.encode(&mut out);
-    let _ = stream.write_all(&out).await;
-    let _ = stream.shutdown().await;
 }
 
 /// The per-connection state of the reader loop.

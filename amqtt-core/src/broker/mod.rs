@@ -4,12 +4,16 @@
 //! See `ARCHITECTURE.md` for the path of a PUBLISH and which lock protects what.
 
 mod connection;
+mod framing;
+mod handshake;
 mod journal;
 mod outbox;
+mod registry;
 mod restore;
 mod router;
+mod routing;
 mod session;
-mod state;
+mod shared;
 mod stats;
 mod store_thread;
 mod subscriptions;
@@ -27,7 +31,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 pub use restore::RestoreCounts;
-pub(crate) use state::Core;
+pub(crate) use shared::Core;
 pub use stats::{Counter, Gauge, Stats};
 
 use crate::codec::Publish;
@@ -35,8 +39,8 @@ use crate::config::{BrokerConfig, ListenerConfig};
 use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
 use crate::store::{Store, StoreError};
 use crate::transport::{Acceptor, TlsSetupError};
-use connection::Origin;
-use state::Shared;
+use handshake::Origin;
+use shared::Shared;
 use store_thread::StoreThread;
 
 /// How long shutdown waits for connections to finish before giving up on them.
@@ -305,8 +309,8 @@ impl<P: Plugin, S: Store> Broker<P, S> {
                 tokio::spawn(accept_loop(shared.clone(), listener, token));
             }
         }
-        tokio::spawn(state::expire_sessions(core.clone()));
-        tokio::spawn(state::route_plugin_messages(
+        tokio::spawn(registry::expire_sessions(core.clone()));
+        tokio::spawn(routing::route_plugin_messages(
             shared.clone(),
             self.plugin_messages,
         ));

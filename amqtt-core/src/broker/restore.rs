@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 
 use super::router::Subscriber;
 use super::session::Session;
-use super::state::Core;
+use super::shared::Core;
 use crate::codec::{ByteString, PacketId, Publish, QoS};
 use crate::plugin::SessionInfo;
 use crate::store::{Restore, StoreOp, StoredMessage, StoredSession};

@@ -9,7 +9,7 @@ use serde::de::IgnoredAny;
 use super::BrokerError;
 use super::journal::{Journal, run_store};
 use super::restore::Restorer;
-use super::state::Core;
+use super::shared::Core;
 use crate::config::PluginsSection;
 use crate::plugin::PluginError;
 use crate::store::{Store, StoreError};

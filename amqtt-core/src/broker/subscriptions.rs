@@ -28,7 +28,7 @@ use parking_lot::RwLockWriteGuard;
 use super::outbox::Outbox;
 use super::router::Subscriber;
 use super::session::{Session, SessionState};
-use super::state::Core;
+use super::shared::Core;
 use crate::codec::{ByteString, QoS};
 use crate::store::StoreOp;
 use crate::topic::{Released, TopicTrie};

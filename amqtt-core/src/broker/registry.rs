@@ -1,133 +1,24 @@
-//! State shared by every connection: [`Core`] (registry, router, counters, limits) and
-//! [`Shared`], which adds the plugin set, and the routing of a message through both.
+//! The session registry: attaching a connection to its session (takeover, resume, discard),
+//! detaching it, sessions created by plugins or restored from the store, and session expiry.
 //!
 //! Lock order, where more than one is taken: session registry, then a session, then the
 //! subscription index or an outbox. Routing never holds the index while it locks a session (it
 //! collects its targets and releases the index before delivering).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::sync::mpsc;
-
-use super::journal::Journal;
 use super::outbox::Outbox;
-use super::router::{Router, Subscriber};
-use super::session::{Delivery, Producer, Session, SessionLimits};
-use super::stats::Stats;
-use super::trigger::Trigger;
-use crate::codec::{ByteString, ConnAck, ConnectReturnCode, Packet, Publish, QoS};
-use crate::config::BrokerConfig;
-use crate::plugin::{Action, Hooks, Plugin, SessionInfo, SessionSummary};
+use super::router::Subscriber;
+use super::session::Session;
+use super::shared::Core;
+use crate::codec::{ByteString, ConnAck, ConnectReturnCode, Packet, QoS};
+use crate::plugin::{SessionInfo, SessionSummary};
 use crate::store::StoreOp;
 
-/// How many messages plugins may queue for publishing before `BrokerContext::publish` waits.
-const PLUGIN_MESSAGE_QUEUE: usize = 1024;
-
-/// The broker state that does not depend on the plugin set (so plugins can hold it).
-pub(crate) struct Core {
-    pub(crate) config: BrokerConfig,
-    pub(crate) router: Router,
-    pub(crate) stats: Stats,
-    pub(crate) limits: SessionLimits,
-    /// Fired by `BrokerHandle::shutdown`: the broker begins to stop.
-    pub(crate) stop_requested: Trigger,
-    /// Fired once the broker closes its listeners and connections.
-    pub(crate) shutdown: Trigger,
-    /// Messages published by plugins, routed by the broker's plugin-message task.
-    pub(crate) plugin_messages: mpsc::Sender<Publish>,
-    /// The store's journal, when the broker has a store configured.
-    pub(crate) journal: Option<Arc<Journal>>,
-    /// Sessions by client id. A `std::sync::Mutex`: held only for map operations, never across `.await`.
-    sessions: Mutex<HashMap<String, Arc<Session>>>,
-    next_session_key: AtomicU64,
-    /// Seed for generated client ids, so two broker runs do not hand out the same ones.
-    id_seed: u64,
-}
-
-/// The core plus the plugin set: what a connection task works with.
-pub(crate) struct Shared<P> {
-    pub(crate) core: Arc<Core>,
-    pub(crate) plugins: P,
-    /// Every connection task holds a clone of this sender, so shutdown can wait for them all:
-    /// the receiver (kept by the broker) yields `None` once the last clone is dropped. Taken at
-    /// shutdown; `None` afterwards, when no new connection is served. Locked only to clone it.
-    connections: Mutex<Option<mpsc::Sender<()>>>,
-    /// The plugins' [`Plugin::active_hooks`], read once.
-    active_hooks: Hooks,
-}
-
-impl<P: Plugin> Shared<P> {
-    /// The shared state, and the receiver that tells when every connection has ended.
-    pub(crate) fn new(core: Arc<Core>, plugins: P) -> (Shared<P>, mpsc::Receiver<()>) {
-        let (sender, receiver) = mpsc::channel(1);
-        let active_hooks = plugins.active_hooks();
-        let shared = Shared {
-            core,
-            plugins,
-            connections: Mutex::new(Some(sender)),
-            active_hooks,
-        };
-        (shared, receiver)
-    }
-
-    /// Whether a per-message hook runs: some member implements it (`P::HOOKS`, a constant, so
-    /// the call compiles away when none does) and one that does is switched on.
-    #[inline]
-    pub(crate) fn hooked(&self, hook: Hooks) -> bool {
-        P::HOOKS.contains(hook) && self.active_hooks.contains(hook)
-    }
-}
-
-impl<P> Shared<P> {
-    /// A token a connection task holds until it ends; `None` once the broker is shutting down.
-    pub(crate) fn connection_token(&self) -> Option<mpsc::Sender<()>> {
-        self.connections
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-
-    /// Stops handing out connection tokens, so the receiver ends with the last connection.
-    pub(crate) fn stop_tracking(&self) {
-        self.connections
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .take();
-    }
-}
-
 impl Core {
-    /// A core (journaling to `journal`, if given) and the receiving end of its plugin-message
-    /// queue.
-    pub(crate) fn new(
-        config: BrokerConfig,
-        journal: Option<Arc<Journal>>,
-    ) -> (Core, mpsc::Receiver<Publish>) {
-        let limits = SessionLimits {
-            max_inflight: usize::from(config.max_inflight),
-            max_queued: config.max_queued,
-        };
-        let (plugin_messages, receiver) = mpsc::channel(PLUGIN_MESSAGE_QUEUE);
-        let core = Core {
-            config,
-            router: Router::default(),
-            stats: Stats::default(),
-            limits,
-            stop_requested: Trigger::default(),
-            shutdown: Trigger::default(),
-            plugin_messages,
-            journal,
-            sessions: Mutex::new(HashMap::new()),
-            next_session_key: AtomicU64::new(1),
-            id_seed: RandomState::new().hash_one(std::process::id()),
-        };
-        (core, receiver)
-    }
-
     fn sessions(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
         self.sessions.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -359,108 +250,6 @@ impl Core {
     }
 }
 
-/// The congested sessions a producer's messages went to: it waits for them to drain before it
-/// reads its next message (backpressure).
-#[derive(Default)]
-pub(crate) struct HeldBack(Vec<Arc<Session>>);
-
-impl HeldBack {
-    /// Whether no session is held here.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// Waits until every session held here has drained, giving each up to `timeout` from when
-    /// the wait for it begins (one still congested then is marked stalled), and forgets them.
-    /// Each its own time: a healthy subscriber is not marked stalled because a stalled one
-    /// used up the time before it.
-    pub(crate) async fn wait(&mut self, limits: SessionLimits, timeout: Duration) {
-        for session in self.0.drain(..) {
-            let deadline = tokio::time::Instant::now() + timeout;
-            session.relieved(limits, deadline).await;
-        }
-    }
-}
-
-impl<P: Plugin> Shared<P> {
-    /// Routes a message to every matching session that may receive it. `sender` is the client id
-    /// of the publisher (empty for a message a plugin published). A producer that passes `held`
-    /// gets the congested sessions there and must wait for them ([`HeldBack::wait`]); without
-    /// it full queues drop the message.
-    pub(crate) async fn route(
-        &self,
-        sender: &str,
-        message: &Publish,
-        mut held: Option<&mut HeldBack>,
-    ) {
-        let core = &*self.core;
-        if message.retain {
-            core.router.retain(message, core.journal.as_deref());
-            if self.hooked(Hooks::RETAINED_MESSAGE) {
-                self.plugins
-                    .on_broker_retained_message(sender, message)
-                    .await;
-            }
-        }
-        // Live forwarding carries retain=0; only messages sent for a new subscription carry 1.
-        let live;
-        let message = if message.retain {
-            live = Publish {
-                retain: false,
-                ..message.clone()
-            };
-            &live
-        } else {
-            message
-        };
-        let producer = match held {
-            Some(_) => Producer::Waits,
-            None => Producer::Capped,
-        };
-        for (session, granted) in core.router.targets(&message.topic) {
-            let congested = self.deliver(&session, message, granted, producer).await;
-            if let (true, Some(held)) = (congested, held.as_deref_mut()) {
-                held.0.push(session);
-            }
-        }
-    }
-
-    /// Delivers one message to one session at `min(message QoS, granted)`, if the plugins let
-    /// that client receive it. Returns whether the session is congested (see [`Session::deliver`]).
-    pub(crate) async fn deliver(
-        &self,
-        session: &Session,
-        message: &Publish,
-        granted: QoS,
-        producer: Producer,
-    ) -> bool {
-        if self.hooked(Hooks::TOPIC_FILTERING) {
-            let info = session.info();
-            let verdict = self
-                .plugins
-                .topic_filtering(&info, &message.topic, Action::Receive)
-                .await;
-            if !verdict.permits() {
-                return false;
-            }
-        }
-        let qos = message.qos.min(granted);
-        let (delivery, congested) =
-            session.deliver(message, qos, self.core.limits, &self.core.stats, producer);
-        if self.hooked(Hooks::RETAINED_MESSAGE) && delivery == Delivery::QueuedOffline {
-            // The event shows the message as it will be delivered, at the granted QoS.
-            let queued = Publish {
-                qos,
-                ..message.clone()
-            };
-            self.plugins
-                .on_broker_retained_message(session.client_id(), &queued)
-                .await;
-        }
-        congested
-    }
-}
-
 /// Expires sessions periodically until the broker shuts down.
 pub(crate) async fn expire_sessions(core: Arc<Core>) {
     let Some(expiry) = core.config.session_expiry_interval else {
@@ -471,27 +260,6 @@ pub(crate) async fn expire_sessions(core: Arc<Core>) {
         tokio::select! {
             () = tokio::time::sleep(period) => core.expire_once(expiry).await,
             () = core.shutdown.fired() => return,
-        }
-    }
-}
-
-/// Routes the messages plugins publish through `BrokerContext::publish`.
-pub(crate) async fn route_plugin_messages<P: Plugin>(
-    shared: Arc<Shared<P>>,
-    mut messages: mpsc::Receiver<Publish>,
-) {
-    let core = &*shared.core;
-    let mut held = HeldBack::default();
-    loop {
-        tokio::select! {
-            message = messages.recv() => match message {
-                Some(message) => {
-                    shared.route("", &message, Some(&mut held)).await;
-                    held.wait(core.limits, core.config.backpressure_timeout).await;
-                }
-                None => return,
-            },
-            () = shared.core.shutdown.fired() => return,
         }
     }
 }

@@ -1,0 +1,222 @@
+//! The CONNECT exchange: reading the CONNECT within the connect timeout, authenticating,
+//! attaching the session and starting the writer, or refusing with a CONNACK.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use super::framing::{ReadError, read_packet};
+use super::outbox::Outbox;
+use super::session::Session;
+use super::shared::{Core, Shared};
+use crate::codec::{
+    ByteString, ConnAck, Connect, ConnectReturnCode, DecodeError, LastWill, Packet,
+};
+use crate::plugin::{Hooks, Plugin, SessionInfo};
+
+/// Where a connection comes from.
+#[derive(Debug, Clone)]
+pub(crate) struct Origin {
+    /// The peer's address, when the transport has one.
+    pub(crate) peer: Option<SocketAddr>,
+    /// The listener's name.
+    pub(crate) listener: Arc<str>,
+    /// The client's verified TLS certificate chain (DER); empty without one.
+    pub(crate) peer_certificates: Vec<Bytes>,
+    /// When the connection was accepted: transport handshakes and CONNECT together must be done
+    /// within `connect_timeout` of it.
+    pub(crate) accepted: Instant,
+}
+
+impl Origin {
+    /// A connection accepted now, without a client certificate.
+    pub(crate) fn new(peer: Option<SocketAddr>, listener: Arc<str>) -> Origin {
+        Origin {
+            peer,
+            listener,
+            peer_certificates: Vec::new(),
+            accepted: Instant::now(),
+        }
+    }
+}
+
+/// A connection past its CONNECT exchange.
+pub(super) struct Opened<S> {
+    pub(super) reader: ReadHalf<S>,
+    /// What was read past the CONNECT (a client may send its next packets without waiting).
+    pub(super) buf: BytesMut,
+    pub(super) session: Arc<Session>,
+    pub(super) info: Arc<SessionInfo>,
+    pub(super) outbox: Arc<Outbox>,
+    pub(super) writer_task: JoinHandle<()>,
+    pub(super) keep_alive: Option<Duration>,
+}
+
+/// Reads and answers the CONNECT, attaches the session and starts the writer task; `None` when
+/// the connection ends before that (refused, malformed, timed out, or broker shutdown).
+pub(super) async fn open<P: Plugin, S>(
+    shared: &Arc<Shared<P>>,
+    mut stream: S,
+    origin: &Origin,
+) -> Option<Opened<S>>
+where
+    S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    let core = &*shared.core;
+    let peer = origin.peer;
+    let max = core.config.max_packet_size;
+    let mut buf = BytesMut::new();
+    let first = tokio::select! {
+        first = tokio::time::timeout_at(origin.accepted + core.config.connect_timeout, read_packet(&mut stream, &mut buf, max, &core.stats)) => first,
+        () = core.shutdown.fired() => return None,
+    };
+    let first = match first {
+        Err(_) => {
+            tracing::debug!(?peer, "no CONNECT within the connect timeout; closing");
+            return None;
+        }
+        Ok(Ok(Some(packet))) => packet,
+        Ok(Ok(None)) => return None,
+        Ok(Err(ReadError::Decode(DecodeError::UnsupportedProtocolLevel(level)))) => {
+            tracing::info!(?peer, level, "unsupported protocol level; CONNACK 0x01");
+            refuse(
+                shared,
+                &mut stream,
+                ConnectReturnCode::UnacceptableProtocolVersion,
+            )
+            .await;
+            return None;
+        }
+        Ok(Err(e)) => {
+            core.stats.protocol_errors.increment();
+            tracing::info!(?peer, error = ?e, "invalid CONNECT; closing");
+            return None;
+        }
+    };
+    core.stats.packets_received.increment();
+    if P::HOOKS.contains(Hooks::PACKET_RECEIVED) {
+        shared.plugins.on_mqtt_packet_received(&first, None);
+    }
+    let Packet::Connect(connect) = first else {
+        core.stats.protocol_errors.increment();
+        tracing::info!(
+            ?peer,
+            packet = first.name(),
+            "first packet is not CONNECT; closing"
+        );
+        return None;
+    };
+    let Some(info) = session_info(core, &connect, origin) else {
+        tracing::info!(?peer, "empty client id with clean session 0; CONNACK 0x02");
+        refuse(shared, &mut stream, ConnectReturnCode::IdentifierRejected).await;
+        return None;
+    };
+    if P::HOOKS.contains(Hooks::AUTHENTICATE) && !shared.plugins.authenticate(&info).await.admits()
+    {
+        tracing::info!(?peer, client_id = %info.client_id, "authentication failed; CONNACK 0x05");
+        refuse(shared, &mut stream, ConnectReturnCode::NotAuthorized).await;
+        return None;
+    }
+    let info = Arc::new(info);
+
+    let outbox = Arc::new(Outbox::new(core.config.max_outbound));
+    let (session, present) = core.attach(&info, &outbox).await;
+    if core.shutdown.is_fired() {
+        // Registered after `Core::shut_down` closed the others: close this one too.
+        outbox.close();
+    }
+    let connected = core.stats.clients_connected.increment_get();
+    core.stats.clients_maximum.raise_to(connected);
+    core.stats.clients_total.increment();
+    tracing::debug!(?peer, client_id = %info.client_id, session_present = present, "client connected");
+
+    let (reader, writer) = tokio::io::split(stream);
+    let writer_task = {
+        let shared = shared.clone();
+        let outbox = outbox.clone();
+        let info = info.clone();
+        tokio::spawn(async move {
+            let core = &shared.core;
+            outbox
+                .run_writer(
+                    writer,
+                    &core.stats,
+                    &shared.plugins,
+                    &info,
+                    core.journal.as_deref(),
+                )
+                .await;
+        })
+    };
+    if P::HOOKS.contains(Hooks::CLIENT_CONNECTED) {
+        shared
+            .plugins
+            .on_broker_client_connected(&info.client_id, &info)
+            .await;
+    }
+    Some(Opened {
+        reader,
+        buf,
+        session,
+        info,
+        outbox,
+        writer_task,
+        keep_alive: keep_alive_limit(connect.keep_alive, core.config.timeout_disconnect_delay),
+    })
+}
+
+/// The session as plugins see it, or `None` when an empty client id must be refused.
+///
+/// Its fields are copies, not views of the CONNECT frame: the session outlives the frame, and a
+/// view would keep the whole read buffer it came in alive.
+fn session_info(core: &Core, connect: &Connect, origin: &Origin) -> Option<SessionInfo> {
+    let copy = |s: &ByteString| ByteString::from(&**s);
+    let client_id = match (connect.client_id.is_empty(), connect.clean_session) {
+        (false, _) => copy(&connect.client_id),
+        (true, true) => core.generate_client_id(),
+        (true, false) => return None,
+    };
+    let mut info = SessionInfo::new(client_id);
+    info.username = connect.username.as_ref().map(copy);
+    info.password = connect.password.as_deref().map(Bytes::copy_from_slice);
+    info.clean_session = connect.clean_session;
+    info.keep_alive = connect.keep_alive;
+    info.will = connect.will.as_ref().map(|will| LastWill {
+        topic: copy(&will.topic),
+        message: Bytes::copy_from_slice(&will.message),
+        ..will.clone()
+    });
+    info.remote_addr = origin.peer;
+    info.listener = Some(origin.listener.clone());
+    info.peer_certificates = origin.peer_certificates.clone();
+    Some(info)
+}
+
+/// 1.5 times the keep-alive plus the configured grace ([MQTT-3.1.2-24]); `None` when disabled.
+fn keep_alive_limit(keep_alive: u16, delay: Duration) -> Option<Duration> {
+    (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500) + delay)
+}
+
+/// Answers a refused CONNECT and lets the connection close.
+async fn refuse<P: Plugin, S: AsyncWrite + Unpin>(
+    shared: &Shared<P>,
+    stream: &mut S,
+    code: ConnectReturnCode,
+) {
+    let connack = Packet::ConnAck(ConnAck {
+        session_present: false,
+        code,
+    });
+    if P::HOOKS.contains(Hooks::PACKET_SENT) {
+        shared.plugins.on_mqtt_packet_sent(&connack, None);
+    }
+    let mut out = BytesMut::new();
+    connack.encode(&mut out);
+    let _ = stream.write_all(&out).await;
+    let _ = stream.shutdown().await;
+}

@@ -1,0 +1,123 @@
+//! The state shared by every connection: [`Core`] (session registry, router, counters, limits),
+//! which plugins hold through `BrokerContext`, and [`Shared`], which adds the plugin set.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::mpsc;
+
+use super::journal::Journal;
+use super::router::Router;
+use super::session::{Session, SessionLimits};
+use super::stats::Stats;
+use super::trigger::Trigger;
+use crate::codec::Publish;
+use crate::config::BrokerConfig;
+use crate::plugin::{Hooks, Plugin};
+
+/// How many messages plugins may queue for publishing before `BrokerContext::publish` waits.
+const PLUGIN_MESSAGE_QUEUE: usize = 1024;
+
+/// The broker state that does not depend on the plugin set (so plugins can hold it).
+pub(crate) struct Core {
+    pub(crate) config: BrokerConfig,
+    pub(crate) router: Router,
+    pub(crate) stats: Stats,
+    pub(crate) limits: SessionLimits,
+    /// Fired by `BrokerHandle::shutdown`: the broker begins to stop.
+    pub(crate) stop_requested: Trigger,
+    /// Fired once the broker closes its listeners and connections.
+    pub(crate) shutdown: Trigger,
+    /// Messages published by plugins, routed by the broker's plugin-message task.
+    pub(crate) plugin_messages: mpsc::Sender<Publish>,
+    /// The store's journal, when the broker has a store configured.
+    pub(crate) journal: Option<Arc<Journal>>,
+    /// Sessions by client id. A `std::sync::Mutex`: held only for map operations, never across `.await`.
+    pub(super) sessions: Mutex<HashMap<String, Arc<Session>>>,
+    pub(super) next_session_key: AtomicU64,
+    /// Seed for generated client ids, so two broker runs do not hand out the same ones.
+    pub(super) id_seed: u64,
+}
+
+/// The core plus the plugin set: what a connection task works with.
+pub(crate) struct Shared<P> {
+    pub(crate) core: Arc<Core>,
+    pub(crate) plugins: P,
+    /// Every connection task holds a clone of this sender, so shutdown can wait for them all:
+    /// the receiver (kept by the broker) yields `None` once the last clone is dropped. Taken at
+    /// shutdown; `None` afterwards, when no new connection is served. Locked only to clone it.
+    pub(super) connections: Mutex<Option<mpsc::Sender<()>>>,
+    /// The plugins' [`Plugin::active_hooks`], read once.
+    pub(super) active_hooks: Hooks,
+}
+
+impl<P: Plugin> Shared<P> {
+    /// The shared state, and the receiver that tells when every connection has ended.
+    pub(crate) fn new(core: Arc<Core>, plugins: P) -> (Shared<P>, mpsc::Receiver<()>) {
+        let (sender, receiver) = mpsc::channel(1);
+        let active_hooks = plugins.active_hooks();
+        let shared = Shared {
+            core,
+            plugins,
+            connections: Mutex::new(Some(sender)),
+            active_hooks,
+        };
+        (shared, receiver)
+    }
+
+    /// Whether a per-message hook runs: some member implements it (`P::HOOKS`, a constant, so
+    /// the call compiles away when none does) and one that does is switched on.
+    #[inline]
+    pub(crate) fn hooked(&self, hook: Hooks) -> bool {
+        P::HOOKS.contains(hook) && self.active_hooks.contains(hook)
+    }
+}
+
+impl<P> Shared<P> {
+    /// A token a connection task holds until it ends; `None` once the broker is shutting down.
+    pub(crate) fn connection_token(&self) -> Option<mpsc::Sender<()>> {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Stops handing out connection tokens, so the receiver ends with the last connection.
+    pub(crate) fn stop_tracking(&self) {
+        self.connections
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+    }
+}
+
+impl Core {
+    /// A core (journaling to `journal`, if given) and the receiving end of its plugin-message
+    /// queue.
+    pub(crate) fn new(
+        config: BrokerConfig,
+        journal: Option<Arc<Journal>>,
+    ) -> (Core, mpsc::Receiver<Publish>) {
+        let limits = SessionLimits {
+            max_inflight: usize::from(config.max_inflight),
+            max_queued: config.max_queued,
+        };
+        let (plugin_messages, receiver) = mpsc::channel(PLUGIN_MESSAGE_QUEUE);
+        let core = Core {
+            config,
+            router: Router::default(),
+            stats: Stats::default(),
+            limits,
+            stop_requested: Trigger::default(),
+            shutdown: Trigger::default(),
+            plugin_messages,
+            journal,
+            sessions: Mutex::new(HashMap::new()),
+            next_session_key: AtomicU64::new(1),
+            id_seed: RandomState::new().hash_one(std::process::id()),
+        };
+        (core, receiver)
+    }
+}
