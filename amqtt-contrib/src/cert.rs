@@ -81,11 +81,18 @@ impl Plugin for UserAuthCert {
     async fn authenticate(&self, session: &SessionInfo) -> Verdict {
         match self.check(session) {
             Ok(()) => {
-                tracing::debug!(client_id = &*session.client_id, "certificate authentication success");
+                tracing::debug!(
+                    client_id = &*session.client_id,
+                    "certificate authentication success"
+                );
                 Verdict::Allow
             }
             Err(why) => {
-                tracing::debug!(client_id = &*session.client_id, why, "certificate authentication failure");
+                tracing::debug!(
+                    client_id = &*session.client_id,
+                    why,
+                    "certificate authentication failure"
+                );
                 Verdict::Deny
             }
         }
@@ -105,11 +112,17 @@ impl UserAuthCert {
             .subject_alternative_name()
             .map_err(|_| "the subject alternative names do not parse")?
             .ok_or("no subject alternative names")?;
-        let mut uris = san.value.general_names.iter().filter_map(|name| match name {
-            GeneralName::URI(uri) => Some(*uri),
-            _ => None,
-        });
-        let uri = uris.next().ok_or("no URI among the subject alternative names")?;
+        let mut uris = san
+            .value
+            .general_names
+            .iter()
+            .filter_map(|name| match name {
+                GeneralName::URI(uri) => Some(*uri),
+                _ => None,
+            });
+        let uri = uris
+            .next()
+            .ok_or("no URI among the subject alternative names")?;
         if uris.next().is_some() {
             return Err("several URIs among the subject alternative names");
         }

@@ -107,12 +107,19 @@ impl Plugin for UserAuthLdap {
             return answer;
         }
         let Ok(password) = std::str::from_utf8(password) else {
-            tracing::debug!(user = username, "LDAP authentication failure: password not UTF-8");
+            tracing::debug!(
+                user = username,
+                "LDAP authentication failure: password not UTF-8"
+            );
             return Verdict::Deny;
         };
         let verdict = match self.directory.login(username, password, &[]).await {
             Ok(Lookup::Found(entry)) => {
-                tracing::debug!(user = username, dn = entry.dn, "LDAP authentication success");
+                tracing::debug!(
+                    user = username,
+                    dn = entry.dn,
+                    "LDAP authentication success"
+                );
                 Verdict::Allow
             }
             Ok(Lookup::Refused(why)) => {

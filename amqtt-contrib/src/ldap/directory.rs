@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use ldap3::{
-    Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry, SearchOptions,
-    dn_escape, ldap_escape,
+    Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry, SearchOptions, dn_escape,
+    ldap_escape,
 };
 use tokio::sync::Mutex;
 
@@ -121,7 +121,12 @@ impl Directory {
 
     /// Binds `ldap` as `dn` with `password`: `Ok(false)` when the server refuses the
     /// credentials.
-    async fn bind(&self, ldap: &mut Ldap, dn: &str, password: &str) -> Result<bool, DirectoryError> {
+    async fn bind(
+        &self,
+        ldap: &mut Ldap,
+        dn: &str,
+        password: &str,
+    ) -> Result<bool, DirectoryError> {
         let result = ldap
             .with_timeout(self.keys.timeout)
             .simple_bind(dn, password)
