@@ -410,6 +410,42 @@ async fn an_unreachable_server_stops_the_broker() {
 }
 
 #[tokio::test]
+async fn a_server_that_does_not_answer_stops_the_broker_within_the_timeout() {
+    // Accepts connections and never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = silent.local_addr().expect("address");
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+        }
+    });
+    let keys = format!(
+        "    server: ldap://{addr}\n    base_dn: dc=amqtt,dc=test\n    user_attribute: uid\n    \
+         timeout: 0.5\n"
+    );
+    let started = std::time::Instant::now();
+    let error = bind_error(&format!("  auth_ldap:\n{keys}")).await;
+    assert!(
+        error.contains("auth_ldap") && error.contains("`server`"),
+        "{error}"
+    );
+    let with_account = format!("{keys}    bind_dn: cn=x\n    bind_password: y\n");
+    let error = bind_error(&format!("  topic_ldap:\n{with_account}{TOPIC_ATTRIBUTES}")).await;
+    assert!(
+        error.contains("topic_ldap") && error.contains("`server`"),
+        "{error}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn a_refused_service_account_or_missing_base_stops_the_broker() {
     if !ldap_up().await {
         return;

@@ -143,14 +143,22 @@ impl Directory {
     }
 
     /// Connects and binds as the service account, then checks that `base_dn` exists: what the
-    /// `start` hook runs. In direct mode, only connects. The error names the key at fault.
+    /// `start` hook runs. In direct mode, connects and reads the root DSE anonymously (any LDAP
+    /// answer will do). The error names the key at fault.
     pub(crate) async fn check(&self) -> Result<(), String> {
         let server = &self.keys.server;
+        let unanswered = |what: &str, e: &dyn std::fmt::Display| {
+            format!("`server`: {server} did not answer {what}: {e}")
+        };
         let mut ldap = self
             .connect()
             .await
             .map_err(|e| format!("`server`: cannot reach {server}: {e}"))?;
         let Some(service) = &self.keys.service else {
+            ldap.with_timeout(self.keys.timeout)
+                .search("", Scope::Base, "(objectClass=*)", ["1.1"])
+                .await
+                .map_err(|e| unanswered("a search", &e))?;
             let _ = ldap.unbind().await;
             return Ok(());
         };
@@ -162,13 +170,16 @@ impl Directory {
                     service.dn
                 ));
             }
-            Err(e) => return Err(format!("`bind_dn`: binding as `{}`: {e}", service.dn)),
+            Err(e @ DirectoryError::Result { .. }) => {
+                return Err(format!("`bind_dn`: binding as `{}`: {e}", service.dn));
+            }
+            Err(e) => return Err(unanswered("a bind", &e)),
         }
         let base = ldap
             .with_timeout(self.keys.timeout)
             .search(&self.keys.base_dn, Scope::Base, "(objectClass=*)", ["1.1"])
             .await
-            .map_err(|e| format!("`base_dn`: reading `{}`: {e}", self.keys.base_dn))?;
+            .map_err(|e| unanswered("a search", &e))?;
         match base.1.rc {
             SUCCESS => {}
             NO_SUCH_OBJECT => {

@@ -60,6 +60,9 @@ impl Default for TopicAuthLdapConfig {
     }
 }
 
+/// Whether an allowed filter (first) grants a topic or requested filter (second).
+type TopicRule = fn(&str, &str) -> bool;
+
 /// A user's topic filters, per action.
 #[derive(Debug, Clone, Default)]
 struct TopicRights {
@@ -145,7 +148,7 @@ impl Plugin for TopicAuthLdap {
         let Some(rights) = self.rights(username, session).await else {
             return Verdict::Deny;
         };
-        let (filters, allows): (&[String], fn(&str, &str) -> bool) = match action {
+        let (filters, allows): (&[String], TopicRule) = match action {
             Action::Publish => (&rights.publish, filter_matches),
             Action::Subscribe => (&rights.subscribe, filter_covers),
             Action::Receive => (&rights.receive, filter_matches),
