@@ -14,7 +14,7 @@ use amqtt_core::codec::{self, ConnectReturnCode, Packet};
 use amqtt_core::config::BrokerConfig;
 use amqtt_tests::{RECV_TIMEOUT, TestBroker, amqtt_binary, connect_packet};
 use bytes::BytesMut;
-use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair};
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair, SanType};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
@@ -42,8 +42,9 @@ fn tool(dir: &Path, name: &str, args: &[&str]) {
 }
 
 /// Makes, in `dir`: `ca.{key,crt}`, `server.{key,crt}` (for localhost and 127.0.0.1), the
-/// device certificates `dev-1` (URI in `DOMAIN`) and `dev-2` (URI in another domain), and
-/// `nouri.{key,crt}`, signed by the same CA with no URI at all.
+/// device certificates `dev-1` (URI in `DOMAIN`) and `dev-2` (URI in another domain); and,
+/// with rcgen and the same CA, `nouri` (no URI), `twouris` (its own URI and another) and `slash`
+/// (device id `a/b`).
 fn make_credentials(dir: &Path) {
     let org = ["--country", "US", "--org-name", "aMQTT Test Org"];
     let ca = [
@@ -68,13 +69,25 @@ fn make_credentials(dir: &Path) {
     let ca_crt = std::fs::read_to_string(dir.join("ca.crt")).expect("read ca.crt");
     let issuer = Issuer::from_ca_cert_pem(&ca_crt, KeyPair::from_pem(&ca_key).expect("CA key"))
         .expect("CA issuer");
-    let key = KeyPair::generate().expect("key");
-    let mut params = CertificateParams::new(vec!["nouri.local".to_owned()]).expect("params");
-    params.distinguished_name.push(DnType::CommonName, "nouri");
-    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-    let cert = params.signed_by(&key, &issuer).expect("signed");
-    std::fs::write(dir.join("nouri.crt"), cert.pem()).expect("write nouri.crt");
-    std::fs::write(dir.join("nouri.key"), key.serialize_pem()).expect("write nouri.key");
+    let uri = |device: &str| {
+        let uri = format!("spiffe://{DOMAIN}/device/{device}");
+        SanType::URI(uri.try_into().expect("ASCII URI"))
+    };
+    let dns = SanType::DnsName("device.local".try_into().expect("DNS name"));
+    for (name, sans) in [
+        ("nouri", vec![dns]),
+        ("twouris", vec![uri("twouris"), uri("other")]),
+        ("slash", vec![uri("a/b")]),
+    ] {
+        let key = KeyPair::generate().expect("key");
+        let mut params = CertificateParams::default();
+        params.subject_alt_names = sans;
+        params.distinguished_name.push(DnType::CommonName, name);
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &issuer).expect("signed");
+        std::fs::write(dir.join(format!("{name}.crt")), cert.pem()).expect("write certificate");
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).expect("write key");
+    }
 }
 
 /// A TLS client trusting `ca.crt`, presenting `<identity>.{crt,key}` if any.
@@ -161,6 +174,8 @@ async fn the_certificate_must_name_the_client_id_in_the_domain() {
         (Some("dev-1"), "dev", NotAuthorized),
         (Some("dev-2"), "dev-2", NotAuthorized), // spiffe://other.example/device/dev-2
         (Some("nouri"), "nouri", NotAuthorized),
+        (Some("twouris"), "twouris", NotAuthorized),
+        (Some("slash"), "a/b", NotAuthorized),
         (None, "dev-1", NotAuthorized),
     ];
     for (identity, client_id, expected) in cases {
