@@ -164,6 +164,7 @@ async fn direct_bind_admits_only_the_right_password() {
         NotAuthorized
     );
     assert_eq!(login(&broker, Some("nobody"), "x").await, NotAuthorized);
+    assert_eq!(login(&broker, Some(""), "x").await, NotAuthorized);
     assert_eq!(login(&broker, Some("alice"), "").await, NotAuthorized);
 }
 

@@ -294,6 +294,9 @@ impl Directory {
         password: &str,
         attributes: &[&str],
     ) -> Result<Lookup, DirectoryError> {
+        if username.is_empty() {
+            return Ok(Lookup::Refused("empty user name"));
+        }
         if password.is_empty() {
             // An empty password is an unauthenticated bind (RFC 4513 5.1.2): never a login.
             return Ok(Lookup::Refused("empty password"));
@@ -332,6 +335,7 @@ impl Directory {
         attributes: &[&str],
     ) -> Result<Lookup, DirectoryError> {
         match &self.keys.service {
+            _ if username.is_empty() => Ok(Lookup::Refused("empty user name")),
             Some(service) => self.search_user(service, username, attributes).await,
             None => Ok(Lookup::Refused("no service account")),
         }
