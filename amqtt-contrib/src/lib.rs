@@ -3,10 +3,19 @@
 //!
 //! | plugin | aMQTT class path |
 //! |---|---|
+//! | [`cert::UserAuthCert`] (`auth_cert`) | `amqtt.contrib.cert.UserAuthCertPlugin` |
+//! | [`ldap::UserAuthLdap`] (`auth_ldap`) | `amqtt.contrib.ldap.UserAuthLdapPlugin` |
+//! | [`ldap::TopicAuthLdap`] (`topic_ldap`) | `amqtt.contrib.ldap.TopicAuthLdapPlugin` |
 
 pub mod answer_cache;
+pub mod cert;
 pub mod db;
+pub mod ldap;
 
 /// Every contributed plugin, each on only when its section is present: the stock broker has them
 /// beside the packaged ones.
-pub type ContribPlugins = ();
+pub type ContribPlugins = (
+    Option<cert::UserAuthCert>,
+    Option<ldap::UserAuthLdap>,
+    Option<ldap::TopicAuthLdap>,
+);
