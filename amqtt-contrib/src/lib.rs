@@ -3,10 +3,21 @@
 //!
 //! | plugin | aMQTT class path |
 //! |---|---|
+//! | [`UserAuthHttp`](http::UserAuthHttp) (`auth_http`) | `amqtt.contrib.http.UserAuthHttpPlugin` |
+//! | [`TopicAuthHttp`](http::TopicAuthHttp) (`topic_http`) | `amqtt.contrib.http.TopicAuthHttpPlugin` |
+//! | [`UserAuthJwt`](jwt::UserAuthJwt) (`auth_jwt`) | `amqtt.contrib.jwt.UserAuthJwtPlugin` |
+//! | [`TopicAuthJwt`](jwt::TopicAuthJwt) (`topic_jwt`) | `amqtt.contrib.jwt.TopicAuthJwtPlugin` |
 
 pub mod answer_cache;
 pub mod db;
+pub mod http;
+pub mod jwt;
 
 /// Every contributed plugin, each on only when its section is present: the stock broker has them
 /// beside the packaged ones.
-pub type ContribPlugins = ();
+pub type ContribPlugins = (
+    Option<http::UserAuthHttp>,
+    Option<http::TopicAuthHttp>,
+    Option<jwt::UserAuthJwt>,
+    Option<jwt::TopicAuthJwt>,
+);
