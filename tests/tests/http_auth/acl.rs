@@ -179,3 +179,32 @@ async fn an_answer_without_an_opinion_denies_the_topic() {
     assert_eq!(backend.requests_to("/acl").len(), 1);
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn the_cache_asks_once_per_topic_action_and_user() {
+    let backend = Backend::start(acl).await;
+    let broker = broker(&backend, "superuser_uri: /superuser\ncache_ttl: 30").await;
+    let mut client = connect(&broker, &unique("cache-acl"), &unique("joe")).await;
+    for id in 1..=2 {
+        let granted = client
+            .subscribe(id, &[("allowed/#", QoS::AtMostOnce)])
+            .await;
+        assert_eq!(granted.codes, [SubAckCode::Success(QoS::AtMostOnce)]);
+    }
+    for _ in 0..3 {
+        client
+            .publish("allowed/yes", "x", QoS::AtMostOnce, false)
+            .await;
+        assert_eq!(&*client.recv_publish().await.topic, "allowed/yes");
+    }
+    let acc = |value: &str| {
+        backend
+            .requests_to("/acl")
+            .iter()
+            .filter(|r| r.param("acc").as_deref() == Some(value))
+            .count()
+    };
+    assert_eq!((acc("4"), acc("2"), acc("1")), (1, 1, 1));
+    assert_eq!(backend.requests_to("/superuser").len(), 1);
+    broker.stop().await;
+}
