@@ -1,8 +1,10 @@
 //! `$` topics: the shadow plugin opens `$shadow/` to client publishes, and nothing else.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use amqtt_core::codec::{QoS, SubAckCode};
+use amqtt_core::plugin::{BrokerContext, ContextError, FromConfig, Hooks, Plugin, PluginError};
 use amqtt_tests::{RawClient, TestBroker};
 
 use crate::support::{broker, client, sqlite_url, unique};
@@ -59,5 +61,46 @@ async fn without_the_shadow_plugin_shadow_topics_stay_closed() {
     publisher
         .publish("$shadow/d/main/update", "{}", QoS::AtLeastOnce, false)
         .await;
+    sub.expect_silence(SILENCE).await;
+}
+
+/// Keeps the context it was built with, to open prefixes from the test. No hooks.
+struct Opener {
+    ctx: BrokerContext,
+}
+
+impl Plugin for Opener {
+    const HOOKS: Hooks = Hooks::NONE;
+}
+
+impl FromConfig for Opener {
+    const NAME: &'static str = "opener";
+    type Config = BTreeMap<String, u32>;
+    fn build(_config: Self::Config, ctx: &BrokerContext) -> Result<Self, PluginError> {
+        Ok(Opener { ctx: ctx.clone() })
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_opens_only_a_dollar_prefix_and_never_sys() {
+    let broker = TestBroker::<Opener>::start_with_plugins("plugins:\n  opener:\n").await;
+    let ctx = broker.handle.plugins().ctx.clone();
+    for bad in [
+        "$SYS/", "$SYS/x/", "custom/", "$custom", "$/", "$a/+/", "$a/#",
+    ] {
+        assert_eq!(
+            ctx.open_dollar_prefix(bad),
+            Err(ContextError::InvalidTopicName(bad.to_owned())),
+            "{bad}"
+        );
+    }
+    ctx.open_dollar_prefix("$custom/").expect("a valid prefix");
+    let mut sub = RawClient::connect(broker.addr, &unique("sub")).await;
+    subscribe_all(&mut sub, &["$custom/#", "$customx/#", "$SYS/#"]).await;
+    let mut publisher = RawClient::connect(broker.addr, &unique("pub")).await;
+    for topic in ["$SYS/x", "$customx/a", "$custom/a"] {
+        publisher.publish(topic, "m", QoS::AtLeastOnce, false).await;
+    }
+    assert_eq!(&*sub.recv_publish().await.topic, "$custom/a");
     sub.expect_silence(SILENCE).await;
 }
