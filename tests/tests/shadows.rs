@@ -13,6 +13,8 @@ mod config;
 mod dollar;
 #[path = "shadows/requests.rs"]
 mod requests;
+#[path = "shadows/stock.rs"]
+mod stock;
 #[path = "shadows/storage.rs"]
 mod storage;
 #[path = "shadows/support.rs"]

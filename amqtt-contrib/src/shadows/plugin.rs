@@ -1,6 +1,7 @@
 //! [`ShadowPlugin`]: answers the `get` and `update` requests clients publish to `$shadow/...`,
 //! keeping the shadows in a database.
 
+use std::hash::{BuildHasher, RandomState};
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -19,8 +20,11 @@ use crate::db::DbUrl;
 
 /// How long `start` waits for the database.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Requests waiting for the worker; a client publishing more waits (its connection only).
-const QUEUE: usize = 1024;
+/// Workers answering requests: each takes the shadows that hash to it, so a shadow's requests
+/// are answered in order and different shadows' in parallel.
+const WORKERS: usize = 4;
+/// Requests waiting for one worker; a client publishing more waits (its connection only).
+const QUEUE: usize = 256;
 /// How long `close` waits for the queued requests to be answered.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often an update is tried again when another broker wrote the same version meanwhile.
@@ -41,19 +45,31 @@ pub struct ShadowConfig {
 ///
 /// Requests are taken after the publish check (a topic-filtering plugin such as
 /// [`ShadowTopicAuthPlugin`](super::ShadowTopicAuthPlugin) decides who may send them) and
-/// answered by one task, in the order they arrived, so two quick updates apply in order.
+/// answered by worker tasks: all requests for one shadow by the same worker, in the order they
+/// arrived, so two quick updates apply in order.
 #[derive(Debug)]
 pub struct ShadowPlugin {
     url: DbUrl,
     ctx: BrokerContext,
-    worker: OnceLock<Worker>,
+    workers: OnceLock<Workers>,
 }
 
-/// The running worker: where requests go, and the database it writes.
+/// The running workers: where requests go, and the database they write.
 #[derive(Debug)]
-struct Worker {
-    jobs: mpsc::Sender<Job>,
+struct Workers {
+    /// One queue per worker.
+    queues: Vec<mpsc::Sender<Job>>,
+    /// Picks a shadow's worker.
+    hasher: RandomState,
     store: ShadowStore,
+}
+
+impl Workers {
+    /// The queue of the worker that answers `id`'s requests.
+    fn queue(&self, id: &ShadowId) -> &mpsc::Sender<Job> {
+        let byte = self.hasher.hash_one(id).to_le_bytes()[0];
+        &self.queues[usize::from(byte) % self.queues.len()]
+    }
 }
 
 /// What the worker does next.
@@ -84,7 +100,7 @@ impl Plugin for ShadowPlugin {
         Ok(ShadowPlugin {
             url,
             ctx: ctx.clone(),
-            worker: OnceLock::new(),
+            workers: OnceLock::new(),
         })
     }
 
@@ -97,10 +113,21 @@ impl Plugin for ShadowPlugin {
                     format!("`connection`: cannot use the database {}: {e}", self.url),
                 )
             })?;
-        let (jobs, queue) = mpsc::channel(QUEUE);
-        tokio::spawn(run(store.clone(), self.ctx.clone(), queue).instrument(self.ctx.span()));
-        // `start` runs once; a second call would find the worker set and keep it.
-        let _ = self.worker.set(Worker { jobs, store });
+        let queues = (0..WORKERS)
+            .map(|_| {
+                let (jobs, queue) = mpsc::channel(QUEUE);
+                let worker = run(store.clone(), self.ctx.clone(), queue);
+                tokio::spawn(worker.instrument(self.ctx.span()));
+                jobs
+            })
+            .collect();
+        let workers = Workers {
+            queues,
+            hasher: RandomState::new(),
+            store,
+        };
+        // `start` runs once; a second call would find the workers set and keep them.
+        let _ = self.workers.set(workers);
         Ok(())
     }
 
@@ -108,28 +135,38 @@ impl Plugin for ShadowPlugin {
         if !message.topic.starts_with(SHADOW_PREFIX) {
             return;
         }
-        let (Some((id, request)), Some(worker)) =
-            (parse_request(&message.topic), self.worker.get())
+        let (Some((id, request)), Some(workers)) =
+            (parse_request(&message.topic), self.workers.get())
         else {
             return;
         };
+        let queue = workers.queue(&id);
         let job = Job::Request(id, request, message.payload.clone());
-        if worker.jobs.send(job).await.is_err() {
+        if queue.send(job).await.is_err() {
             tracing::debug!(parent: &self.ctx.span(), topic = %message.topic, "shadow request after close dropped");
         }
     }
 
     async fn close(&self) {
-        let Some(worker) = self.worker.get() else {
+        let Some(workers) = self.workers.get() else {
             return;
         };
-        let (done, stopped) = oneshot::channel();
-        if worker.jobs.send(Job::Stop(done)).await.is_ok()
-            && tokio::time::timeout(DRAIN_TIMEOUT, stopped).await.is_err()
-        {
+        let mut stopped = Vec::with_capacity(workers.queues.len());
+        for queue in &workers.queues {
+            let (done, worker_stopped) = oneshot::channel();
+            if queue.send(Job::Stop(done)).await.is_ok() {
+                stopped.push(worker_stopped);
+            }
+        }
+        let all = async {
+            for worker_stopped in stopped {
+                let _ = worker_stopped.await;
+            }
+        };
+        if tokio::time::timeout(DRAIN_TIMEOUT, all).await.is_err() {
             tracing::warn!(parent: &self.ctx.span(), "shadow requests still queued at close");
         }
-        worker.store.close().await;
+        workers.store.close().await;
     }
 }
 
