@@ -10,6 +10,8 @@
 //! | [`cert::UserAuthCert`] (`auth_cert`) | `amqtt.contrib.cert.UserAuthCertPlugin` |
 //! | [`ldap::UserAuthLdap`] (`auth_ldap`) | `amqtt.contrib.ldap.UserAuthLdapPlugin` |
 //! | [`ldap::TopicAuthLdap`] (`topic_ldap`) | `amqtt.contrib.ldap.TopicAuthLdapPlugin` |
+//! | [`shadows::ShadowPlugin`] (`shadows`) | `amqtt.contrib.shadows.ShadowPlugin` |
+//! | [`shadows::ShadowTopicAuthPlugin`] (`shadow_topic_auth`) | `amqtt.contrib.shadows.ShadowTopicAuthPlugin` |
 
 pub mod answer_cache;
 pub mod cert;
@@ -17,6 +19,7 @@ pub mod db;
 pub mod http;
 pub mod jwt;
 pub mod ldap;
+pub mod shadows;
 
 /// Every contributed plugin, each on only when its section is present: the stock broker has them
 /// beside the packaged ones.
@@ -28,4 +31,6 @@ pub type ContribPlugins = (
     Option<cert::UserAuthCert>,
     Option<ldap::UserAuthLdap>,
     Option<ldap::TopicAuthLdap>,
+    Option<shadows::ShadowPlugin>,
+    Option<shadows::ShadowTopicAuthPlugin>,
 );

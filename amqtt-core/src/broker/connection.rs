@@ -339,10 +339,12 @@ impl<P: Plugin> Connection<'_, P> {
     }
 
     /// Routes a message from this client (or its will) if it may be published: `$` topics are
-    /// reserved for the broker (dropped, as aMQTT does) and the plugins may deny the topic.
-    /// `held` receives the congested subscribers to wait for (see [`Shared::route`]).
+    /// reserved for the broker (dropped, as aMQTT does) except under a prefix a plugin opened
+    /// with [`BrokerContext::open_dollar_prefix`](crate::plugin::BrokerContext::open_dollar_prefix),
+    /// and the plugins may deny the topic. `held` receives the congested subscribers to wait for
+    /// (see [`Shared::route`]).
     async fn publish_checked(&self, message: &Publish, held: Option<&mut HeldBack>) {
-        if message.topic.starts_with('$') {
+        if message.topic.starts_with('$') && !self.shared.core.dollar_topic_open(&message.topic) {
             tracing::debug!(topic = %message.topic, "client publish to a $ topic dropped");
             return;
         }

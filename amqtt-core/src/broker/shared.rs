@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::mpsc;
 
@@ -39,6 +39,9 @@ pub(crate) struct Core {
     pub(super) next_session_key: AtomicU64,
     /// Seed for generated client ids, so two broker runs do not hand out the same ones.
     pub(super) id_seed: u64,
+    /// The `$` topic prefixes plugins opened to client publishes
+    /// (`BrokerContext::open_dollar_prefix`); read only for a client's `$` topic.
+    open_dollar_prefixes: RwLock<Vec<Box<str>>>,
 }
 
 /// The core plus the plugin set: what a connection task works with.
@@ -117,7 +120,28 @@ impl Core {
             sessions: Mutex::new(HashMap::new()),
             next_session_key: AtomicU64::new(1),
             id_seed: RandomState::new().hash_one(std::process::id()),
+            open_dollar_prefixes: RwLock::default(),
         };
         (core, receiver)
+    }
+
+    /// Opens the `$` topics starting with `prefix` to client publishes.
+    pub(crate) fn open_dollar_prefix(&self, prefix: &str) {
+        let mut prefixes = self
+            .open_dollar_prefixes
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        if !prefixes.iter().any(|p| **p == *prefix) {
+            prefixes.push(prefix.into());
+        }
+    }
+
+    /// Whether a client may publish to `topic`, a `$` topic: only under a prefix a plugin opened.
+    pub(crate) fn dollar_topic_open(&self, topic: &str) -> bool {
+        self.open_dollar_prefixes
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .any(|prefix| topic.starts_with(&**prefix))
     }
 }

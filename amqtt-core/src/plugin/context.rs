@@ -260,4 +260,27 @@ impl BrokerContext {
     pub fn subscription_count(&self) -> usize {
         self.core.router.subscription_count()
     }
+
+    /// Lets clients publish to the `$` topics that start with `prefix` (e.g. `"$shadow/"` for
+    /// the device shadows), which the broker otherwise drops: `$` topics are the broker's own.
+    /// Call it from `build`; the topic-filtering plugins still decide each publish. `prefix`
+    /// must start with `$`, end with `/` and contain no wildcard; `$SYS/` cannot be opened.
+    /// Costs nothing to publishes outside `$` topics.
+    pub fn open_dollar_prefix(&self, prefix: &str) -> Result<(), ContextError> {
+        let valid = prefix.len() > 2
+            && prefix.starts_with('$')
+            && prefix.ends_with('/')
+            && crate::topic::valid_topic_name(prefix)
+            && !prefix.starts_with("$SYS/");
+        if !valid {
+            return Err(ContextError::InvalidTopicName(prefix.to_owned()));
+        }
+        tracing::debug!(
+            plugin = self.plugin,
+            prefix,
+            "`$` prefix opened to client publishes"
+        );
+        self.core.open_dollar_prefix(prefix);
+        Ok(())
+    }
 }
