@@ -3,10 +3,16 @@
 //!
 //! | plugin | aMQTT class path |
 //! |---|---|
+//! | [`auth_db::UserAuthDb`] (`user_auth_db`) | `amqtt.contrib.auth_db.UserAuthDBPlugin` |
+//! | [`auth_db::TopicAuthDb`] (`topic_auth_db`) | `amqtt.contrib.auth_db.TopicAuthDBPlugin` |
 
 pub mod answer_cache;
+pub mod auth_db;
 pub mod db;
 
 /// Every contributed plugin, each on only when its section is present: the stock broker has them
 /// beside the packaged ones.
-pub type ContribPlugins = ();
+pub type ContribPlugins = (
+    Option<auth_db::UserAuthDb>,
+    Option<auth_db::TopicAuthDb>,
+);
