@@ -186,13 +186,6 @@ pub fn action_name(action: Action) -> &'static str {
     }
 }
 
-/// The action named `name` (aMQTT's names).
-pub fn parse_action(name: &str) -> Option<Action> {
-    [Action::Publish, Action::Subscribe, Action::Receive]
-        .into_iter()
-        .find(|action| action_name(*action) == name)
-}
-
 /// Refuses an empty user name (no client could log in with it).
 fn check_username(username: &str) -> Result<(), AdminError> {
     if username.is_empty() {
