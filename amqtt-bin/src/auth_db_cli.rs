@@ -188,7 +188,7 @@ impl Prompter {
             .read_line(&mut line)
             .map_err(|e| format!("cannot read {what}: {e}"))?;
         if read == 0 {
-            return Err(format!("no {what} on standard input"));
+            return Err(format!("cannot read {what}: nothing on standard input"));
         }
         Ok(line.trim_end_matches(['\n', '\r']).to_owned())
     }
