@@ -223,7 +223,10 @@ impl Prompter {
         eprint!("{prompt} [y/N]: ");
         let _ = io::stderr().flush();
         let answer = self.line("an answer")?;
-        Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+        Ok(matches!(
+            answer.trim().to_ascii_lowercase().as_str(),
+            "y" | "yes"
+        ))
     }
 }
 
@@ -269,7 +272,11 @@ impl DbOptions {
         } else {
             format!("{}:{}", url_escape(&self.username), url_escape(&password))
         };
-        let port = if self.port == 0 { default_port } else { self.port };
+        let port = if self.port == 0 {
+            default_port
+        } else {
+            self.port
+        };
         let database = self.db_name.as_deref().map(url_escape).unwrap_or_default();
         DbUrl::parse(&format!(
             "{scheme}://{credentials}@{}:{port}/{database}",
@@ -331,9 +338,10 @@ async fn user_command(
     let fail = |e: AdminError| e.0;
     match command {
         UserCommand::Sync => {
-            admin.sync().await.map_err(|e| {
-                format!("Could not sync schema on db: {e}")
-            })?;
+            admin
+                .sync()
+                .await
+                .map_err(|e| format!("Could not sync schema on db: {e}"))?;
             eprintln!("Success: database synced.");
         }
         UserCommand::List => {
@@ -354,10 +362,17 @@ async fn user_command(
             eprintln!("Success: created '{client_id}'");
         }
         UserCommand::Rm { client_id, yes } => {
-            if admin.password_hash(client_id).await.map_err(fail)?.is_none() {
+            if admin
+                .password_hash(client_id)
+                .await
+                .map_err(fail)?
+                .is_none()
+            {
                 return Err(format!("Error: client '{client_id}' does not exist."));
             }
-            if !yes && !prompter.confirm(&format!("Please confirm the removal of '{client_id}'?"))? {
+            if !yes
+                && !prompter.confirm(&format!("Please confirm the removal of '{client_id}'?"))?
+            {
                 return Ok(());
             }
             if !admin.remove_user(client_id).await.map_err(fail)? {
@@ -367,7 +382,10 @@ async fn user_command(
         }
         UserCommand::Pwd { client_id } => {
             let password = prompter.client_password("Enter the client's new password: ")?;
-            admin.set_password(client_id, &password).await.map_err(fail)?;
+            admin
+                .set_password(client_id, &password)
+                .await
+                .map_err(fail)?;
             eprintln!("Success: client '{client_id}' password updated.");
         }
     }
@@ -393,9 +411,10 @@ async fn topic_command(admin: &AuthAdmin, command: &TopicCommand) -> Result<(), 
     let fail = |e: AdminError| e.0;
     match command {
         TopicCommand::Sync => {
-            admin.sync().await.map_err(|e| {
-                format!("Could not sync schema on db: {e}")
-            })?;
+            admin
+                .sync()
+                .await
+                .map_err(|e| format!("Could not sync schema on db: {e}"))?;
             eprintln!("Success: database synced.");
         }
         TopicCommand::List => {

@@ -12,7 +12,4 @@ pub mod db;
 
 /// Every contributed plugin, each on only when its section is present: the stock broker has them
 /// beside the packaged ones.
-pub type ContribPlugins = (
-    Option<auth_db::UserAuthDb>,
-    Option<auth_db::TopicAuthDb>,
-);
+pub type ContribPlugins = (Option<auth_db::UserAuthDb>, Option<auth_db::TopicAuthDb>);

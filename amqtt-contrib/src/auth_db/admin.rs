@@ -127,7 +127,9 @@ impl AuthAdmin {
     ) -> Result<(), AdminError> {
         check_username(username)?;
         if !amqtt_core::topic::valid_topic_filter(topic) {
-            return Err(AdminError(format!("'{topic}' is not a valid topic filter.")));
+            return Err(AdminError(format!(
+                "'{topic}' is not a valid topic filter."
+            )));
         }
         if action == Action::Publish && topic.starts_with('$') {
             return Err(AdminError(

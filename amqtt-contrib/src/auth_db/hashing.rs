@@ -233,8 +233,7 @@ impl Hasher {
                 schemes.push(scheme);
             }
         }
-        if schemes.contains(&HashScheme::Pbkdf2Sha256) && !schemes.contains(&HashScheme::Argon2)
-        {
+        if schemes.contains(&HashScheme::Pbkdf2Sha256) && !schemes.contains(&HashScheme::Argon2) {
             schemes.insert(0, HashScheme::Argon2);
         }
         if !schemes[0].writes() {
@@ -368,9 +367,13 @@ mod tests {
     /// base64), whose salt and checksum hold a `.` (passlib's `+`).
     #[test]
     fn passlib_pbkdf2_sha256_verifies() {
-        let hash = "$pbkdf2-sha256$29000$.PvvYW1xdHQtc2FsdAA$LhxYvMc/d2uYcKAooM.HRR8zRqdLlR0HnHYgdsOZoh4";
+        let hash =
+            "$pbkdf2-sha256$29000$.PvvYW1xdHQtc2FsdAA$LhxYvMc/d2uYcKAooM.HRR8zRqdLlR0HnHYgdsOZoh4";
         assert_eq!(verify_pbkdf2_sha256(b"password", hash), Some(true));
         assert_eq!(verify_pbkdf2_sha256(b"Password", hash), Some(false));
-        assert_eq!(verify_pbkdf2_sha256(b"password", "$pbkdf2-sha256$0$a$b"), None);
+        assert_eq!(
+            verify_pbkdf2_sha256(b"password", "$pbkdf2-sha256$0$a$b"),
+            None
+        );
     }
 }

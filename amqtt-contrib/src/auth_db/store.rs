@@ -199,7 +199,10 @@ impl AuthStore {
     }
 
     /// The password hash of `username`, if the user exists.
-    pub(crate) async fn password_hash(&self, username: &str) -> Result<Option<String>, sqlx::Error> {
+    pub(crate) async fn password_hash(
+        &self,
+        username: &str,
+    ) -> Result<Option<String>, sqlx::Error> {
         let sql = self.sql("SELECT password_hash FROM user_auth WHERE username = ?");
         let row = sqlx::query(sql)
             .bind(username)
@@ -216,9 +219,8 @@ impl AuthStore {
         old: &str,
         new: &str,
     ) -> Result<bool, sqlx::Error> {
-        let sql = self.sql(
-            "UPDATE user_auth SET password_hash = ? WHERE username = ? AND password_hash = ?",
-        );
+        let sql = self
+            .sql("UPDATE user_auth SET password_hash = ? WHERE username = ? AND password_hash = ?");
         let done = sqlx::query(sql)
             .bind(new)
             .bind(username)
@@ -251,7 +253,11 @@ impl AuthStore {
 
     /// Adds a user with empty topic lists (as aMQTT's `UserAuth` defaults them); false when the
     /// user exists.
-    pub(crate) async fn insert_user(&self, username: &str, hash: &str) -> Result<bool, sqlx::Error> {
+    pub(crate) async fn insert_user(
+        &self,
+        username: &str,
+        hash: &str,
+    ) -> Result<bool, sqlx::Error> {
         if self.password_hash(username).await?.is_some() {
             return Ok(false);
         }
@@ -274,10 +280,7 @@ impl AuthStore {
     /// Deletes a user; whether it existed.
     pub(crate) async fn delete_user(&self, username: &str) -> Result<bool, sqlx::Error> {
         let sql = self.sql("DELETE FROM user_auth WHERE username = ?");
-        let done = sqlx::query(sql)
-            .bind(username)
-            .execute(&self.pool)
-            .await?;
+        let done = sqlx::query(sql).bind(username).execute(&self.pool).await?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -306,7 +309,10 @@ impl AuthStore {
     }
 
     /// The `topic_auth` row of `username`, if there is one.
-    pub(crate) async fn topic_auth(&self, username: &str) -> Result<Option<TopicAuthRow>, sqlx::Error> {
+    pub(crate) async fn topic_auth(
+        &self,
+        username: &str,
+    ) -> Result<Option<TopicAuthRow>, sqlx::Error> {
         let sql = self.topic_select("WHERE username = ?");
         let row = sqlx::query(sql)
             .bind(username)

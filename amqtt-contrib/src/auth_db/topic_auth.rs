@@ -1,6 +1,8 @@
 //! [`TopicAuthDb`]: aMQTT's `amqtt.contrib.auth_db.TopicAuthDBPlugin`.
 
-use amqtt_core::plugin::{Action, BrokerContext, Plugin, PluginError, SessionInfo, Verdict, plugin};
+use amqtt_core::plugin::{
+    Action, BrokerContext, Plugin, PluginError, SessionInfo, Verdict, plugin,
+};
 use amqtt_core::topic::filter_matches;
 use amqtt_plugins::topic_checking::filter_covers;
 use serde::Deserialize;
@@ -156,7 +158,10 @@ mod tests {
         assert!(!allowed(&list, "a/1/2", Action::Receive));
         assert!(allowed(&list, "b", Action::Receive));
         assert!(allowed(&list, "a/+", Action::Subscribe));
-        assert!(!allowed(&list, "a/#", Action::Subscribe), "aMQTT grants this");
+        assert!(
+            !allowed(&list, "a/#", Action::Subscribe),
+            "aMQTT grants this"
+        );
         assert!(allowed(&list, "b/+/c", Action::Subscribe));
         assert!(!allowed(&["#".to_owned()], "$SYS/x", Action::Receive));
     }

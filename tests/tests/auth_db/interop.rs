@@ -47,7 +47,9 @@ fn amqtt_python(args: &[&str]) -> Option<String> {
             std::env::var_os("CI").is_none(),
             "aMQTT's Python package is missing, and CI is set"
         );
-        println!("skipping: aMQTT's Python package (amqtt, sqlalchemy, aiosqlite, pwdlib) is not installed");
+        println!(
+            "skipping: aMQTT's Python package (amqtt, sqlalchemy, aiosqlite, pwdlib) is not installed"
+        );
         return None;
     }
     let out = Command::new("python3")
@@ -96,7 +98,10 @@ async fn a_database_written_by_amqtt_is_read_by_ours_and_back() {
 
     // Ours to theirs: a user and a topic list written by our admin code.
     let admin = admin(&url).await;
-    admin.add_user("rs-user", "rs-pw").await.expect("user added");
+    admin
+        .add_user("rs-user", "rs-pw")
+        .await
+        .expect("user added");
     admin
         .add_topic("rs-user", Action::Publish, "r/+")
         .await

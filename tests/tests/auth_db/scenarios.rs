@@ -43,7 +43,10 @@ pub(crate) async fn logins(url: &str) {
     assert_eq!(connack(addr, Some(&alice), None).await, refused);
     assert_eq!(connack(addr, None, None).await, refused);
     let nobody = unique("nobody");
-    assert_eq!(connack(addr, Some(&nobody), Some("alice-pw")).await, refused);
+    assert_eq!(
+        connack(addr, Some(&nobody), Some("alice-pw")).await,
+        refused
+    );
     assert_eq!(
         admin.password_hash(&alice).await.expect("read").as_deref(),
         Some(bcrypt.as_str()),
@@ -67,7 +70,10 @@ pub(crate) async fn logins(url: &str) {
         connack(addr, Some(&alice), Some("alice-pw")).await,
         ConnectReturnCode::Accepted
     );
-    assert_eq!(connack(addr, Some(&alice), Some("alice-pwx")).await, refused);
+    assert_eq!(
+        connack(addr, Some(&alice), Some("alice-pwx")).await,
+        refused
+    );
     assert_eq!(
         admin.password_hash(&alice).await.expect("read"),
         Some(rehashed),
@@ -92,7 +98,10 @@ pub(crate) async fn topic_lists(url: &str) {
         (&carol, Action::Subscribe, "#"),
         (&carol, Action::Receive, "#"),
     ] {
-        admin.add_topic(user, action, topic).await.expect("topic added");
+        admin
+            .add_topic(user, action, topic)
+            .await
+            .expect("topic added");
     }
     let yaml = format!(
         "plugins:\n{}",

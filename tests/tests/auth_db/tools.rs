@@ -67,13 +67,35 @@ async fn users_and_topics_made_by_the_tools_log_in_and_are_checked() {
     assert!(e.contains("cannot be empty"), "{e}");
     let listed = ok(users, &file, &["list"], "");
     assert!(
-        listed.contains(&format!("'{user}' with password hash: $argon2id$v=19$m=65536,t=3,p=4$")),
+        listed.contains(&format!(
+            "'{user}' with password hash: $argon2id$v=19$m=65536,t=3,p=4$"
+        )),
         "{listed}"
     );
-    ok(topics, &file, &["add", "s/#", "-c", &user, "-a", "subscribe"], "");
-    ok(topics, &file, &["add", "s/+/x", "-c", &user, "-a", "subscribe"], "");
-    ok(topics, &file, &["rm", "-c", &user, "-a", "subscribe", "s/+/x"], "");
-    let e = fails(topics, &file, &["add", "$SYS/x", "-c", &user, "-a", "publish"], "");
+    ok(
+        topics,
+        &file,
+        &["add", "s/#", "-c", &user, "-a", "subscribe"],
+        "",
+    );
+    ok(
+        topics,
+        &file,
+        &["add", "s/+/x", "-c", &user, "-a", "subscribe"],
+        "",
+    );
+    ok(
+        topics,
+        &file,
+        &["rm", "-c", &user, "-a", "subscribe", "s/+/x"],
+        "",
+    );
+    let e = fails(
+        topics,
+        &file,
+        &["add", "$SYS/x", "-c", &user, "-a", "publish"],
+        "",
+    );
     assert!(e.contains("$ topics"), "{e}");
     let listed = ok(topics, &file, &["list"], "");
     assert!(
@@ -85,8 +107,16 @@ async fn users_and_topics_made_by_the_tools_log_in_and_are_checked() {
 
     let yaml = format!(
         "plugins:\n{}{}",
-        section("UserAuthDBPlugin", &format!("sqlite+aiosqlite:///{}", file.display()), ""),
-        section("TopicAuthDBPlugin", &format!("sqlite+aiosqlite:///{}", file.display()), "")
+        section(
+            "UserAuthDBPlugin",
+            &format!("sqlite+aiosqlite:///{}", file.display()),
+            ""
+        ),
+        section(
+            "TopicAuthDBPlugin",
+            &format!("sqlite+aiosqlite:///{}", file.display()),
+            ""
+        )
     );
     let broker = TestBroker::<(UserAuthDb, TopicAuthDb)>::start_with_plugins(&yaml).await;
     // The password was stripped of its surrounding spaces, as aMQTT's tool does.
@@ -105,7 +135,10 @@ async fn users_and_topics_made_by_the_tools_log_in_and_are_checked() {
 
     ok(users, &file, &["pwd", "-c", &user], "second-pw\n");
     let refused = ConnectReturnCode::NotAuthorized;
-    assert_eq!(connack(broker.addr, Some(&user), Some("first-pw")).await, refused);
+    assert_eq!(
+        connack(broker.addr, Some(&user), Some("first-pw")).await,
+        refused
+    );
     assert_eq!(
         connack(broker.addr, Some(&user), Some("second-pw")).await,
         ConnectReturnCode::Accepted
@@ -131,7 +164,17 @@ async fn a_server_database_needs_a_user_name_and_its_password_comes_from_stdin()
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("requires a username"));
     let out = Command::new(&tool)
-        .args(["-d", "postgresql", "-u", "amqtt", "-h", "127.0.0.1", "-p", "1", "list"])
+        .args([
+            "-d",
+            "postgresql",
+            "-u",
+            "amqtt",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            "1",
+            "list",
+        ])
         .stdin(Stdio::null())
         .output()
         .expect("tool runs");
@@ -146,7 +189,16 @@ async fn a_server_database_needs_a_user_name_and_its_password_comes_from_stdin()
     };
     // The db password, then the client's, one per line.
     let user = unique("pg-tool-user");
-    let server = ["-d", "postgresql", "-u", "amqtt", "-h", "127.0.0.1", "-n", "amqtt_test"];
+    let server = [
+        "-d",
+        "postgresql",
+        "-u",
+        "amqtt",
+        "-h",
+        "127.0.0.1",
+        "-n",
+        "amqtt_test",
+    ];
     let run_pg = |args: &[&str], stdin: &str| {
         let mut child = Command::new(&tool)
             .args(server)
@@ -172,7 +224,9 @@ async fn a_server_database_needs_a_user_name_and_its_password_comes_from_stdin()
     };
     run_pg(&["sync"], "amqtt\n");
     run_pg(&["add", "-c", &user], "amqtt\npg-pw\n");
-    assert!(run_pg(&["list"], "amqtt\n").contains(&format!("'{user}' with password hash: $argon2id$")));
+    assert!(
+        run_pg(&["list"], "amqtt\n").contains(&format!("'{user}' with password hash: $argon2id$"))
+    );
     run_pg(&["rm", "-y", "-c", &user], "amqtt\n");
     assert!(!run_pg(&["list"], "amqtt\n").contains(&user));
 }
