@@ -53,6 +53,21 @@ async fn an_unsupported_hash_scheme_is_refused() {
 }
 
 #[tokio::test]
+async fn a_negative_cache_ttl_is_refused_naming_it() {
+    let dir = TempDir::new();
+    let e = bind_error::<Both>(&section(
+        "TopicAuthDBPlugin",
+        &dir.sqlite_url("a.db"),
+        "    cache_ttl: -1\n",
+    ))
+    .await;
+    assert!(
+        e.contains("topic_auth_db") && e.contains("`cache_ttl`"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
 async fn an_unreachable_server_stops_the_broker_quickly() {
     let started = Instant::now();
     // Nothing listens on port 1; both plugins try at once.

@@ -145,3 +145,36 @@ async fn subscribe(client: &mut RawClient, filters: &[&str]) -> Vec<SubAckCode> 
     let filters: Vec<(&str, QoS)> = filters.iter().map(|f| (*f, QoS::AtLeastOnce)).collect();
     client.subscribe(1, &filters).await.codes
 }
+
+/// With `cache_ttl`, an answer outlives a change of the database for that long; without it, the
+/// change applies at once.
+#[tokio::test]
+async fn topic_answers_are_reused_for_cache_ttl_only_when_configured() {
+    let dir = crate::support::TempDir::new();
+    let url = dir.sqlite_url("auth.db");
+    let admin = admin(&url).await;
+    let user = unique("cached");
+    admin
+        .add_topic(&user, Action::Subscribe, "c/#")
+        .await
+        .expect("topic added");
+    let cached = section("TopicAuthDBPlugin", &url, "    cache_ttl: 60\n");
+    let cached =
+        TestBroker::<(TopicAuthDb,)>::start_with_plugins(&format!("plugins:\n{cached}")).await;
+    let uncached = section("TopicAuthDBPlugin", &url, "");
+    let uncached =
+        TestBroker::<(TopicAuthDb,)>::start_with_plugins(&format!("plugins:\n{uncached}")).await;
+    let mut with_cache = connect_as(cached.addr, Some(&user)).await;
+    let mut without = connect_as(uncached.addr, Some(&user)).await;
+    assert_eq!(subscribe(&mut with_cache, &["c/1"]).await, [OK1]);
+    assert_eq!(subscribe(&mut without, &["c/1"]).await, [OK1]);
+    admin
+        .remove_topic(&user, Action::Subscribe, "c/#")
+        .await
+        .expect("topic removed");
+    assert_eq!(subscribe(&mut with_cache, &["c/1"]).await, [OK1], "cached");
+    assert_eq!(subscribe(&mut without, &["c/1"]).await, [REFUSED]);
+    cached.stop().await;
+    uncached.stop().await;
+    admin.close().await;
+}
