@@ -90,7 +90,12 @@ impl AuthStore {
     pub(crate) async fn open(url: &DbUrl) -> Result<AuthStore, String> {
         let pool = tokio::time::timeout(CONNECT_TIMEOUT, url.connect(CONNECT_TIMEOUT))
             .await
-            .map_err(|_| format!("cannot connect to {url}: no answer within 5 s"))?
+            .map_err(|_| {
+                format!(
+                    "cannot connect to {url}: no answer within 5 s (is the server running, and \
+                     are the host and port right?)"
+                )
+            })?
             .map_err(|e| format!("cannot connect to {url}: {e}"))?;
         Ok(AuthStore {
             pool,
