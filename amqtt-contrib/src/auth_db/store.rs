@@ -88,7 +88,9 @@ pub(crate) struct AuthStore {
 impl AuthStore {
     /// Opens the database of `url`, failing within [`CONNECT_TIMEOUT`].
     pub(crate) async fn open(url: &DbUrl) -> Result<AuthStore, String> {
-        let pool = tokio::time::timeout(CONNECT_TIMEOUT, url.connect(CONNECT_TIMEOUT))
+        // The pool gives up a little later, so that a server that does not answer gets the
+        // message below rather than the pool's "timed out".
+        let pool = tokio::time::timeout(CONNECT_TIMEOUT, url.connect(CONNECT_TIMEOUT * 2))
             .await
             .map_err(|_| {
                 format!(
