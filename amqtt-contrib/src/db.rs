@@ -15,8 +15,8 @@
 
 use std::time::Duration;
 
-use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyConnection, AnyPool, Connection as _};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,8 +102,28 @@ impl DbUrl {
 
     /// Opens a pool of connections (one for SQLite in memory, so that every query sees the same
     /// database), failing within `connect_timeout` when the server cannot be reached.
+    ///
+    /// One direct connection is made first, so that a refused connection or a wrong password is
+    /// reported as such and at once (the pool would wait out its timeout and say only that).
     pub async fn connect(&self, connect_timeout: Duration) -> Result<AnyPool, sqlx::Error> {
         sqlx::any::install_default_drivers();
+        if !self.in_memory() {
+            let probe =
+                tokio::time::timeout(connect_timeout, AnyConnection::connect(&self.sqlx_url));
+            match probe.await {
+                Ok(Ok(connection)) => {
+                    // The pool opens its own; this one only proved the server answers.
+                    let _closed = connection.close().await;
+                }
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    return Err(sqlx::Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("no answer within {connect_timeout:?}"),
+                    )));
+                }
+            }
+        }
         let max = match self.backend {
             Backend::Sqlite if self.in_memory() => 1,
             Backend::Sqlite => 4,
