@@ -471,3 +471,27 @@ async fn incoming_qos2_state_survives_a_reconnect() {
     assert_eq!(publisher.recv().await, Packet::PubComp(pid(7)));
     sub.expect_silence(SILENCE).await;
 }
+
+/// A publisher subscribed to its own topic gets its PUBACK/PUBREC before the copy of its
+/// message routed back to it.
+#[tokio::test]
+async fn the_publishers_ack_goes_out_before_its_own_copy() {
+    let broker = TestBroker::start("").await;
+    let mut client = RawClient::connect(broker.addr, "echo").await;
+    let ack = client.subscribe(1, &[("echo/#", QoS::ExactlyOnce)]).await;
+    assert_eq!(ack.codes, vec![SubAckCode::Success(QoS::ExactlyOnce)]);
+
+    let first = publish_packet("echo/1", "one", QoS::AtLeastOnce, false, Some(7));
+    client.send(Packet::Publish(first)).await;
+    assert_eq!(client.recv().await, Packet::PubAck(pid(7)));
+    client
+        .expect_publish_and_ack("echo/1", "one", QoS::AtLeastOnce, false)
+        .await;
+
+    let second = publish_packet("echo/2", "two", QoS::ExactlyOnce, false, Some(8));
+    client.send(Packet::Publish(second)).await;
+    assert_eq!(client.recv().await, Packet::PubRec(pid(8)));
+    let copy = client.recv_publish().await;
+    assert_eq!((&*copy.topic, copy.qos), ("echo/2", QoS::ExactlyOnce));
+    broker.stop().await;
+}

@@ -152,3 +152,42 @@ async fn no_will_when_the_broker_shuts_down() {
     assert_eq!(handle.stats().clients_connected.get(), 0);
     assert_eq!(handle.retained_count(), 0);
 }
+
+/// Connects `client_id` with clean session 0 and a will on `topic`.
+async fn persistent_with_will(broker: &TestBroker, client_id: &str, topic: &str) -> RawClient {
+    let connect = Connect {
+        will: Some(will(topic, "gone", QoS::AtLeastOnce, false)),
+        ..connect_packet(client_id, false)
+    };
+    let (client, ack) = RawClient::connect_with(broker.addr, connect).await;
+    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    client
+}
+
+#[tokio::test]
+async fn no_will_when_a_new_connection_continues_the_session() {
+    let broker = TestBroker::start("").await;
+    let mut sub = watcher(&broker, "sub", "will/#").await;
+    let mut first = persistent_with_will(&broker, "device", "will/f").await;
+
+    // The device is back before its old socket timed out, and continues its session: the old
+    // connection is closed, but the client is not gone, so no will.
+    let (second, ack) = RawClient::connect_with(broker.addr, connect_packet("device", false)).await;
+    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert!(ack.session_present);
+    first.expect_closed(CLOSE_WAIT).await;
+    sub.expect_silence(SILENCE).await;
+
+    // A takeover that does not continue the session (clean session 1) ends it: the will of the
+    // connection it replaces is published.
+    second.disconnect().await;
+    let mut third = persistent_with_will(&broker, "device", "will/g").await;
+    let (mut fourth, _) =
+        RawClient::connect_with(broker.addr, connect_packet("device", true)).await;
+    third.expect_closed(CLOSE_WAIT).await;
+    sub.expect_publish_and_ack("will/g", "gone", QoS::AtLeastOnce, false)
+        .await;
+    fourth.send(Packet::PingReq).await;
+    assert_eq!(fourth.recv().await, Packet::PingResp);
+    broker.stop().await;
+}

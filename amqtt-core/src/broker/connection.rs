@@ -40,6 +40,9 @@ enum End {
     ProtocolError,
     /// The broker is shutting down: no will.
     Shutdown,
+    /// A new connection of the client took the session over and continues it: no will, the
+    /// client is back.
+    TakenOver,
 }
 
 /// Serves one client connection to its end. The CONNECT exchange and the close run in boxed
@@ -86,13 +89,12 @@ impl<P: Plugin> Connection<'_, P> {
         &self.info.client_id
     }
 
-    /// Ends the connection: publishes the will unless the client disconnected (or the broker is
-    /// stopping), detaches the session, and lets the writer flush what is queued.
+    /// Ends the connection: publishes the will unless the client disconnected, the broker is
+    /// stopping, or a new connection continues the session; detaches the session, and lets the writer flush what is queued.
     async fn close(&self, end: End, writer_task: JoinHandle<()>) {
         let core = &*self.shared.core;
         tracing::debug!(client_id = self.client_id(), reason = ?end, "client disconnected");
-        if end != End::Disconnect
-            && end != End::Shutdown
+        if !matches!(end, End::Disconnect | End::Shutdown | End::TakenOver)
             && let Some(will) = &self.info.will
         {
             let will = Publish {
@@ -150,9 +152,12 @@ impl<P: Plugin> Connection<'_, P> {
             let result = tokio::select! {
                 result = read => result,
                 // Shutdown closes every outbox (`Core::shut_down`): one wait serves both.
-                () = self.outbox.closed() => return match core.shutdown.is_fired() {
-                    true => End::Shutdown,
-                    false => End::Closed,
+                () = self.outbox.closed() => return if core.shutdown.is_fired() {
+                    End::Shutdown
+                } else if self.outbox.was_taken_over() {
+                    End::TakenOver
+                } else {
+                    End::Closed
                 },
             };
             let client_id = self.client_id();
@@ -282,11 +287,13 @@ impl<P: Plugin> Connection<'_, P> {
         let mark = self.durable_mark();
         match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
+                let ack = self.push_ack_first(Packet::PubAck(id));
                 self.publish_checked(&publish, Some(held)).await;
-                self.push_durable(Packet::PubAck(id), mark);
+                self.settle_ack(ack, mark);
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 // Delivered once when first received; a retransmission (DUP) only gets PUBREC again.
+                let ack = self.push_ack_first(Packet::PubRec(id));
                 let mut group = None;
                 let first = {
                     let mut state = self.session.lock();
@@ -308,7 +315,7 @@ impl<P: Plugin> Connection<'_, P> {
                     self.publish_checked(&publish, Some(held)).await;
                 }
                 drop(group);
-                self.push_durable(Packet::PubRec(id), mark);
+                self.settle_ack(ack, mark);
             }
             _ => self.publish_checked(&publish, Some(held)).await,
         }
@@ -322,6 +329,31 @@ impl<P: Plugin> Connection<'_, P> {
             .journal
             .as_ref()
             .map_or(0, |j| j.appended())
+    }
+
+    /// Queues a publisher's PUBACK/PUBREC before the message is routed, so that it goes out ahead
+    /// of the copies routed back to this connection. With a store that holds acknowledgements it
+    /// is held until [`Connection::settle_ack`]; returns its position then.
+    fn push_ack_first(&self, ack: Packet) -> Option<u64> {
+        match &self.shared.core.journal {
+            Some(journal) if journal.holds_acks() => Some(self.outbox.push_pending(ack)),
+            _ => {
+                self.outbox.push(ack);
+                None
+            }
+        }
+    }
+
+    /// After routing: the acknowledgement [`Connection::push_ack_first`] held waits for what was
+    /// journaled since `mark` (by this message's routing or, harmlessly, another client's), as
+    /// [`Connection::push_durable`] does.
+    fn settle_ack(&self, ack: Option<u64>, mark: u64) {
+        let (Some(position), Some(journal)) = (ack, &self.shared.core.journal) else {
+            return;
+        };
+        let appended = journal.appended();
+        self.outbox
+            .settle(position, (appended > mark).then_some(appended));
     }
 
     /// Queues an acknowledgement that promises what was journaled since `mark` is durable: in

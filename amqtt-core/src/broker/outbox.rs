@@ -40,6 +40,9 @@ pub(crate) struct Outbox {
     /// Set when a publisher gave up waiting for this queue to drain (`backpressure_timeout`):
     /// publishers no longer wait for it and overflow is dropped. Cleared once it drains to half.
     stalled: AtomicBool,
+    /// Set when a new connection took the session over and continues it: this connection ends
+    /// without its will (the client is back, not gone).
+    taken_over: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -70,6 +73,7 @@ impl Outbox {
             closed: Trigger::default(),
             capacity,
             stalled: AtomicBool::new(false),
+            taken_over: AtomicBool::new(false),
         }
     }
 
@@ -93,6 +97,36 @@ impl Outbox {
         }
         queue.packets.push_back(packet);
         queue.pushed += 1;
+        drop(queue);
+        self.wake_writer.notify_one();
+    }
+
+    /// Queues an acknowledgement ahead of what its packet's handling will queue (the copies of a
+    /// message routed back to this connection), held until [`Outbox::settle`] says what the
+    /// store must commit first; returns its position for that call.
+    pub(crate) fn push_pending(&self, packet: Packet) -> u64 {
+        let mut queue = self.lock();
+        let position = queue.pushed;
+        queue.held.push_back((position, u64::MAX));
+        queue.packets.push_back(packet);
+        queue.pushed += 1;
+        position
+    }
+
+    /// Settles the packet [`Outbox::push_pending`] queued at `position`: with `Some(seq)` it is
+    /// sent once the journal is committed up to `seq`, with `None` at once.
+    pub(crate) fn settle(&self, position: u64, hold: Option<u64>) {
+        let mut queue = self.lock();
+        // Only this connection's reader queues held packets, and it settles one before it
+        // queues the next: the pending one is the last.
+        if let Some(index) = queue.held.iter().rposition(|&(p, _)| p == position) {
+            match hold {
+                Some(seq) => queue.held[index].1 = seq,
+                None => {
+                    queue.held.remove(index);
+                }
+            }
+        }
         drop(queue);
         self.wake_writer.notify_one();
     }
@@ -151,6 +185,18 @@ impl Outbox {
         self.closed.fire();
         self.wake_writer.notify_one();
         self.drained.notify_waiters();
+    }
+
+    /// Asks the connection to end because a new connection continues its session: it ends
+    /// without publishing its will.
+    pub(crate) fn close_taken_over(&self) {
+        self.taken_over.store(true, Ordering::Relaxed);
+        self.close();
+    }
+
+    /// Whether the connection was closed by [`Outbox::close_taken_over`].
+    pub(crate) fn was_taken_over(&self) -> bool {
+        self.taken_over.load(Ordering::Relaxed)
     }
 
     /// Whether [`Outbox::close`] was called.

@@ -82,11 +82,16 @@ impl Core {
         let resumed = match sessions.get(&**client_id).cloned() {
             Some(old) => {
                 let mut state = old.lock();
+                let continued = !clean && !state.clean;
                 if let Some(previous) = state.outbox.take() {
                     tracing::info!(client_id = %client_id, "session taken over by a new connection");
-                    previous.close();
+                    if continued {
+                        previous.close_taken_over();
+                    } else {
+                        previous.close();
+                    }
                 }
-                if !clean && !state.clean {
+                if continued {
                     drop(state);
                     Some(old)
                 } else {

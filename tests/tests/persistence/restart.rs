@@ -65,3 +65,20 @@ async fn sync_none_sigterm_restart_keeps_the_queues() {
 async fn sync_batch_with_an_interval_sigterm_restart_keeps_the_queues() {
     sigterm_restart_with_sync("batch-slow", "    sync: batch\n    sync_interval: 0.5\n").await;
 }
+
+/// With `sync: always` too, a publisher subscribed to its own topic gets its PUBACK before the
+/// copy routed back to it (the PUBACK still waits for the store's commit of that copy).
+#[tokio::test]
+async fn the_publishers_ack_comes_before_its_own_copy_with_sync_always() {
+    use amqtt_core::codec::QoS;
+
+    use super::support::{connect, expect_messages, publish, subscribe};
+
+    let mut broker = StoreBroker::start("", "  persistence:\n").await;
+    let mut client = connect(broker.addr(), "echo-always", false, false).await;
+    subscribe(&mut client, 1, &[("echo/#", QoS::AtLeastOnce)]).await;
+    // `publish` asserts that the next packet is the PUBACK.
+    publish(&mut client, "echo/a", b"a", QoS::AtLeastOnce, false, 5).await;
+    expect_messages(&mut client, &[("echo/a", b"a", QoS::AtLeastOnce, false)]).await;
+    broker.terminate().await;
+}
