@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use super::{PacketKind, PropertyId, ReasonCode};
+
 /// Why bytes received from a peer are not a valid MQTT 3.1.1 packet.
 ///
 /// Small and `Copy`, so tests compare it with `==`.
@@ -77,6 +79,38 @@ pub enum DecodeError {
     /// A PUBLISH at QoS 0 has the DUP flag set.
     #[error("DUP flag set on a QoS 0 PUBLISH")]
     DupWithQoS0,
+    /// A variable byte integer other than the remaining length (an MQTT 5.0 property length,
+    /// identifier or subscription identifier) uses more than 4 bytes or more than it needs.
+    #[error("variable byte integer is longer than 4 bytes or not in its shortest form")]
+    MalformedVarInt,
+    /// An MQTT 5.0 property identifier the spec does not define.
+    #[error("unknown property identifier {0:#04x}")]
+    UnknownProperty(u32),
+    /// An MQTT 5.0 property that may appear once appears twice.
+    #[error("property {0:?} appears more than once")]
+    DuplicateProperty(PropertyId),
+    /// An MQTT 5.0 property has a value the spec forbids (such as 0 for receive maximum).
+    #[error("invalid value for property {0:?}")]
+    InvalidPropertyValue(PropertyId),
+    /// An MQTT 5.0 property appears in a packet that may not carry it.
+    #[error("property {id:?} is not allowed in {packet:?}")]
+    PropertyNotAllowed {
+        /// The property.
+        id: PropertyId,
+        /// The packet it appeared in.
+        packet: PacketKind,
+    },
+    /// A byte the spec defines as no MQTT 5.0 reason code.
+    #[error("unknown reason code {0:#04x}")]
+    UnknownReasonCode(u8),
+    /// An MQTT 5.0 reason code in a packet that may not carry it.
+    #[error("reason code {code:?} is not allowed in {packet:?}")]
+    ReasonCodeNotAllowed {
+        /// The reason code.
+        code: ReasonCode,
+        /// The packet it appeared in.
+        packet: PacketKind,
+    },
 }
 
 /// One test per variant, each produced from bytes as a peer would send them.
