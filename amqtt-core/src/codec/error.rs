@@ -100,6 +100,9 @@ pub enum DecodeError {
         /// The packet it appeared in.
         packet: PacketKind,
     },
+    /// MQTT 5.0 authentication data without an authentication method.
+    #[error("authentication data without an authentication method")]
+    AuthenticationDataWithoutMethod,
     /// A byte the spec defines as no MQTT 5.0 reason code.
     #[error("unknown reason code {0:#04x}")]
     UnknownReasonCode(u8),

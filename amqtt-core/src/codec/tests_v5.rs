@@ -623,15 +623,32 @@ fn property_table_matches_the_spec() {
 fn validate_rejects_every_property_outside_its_packets() {
     for (id, props, body) in single_vectors() {
         for kind in KINDS {
-            let expected = if id.allowed_in(kind) {
-                Ok(())
-            } else {
+            let expected = if !id.allowed_in(kind) {
                 Err(DecodeError::PropertyNotAllowed { id, packet: kind })
+            } else if id == PropertyId::AuthenticationData {
+                Err(DecodeError::AuthenticationDataWithoutMethod)
+            } else {
+                Ok(())
             };
             assert_eq!(props.validate(kind), expected);
             let decoded = Properties::decode_for(&mut block(&body), kind);
             assert_eq!(decoded.map(|_| ()), expected);
         }
+    }
+}
+
+#[test]
+fn authentication_data_needs_a_method() {
+    let data_only = block(&[0x16, 0x00, 0x01, 0xAA]);
+    let both = block(&[0x15, 0x00, 0x01, b'm', 0x16, 0x00, 0x01, 0xAA]);
+    for kind in [PacketKind::Connect, PacketKind::ConnAck, PacketKind::Auth] {
+        assert_eq!(
+            Properties::decode_for(&mut data_only.clone(), kind),
+            Err(DecodeError::AuthenticationDataWithoutMethod)
+        );
+        let props = Properties::decode_for(&mut both.clone(), kind).expect("method and data");
+        assert_eq!(props.authentication_method, Some(s("m")));
+        assert_eq!(props.authentication_data, Some(Bytes::from_static(&[0xAA])));
     }
 }
 
