@@ -122,8 +122,8 @@ mod tests {
     use bytes::BytesMut;
 
     use super::DecodeError;
-    use crate::codec::decode;
     use crate::codec::testing::decode_bytes;
+    use crate::codec::{PacketKind, Properties, PropertyId, ReasonCode, decode};
 
     /// A CONNECT frame: protocol name, level and flags, keep-alive 10, then `payload`.
     fn connect(name: &[u8], level: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
@@ -328,6 +328,85 @@ mod tests {
         assert_eq!(
             decode_bytes(&[0x38, 0x03, 0x00, 0x01, b't']),
             Err(DecodeError::DupWithQoS0)
+        );
+    }
+
+    /// Decodes `block` as an MQTT 5.0 property block for `kind`.
+    fn properties(block: &'static [u8], kind: PacketKind) -> Result<Properties, DecodeError> {
+        Properties::decode_for(&mut bytes::Bytes::from_static(block), kind)
+    }
+
+    #[test]
+    fn malformed_var_int() {
+        assert_eq!(
+            properties(&[0x80, 0x80, 0x80, 0x80, 0x01], PacketKind::Publish),
+            Err(DecodeError::MalformedVarInt)
+        );
+    }
+
+    #[test]
+    fn unknown_property() {
+        assert_eq!(
+            properties(&[0x02, 0x2B, 0x00], PacketKind::Publish),
+            Err(DecodeError::UnknownProperty(0x2B))
+        );
+    }
+
+    #[test]
+    fn duplicate_property() {
+        assert_eq!(
+            properties(&[0x04, 0x01, 0x00, 0x01, 0x01], PacketKind::Publish),
+            Err(DecodeError::DuplicateProperty(
+                PropertyId::PayloadFormatIndicator
+            ))
+        );
+    }
+
+    #[test]
+    fn invalid_property_value() {
+        assert_eq!(
+            properties(&[0x03, 0x21, 0x00, 0x00], PacketKind::Connect),
+            Err(DecodeError::InvalidPropertyValue(
+                PropertyId::ReceiveMaximum
+            ))
+        );
+    }
+
+    #[test]
+    fn property_not_allowed() {
+        assert_eq!(
+            properties(&[0x02, 0x24, 0x01], PacketKind::Connect),
+            Err(DecodeError::PropertyNotAllowed {
+                id: PropertyId::MaximumQoS,
+                packet: PacketKind::Connect
+            })
+        );
+    }
+
+    #[test]
+    fn authentication_data_without_method() {
+        assert_eq!(
+            properties(&[0x04, 0x16, 0x00, 0x01, 0x00], PacketKind::Auth),
+            Err(DecodeError::AuthenticationDataWithoutMethod)
+        );
+    }
+
+    #[test]
+    fn unknown_reason_code() {
+        assert_eq!(
+            ReasonCode::decode_for(0x03, PacketKind::PubAck),
+            Err(DecodeError::UnknownReasonCode(0x03))
+        );
+    }
+
+    #[test]
+    fn reason_code_not_allowed() {
+        assert_eq!(
+            ReasonCode::decode_for(0x8B, PacketKind::ConnAck),
+            Err(DecodeError::ReasonCodeNotAllowed {
+                code: ReasonCode::ServerShuttingDown,
+                packet: PacketKind::ConnAck
+            })
         );
     }
 }
