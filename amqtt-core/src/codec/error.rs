@@ -2,6 +2,8 @@
 
 use thiserror::Error;
 
+use super::{PacketKind, PropertyId, ReasonCode};
+
 /// Why bytes received from a peer are not a valid MQTT 3.1.1 packet.
 ///
 /// Small and `Copy`, so tests compare it with `==`.
@@ -77,6 +79,41 @@ pub enum DecodeError {
     /// A PUBLISH at QoS 0 has the DUP flag set.
     #[error("DUP flag set on a QoS 0 PUBLISH")]
     DupWithQoS0,
+    /// A variable byte integer other than the remaining length (an MQTT 5.0 property length,
+    /// identifier or subscription identifier) uses more than 4 bytes or more than it needs.
+    #[error("variable byte integer is longer than 4 bytes or not in its shortest form")]
+    MalformedVarInt,
+    /// An MQTT 5.0 property identifier the spec does not define.
+    #[error("unknown property identifier {0:#04x}")]
+    UnknownProperty(u32),
+    /// An MQTT 5.0 property that may appear once appears twice.
+    #[error("property {0:?} appears more than once")]
+    DuplicateProperty(PropertyId),
+    /// An MQTT 5.0 property has a value the spec forbids (such as 0 for receive maximum).
+    #[error("invalid value for property {0:?}")]
+    InvalidPropertyValue(PropertyId),
+    /// An MQTT 5.0 property appears in a packet that may not carry it.
+    #[error("property {id:?} is not allowed in {packet:?}")]
+    PropertyNotAllowed {
+        /// The property.
+        id: PropertyId,
+        /// The packet it appeared in.
+        packet: PacketKind,
+    },
+    /// MQTT 5.0 authentication data without an authentication method.
+    #[error("authentication data without an authentication method")]
+    AuthenticationDataWithoutMethod,
+    /// A byte the spec defines as no MQTT 5.0 reason code.
+    #[error("unknown reason code {0:#04x}")]
+    UnknownReasonCode(u8),
+    /// An MQTT 5.0 reason code in a packet that may not carry it.
+    #[error("reason code {code:?} is not allowed in {packet:?}")]
+    ReasonCodeNotAllowed {
+        /// The reason code.
+        code: ReasonCode,
+        /// The packet it appeared in.
+        packet: PacketKind,
+    },
 }
 
 /// One test per variant, each produced from bytes as a peer would send them.
@@ -85,8 +122,8 @@ mod tests {
     use bytes::BytesMut;
 
     use super::DecodeError;
-    use crate::codec::decode;
     use crate::codec::testing::decode_bytes;
+    use crate::codec::{PacketKind, Properties, PropertyId, ReasonCode, decode};
 
     /// A CONNECT frame: protocol name, level and flags, keep-alive 10, then `payload`.
     fn connect(name: &[u8], level: u8, flags: u8, payload: &[u8]) -> Vec<u8> {
@@ -291,6 +328,85 @@ mod tests {
         assert_eq!(
             decode_bytes(&[0x38, 0x03, 0x00, 0x01, b't']),
             Err(DecodeError::DupWithQoS0)
+        );
+    }
+
+    /// Decodes `block` as an MQTT 5.0 property block for `kind`.
+    fn properties(block: &'static [u8], kind: PacketKind) -> Result<Properties, DecodeError> {
+        Properties::decode_for(&mut bytes::Bytes::from_static(block), kind)
+    }
+
+    #[test]
+    fn malformed_var_int() {
+        assert_eq!(
+            properties(&[0x80, 0x80, 0x80, 0x80, 0x01], PacketKind::Publish),
+            Err(DecodeError::MalformedVarInt)
+        );
+    }
+
+    #[test]
+    fn unknown_property() {
+        assert_eq!(
+            properties(&[0x02, 0x2B, 0x00], PacketKind::Publish),
+            Err(DecodeError::UnknownProperty(0x2B))
+        );
+    }
+
+    #[test]
+    fn duplicate_property() {
+        assert_eq!(
+            properties(&[0x04, 0x01, 0x00, 0x01, 0x01], PacketKind::Publish),
+            Err(DecodeError::DuplicateProperty(
+                PropertyId::PayloadFormatIndicator
+            ))
+        );
+    }
+
+    #[test]
+    fn invalid_property_value() {
+        assert_eq!(
+            properties(&[0x03, 0x21, 0x00, 0x00], PacketKind::Connect),
+            Err(DecodeError::InvalidPropertyValue(
+                PropertyId::ReceiveMaximum
+            ))
+        );
+    }
+
+    #[test]
+    fn property_not_allowed() {
+        assert_eq!(
+            properties(&[0x02, 0x24, 0x01], PacketKind::Connect),
+            Err(DecodeError::PropertyNotAllowed {
+                id: PropertyId::MaximumQoS,
+                packet: PacketKind::Connect
+            })
+        );
+    }
+
+    #[test]
+    fn authentication_data_without_method() {
+        assert_eq!(
+            properties(&[0x04, 0x16, 0x00, 0x01, 0x00], PacketKind::Auth),
+            Err(DecodeError::AuthenticationDataWithoutMethod)
+        );
+    }
+
+    #[test]
+    fn unknown_reason_code() {
+        assert_eq!(
+            ReasonCode::decode_for(0x03, PacketKind::PubAck),
+            Err(DecodeError::UnknownReasonCode(0x03))
+        );
+    }
+
+    #[test]
+    fn reason_code_not_allowed() {
+        assert_eq!(
+            ReasonCode::decode_for(0x8B, PacketKind::ConnAck),
+            Err(DecodeError::ReasonCodeNotAllowed {
+                code: ReasonCode::ServerShuttingDown,
+                packet: PacketKind::ConnAck
+            })
         );
     }
 }

@@ -12,10 +12,14 @@ mod error;
 mod field;
 mod header;
 mod packet;
+mod properties;
 mod publish;
+mod reason;
 mod subscribe;
 #[cfg(test)]
 mod testing;
+#[cfg(test)]
+mod tests_v5;
 
 use std::num::NonZeroU16;
 
@@ -24,6 +28,8 @@ pub use bytestring::ByteString;
 
 pub use error::DecodeError;
 pub use header::{MAX_REMAINING_LENGTH, frame_len};
+pub use properties::{MAX_VAR_INT, PacketKind, Properties, PropertyId};
+pub use reason::ReasonCode;
 
 /// A packet identifier: never zero on the wire ([MQTT-2.3.1-1]).
 pub type PacketId = NonZeroU16;
