@@ -4,6 +4,9 @@
 //! before its body is buffered; [`decode`] then splits the frame off the buffer, freezes it, and
 //! every string and payload in the packet is a [`Bytes`] view of that one allocation.
 //! Every malformed input is a [`DecodeError`]; nothing in this module panics on input.
+//!
+//! MQTT 5.0's building blocks are here, not yet wired into the packets: [`Properties`] (the
+//! property block of every v5 packet, validated per [`PacketKind`]) and [`ReasonCode`].
 
 mod ack;
 mod connack;
