@@ -42,3 +42,31 @@ pub type ContribPlugins = (
     Option<shadows::ShadowPlugin>,
     Option<shadows::ShadowTopicAuthPlugin>,
 );
+
+#[cfg(test)]
+mod tests {
+    use amqtt_core::plugin::known_plugin_names;
+
+    #[test]
+    fn every_plugin_answers_to_its_amqtt_class_path() {
+        let names = known_plugin_names::<super::ContribPlugins>();
+        for class_path in [
+            "amqtt.contrib.auth_db.UserAuthDBPlugin",
+            "amqtt.contrib.auth_db.TopicAuthDBPlugin",
+            "amqtt.contrib.http.UserAuthHttpPlugin",
+            "amqtt.contrib.http.TopicAuthHttpPlugin",
+            "amqtt.contrib.jwt.UserAuthJwtPlugin",
+            "amqtt.contrib.jwt.TopicAuthJwtPlugin",
+            "amqtt.contrib.ldap.UserAuthLdapPlugin",
+            "amqtt.contrib.ldap.TopicAuthLdapPlugin",
+            "amqtt.contrib.cert.UserAuthCertPlugin",
+            "amqtt.contrib.shadows.ShadowPlugin",
+            "amqtt.contrib.shadows.ShadowTopicAuthPlugin",
+        ] {
+            assert!(
+                names.contains(&class_path),
+                "{class_path} missing: {names:?}"
+            );
+        }
+    }
+}
