@@ -45,7 +45,54 @@ pub type ContribPlugins = (
 
 #[cfg(test)]
 mod tests {
-    use amqtt_core::plugin::known_plugin_names;
+    use amqtt_core::plugin::{FromConfig, known_plugin_names};
+    use serde_yaml::{Mapping, Value};
+
+    /// Deserializes the section of `P` in `plugins` (under its name or an alias) into its config
+    /// type; returns whether `P` has a section there.
+    fn section_is_valid<P: FromConfig>(plugins: &Mapping) -> bool {
+        let keys = std::iter::once(P::NAME).chain(P::ALIASES.iter().copied());
+        let mut found = false;
+        for key in keys {
+            if let Some(section) = plugins.get(key) {
+                let parsed = serde_yaml::from_value::<P::Config>(section.clone());
+                assert!(parsed.is_ok(), "README section `{key}`: {:?}", parsed.err());
+                found = true;
+            }
+        }
+        found
+    }
+
+    #[test]
+    fn the_readmes_yaml_names_every_plugin_with_valid_keys() {
+        let readme = include_str!("../../README.md");
+        let section = readme
+            .split_once("## Contributed plugins")
+            .expect("README has the section")
+            .1;
+        let yaml = section
+            .split_once("```yaml\n")
+            .and_then(|(_, rest)| rest.split_once("```"))
+            .expect("a yaml block")
+            .0;
+        let config: Value = serde_yaml::from_str(yaml).expect("valid YAML");
+        let plugins = config["plugins"].as_mapping().expect("a plugins mapping");
+        let present = [
+            section_is_valid::<super::auth_db::UserAuthDb>(plugins),
+            section_is_valid::<super::auth_db::TopicAuthDb>(plugins),
+            section_is_valid::<super::http::UserAuthHttp>(plugins),
+            section_is_valid::<super::http::TopicAuthHttp>(plugins),
+            section_is_valid::<super::jwt::UserAuthJwt>(plugins),
+            section_is_valid::<super::jwt::TopicAuthJwt>(plugins),
+            section_is_valid::<super::ldap::UserAuthLdap>(plugins),
+            section_is_valid::<super::ldap::TopicAuthLdap>(plugins),
+            section_is_valid::<super::cert::UserAuthCert>(plugins),
+            section_is_valid::<super::shadows::ShadowPlugin>(plugins),
+            section_is_valid::<super::shadows::ShadowTopicAuthPlugin>(plugins),
+        ];
+        assert_eq!(present, [true; 11], "a plugin is missing from the README");
+        assert_eq!(plugins.len(), 11, "a README key names no plugin");
+    }
 
     #[test]
     fn every_plugin_answers_to_its_amqtt_class_path() {
