@@ -24,7 +24,7 @@ pub const DEFAULT_CACHE_SIZE: usize = 10_000;
 
 /// The cache keys of a plugin's configuration. Plugins declare `cache_ttl` and `cache_size` as
 /// fields of their own config (serde cannot flatten into a `deny_unknown_fields` struct) and
-/// build this from them.
+/// pass them to [`AnswerCache::configured`].
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(default)]
 pub struct CacheConfig {
@@ -69,6 +69,20 @@ pub struct AnswerCache<K, V> {
 }
 
 impl<K: Hash + Eq, V: Clone> AnswerCache<K, V> {
+    /// The cache a plugin's `cache_ttl` and `cache_size` keys configure: `None` when they turn
+    /// it off; an error naming the key when a value is out of range.
+    pub fn configured(
+        cache_ttl: f64,
+        cache_size: usize,
+    ) -> Result<Option<AnswerCache<K, V>>, String> {
+        let config = CacheConfig {
+            cache_ttl,
+            cache_size,
+        };
+        config.validate()?;
+        Ok(AnswerCache::from_config(&config))
+    }
+
     /// A cache as configured, or `None` when the configuration turns it off.
     pub fn from_config(config: &CacheConfig) -> Option<AnswerCache<K, V>> {
         (config.cache_ttl > 0.0 && config.cache_size > 0)

@@ -8,7 +8,7 @@ use amqtt_plugins::topic_checking::filter_covers;
 use serde::Deserialize;
 
 use super::{Database, parse_connection};
-use crate::answer_cache::{AnswerCache, CacheConfig, DEFAULT_CACHE_SIZE};
+use crate::answer_cache::{AnswerCache, DEFAULT_CACHE_SIZE};
 
 /// Configuration of [`TopicAuthDb`] (aMQTT's keys, plus the answer cache).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -68,14 +68,11 @@ impl std::fmt::Debug for TopicAuthDb {
 impl Plugin for TopicAuthDb {
     fn build(config: TopicAuthDbConfig, _ctx: &BrokerContext) -> Result<Self, PluginError> {
         let url = parse_connection(config.connection.as_deref())?;
-        let cache_config = CacheConfig {
-            cache_ttl: config.cache_ttl,
-            cache_size: config.cache_size,
-        };
-        cache_config.validate().map_err(PluginError::new)?;
+        let cache = AnswerCache::configured(config.cache_ttl, config.cache_size)
+            .map_err(PluginError::new)?;
         Ok(TopicAuthDb {
             database: Database::new(url, config.sync_schema),
-            cache: AnswerCache::from_config(&cache_config),
+            cache,
         })
     }
 

@@ -10,7 +10,7 @@ use tokio::sync::Semaphore;
 
 use super::hashing::{Checked, Hasher};
 use super::{Database, parse_connection};
-use crate::answer_cache::{AnswerCache, CacheConfig, DEFAULT_CACHE_SIZE, LoginKey};
+use crate::answer_cache::{AnswerCache, DEFAULT_CACHE_SIZE, LoginKey};
 
 /// Configuration of [`UserAuthDb`] (aMQTT's keys, plus the answer cache).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -75,17 +75,14 @@ impl Plugin for UserAuthDb {
         let url = parse_connection(config.connection.as_deref())?;
         let hasher = Hasher::from_names(&config.hash_schemes)
             .map_err(|e| PluginError::new(format!("`hash_schemes`: {e}")))?;
-        let cache_config = CacheConfig {
-            cache_ttl: config.cache_ttl,
-            cache_size: config.cache_size,
-        };
-        cache_config.validate().map_err(PluginError::new)?;
+        let cache = AnswerCache::configured(config.cache_ttl, config.cache_size)
+            .map_err(PluginError::new)?;
         let cores = std::thread::available_parallelism().map_or(2, NonZeroUsize::get);
         Ok(UserAuthDb {
             database: Database::new(url, config.sync_schema),
             hasher: Arc::new(hasher),
             checks: Arc::new(Semaphore::new(cores)),
-            cache: AnswerCache::from_config(&cache_config),
+            cache,
         })
     }
 

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use crate::answer_cache::{CacheConfig, DEFAULT_CACHE_SIZE};
+use crate::answer_cache::DEFAULT_CACHE_SIZE;
 
 /// The HTTP method of the requests (`request_method`; aMQTT's `RequestMethod`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
@@ -147,18 +147,6 @@ impl Default for HttpConfig {
             cache_ttl: 0.0,
             cache_size: DEFAULT_CACHE_SIZE,
         }
-    }
-}
-
-impl HttpConfig {
-    /// The cache keys, validated; the error names the key.
-    pub(crate) fn cache(&self) -> Result<CacheConfig, String> {
-        let cache = CacheConfig {
-            cache_ttl: self.cache_ttl,
-            cache_size: self.cache_size,
-        };
-        cache.validate()?;
-        Ok(cache)
     }
 }
 

@@ -48,14 +48,15 @@ impl Plugin for UserAuthHttp {
                  there; this plugin takes `user_uri`",
             ));
         }
-        let cache = config.cache().map_err(PluginError::new)?;
+        let cache = AnswerCache::configured(config.cache_ttl, config.cache_size)
+            .map_err(PluginError::new)?;
         let backend = Backend::new(&config).map_err(PluginError::new)?;
         let uri = config.user_uri.as_deref().unwrap_or("/user");
         let url = backend.url("user_uri", uri).map_err(PluginError::new)?;
         Ok(UserAuthHttp {
             backend,
             url,
-            cache: AnswerCache::from_config(&cache),
+            cache,
         })
     }
 
@@ -136,7 +137,8 @@ impl Plugin for TopicAuthHttp {
                  there; this plugin takes `topic_uri`",
             ));
         }
-        let cache = config.cache().map_err(PluginError::new)?;
+        let cache = AnswerCache::configured(config.cache_ttl, config.cache_size)
+            .map_err(PluginError::new)?;
         let backend = Backend::new(&config).map_err(PluginError::new)?;
         let uri = config.topic_uri.as_deref().unwrap_or("/acl");
         let url = backend.url("topic_uri", uri).map_err(PluginError::new)?;
@@ -150,8 +152,9 @@ impl Plugin for TopicAuthHttp {
             backend,
             url,
             superuser_url,
-            cache: AnswerCache::from_config(&cache),
-            superusers: AnswerCache::from_config(&cache),
+            superusers: AnswerCache::configured(config.cache_ttl, config.cache_size)
+                .map_err(PluginError::new)?,
+            cache,
         })
     }
 

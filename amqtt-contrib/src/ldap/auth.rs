@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::directory::{Directory, Lookup};
 use super::{CommonKeys, DEFAULT_TIMEOUT};
-use crate::answer_cache::{AnswerCache, CacheConfig, DEFAULT_CACHE_SIZE, LoginKey};
+use crate::answer_cache::{AnswerCache, DEFAULT_CACHE_SIZE, LoginKey};
 
 /// Configuration of [`UserAuthLdap`]: aMQTT's keys, and `timeout`, `cache_ttl`, `cache_size`.
 #[derive(Clone, Deserialize)]
@@ -64,10 +64,6 @@ pub struct UserAuthLdap {
 )]
 impl Plugin for UserAuthLdap {
     fn build(config: UserAuthLdapConfig, _ctx: &BrokerContext) -> Result<Self, PluginError> {
-        let cache = CacheConfig {
-            cache_ttl: config.cache_ttl,
-            cache_size: config.cache_size,
-        };
         let keys = CommonKeys {
             server: &config.server,
             base_dn: &config.base_dn,
@@ -75,12 +71,13 @@ impl Plugin for UserAuthLdap {
             bind_dn: &config.bind_dn,
             bind_password: &config.bind_password,
             timeout: config.timeout,
-            cache,
         }
         .directory_keys()?;
+        let cache = AnswerCache::configured(config.cache_ttl, config.cache_size)
+            .map_err(PluginError::new)?;
         Ok(UserAuthLdap {
             directory: Directory::new(keys),
-            cache: AnswerCache::from_config(&cache),
+            cache,
         })
     }
 

@@ -39,7 +39,6 @@ use amqtt_core::plugin::PluginError;
 pub use auth::{UserAuthLdap, UserAuthLdapConfig};
 pub use topic::{TopicAuthLdap, TopicAuthLdapConfig};
 
-use crate::answer_cache::CacheConfig;
 use directory::{DirectoryKeys, ServiceAccount};
 
 /// Default of the `timeout` key, in seconds.
@@ -53,7 +52,6 @@ struct CommonKeys<'a> {
     bind_dn: &'a Option<String>,
     bind_password: &'a Option<String>,
     timeout: f64,
-    cache: CacheConfig,
 }
 
 impl CommonKeys<'_> {
@@ -112,7 +110,6 @@ impl CommonKeys<'_> {
                 self.timeout
             )));
         }
-        self.cache.validate().map_err(PluginError::new)?;
         Ok(DirectoryKeys {
             server,
             base_dn,

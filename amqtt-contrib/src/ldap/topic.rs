@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::directory::{Directory, Lookup, UserEntry};
 use super::{CommonKeys, DEFAULT_TIMEOUT};
-use crate::answer_cache::{AnswerCache, CacheConfig, DEFAULT_CACHE_SIZE, LoginKey};
+use crate::answer_cache::{AnswerCache, DEFAULT_CACHE_SIZE, LoginKey};
 
 /// Configuration of [`TopicAuthLdap`]: aMQTT's keys, and `timeout`, `cache_ttl`, `cache_size`.
 #[derive(Clone, Deserialize)]
@@ -92,10 +92,6 @@ pub struct TopicAuthLdap {
 )]
 impl Plugin for TopicAuthLdap {
     fn build(config: TopicAuthLdapConfig, _ctx: &BrokerContext) -> Result<Self, PluginError> {
-        let cache = CacheConfig {
-            cache_ttl: config.cache_ttl,
-            cache_size: config.cache_size,
-        };
         let keys = CommonKeys {
             server: &config.server,
             base_dn: &config.base_dn,
@@ -103,9 +99,10 @@ impl Plugin for TopicAuthLdap {
             bind_dn: &config.bind_dn,
             bind_password: &config.bind_password,
             timeout: config.timeout,
-            cache,
         }
         .directory_keys()?;
+        let cache = AnswerCache::configured(config.cache_ttl, config.cache_size)
+            .map_err(PluginError::new)?;
         let attribute = |key: &str, value: Option<String>| match value {
             Some(name)
                 if !name.is_empty()
@@ -130,7 +127,7 @@ impl Plugin for TopicAuthLdap {
         Ok(TopicAuthLdap {
             directory: Directory::new(keys),
             attributes,
-            cache: AnswerCache::from_config(&cache),
+            cache,
         })
     }
 
