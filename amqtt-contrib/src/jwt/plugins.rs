@@ -1,6 +1,8 @@
 //! The two plugins: logins ([`UserAuthJwt`]) and topics ([`TopicAuthJwt`]).
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use amqtt_core::plugin::{
     Action, BrokerContext, Plugin, PluginError, SessionInfo, Verdict, plugin,
@@ -8,7 +10,7 @@ use amqtt_core::plugin::{
 use amqtt_core::topic::{filter_matches, valid_topic_filter};
 use amqtt_plugins::topic_checking::filter_covers;
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use super::key::{KeySources, Verifier};
 
@@ -164,7 +166,7 @@ impl Plugin for TopicAuthJwt {
         let Some(token) = session.password.as_deref().filter(|t| !t.is_empty()) else {
             return Verdict::Deny;
         };
-        let claims = match self.verifier.claims(token) {
+        let claims = match self.session_claims(session, token) {
             Ok(claims) => claims,
             Err(e) => {
                 tracing::debug!(user = ?session.username.as_deref(), error = %e, "jwt refused");
@@ -188,5 +190,39 @@ impl Plugin for TopicAuthJwt {
             }
         });
         Verdict::from(allowed)
+    }
+}
+
+/// The attribute under which a connection's verified token claims are kept.
+const CLAIMS_ATTRIBUTE: &str = "topic_jwt.claims";
+
+impl TopicAuthJwt {
+    /// The claims of the connection's token: its signature is verified at the first topic check
+    /// and the claims kept in the connection's attributes, so the checks of every message that
+    /// follows (one per delivery) do not verify it again. `exp` is checked each time, so a token
+    /// that expires while connected stops granting topics, as when it was verified every time.
+    fn session_claims(
+        &self,
+        session: &SessionInfo,
+        token: &[u8],
+    ) -> Result<Arc<Map<String, Value>>, String> {
+        if let Some(claims) = session
+            .attributes
+            .get::<Map<String, Value>>(CLAIMS_ATTRIBUTE)
+        {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            return match claims.get("exp").and_then(Value::as_u64) {
+                Some(exp) if exp < now => Err("ExpiredSignature".to_owned()),
+                _ => Ok(claims),
+            };
+        }
+        let claims = self.verifier.claims(token).map_err(|e| e.to_string())?;
+        session.attributes.insert(CLAIMS_ATTRIBUTE, claims);
+        session
+            .attributes
+            .get::<Map<String, Value>>(CLAIMS_ATTRIBUTE)
+            .ok_or_else(|| "claims just stored are gone".to_owned())
     }
 }
