@@ -200,11 +200,15 @@ pub fn refusal_words(code: ConnectReturnCode) -> &'static str {
 pub fn connect_error(url: &str, error: &ClientError) -> String {
     let url = mask_password(url);
     match error {
-        ClientError::Refused(code) => format!(
-            "connection to {url} refused by the broker: {} (CONNACK code {})",
-            refusal_words(*code),
-            *code as u8
-        ),
+        ClientError::Refused(code) => {
+            // The tools speak 3.1.1: the broker answered with one of its six codes.
+            let code = ConnectReturnCode::from(*code);
+            format!(
+                "connection to {url} refused by the broker: {} (CONNACK code {})",
+                refusal_words(code),
+                code as u8
+            )
+        }
         other => format!("cannot connect to {url}: {other}"),
     }
 }

@@ -141,7 +141,7 @@ mod tests {
     use std::time::Duration;
 
     use amqtt_core::codec::{
-        self, ByteString, ConnectReturnCode, Packet, Publish, QoS, SubAckCode, Subscribe,
+        self, ByteString, Packet, Publish, QoS, ReasonCode, SubAckCode, Subscribe,
     };
     use bytes::{Bytes, BytesMut};
     use futures_util::{SinkExt, StreamExt};
@@ -213,18 +213,20 @@ mod tests {
             will: None,
             username: None,
             password: None,
+            ..Default::default()
         };
         ws.send(frame(Packet::Connect(Box::new(connect))))
             .await
             .expect("send");
         match recv(&mut ws, &mut buf).await {
-            Packet::ConnAck(ack) => assert_eq!(ack.code, ConnectReturnCode::Accepted),
+            Packet::ConnAck(ack) => assert_eq!(ack.code, ReasonCode::Success),
             other => panic!("expected CONNACK, got {other:?}"),
         }
         let id = std::num::NonZeroU16::MIN;
         ws.send(frame(Packet::Subscribe(Subscribe {
             packet_id: id,
-            filters: vec![(ByteString::from("web/#"), QoS::AtMostOnce)],
+            filters: vec![(ByteString::from("web/#"), QoS::AtMostOnce.into())],
+            properties: None,
         })))
         .await
         .expect("send");
@@ -241,6 +243,7 @@ mod tests {
             topic: ByteString::from("web/hello"),
             packet_id: None,
             payload: Bytes::from_static(b"from the browser"),
+            properties: None,
         })))
         .await
         .expect("send");

@@ -45,6 +45,7 @@ impl SessionRow<'_> {
                     .will_retain
                     .and_then(flag)
                     .ok_or("a session with an invalid will retain flag")?,
+                properties: None,
             }),
         };
         let disconnected_at = match self.disconnected_at_ms {
@@ -98,6 +99,7 @@ impl MessageRow<'_> {
                 topic,
                 packet_id,
                 payload: Bytes::copy_from_slice(self.payload),
+                properties: None,
             },
         })
     }
@@ -112,6 +114,7 @@ pub(crate) fn retained(topic: &[u8], qos_code: i64, payload: &[u8]) -> Result<Pu
         topic: text(topic).ok_or("a retained message whose topic is not UTF-8")?,
         packet_id: None,
         payload: Bytes::copy_from_slice(payload),
+        properties: None,
     })
 }
 

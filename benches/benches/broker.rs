@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use amqtt_core::broker::{Broker, BrokerHandle};
 use amqtt_core::codec::{
-    self, ByteString, Connect, ConnectReturnCode, Packet, Publish, QoS, SubAckCode, Subscribe,
+    self, ByteString, Connect, Packet, Publish, QoS, ReasonCode, SubAckCode, Subscribe,
 };
 use amqtt_core::config::BrokerConfig;
 use amqtt_core::plugin::{Hooks, Plugin};
@@ -70,10 +70,11 @@ impl Client {
                 will: None,
                 username: None,
                 password: None,
+                ..Default::default()
             })))
             .await;
         match client.recv().await {
-            Packet::ConnAck(ack) => assert_eq!(ack.code, ConnectReturnCode::Accepted),
+            Packet::ConnAck(ack) => assert_eq!(ack.code, ReasonCode::Success),
             other => panic!("expected CONNACK, got {other:?}"),
         }
         client
@@ -130,6 +131,7 @@ fn message() -> Publish {
         topic: ByteString::from_static(TOPIC),
         packet_id: None,
         payload: Bytes::from(vec![0x5A; PAYLOAD]),
+        properties: None,
     }
 }
 
@@ -154,7 +156,8 @@ impl<P: Plugin> Setup<P> {
         subscriber
             .send(&Packet::Subscribe(Subscribe {
                 packet_id: NonZeroU16::MIN,
-                filters: vec![(ByteString::from_static(TOPIC), QoS::AtMostOnce)],
+                filters: vec![(ByteString::from_static(TOPIC), QoS::AtMostOnce.into())],
+                properties: None,
             }))
             .await;
         match subscriber.recv().await {

@@ -23,6 +23,7 @@ fn publish(len: usize) -> Packet {
         topic: ByteString::from_static("site/42/device/1337/telemetry/temperature"),
         packet_id: NonZeroU16::new(4711),
         payload: Bytes::from(vec![0x5A; len]),
+        properties: None,
     })
 }
 

@@ -33,6 +33,7 @@ fn packet_logger(c: &mut Criterion) {
         topic: ByteString::from_static("site/42/device/1337/telemetry"),
         packet_id: NonZeroU16::new(7),
         payload: Bytes::from_static(&[0x5A; 64]),
+        properties: None,
     });
     let session = SessionInfo::new("client-1");
     let mut group = c.benchmark_group("packet_logger_debug_off");

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use amqtt_core::broker::{Broker, BrokerHandle};
 use amqtt_core::codec::{
-    self, ByteString, Connect, ConnectReturnCode, Packet, Publish, QoS, SubAckCode, Subscribe,
+    self, ByteString, Connect, Packet, Publish, QoS, ReasonCode, SubAckCode, Subscribe,
 };
 use amqtt_core::config::BrokerConfig;
 use bytes::{Bytes, BytesMut};
@@ -72,7 +72,7 @@ struct Client {
 
 impl Client {
     /// Connects with a clean session and returns the client and the CONNACK's code.
-    async fn connect(addr: SocketAddr, client_id: &str) -> (Client, ConnectReturnCode) {
+    async fn connect(addr: SocketAddr, client_id: &str) -> (Client, ReasonCode) {
         let stream = TcpStream::connect(addr).await.expect("tcp connect");
         let mut client = Client {
             stream,
@@ -86,6 +86,7 @@ impl Client {
                 will: None,
                 username: None,
                 password: None,
+                ..Default::default()
             })))
             .await;
         match client.recv().await {
@@ -97,7 +98,7 @@ impl Client {
     /// Connects and asserts the broker accepted.
     async fn accepted(addr: SocketAddr, client_id: &str) -> Client {
         let (client, code) = Client::connect(addr, client_id).await;
-        assert_eq!(code, ConnectReturnCode::Accepted, "{client_id} is accepted");
+        assert_eq!(code, ReasonCode::Success, "{client_id} is accepted");
         client
     }
 
@@ -127,7 +128,8 @@ impl Client {
     async fn subscribe(&mut self, filter: &str) {
         self.send(Packet::Subscribe(Subscribe {
             packet_id: pid(1),
-            filters: vec![(ByteString::from(filter), QoS::AtLeastOnce)],
+            filters: vec![(ByteString::from(filter), QoS::AtLeastOnce.into())],
+            properties: None,
         }))
         .await;
         match self.recv().await {
@@ -145,9 +147,10 @@ impl Client {
             topic: ByteString::from(topic),
             packet_id: Some(pid(id)),
             payload: Bytes::from_static(payload.as_bytes()),
+            properties: None,
         }))
         .await;
-        assert_eq!(self.recv().await, Packet::PubAck(pid(id)));
+        assert_eq!(self.recv().await, Packet::PubAck(pid(id).into()));
     }
 
     /// The next packet, which must be a PUBLISH: its topic and payload.
@@ -171,7 +174,7 @@ async fn banned_client_is_not_authorized() {
     let broker = RunningBroker::start(CONFIG).await;
 
     let (_mallory, code) = Client::connect(broker.addr, "mallory").await;
-    assert_eq!(code, ConnectReturnCode::NotAuthorized);
+    assert_eq!(code, ReasonCode::NotAuthorized);
     // Everyone else is left to auth_anonymous, which admits them.
     Client::accepted(broker.addr, "alice").await;
 
@@ -228,7 +231,7 @@ async fn shipped_config_runs() {
     let broker = RunningBroker::start(&yaml).await;
 
     let (_mallory, code) = Client::connect(broker.addr, "mallory").await;
-    assert_eq!(code, ConnectReturnCode::NotAuthorized);
+    assert_eq!(code, ReasonCode::NotAuthorized);
     Client::accepted(broker.addr, "alice").await;
 
     broker.stop().await;

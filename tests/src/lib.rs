@@ -108,6 +108,7 @@ pub fn connect_packet(client_id: &str, clean_session: bool) -> Connect {
         will: None,
         username: None,
         password: None,
+        ..Default::default()
     }
 }
 
@@ -118,6 +119,7 @@ pub fn will(topic: &str, message: &str, qos: QoS, retain: bool) -> LastWill {
         message: Bytes::copy_from_slice(message.as_bytes()),
         qos,
         retain,
+        properties: None,
     }
 }
 
@@ -147,6 +149,7 @@ pub fn publish_bytes(
         topic: ByteString::from(topic),
         packet_id: id.map(pid),
         payload: Bytes::copy_from_slice(payload),
+        properties: None,
     }
 }
 
@@ -180,7 +183,7 @@ impl RawClient {
     /// Connects with a clean session and asserts the connection is accepted.
     pub async fn connect(addr: SocketAddr, client_id: &str) -> RawClient {
         let (client, ack) = RawClient::connect_with(addr, connect_packet(client_id, true)).await;
-        assert_eq!(ack.code, codec::ConnectReturnCode::Accepted);
+        assert_eq!(ack.code, codec::ReasonCode::Success);
         client
     }
 
@@ -267,8 +270,9 @@ impl RawClient {
             packet_id: pid(id),
             filters: filters
                 .iter()
-                .map(|(f, q)| (ByteString::from(*f), *q))
+                .map(|(f, q)| (ByteString::from(*f), (*q).into()))
                 .collect(),
+            properties: None,
         }))
         .await;
         match self.recv().await {
@@ -285,9 +289,10 @@ impl RawClient {
         self.send(Packet::Unsubscribe(Unsubscribe {
             packet_id: pid(id),
             filters: filters.iter().map(|f| ByteString::from(*f)).collect(),
+            properties: None,
         }))
         .await;
-        assert_eq!(self.recv().await, Packet::UnsubAck(pid(id)));
+        assert_eq!(self.recv().await, Packet::UnsubAck(pid(id).into()));
     }
 
     /// Publishes and completes the handshake of its QoS (PUBACK, or PUBREC/PUBREL/PUBCOMP).
@@ -299,18 +304,18 @@ impl RawClient {
         .await;
         match qos {
             QoS::AtMostOnce => {}
-            QoS::AtLeastOnce => assert_eq!(self.recv().await, Packet::PubAck(pid(4242))),
+            QoS::AtLeastOnce => assert_eq!(self.recv().await, Packet::PubAck(pid(4242).into())),
             QoS::ExactlyOnce => {
-                assert_eq!(self.recv().await, Packet::PubRec(pid(4242)));
-                self.send(Packet::PubRel(pid(4242))).await;
-                assert_eq!(self.recv().await, Packet::PubComp(pid(4242)));
+                assert_eq!(self.recv().await, Packet::PubRec(pid(4242).into()));
+                self.send(Packet::PubRel(pid(4242).into())).await;
+                assert_eq!(self.recv().await, Packet::PubComp(pid(4242).into()));
             }
         }
     }
 
     /// Sends DISCONNECT and closes the socket.
     pub async fn disconnect(mut self) {
-        self.send(Packet::Disconnect).await;
+        self.send(Packet::Disconnect(Default::default())).await;
         let _ = self.stream.shutdown().await;
     }
 }
@@ -377,11 +382,11 @@ impl RawClient {
     pub async fn ack(&mut self, qos: QoS, id: Option<NonZeroU16>) {
         match (qos, id) {
             (QoS::AtMostOnce, _) => {}
-            (QoS::AtLeastOnce, Some(id)) => self.send(Packet::PubAck(id)).await,
+            (QoS::AtLeastOnce, Some(id)) => self.send(Packet::PubAck(id.into())).await,
             (QoS::ExactlyOnce, Some(id)) => {
-                self.send(Packet::PubRec(id)).await;
-                assert_eq!(self.recv().await, Packet::PubRel(id));
-                self.send(Packet::PubComp(id)).await;
+                self.send(Packet::PubRec(id.into())).await;
+                assert_eq!(self.recv().await, Packet::PubRel(id.into()));
+                self.send(Packet::PubComp(id.into())).await;
             }
             (qos, None) => panic!("a QoS {qos:?} PUBLISH needs a packet id"),
         }

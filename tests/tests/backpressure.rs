@@ -44,7 +44,10 @@ async fn every_acknowledged_qos1_message_reaches_a_slow_subscriber() {
                 }
                 client.send_raw(&out).await;
                 for i in 0..MESSAGES {
-                    assert_eq!(client.recv().await, Packet::PubAck(pid(i as u16 + 1)));
+                    assert_eq!(
+                        client.recv().await,
+                        Packet::PubAck(pid(i as u16 + 1).into())
+                    );
                 }
                 client
             })
@@ -64,8 +67,10 @@ async fn every_acknowledged_qos1_message_reaches_a_slow_subscriber() {
             "out of order or lost"
         );
         next[p] += 1;
-        sub.send(Packet::PubAck(publish.packet_id.expect("QoS 1 has an id")))
-            .await;
+        sub.send(Packet::PubAck(
+            publish.packet_id.expect("QoS 1 has an id").into(),
+        ))
+        .await;
         if n % 50 == 0 {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use amqtt_contrib::cert::UserAuthCert;
 use amqtt_core::broker::{Broker, BrokerError};
-use amqtt_core::codec::{self, ConnectReturnCode, Packet};
+use amqtt_core::codec::{self, Packet, ReasonCode};
 use amqtt_core::config::BrokerConfig;
 use amqtt_tests::{RECV_TIMEOUT, TestBroker, amqtt_binary, connect_packet};
 use bytes::BytesMut;
@@ -116,11 +116,7 @@ fn client_config(dir: &Path, identity: Option<&str>) -> Arc<ClientConfig> {
 }
 
 /// Connects over TLS as `client_id` and returns the CONNACK's code.
-async fn connack(
-    addr: SocketAddr,
-    config: Arc<ClientConfig>,
-    client_id: &str,
-) -> ConnectReturnCode {
+async fn connack(addr: SocketAddr, config: Arc<ClientConfig>, client_id: &str) -> ReasonCode {
     let tcp = TcpStream::connect(addr).await.expect("TCP connect");
     let name = ServerName::try_from("localhost").expect("server name");
     let mut tls = TlsConnector::from(config)
@@ -167,7 +163,7 @@ async fn the_certificate_must_name_the_client_id_in_the_domain() {
     ))
     .await;
     let addr = broker.addr;
-    use ConnectReturnCode::{Accepted, NotAuthorized};
+    use ReasonCode::{NotAuthorized, Success as Accepted};
     let cases = [
         (Some("dev-1"), "dev-1", Accepted),
         (Some("dev-1"), "dev-2", NotAuthorized),

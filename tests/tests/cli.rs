@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use amqtt_core::codec::ConnectReturnCode;
+use amqtt_core::codec::ReasonCode;
 use amqtt_tests::{RawClient, amqtt_binary, connect_packet};
 use tokio::net::TcpStream;
 
@@ -146,7 +146,7 @@ async fn broker_serves_and_exits_0_on_sigterm() {
     wait_for_listener(addr, &mut child.0).await;
 
     let (mut client, ack) = RawClient::connect_with(addr, connect_packet("cli", true)).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, ReasonCode::Success);
 
     let kill = Command::new("kill")
         .args(["-TERM", &child.0.id().to_string()])

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use amqtt_core::broker::Broker;
 use amqtt_core::client::{ClientConfig, ClientError, ClientOptions, Message, MqttClient};
-use amqtt_core::codec::{self, ConnAck, Connect, ConnectReturnCode, Packet, QoS, SubAckCode};
+use amqtt_core::codec::{self, ConnAck, Connect, Packet, QoS, ReasonCode, SubAckCode};
 use amqtt_core::config::BrokerConfig;
 use amqtt_core::plugin::{Plugin, SessionInfo};
 use amqtt_core::transport::client::ConnectOptions;
@@ -91,10 +91,7 @@ async fn refused_connect_is_a_typed_error() {
     .await;
     let result = bounded(MqttClient::connect(&url(broker.addr), options("anon"))).await;
     assert!(
-        matches!(
-            result,
-            Err(ClientError::Refused(ConnectReturnCode::NotAuthorized))
-        ),
+        matches!(result, Err(ClientError::Refused(ReasonCode::NotAuthorized))),
         "{result:?}"
     );
 }
@@ -337,7 +334,8 @@ impl Raw {
         };
         raw.send(Packet::ConnAck(ConnAck {
             session_present: false,
-            code: ConnectReturnCode::Accepted,
+            code: ReasonCode::Success,
+            properties: None,
         }))
         .await;
         (raw, *connect)
@@ -407,8 +405,8 @@ async fn unacknowledged_publishes_are_resumed_after_a_reconnect() {
             .iter()
             .find(|(q, _)| *q == QoS::ExactlyOnce)
             .expect("QoS 2");
-        raw.send(Packet::PubRec(id2)).await;
-        assert_eq!(raw.recv().await, Packet::PubRel(id2));
+        raw.send(Packet::PubRec(id2.into())).await;
+        assert_eq!(raw.recv().await, Packet::PubRel(id2.into()));
         drop(raw);
         // Second connection: the QoS 1 publish again with DUP, and the PUBREL again.
         let mut raw = Raw::accept(&listener).await;
@@ -421,11 +419,11 @@ async fn unacknowledged_publishes_are_resumed_after_a_reconnect() {
                 Packet::Publish(p) => {
                     assert!(p.dup);
                     assert_eq!(p.packet_id, Some(id1));
-                    raw.send(Packet::PubAck(id1)).await;
+                    raw.send(Packet::PubAck(id1.into())).await;
                 }
-                Packet::PubRel(id) => {
+                Packet::PubRel(amqtt_core::codec::Ack { packet_id: id, .. }) => {
                     assert_eq!(id, id2);
-                    raw.send(Packet::PubComp(id2)).await;
+                    raw.send(Packet::PubComp(id2.into())).await;
                 }
                 other => panic!("unexpected {other:?}"),
             }
@@ -640,16 +638,16 @@ async fn incoming_qos2_is_delivered_once_and_acknowledged() {
         let mut publish =
             amqtt_tests::publish_packet("q2", "once", QoS::ExactlyOnce, false, Some(7));
         raw.send(Packet::Publish(publish.clone())).await;
-        assert_eq!(raw.recv().await, Packet::PubRec(id));
+        assert_eq!(raw.recv().await, Packet::PubRec(id.into()));
         publish.dup = true;
         raw.send(Packet::Publish(publish)).await;
-        assert_eq!(raw.recv().await, Packet::PubRec(id));
-        raw.send(Packet::PubRel(id)).await;
-        assert_eq!(raw.recv().await, Packet::PubComp(id));
+        assert_eq!(raw.recv().await, Packet::PubRec(id.into()));
+        raw.send(Packet::PubRel(id.into())).await;
+        assert_eq!(raw.recv().await, Packet::PubComp(id.into()));
         // And QoS 1 is answered with PUBACK.
         let q1 = amqtt_tests::publish_packet("q1", "one", QoS::AtLeastOnce, false, Some(8));
         raw.send(Packet::Publish(q1)).await;
-        assert_eq!(raw.recv().await, Packet::PubAck(amqtt_tests::pid(8)));
+        assert_eq!(raw.recv().await, Packet::PubAck(amqtt_tests::pid(8).into()));
         raw
     });
     let mut client = client_raw(addr).await;

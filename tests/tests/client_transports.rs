@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use amqtt_core::codec::{Connect, ConnectReturnCode, Packet, QoS, SubAckCode};
+use amqtt_core::codec::{Connect, Packet, QoS, ReasonCode, SubAckCode};
 use amqtt_core::plugin::{Hooks, Plugin, SessionInfo, Verdict};
 use amqtt_core::transport::client::{
     ClientStream, ClientTransport, ClientTransportError, ConnectOptions, Scheme, connect,
@@ -104,7 +104,7 @@ async fn round_trip_url(url: &str, options: &ConnectOptions, client_id: &str) {
 /// closed first, as after a TLS 1.3 client certificate refusal).
 async fn accepted(stream: ClientStream, client_id: &str) -> bool {
     let mut client = Mqtt::new(stream);
-    matches!(client.try_connect(client_id).await, Some(ack) if ack.code == ConnectReturnCode::Accepted)
+    matches!(client.try_connect(client_id).await, Some(ack) if ack.code == ReasonCode::Success)
 }
 
 /// The rustls error inside a TLS handshake failure.
@@ -190,6 +190,7 @@ async fn credentials_of_the_url_reach_connect() {
             will: None,
             username: parsed.username.as_deref().map(Into::into),
             password: parsed.password.clone().map(Bytes::from),
+            ..Default::default()
         };
         let mut client = Mqtt::new(transport.connect().await.expect("connects"));
         client
@@ -200,7 +201,7 @@ async fn credentials_of_the_url_reach_connect() {
             Packet::ConnAck(ack) => ack,
             other => panic!("expected CONNACK, got {other:?}"),
         };
-        assert_eq!(ack.code == ConnectReturnCode::Accepted, expect, "{url}");
+        assert_eq!(ack.code == ReasonCode::Success, expect, "{url}");
     }
     let users = broker.handle.plugins().users.lock().expect("lock").clone();
     assert_eq!(users, vec![Some("alice".into()), Some("alice".into())]);

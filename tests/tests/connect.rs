@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use amqtt_core::codec::{ConnectReturnCode, Packet, QoS};
+use amqtt_core::codec::{ConnAck, Packet, ProtocolVersion, QoS, ReasonCode, decode_as};
 use amqtt_tests::{RawClient, TestBroker, connect_packet, read_until_closed};
-use tokio::io::AsyncWriteExt;
+use bytes::BytesMut;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 /// Upper bound for a close the broker should perform promptly.
@@ -44,21 +45,78 @@ async fn send_and_read_until_closed(broker: &TestBroker, bytes: &[u8]) -> Vec<u8
         .expect("the broker closes the connection")
 }
 
-#[tokio::test]
-async fn mqtt_3_1_gets_connack_unacceptable_protocol_version_and_close() {
-    let broker = TestBroker::start("").await;
-    let connect = raw_connect(b"MQIsdp", 3, 0x02, &[], b"old-client");
-    let received = send_and_read_until_closed(&broker, &connect).await;
-    assert_eq!(received, [0x20, 0x02, 0x00, 0x01]);
+/// Opens a raw socket, sends `bytes`, and returns the first packet the broker answers with,
+/// decoded for `version`.
+async fn send_and_read_answer(
+    broker: &TestBroker,
+    bytes: &[u8],
+    version: ProtocolVersion,
+) -> Packet {
+    let mut stream = TcpStream::connect(broker.addr).await.expect("tcp connect");
+    stream.write_all(bytes).await.expect("write");
+    let mut buf = BytesMut::new();
+    tokio::time::timeout(CLOSE_WITHIN, async {
+        loop {
+            if let Some(packet) = decode_as(&mut buf, usize::MAX, version).expect("valid answer") {
+                return packet;
+            }
+            assert!(stream.read_buf(&mut buf).await.expect("read") > 0, "closed");
+        }
+    })
+    .await
+    .expect("an answer in time")
 }
 
 #[tokio::test]
-async fn mqtt_5_gets_connack_unacceptable_protocol_version_and_close() {
+async fn unknown_protocol_level_gets_connack_unacceptable_protocol_version_and_close() {
+    let broker = TestBroker::start("").await;
+    for (name, level) in [(&b"MQTT"[..], 6), (b"MQTT", 3), (b"MQIsdp", 4)] {
+        let connect = raw_connect(name, level, 0x02, &[], b"odd-client");
+        let received = send_and_read_until_closed(&broker, &connect).await;
+        assert_eq!(received, [0x20, 0x02, 0x00, 0x01], "level {level}");
+    }
+}
+
+#[tokio::test]
+async fn mqtt_3_1_is_accepted_without_session_present_and_needs_a_client_id() {
+    let broker = TestBroker::start("").await;
+    let connect = raw_connect(b"MQIsdp", 3, 0x00, &[], b"old-client");
+    let answer = send_and_read_answer(&broker, &connect, ProtocolVersion::V31).await;
+    assert_eq!(
+        answer,
+        Packet::ConnAck(ConnAck::new(false, ReasonCode::Success))
+    );
+    // 3.1 has no broker-assigned client ids.
+    let connect = raw_connect(b"MQIsdp", 3, 0x02, &[], b"");
+    let received = send_and_read_until_closed(&broker, &connect).await;
+    assert_eq!(received, [0x20, 0x02, 0x00, 0x02]);
+}
+
+#[tokio::test]
+async fn mqtt_5_gets_a_v5_connack_and_an_assigned_client_id() {
     let broker = TestBroker::start("").await;
     // MQTT 5 has a properties length (here 0) between the keep-alive and the client id.
     let connect = raw_connect(b"MQTT", 5, 0x02, &[0x00], b"new-client");
-    let received = send_and_read_until_closed(&broker, &connect).await;
-    assert_eq!(received, [0x20, 0x02, 0x00, 0x01]);
+    let Packet::ConnAck(ack) = send_and_read_answer(&broker, &connect, ProtocolVersion::V5).await
+    else {
+        panic!("expected CONNACK");
+    };
+    assert_eq!(ack.code, ReasonCode::Success);
+    let props = ack.properties.expect("CONNACK properties");
+    assert!(props.assigned_client_identifier.is_none());
+    assert!(props.maximum_packet_size.is_some());
+    // An empty client id is assigned one, also without clean start.
+    let connect = raw_connect(b"MQTT", 5, 0x00, &[0x00], b"");
+    let Packet::ConnAck(ack) = send_and_read_answer(&broker, &connect, ProtocolVersion::V5).await
+    else {
+        panic!("expected CONNACK");
+    };
+    assert_eq!(ack.code, ReasonCode::Success);
+    let assigned = ack
+        .properties
+        .and_then(|p| p.assigned_client_identifier)
+        .expect("an assigned client id");
+    assert!(!assigned.is_empty());
 }
 
 #[tokio::test]
@@ -90,7 +148,7 @@ async fn empty_client_id_with_persistent_session_is_rejected() {
 async fn empty_client_id_with_clean_session_is_accepted_and_works() {
     let broker = TestBroker::start("").await;
     let (mut client, ack) = RawClient::connect_with(broker.addr, connect_packet("", true)).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, ReasonCode::Success);
     assert!(!ack.session_present);
 
     let granted = client.subscribe(1, &[("anon/t", QoS::AtLeastOnce)]).await;
@@ -169,7 +227,7 @@ async fn connect_with_a_connected_client_id_takes_over() {
 async fn session_present(broker: &TestBroker, client_id: &str, clean_session: bool) -> bool {
     let (client, ack) =
         RawClient::connect_with(broker.addr, connect_packet(client_id, clean_session)).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, ReasonCode::Success);
     client.disconnect().await;
     ack.session_present
 }

@@ -11,7 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use amqtt_core::broker::Broker;
-use amqtt_core::codec::{ByteString, ConnectReturnCode};
+use amqtt_core::codec::{ByteString, ReasonCode};
 use amqtt_core::config::BrokerConfig;
 use amqtt_plugins::AnonymousAuth;
 use amqtt_plugins::file_auth::FileAuth;
@@ -107,11 +107,7 @@ fn plugins_yaml(file: &Path) -> String {
 }
 
 /// Connects with the given credentials and returns the CONNACK code.
-async fn connack(
-    addr: SocketAddr,
-    user: Option<&str>,
-    password: Option<&str>,
-) -> ConnectReturnCode {
+async fn connack(addr: SocketAddr, user: Option<&str>, password: Option<&str>) -> ReasonCode {
     let mut connect = connect_packet("file-auth-client", true);
     connect.username = user.map(ByteString::from);
     connect.password = password.map(|p| Bytes::copy_from_slice(p.as_bytes()));
@@ -145,20 +141,20 @@ async fn each_hash_format_admits_its_user_with_the_right_password_only() {
     ] {
         assert_eq!(
             connack(broker.addr, Some(user), Some(password)).await,
-            ConnectReturnCode::Accepted,
+            ReasonCode::Success,
             "{user} with the right password"
         );
         let wrong = format!("{password}x");
         assert_eq!(
             connack(broker.addr, Some(user), Some(&wrong)).await,
-            ConnectReturnCode::NotAuthorized,
+            ReasonCode::NotAuthorized,
             "{user} with a wrong password"
         );
     }
     // Another user's password does not open an account.
     assert_eq!(
         connack(broker.addr, Some("alice"), Some("bob-pw")).await,
-        ConnectReturnCode::NotAuthorized
+        ReasonCode::NotAuthorized
     );
     broker.stop().await;
 }
@@ -170,15 +166,15 @@ async fn unknown_user_and_missing_password_are_refused() {
     let broker = TestBroker::<(FileAuth,)>::start_with_plugins(&plugins_yaml(&file)).await;
     assert_eq!(
         connack(broker.addr, Some("mallory"), Some("alice-pw")).await,
-        ConnectReturnCode::NotAuthorized
+        ReasonCode::NotAuthorized
     );
     assert_eq!(
         connack(broker.addr, Some("alice"), None).await,
-        ConnectReturnCode::NotAuthorized
+        ReasonCode::NotAuthorized
     );
     assert_eq!(
         connack(broker.addr, Some("alice"), Some("")).await,
-        ConnectReturnCode::NotAuthorized
+        ReasonCode::NotAuthorized
     );
     broker.stop().await;
 }
@@ -190,7 +186,7 @@ async fn no_user_name_is_refused_when_no_other_plugin_allows() {
     let broker = TestBroker::<(FileAuth,)>::start_with_plugins(&plugins_yaml(&file)).await;
     assert_eq!(
         connack(broker.addr, None, None).await,
-        ConnectReturnCode::NotAuthorized
+        ReasonCode::NotAuthorized
     );
     broker.stop().await;
 }
@@ -204,18 +200,15 @@ async fn anonymous_plugin_admits_clients_without_user_name_but_not_bad_passwords
         plugins_yaml(&file)
     );
     let broker = TestBroker::<(Option<AnonymousAuth>, FileAuth)>::start_with_plugins(&yaml).await;
-    assert_eq!(
-        connack(broker.addr, None, None).await,
-        ConnectReturnCode::Accepted
-    );
+    assert_eq!(connack(broker.addr, None, None).await, ReasonCode::Success);
     assert_eq!(
         connack(broker.addr, Some("alice"), Some("alice-pw")).await,
-        ConnectReturnCode::Accepted
+        ReasonCode::Success
     );
     // The file plugin's Deny wins over the anonymous plugin's Allow.
     assert_eq!(
         connack(broker.addr, Some("alice"), Some("nope")).await,
-        ConnectReturnCode::NotAuthorized
+        ReasonCode::NotAuthorized
     );
     broker.stop().await;
 }
@@ -231,7 +224,7 @@ async fn short_name_and_dashed_key_are_accepted() {
     let broker = TestBroker::<(FileAuth,)>::start_with_plugins(&yaml).await;
     assert_eq!(
         connack(broker.addr, Some("bob"), Some("bob-pw")).await,
-        ConnectReturnCode::Accepted
+        ReasonCode::Success
     );
     broker.stop().await;
 }
@@ -287,7 +280,7 @@ async fn reload_puts_new_users_in_force_and_keeps_old_ones_on_error() {
     let broker = TestBroker::<(FileAuth,)>::start_with_plugins(&plugins_yaml(&file)).await;
     assert_eq!(
         connack(broker.addr, Some("grace"), Some("grace-pw")).await,
-        ConnectReturnCode::NotAuthorized
+        ReasonCode::NotAuthorized
     );
 
     let mut passwd = std::fs::OpenOptions::new()
@@ -300,7 +293,7 @@ async fn reload_puts_new_users_in_force_and_keeps_old_ones_on_error() {
     assert_eq!(plugin.reload().expect("reload"), 7);
     assert_eq!(
         connack(broker.addr, Some("grace"), Some("grace-pw")).await,
-        ConnectReturnCode::Accepted
+        ReasonCode::Success
     );
 
     // A broken file is refused and the users loaded before stay.
@@ -310,7 +303,7 @@ async fn reload_puts_new_users_in_force_and_keeps_old_ones_on_error() {
     assert_eq!(plugin.user_count(), 7);
     assert_eq!(
         connack(broker.addr, Some("grace"), Some("grace-pw")).await,
-        ConnectReturnCode::Accepted
+        ReasonCode::Success
     );
 
     // A removed user is refused after a reload.
@@ -318,7 +311,7 @@ async fn reload_puts_new_users_in_force_and_keeps_old_ones_on_error() {
     assert_eq!(plugin.reload().expect("reload"), 1);
     assert_eq!(
         connack(broker.addr, Some("grace"), Some("grace-pw")).await,
-        ConnectReturnCode::NotAuthorized
+        ReasonCode::NotAuthorized
     );
     broker.stop().await;
 }
@@ -366,11 +359,11 @@ async fn amqtt_passwd_adds_updates_and_deletes_users() {
     let broker = TestBroker::<(FileAuth,)>::start_with_plugins(&plugins_yaml(&file)).await;
     assert_eq!(
         connack(broker.addr, Some("henry"), Some("henry-pw")).await,
-        ConnectReturnCode::Accepted
+        ReasonCode::Success
     );
     assert_eq!(
         connack(broker.addr, Some("bob"), Some("bob-pw")).await,
-        ConnectReturnCode::Accepted
+        ReasonCode::Success
     );
 
     // A new password replaces the old one (CRLF from a script is not part of it).
@@ -380,11 +373,11 @@ async fn amqtt_passwd_adds_updates_and_deletes_users() {
     assert_eq!(plugin.reload().expect("reload"), 2);
     assert_eq!(
         connack(broker.addr, Some("henry"), Some("henry-new")).await,
-        ConnectReturnCode::Accepted
+        ReasonCode::Success
     );
     assert_eq!(
         connack(broker.addr, Some("henry"), Some("henry-pw")).await,
-        ConnectReturnCode::NotAuthorized
+        ReasonCode::NotAuthorized
     );
 
     let deleted = passwd(&["-D", path, "henry"], "");
@@ -396,7 +389,7 @@ async fn amqtt_passwd_adds_updates_and_deletes_users() {
     assert_eq!(plugin.reload().expect("reload"), 1);
     assert_eq!(
         connack(broker.addr, Some("henry"), Some("henry-new")).await,
-        ConnectReturnCode::NotAuthorized
+        ReasonCode::NotAuthorized
     );
     broker.stop().await;
 

@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use amqtt_contrib::http::{TopicAuthHttp, UserAuthHttp};
 use amqtt_core::broker::Broker;
-use amqtt_core::codec::{ByteString, ConnectReturnCode};
+use amqtt_core::codec::{ByteString, ReasonCode};
 use amqtt_core::config::BrokerConfig;
 use amqtt_tests::{RawClient, connect_packet};
 use bytes::Bytes;
@@ -72,7 +72,7 @@ async fn connack(
     client_id: &str,
     user: Option<&str>,
     password: Option<&str>,
-) -> ConnectReturnCode {
+) -> ReasonCode {
     let (_client, ack) = RawClient::connect_with(addr, login(client_id, user, password)).await;
     ack.code
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use amqtt_contrib::jwt::{TopicAuthJwt, UserAuthJwt};
 use amqtt_core::broker::Broker;
-use amqtt_core::codec::ConnectReturnCode::{self, Accepted, NotAuthorized};
+use amqtt_core::codec::ReasonCode::{self, NotAuthorized, Success as Accepted};
 use amqtt_core::codec::{ByteString, QoS, SubAckCode};
 use amqtt_core::config::BrokerConfig;
 use amqtt_tests::{RawClient, TestBroker, connect_packet};
@@ -122,7 +122,7 @@ fn block(text: &str, indent: &str) -> String {
     out.trim_end().to_owned()
 }
 
-async fn connack(addr: SocketAddr, user: Option<&str>, token: Option<&str>) -> ConnectReturnCode {
+async fn connack(addr: SocketAddr, user: Option<&str>, token: Option<&str>) -> ReasonCode {
     client(addr, user, token).await.1
 }
 
@@ -130,7 +130,7 @@ async fn client(
     addr: SocketAddr,
     user: Option<&str>,
     token: Option<&str>,
-) -> (RawClient, ConnectReturnCode) {
+) -> (RawClient, ReasonCode) {
     let mut connect = connect_packet(&unique("jwt-client"), true);
     connect.username = user.map(ByteString::from);
     connect.password = token.map(|t| Bytes::copy_from_slice(t.as_bytes()));
@@ -281,7 +281,7 @@ async fn topic_claims_decide_subscribe_publish_and_receive() {
     assert_eq!(code, Accepted);
 
     let ok = SubAckCode::Success(QoS::AtMostOnce);
-    let refused = SubAckCode::Failure;
+    let refused = SubAckCode::FAILURE;
     let filters = ["sensors/#", "sensors/+/temp", "rooms/a", "rooms/#", "other"];
     let subscribe: Vec<(&str, QoS)> = filters.iter().map(|f| (*f, QoS::AtMostOnce)).collect();
     let granted = subscriber.subscribe(1, &subscribe).await;
@@ -330,8 +330,8 @@ async fn a_client_without_a_valid_token_gets_no_topic() {
     let expired = signer.token(&json!({"s": ["#"], "exp": epoch(-5)}));
     let valid = signer.token(&json!({"s": ["#"]}));
     for (token, expected) in [
-        (None, SubAckCode::Failure),
-        (Some(expired.as_str()), SubAckCode::Failure),
+        (None, SubAckCode::FAILURE),
+        (Some(expired.as_str()), SubAckCode::FAILURE),
         (Some(valid.as_str()), SubAckCode::Success(QoS::AtMostOnce)),
     ] {
         let (mut c, code) = client(broker.addr, None, token).await;

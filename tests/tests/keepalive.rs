@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use amqtt_core::codec::{Connect, ConnectReturnCode, Packet, QoS};
+use amqtt_core::codec::{Connect, Packet, QoS, ReasonCode};
 use amqtt_tests::{RawClient, TestBroker, connect_packet, publish_packet, will};
 
 /// Connects `client_id` with `keep_alive` seconds and an optional will.
@@ -20,7 +20,7 @@ async fn connect_keep_alive(
         ..connect_packet(client_id, true)
     };
     let (client, ack) = RawClient::connect_with(broker.addr, connect).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, ReasonCode::Success);
     client
 }
 

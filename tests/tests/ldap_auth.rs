@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use amqtt_contrib::ldap::{TopicAuthLdap, UserAuthLdap};
 use amqtt_core::broker::{Broker, BrokerError};
-use amqtt_core::codec::{ByteString, ConnectReturnCode, QoS, SubAckCode};
+use amqtt_core::codec::{ByteString, QoS, ReasonCode, SubAckCode};
 use amqtt_core::config::BrokerConfig;
 use amqtt_tests::{RawClient, TestBroker, connect_packet, service_reachable};
 use bytes::Bytes;
@@ -24,7 +24,7 @@ const ADMIN_PASSWORD: &str = "admin-secret";
 /// How long a test waits to be sure a message is not delivered.
 const SILENCE: Duration = Duration::from_millis(300);
 const OK1: SubAckCode = SubAckCode::Success(QoS::AtLeastOnce);
-const REFUSED: SubAckCode = SubAckCode::Failure;
+const REFUSED: SubAckCode = SubAckCode::FAILURE;
 
 type Ldap = (Option<UserAuthLdap>, Option<TopicAuthLdap>);
 
@@ -63,11 +63,7 @@ async fn acl_broker(keys: &str) -> TestBroker<Ldap> {
 }
 
 /// The CONNACK code for a login as `username` with `password`.
-async fn login(
-    broker: &TestBroker<Ldap>,
-    username: Option<&str>,
-    password: &str,
-) -> ConnectReturnCode {
+async fn login(broker: &TestBroker<Ldap>, username: Option<&str>, password: &str) -> ReasonCode {
     login_at(broker.addr, username, password).await.1
 }
 
@@ -75,7 +71,7 @@ async fn login_at(
     addr: std::net::SocketAddr,
     username: Option<&str>,
     password: &str,
-) -> (RawClient, ConnectReturnCode) {
+) -> (RawClient, ReasonCode) {
     let mut connect = connect_packet(&format!("ldap-{}", username.unwrap_or("none")), true);
     connect.username = username.map(ByteString::from);
     connect.password = Some(Bytes::copy_from_slice(password.as_bytes()));
@@ -86,7 +82,7 @@ async fn login_at(
 /// Logs in and asserts the connection is accepted.
 async fn client(broker: &TestBroker<Ldap>, username: &str, password: &str) -> RawClient {
     let (client, code) = login_at(broker.addr, Some(username), password).await;
-    assert_eq!(code, ConnectReturnCode::Accepted, "{username}");
+    assert_eq!(code, ReasonCode::Success, "{username}");
     client
 }
 
@@ -111,7 +107,7 @@ async fn search_then_bind_admits_only_the_right_password() {
         return;
     }
     let broker = auth_broker(&search_keys(), "").await;
-    use ConnectReturnCode::{Accepted, NotAuthorized};
+    use ReasonCode::{NotAuthorized, Success as Accepted};
     assert_eq!(
         login(&broker, Some("alice"), "alice-secret").await,
         Accepted
@@ -153,7 +149,7 @@ async fn direct_bind_admits_only_the_right_password() {
         return;
     }
     let broker = auth_broker(&direct_keys(), "").await;
-    use ConnectReturnCode::{Accepted, NotAuthorized};
+    use ReasonCode::{NotAuthorized, Success as Accepted};
     assert_eq!(
         login(&broker, Some("alice"), "alice-secret").await,
         Accepted
@@ -185,7 +181,7 @@ async fn user_names_with_filter_syntax_match_no_one() {
     ] {
         assert_eq!(
             login(&broker, Some(name), "alice-secret").await,
-            ConnectReturnCode::NotAuthorized,
+            ReasonCode::NotAuthorized,
             "user name {name:?}"
         );
     }
@@ -210,7 +206,7 @@ async fn user_names_with_dn_syntax_reach_no_other_entry() {
         };
         assert_eq!(
             login(&broker, Some(name), password).await,
-            ConnectReturnCode::NotAuthorized,
+            ReasonCode::NotAuthorized,
             "user name {name:?}"
         );
     }
@@ -363,7 +359,7 @@ async fn the_cache_reuses_answers_only_when_configured() {
 
     let cached = auth_broker(&format!("{}    cache_ttl: 30\n", search_keys()), "").await;
     let uncached = auth_broker(&search_keys(), "").await;
-    use ConnectReturnCode::{Accepted, NotAuthorized};
+    use ReasonCode::{NotAuthorized, Success as Accepted};
     assert_eq!(login(&cached, Some(&user), "cached-secret").await, Accepted);
     assert_eq!(
         login(&uncached, Some(&user), "cached-secret").await,

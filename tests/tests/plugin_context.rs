@@ -76,7 +76,7 @@ async fn connect_as(addr: std::net::SocketAddr, client_id: &str, username: &str)
     let mut connect = amqtt_tests::connect_packet(client_id, true);
     connect.username = Some(username.into());
     let (client, ack) = RawClient::connect_with(addr, connect).await;
-    assert_eq!(ack.code, amqtt_core::codec::ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, amqtt_core::codec::ReasonCode::Success);
     client
 }
 

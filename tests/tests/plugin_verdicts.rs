@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use amqtt_core::codec::{ByteString, ConnAck, ConnectReturnCode, QoS, SubAckCode};
+use amqtt_core::codec::{ByteString, ConnAck, QoS, ReasonCode, SubAckCode};
 use amqtt_core::plugin::{
     Action, BrokerContext, BuildPlugins, FromConfig, Hooks, Plugin, PluginError, SessionInfo,
     Verdict,
@@ -147,7 +147,7 @@ async fn try_connect<P: Plugin>(
     let mut connect = connect_packet(client_id, true);
     connect.username = user.map(ByteString::from);
     let (mut client, ack) = RawClient::connect_with(broker.addr, connect).await;
-    if ack.code != ConnectReturnCode::Accepted {
+    if ack.code != ReasonCode::Success {
         client.expect_closed(RECV_TIMEOUT).await;
     }
     (client, ack)
@@ -155,11 +155,13 @@ async fn try_connect<P: Plugin>(
 
 const ADMITTED: ConnAck = ConnAck {
     session_present: false,
-    code: ConnectReturnCode::Accepted,
+    code: ReasonCode::Success,
+    properties: None,
 };
 const REFUSED: ConnAck = ConnAck {
     session_present: false,
-    code: ConnectReturnCode::NotAuthorized,
+    code: ReasonCode::NotAuthorized,
+    properties: None,
 };
 
 /// Asserts the CONNACK each `(user, expected)` gets from a broker over `P` with `yaml`.
@@ -276,7 +278,7 @@ async fn topic_scenarios<P: BuildPlugins>(broker: &TestBroker<P>, denies: bool) 
 
     // Subscribe: a denied filter gets 0x80 in its own slot, the others are granted.
     let mut sub = RawClient::connect(broker.addr, "sub").await;
-    let slot = if denies { SubAckCode::Failure } else { GRANTED };
+    let slot = if denies { SubAckCode::FAILURE } else { GRANTED };
     subscribe(
         &mut sub,
         &[("secret/x", Q1), ("open/#", Q1), ("secret/#", Q1)],

@@ -70,11 +70,11 @@ async fn qos1_handshakes_in_both_directions() {
             Some(10),
         )))
         .await;
-    assert_eq!(publisher.recv().await, Packet::PubAck(pid(10)));
+    assert_eq!(publisher.recv().await, Packet::PubAck(pid(10).into()));
 
     // Broker -> client: PUBLISH with a (non-zero) packet id of the broker's choosing, DUP 0.
     let id = recv_id(&mut sub, "t", "one", QoS::AtLeastOnce).await;
-    sub.send(Packet::PubAck(id)).await;
+    sub.send(Packet::PubAck(id.into())).await;
 
     // Acknowledged: nothing is re-sent, on either side.
     sub.expect_silence(SILENCE).await;
@@ -97,15 +97,15 @@ async fn qos2_handshakes_in_both_directions() {
             Some(11),
         )))
         .await;
-    assert_eq!(publisher.recv().await, Packet::PubRec(pid(11)));
-    publisher.send(Packet::PubRel(pid(11))).await;
-    assert_eq!(publisher.recv().await, Packet::PubComp(pid(11)));
+    assert_eq!(publisher.recv().await, Packet::PubRec(pid(11).into()));
+    publisher.send(Packet::PubRel(pid(11).into())).await;
+    assert_eq!(publisher.recv().await, Packet::PubComp(pid(11).into()));
 
     // Broker -> client: PUBLISH, PUBREC from the subscriber, PUBREL, PUBCOMP [MQTT-4.3.3-1].
     let id = recv_id(&mut sub, "t", "two", QoS::ExactlyOnce).await;
-    sub.send(Packet::PubRec(id)).await;
-    assert_eq!(sub.recv().await, Packet::PubRel(id));
-    sub.send(Packet::PubComp(id)).await;
+    sub.send(Packet::PubRec(id.into())).await;
+    assert_eq!(sub.recv().await, Packet::PubRel(id.into()));
+    sub.send(Packet::PubComp(id.into())).await;
 
     sub.expect_silence(SILENCE).await;
     publisher.expect_silence(SILENCE).await;
@@ -190,7 +190,7 @@ async fn packet_ids_skip_ids_still_in_flight() {
             .map(|i| Packet::Publish(publish_packet("t", "m", QoS::AtLeastOnce, false, Some(i))));
         publisher.send_raw(&encode_all(publishes)).await;
         for i in 1..=BATCH as u16 {
-            assert_eq!(publisher.recv().await, Packet::PubAck(pid(i)));
+            assert_eq!(publisher.recv().await, Packet::PubAck(pid(i).into()));
         }
         let mut acks = Vec::with_capacity(BATCH);
         for _ in 0..BATCH {
@@ -200,7 +200,7 @@ async fn packet_ids_skip_ids_still_in_flight() {
                 "packet id of an unacknowledged message reused (after {sent} messages)"
             );
             seen.insert(id);
-            acks.push(Packet::PubAck(id));
+            acks.push(Packet::PubAck(id.into()));
         }
         sub.send_raw(&encode_all(acks)).await;
         sent += BATCH;
@@ -218,15 +218,15 @@ async fn qos2_retransmission_before_pubrel_is_delivered_once() {
 
     let first = publish_packet("t", "first", QoS::ExactlyOnce, false, Some(7));
     publisher.send(Packet::Publish(first.clone())).await;
-    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7)));
+    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7).into()));
     // The same message again with DUP=1, before PUBREL: acknowledged again, not delivered again
     // [MQTT-4.3.3-2].
     publisher
         .send(Packet::Publish(Publish { dup: true, ..first }))
         .await;
-    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7)));
-    publisher.send(Packet::PubRel(pid(7))).await;
-    assert_eq!(publisher.recv().await, Packet::PubComp(pid(7)));
+    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7).into()));
+    publisher.send(Packet::PubRel(pid(7).into())).await;
+    assert_eq!(publisher.recv().await, Packet::PubComp(pid(7).into()));
 
     sub.expect_publish("t", "first", QoS::AtMostOnce, false)
         .await;
@@ -242,11 +242,11 @@ async fn qos2_retransmission_before_pubrel_is_delivered_once() {
             Some(7),
         )))
         .await;
-    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7)));
+    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7).into()));
     sub.expect_publish("t", "second", QoS::AtMostOnce, false)
         .await;
-    publisher.send(Packet::PubRel(pid(7))).await;
-    assert_eq!(publisher.recv().await, Packet::PubComp(pid(7)));
+    publisher.send(Packet::PubRel(pid(7).into())).await;
+    assert_eq!(publisher.recv().await, Packet::PubComp(pid(7).into()));
     sub.expect_silence(SILENCE).await;
 }
 
@@ -314,17 +314,17 @@ async fn released_qos2_message_is_resumed_with_pubrel_on_reconnect() {
 
     publisher.publish("t", "two", QoS::ExactlyOnce, false).await;
     let id = recv_id(&mut sub, "t", "two", QoS::ExactlyOnce).await;
-    sub.send(Packet::PubRec(id)).await;
-    assert_eq!(sub.recv().await, Packet::PubRel(id));
+    sub.send(Packet::PubRec(id.into())).await;
+    assert_eq!(sub.recv().await, Packet::PubRel(id.into()));
     // PUBCOMP never sent; the connection drops.
     drop(sub);
     wait_for_connected(&broker, 1).await;
 
     // The PUBLISH is not re-sent (the subscriber has it); the PUBREL is [MQTT-4.4.0-1].
     let mut sub = resume(&broker, "sub").await;
-    assert_eq!(sub.recv().await, Packet::PubRel(id));
+    assert_eq!(sub.recv().await, Packet::PubRel(id.into()));
     sub.expect_silence(SILENCE).await;
-    sub.send(Packet::PubComp(id)).await;
+    sub.send(Packet::PubComp(id.into())).await;
     sub.disconnect().await;
     wait_for_connected(&broker, 1).await;
 
@@ -352,12 +352,12 @@ async fn max_inflight_holds_back_messages_until_acked() {
 
     // Each PUBACK frees one slot and releases exactly the next message, in order.
     for i in 2..5 {
-        sub.send(Packet::PubAck(unacked.remove(0))).await;
+        sub.send(Packet::PubAck(unacked.remove(0).into())).await;
         unacked.push(recv_id(&mut sub, "t", &format!("m{i}"), QoS::AtLeastOnce).await);
         sub.expect_silence(SILENCE).await;
     }
     for id in unacked {
-        sub.send(Packet::PubAck(id)).await;
+        sub.send(Packet::PubAck(id.into())).await;
     }
     sub.expect_silence(SILENCE).await;
 }
@@ -438,7 +438,7 @@ async fn incoming_dup_flag_is_not_propagated() {
             ..publish_packet("t", "again", QoS::AtLeastOnce, false, Some(3))
         }))
         .await;
-    assert_eq!(publisher.recv().await, Packet::PubAck(pid(3)));
+    assert_eq!(publisher.recv().await, Packet::PubAck(pid(3).into()));
     sub.expect_publish_and_ack("t", "again", QoS::AtLeastOnce, false)
         .await;
     sub.expect_silence(SILENCE).await;
@@ -452,7 +452,7 @@ async fn incoming_qos2_state_survives_a_reconnect() {
         RawClient::connect_with(broker.addr, connect_packet("pub", false)).await;
     let message = publish_packet("t", "once", QoS::ExactlyOnce, false, Some(7));
     publisher.send(Packet::Publish(message.clone())).await;
-    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7)));
+    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7).into()));
     sub.expect_publish("t", "once", QoS::AtMostOnce, false)
         .await;
     // The PUBREC is lost with the connection; the publisher re-sends on its resumed session
@@ -466,9 +466,9 @@ async fn incoming_qos2_state_survives_a_reconnect() {
             ..message
         }))
         .await;
-    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7)));
-    publisher.send(Packet::PubRel(pid(7))).await;
-    assert_eq!(publisher.recv().await, Packet::PubComp(pid(7)));
+    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7).into()));
+    publisher.send(Packet::PubRel(pid(7).into())).await;
+    assert_eq!(publisher.recv().await, Packet::PubComp(pid(7).into()));
     sub.expect_silence(SILENCE).await;
 }
 
@@ -483,14 +483,14 @@ async fn the_publishers_ack_goes_out_before_its_own_copy() {
 
     let first = publish_packet("echo/1", "one", QoS::AtLeastOnce, false, Some(7));
     client.send(Packet::Publish(first)).await;
-    assert_eq!(client.recv().await, Packet::PubAck(pid(7)));
+    assert_eq!(client.recv().await, Packet::PubAck(pid(7).into()));
     client
         .expect_publish_and_ack("echo/1", "one", QoS::AtLeastOnce, false)
         .await;
 
     let second = publish_packet("echo/2", "two", QoS::ExactlyOnce, false, Some(8));
     client.send(Packet::Publish(second)).await;
-    assert_eq!(client.recv().await, Packet::PubRec(pid(8)));
+    assert_eq!(client.recv().await, Packet::PubRec(pid(8).into()));
     let copy = client.recv_publish().await;
     assert_eq!((&*copy.topic, copy.qos), ("echo/2", QoS::ExactlyOnce));
     broker.stop().await;

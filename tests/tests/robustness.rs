@@ -215,9 +215,9 @@ async fn invalid_filter_fails_only_its_own_suback_slot() {
         ack.codes,
         [
             SubAckCode::Success(QoS::AtLeastOnce),
-            SubAckCode::Failure,
+            SubAckCode::FAILURE,
             SubAckCode::Success(QoS::ExactlyOnce),
-            SubAckCode::Failure,
+            SubAckCode::FAILURE,
         ]
     );
     // The valid subscriptions are in force.

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use amqtt_core::codec::{ConnectReturnCode, Packet, Publish, QoS, SubAckCode};
+use amqtt_core::codec::{Packet, Publish, QoS, ReasonCode, SubAckCode};
 use amqtt_tests::{RawClient, TestBroker, connect_packet, publish_packet, wait_until};
 
 const SILENCE: Duration = Duration::from_millis(400);
@@ -14,7 +14,7 @@ const CLOSE_WAIT: Duration = Duration::from_secs(5);
 async fn connect(broker: &TestBroker, client_id: &str, clean: bool, present: bool) -> RawClient {
     let (client, ack) =
         RawClient::connect_with(broker.addr, connect_packet(client_id, clean)).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, ReasonCode::Success);
     assert_eq!(
         ack.session_present, present,
         "session present for {client_id}"

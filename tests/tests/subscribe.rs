@@ -112,10 +112,10 @@ async fn invalid_filter_fails_only_its_own_slot() {
         ack.codes,
         vec![
             SubAckCode::Success(QoS::AtLeastOnce),
-            SubAckCode::Failure,
+            SubAckCode::FAILURE,
             SubAckCode::Success(QoS::ExactlyOnce),
-            SubAckCode::Failure,
-            SubAckCode::Failure,
+            SubAckCode::FAILURE,
+            SubAckCode::FAILURE,
         ]
     );
 

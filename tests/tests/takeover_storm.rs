@@ -26,9 +26,10 @@ fn connect_and_subscribe(client_id: &str, clean_session: bool) -> Vec<u8> {
     Packet::Subscribe(Subscribe {
         packet_id: pid(1),
         filters: vec![
-            (ByteString::from("storm/#"), QoS::AtLeastOnce),
-            (ByteString::from("storm/+/x"), QoS::ExactlyOnce),
+            (ByteString::from("storm/#"), QoS::AtLeastOnce.into()),
+            (ByteString::from("storm/+/x"), QoS::ExactlyOnce.into()),
         ],
+        properties: None,
     })
     .encode(&mut out);
     out.to_vec()

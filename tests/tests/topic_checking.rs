@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use amqtt_core::broker::{Broker, BrokerError};
-use amqtt_core::codec::{ByteString, ConnectReturnCode, QoS, SubAckCode};
+use amqtt_core::codec::{ByteString, QoS, ReasonCode, SubAckCode};
 use amqtt_core::config::BrokerConfig;
 use amqtt_core::plugin::BuildPlugins;
 use amqtt_plugins::AnonymousAuth;
@@ -20,7 +20,7 @@ const SILENCE: Duration = Duration::from_millis(300);
 
 const OK0: SubAckCode = SubAckCode::Success(QoS::AtMostOnce);
 const OK1: SubAckCode = SubAckCode::Success(QoS::AtLeastOnce);
-const REFUSED: SubAckCode = SubAckCode::Failure;
+const REFUSED: SubAckCode = SubAckCode::FAILURE;
 
 type Taboo = (Option<AnonymousAuth>, TopicTaboo);
 type Acl = (Option<AnonymousAuth>, TopicAcl);
@@ -47,7 +47,7 @@ async fn connect_as<P: amqtt_core::plugin::Plugin>(
     let mut connect = connect_packet(client_id, true);
     connect.username = username.map(ByteString::from);
     let (client, ack) = RawClient::connect_with(broker.addr, connect).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted, "{client_id}");
+    assert_eq!(ack.code, ReasonCode::Success, "{client_id}");
     client
 }
 

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use amqtt_core::codec::{Connect, ConnectReturnCode, Packet, QoS, SubAckCode};
+use amqtt_core::codec::{Connect, Packet, QoS, ReasonCode, SubAckCode};
 use amqtt_tests::{RawClient, TestBroker, connect_packet, wait_until, will};
 
 const SILENCE: Duration = Duration::from_millis(500);
@@ -23,7 +23,7 @@ async fn with_will(
         ..connect_packet(client_id, true)
     };
     let (client, ack) = RawClient::connect_with(broker.addr, connect).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, ReasonCode::Success);
     client
 }
 
@@ -160,7 +160,7 @@ async fn persistent_with_will(broker: &TestBroker, client_id: &str, topic: &str)
         ..connect_packet(client_id, false)
     };
     let (client, ack) = RawClient::connect_with(broker.addr, connect).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, ReasonCode::Success);
     client
 }
 
@@ -173,7 +173,7 @@ async fn no_will_when_a_new_connection_continues_the_session() {
     // The device is back before its old socket timed out, and continues its session: the old
     // connection is closed, but the client is not gone, so no will.
     let (second, ack) = RawClient::connect_with(broker.addr, connect_packet("device", false)).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, ReasonCode::Success);
     assert!(ack.session_present);
     first.expect_closed(CLOSE_WAIT).await;
     sub.expect_silence(SILENCE).await;

@@ -72,7 +72,7 @@ async fn run(args: Args) -> Result<(), String> {
     let refused: Vec<&str> = filters
         .iter()
         .zip(&codes)
-        .filter(|(_, code)| **code == SubAckCode::Failure)
+        .filter(|(_, code)| **code == SubAckCode::FAILURE)
         .map(|((filter, _), _)| *filter)
         .collect();
     if !refused.is_empty() {

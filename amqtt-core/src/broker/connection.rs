@@ -18,7 +18,8 @@ use super::session::Session;
 use super::shared::Shared;
 use super::subscriptions::SliceYield;
 use crate::codec::{
-    self, DecodeError, Packet, Publish, QoS, SubAck, SubAckCode, Subscribe, Unsubscribe,
+    self, DecodeError, LastWill, Packet, Publish, QoS, ReasonBody, ReasonCode, SubAck, SubAckCode,
+    Subscribe, UnsubAck, Unsubscribe,
 };
 use crate::plugin::{Action, Hooks, Plugin, SessionInfo};
 use crate::store::StoreOp;
@@ -32,6 +33,8 @@ const WRITER_GRACE: Duration = Duration::from_secs(2);
 enum End {
     /// The client sent DISCONNECT: no will.
     Disconnect,
+    /// The client sent an MQTT 5.0 DISCONNECT with reason 0x04: publish the will.
+    DisconnectWithWill,
     /// The socket closed or failed, or the connection was taken over.
     Closed,
     /// No packet within 1.5 times the keep-alive.
@@ -97,15 +100,7 @@ impl<P: Plugin> Connection<'_, P> {
         if !matches!(end, End::Disconnect | End::Shutdown | End::TakenOver)
             && let Some(will) = &self.info.will
         {
-            let will = Publish {
-                dup: false,
-                qos: will.qos,
-                retain: will.retain,
-                topic: will.topic.clone(),
-                packet_id: None,
-                payload: will.message.clone(),
-            };
-            self.publish_checked(&will, None).await;
+            self.publish_checked(&will_message(will), None).await;
         }
         core.detach(self.session, self.outbox).await;
         core.stats.clients_connected.decrement();
@@ -142,7 +137,7 @@ impl<P: Plugin> Connection<'_, P> {
                 // against the keep-alive, so a client that neither reads nor sends is dropped.
                 let next = async {
                     self.outbox.room().await;
-                    read_packet(reader, &mut buf, max, &core.stats).await
+                    read_packet(reader, &mut buf, max, &core.stats, self.info.protocol).await
                 };
                 match self.keep_alive {
                     Some(limit) => tokio::time::timeout(limit, next).await.ok(),
@@ -206,7 +201,7 @@ impl<P: Plugin> Connection<'_, P> {
             {
                 return None;
             }
-            packet = match codec::decode(buf, core.config.max_packet_size) {
+            packet = match codec::decode_as(buf, core.config.max_packet_size, self.info.protocol) {
                 Ok(Some(packet)) => packet,
                 Ok(None) => return None,
                 Err(e) => return Some(self.malformed(e)),
@@ -225,11 +220,22 @@ impl<P: Plugin> Connection<'_, P> {
         self.handle(packet, held).await
     }
 
-    /// Counts and logs a malformed packet, which ends the connection.
+    /// Counts and logs a malformed packet, which ends the connection (an MQTT 5.0 client is
+    /// told why with a DISCONNECT).
     fn malformed(&self, error: DecodeError) -> End {
         self.shared.core.stats.protocol_errors.increment();
         tracing::warn!(client_id = self.client_id(), %error, "malformed packet; closing connection");
+        self.disconnect_v5(ReasonCode::MalformedPacket);
         End::ProtocolError
+    }
+
+    /// Queues a DISCONNECT with `reason` for an MQTT 5.0 client (3.1.1 has no server-sent
+    /// DISCONNECT: the connection just closes).
+    fn disconnect_v5(&self, reason: ReasonCode) {
+        if self.info.protocol.is_v5() {
+            self.outbox
+                .push(Packet::Disconnect(ReasonBody::new(reason)));
+        }
     }
 
     /// Handles one packet; `Some` ends the connection.
@@ -237,9 +243,12 @@ impl<P: Plugin> Connection<'_, P> {
         let limits = self.shared.core.limits;
         match packet {
             Packet::Publish(publish) => self.handle_publish(publish, held).await,
-            Packet::PubAck(id) | Packet::PubComp(id) => self.session.complete(id, limits),
-            Packet::PubRec(id) => self.session.received(id),
-            Packet::PubRel(id) => {
+            Packet::PubAck(ack) | Packet::PubComp(ack) => {
+                self.session.complete(ack.packet_id, limits);
+            }
+            Packet::PubRec(ack) => self.session.received(ack.packet_id),
+            Packet::PubRel(ack) => {
+                let id = ack.packet_id;
                 let mark = self.durable_mark();
                 let mut state = self.session.lock();
                 if state.incoming_qos2.remove(&id.get()) {
@@ -249,7 +258,7 @@ impl<P: Plugin> Connection<'_, P> {
                     });
                 }
                 drop(state);
-                self.push_durable(Packet::PubComp(id), mark);
+                self.push_durable(Packet::PubComp(id.into()), mark);
             }
             // Boxed: rare, and their futures are large; inline they would enlarge the state
             // every idle connection keeps.
@@ -258,18 +267,23 @@ impl<P: Plugin> Connection<'_, P> {
                 Box::pin(self.handle_unsubscribe(unsubscribe)).await;
             }
             Packet::PingReq => self.outbox.push(Packet::PingResp),
-            Packet::Disconnect => return Some(End::Disconnect),
+            Packet::Disconnect(body) if body.reason == ReasonCode::DisconnectWithWillMessage => {
+                return Some(End::DisconnectWithWill);
+            }
+            Packet::Disconnect(_) => return Some(End::Disconnect),
             other @ (Packet::Connect(_)
             | Packet::ConnAck(_)
             | Packet::SubAck(_)
             | Packet::UnsubAck(_)
-            | Packet::PingResp) => {
+            | Packet::PingResp
+            | Packet::Auth(_)) => {
                 self.shared.core.stats.protocol_errors.increment();
                 tracing::warn!(
                     client_id = self.client_id(),
                     packet = other.name(),
                     "protocol violation; closing connection"
                 );
+                self.disconnect_v5(ReasonCode::ProtocolError);
                 return Some(End::ProtocolError);
             }
         }
@@ -287,13 +301,13 @@ impl<P: Plugin> Connection<'_, P> {
         let mark = self.durable_mark();
         match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
-                let ack = self.push_ack_first(Packet::PubAck(id));
+                let ack = self.push_ack_first(Packet::PubAck(id.into()));
                 self.publish_checked(&publish, Some(held)).await;
                 self.settle_ack(ack, mark);
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 // Delivered once when first received; a retransmission (DUP) only gets PUBREC again.
-                let ack = self.push_ack_first(Packet::PubRec(id));
+                let ack = self.push_ack_first(Packet::PubRec(id.into()));
                 let mut group = None;
                 let first = {
                     let mut state = self.session.lock();
@@ -404,19 +418,27 @@ impl<P: Plugin> Connection<'_, P> {
         let mut granted = Vec::with_capacity(subscribe.filters.len());
         let mut slices = SliceYield::default();
         let mark = self.durable_mark();
-        for (filter, qos) in subscribe.filters {
-            let allowed = valid_topic_filter(&filter)
-                && (!P::HOOKS.contains(Hooks::TOPIC_FILTERING)
-                    || shared
-                        .plugins
-                        .topic_filtering(self.info, &filter, Action::Subscribe)
-                        .await
-                        .permits());
-            if allowed {
-                codes.push(SubAckCode::Success(qos));
-                granted.push((filter, qos));
+        for (filter, options) in subscribe.filters {
+            let qos = options.qos;
+            let refusal = if !valid_topic_filter(&filter) {
+                Some(ReasonCode::TopicFilterInvalid)
+            } else if P::HOOKS.contains(Hooks::TOPIC_FILTERING)
+                && !shared
+                    .plugins
+                    .topic_filtering(self.info, &filter, Action::Subscribe)
+                    .await
+                    .permits()
+            {
+                Some(ReasonCode::NotAuthorized)
             } else {
-                codes.push(SubAckCode::Failure);
+                None
+            };
+            match refusal {
+                None => {
+                    codes.push(SubAckCode::Success(qos));
+                    granted.push((filter, qos));
+                }
+                Some(reason) => codes.push(SubAckCode::Failure(reason)),
             }
             slices.tick().await;
         }
@@ -433,6 +455,7 @@ impl<P: Plugin> Connection<'_, P> {
             Packet::SubAck(SubAck {
                 packet_id: subscribe.packet_id,
                 codes,
+                properties: None,
             }),
             mark,
         );
@@ -466,7 +489,11 @@ impl<P: Plugin> Connection<'_, P> {
         {
             return; // taken over meanwhile: this connection is closing
         }
-        self.push_durable(Packet::UnsubAck(unsubscribe.packet_id), mark);
+        let mut unsuback = UnsubAck::new(unsubscribe.packet_id);
+        if self.info.protocol.is_v5() {
+            unsuback.codes = vec![ReasonCode::Success; unsubscribe.filters.len()];
+        }
+        self.push_durable(Packet::UnsubAck(unsuback), mark);
         if P::HOOKS.contains(Hooks::CLIENT_UNSUBSCRIBED) {
             let mut slices = SliceYield::default();
             for filter in &unsubscribe.filters {
@@ -477,5 +504,28 @@ impl<P: Plugin> Connection<'_, P> {
                 slices.tick().await;
             }
         }
+    }
+}
+
+/// The message a will publishes: its topic, payload, QoS and retain flag, and (MQTT 5.0) its
+/// properties but the will delay interval, which is the will's own and no PUBLISH may carry.
+fn will_message(will: &LastWill) -> Publish {
+    let properties = will.properties.as_ref().map(|p| {
+        if p.will_delay_interval.is_some() {
+            let mut p = (**p).clone();
+            p.will_delay_interval = None;
+            Arc::new(p)
+        } else {
+            p.clone()
+        }
+    });
+    Publish {
+        properties,
+        ..Publish::new(
+            will.topic.clone(),
+            will.message.clone(),
+            will.qos,
+            will.retain,
+        )
     }
 }

@@ -7,7 +7,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::stats::Stats;
-use crate::codec::{self, DecodeError, Packet, frame_len};
+use crate::codec::{self, DecodeError, Packet, ProtocolVersion, frame_len};
 
 /// Bytes reserved for a read when the size of the next frame is not known yet.
 pub(super) const READ_CHUNK: usize = 4096;
@@ -25,7 +25,7 @@ pub(super) enum ReadError {
     Truncated,
 }
 
-/// Reads one packet, growing `buf` only as far as the frame at hand needs and, beyond one chunk,
+/// Reads one packet of a `version` connection, growing `buf` only as far as the frame at hand needs and, beyond one chunk,
 /// in proportion to what has arrived.
 /// Cancel-safe: a partial frame stays in `buf`.
 ///
@@ -36,9 +36,12 @@ pub(super) async fn read_packet<R: AsyncRead + Unpin>(
     buf: &mut BytesMut,
     max_packet_size: usize,
     stats: &Stats,
+    version: ProtocolVersion,
 ) -> Result<Option<Packet>, ReadError> {
     loop {
-        if let Some(packet) = codec::decode(buf, max_packet_size).map_err(ReadError::Decode)? {
+        if let Some(packet) =
+            codec::decode_as(buf, max_packet_size, version).map_err(ReadError::Decode)?
+        {
             if buf.is_empty() && buf.capacity() > KEEP_READ_BUFFER {
                 *buf = BytesMut::new();
             }

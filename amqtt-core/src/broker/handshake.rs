@@ -15,7 +15,8 @@ use super::outbox::Outbox;
 use super::session::Session;
 use super::shared::{Core, Shared};
 use crate::codec::{
-    ByteString, ConnAck, Connect, ConnectReturnCode, DecodeError, LastWill, Packet,
+    ByteString, ConnAck, Connect, DecodeError, LastWill, Packet, Properties, ProtocolVersion,
+    ReasonCode,
 };
 use crate::plugin::{Hooks, Plugin, SessionInfo};
 
@@ -72,7 +73,7 @@ where
     let max = core.config.max_packet_size;
     let mut buf = BytesMut::new();
     let first = tokio::select! {
-        first = tokio::time::timeout_at(origin.accepted + core.config.connect_timeout, read_packet(&mut stream, &mut buf, max, &core.stats)) => first,
+        first = tokio::time::timeout_at(origin.accepted + core.config.connect_timeout, read_packet(&mut stream, &mut buf, max, &core.stats, ProtocolVersion::V311)) => first,
         () = core.shutdown.fired() => return None,
     };
     let first = match first {
@@ -84,12 +85,8 @@ where
         Ok(Ok(None)) => return None,
         Ok(Err(ReadError::Decode(DecodeError::UnsupportedProtocolLevel(level)))) => {
             tracing::info!(?peer, level, "unsupported protocol level; CONNACK 0x01");
-            refuse(
-                shared,
-                &mut stream,
-                ConnectReturnCode::UnacceptableProtocolVersion,
-            )
-            .await;
+            let code = ReasonCode::UnsupportedProtocolVersion;
+            refuse(shared, &mut stream, ProtocolVersion::V311, code).await;
             return None;
         }
         Ok(Err(e)) => {
@@ -111,21 +108,29 @@ where
         );
         return None;
     };
-    let Some(info) = session_info(core, &connect, origin) else {
-        tracing::info!(?peer, "empty client id with clean session 0; CONNACK 0x02");
-        refuse(shared, &mut stream, ConnectReturnCode::IdentifierRejected).await;
+    let protocol = connect.protocol;
+    let Some((info, assigned)) = session_info(core, &connect, origin) else {
+        tracing::info!(?peer, %protocol, "empty client id refused; CONNACK 0x02 (5.0: 0x85)");
+        let code = ReasonCode::ClientIdentifierNotValid;
+        refuse(shared, &mut stream, protocol, code).await;
         return None;
     };
     if P::HOOKS.contains(Hooks::AUTHENTICATE) && !shared.plugins.authenticate(&info).await.admits()
     {
-        tracing::info!(?peer, client_id = %info.client_id, "authentication failed; CONNACK 0x05");
-        refuse(shared, &mut stream, ConnectReturnCode::NotAuthorized).await;
+        tracing::info!(?peer, client_id = %info.client_id, "authentication failed; CONNACK 0x05 (5.0: 0x87)");
+        refuse(shared, &mut stream, protocol, ReasonCode::NotAuthorized).await;
         return None;
     }
     let info = Arc::new(info);
 
     let outbox = Arc::new(Outbox::new(core.config.max_outbound));
-    let (session, present) = core.attach(&info, &outbox).await;
+    let connack_properties = protocol.is_v5().then(|| {
+        Box::new(connack_properties(
+            core,
+            assigned.then(|| info.client_id.clone()),
+        ))
+    });
+    let (session, present) = core.attach(&info, &outbox, connack_properties).await;
     if core.shutdown.is_fired() {
         // Registered after `Core::shut_down` closed the others: close this one too.
         outbox.close();
@@ -170,18 +175,27 @@ where
     })
 }
 
-/// The session as plugins see it, or `None` when an empty client id must be refused.
+/// The session as plugins see it, and whether its client id was assigned by the broker; `None`
+/// when an empty client id must be refused (3.1: always; 3.1.1: without clean session; 5.0
+/// assigns one whatever the clean start flag says).
 ///
 /// Its fields are copies, not views of the CONNECT frame: the session outlives the frame, and a
 /// view would keep the whole read buffer it came in alive.
-fn session_info(core: &Core, connect: &Connect, origin: &Origin) -> Option<SessionInfo> {
+fn session_info(core: &Core, connect: &Connect, origin: &Origin) -> Option<(SessionInfo, bool)> {
     let copy = |s: &ByteString| ByteString::from(&**s);
-    let client_id = match (connect.client_id.is_empty(), connect.clean_session) {
-        (false, _) => copy(&connect.client_id),
-        (true, true) => core.generate_client_id(),
-        (true, false) => return None,
+    let assigned = connect.client_id.is_empty();
+    let client_id = match (assigned, connect.protocol, connect.clean_session) {
+        (false, _, _) => copy(&connect.client_id),
+        (true, ProtocolVersion::V5, _) | (true, ProtocolVersion::V311, true) => {
+            core.generate_client_id()
+        }
+        (true, _, _) => return None,
     };
     let mut info = SessionInfo::new(client_id);
+    info.protocol = connect.protocol;
+    if !connect.properties.is_empty() {
+        info.properties = Some(Box::new(connect.properties.detached()));
+    }
     info.username = connect.username.as_ref().map(copy);
     info.password = connect.password.as_deref().map(Bytes::copy_from_slice);
     info.clean_session = connect.clean_session;
@@ -189,12 +203,27 @@ fn session_info(core: &Core, connect: &Connect, origin: &Origin) -> Option<Sessi
     info.will = connect.will.as_ref().map(|will| LastWill {
         topic: copy(&will.topic),
         message: Bytes::copy_from_slice(&will.message),
+        properties: will.properties.as_ref().map(|p| Arc::new(p.detached())),
         ..will.clone()
     });
     info.remote_addr = origin.peer;
     info.listener = Some(origin.listener.clone());
     info.peer_certificates = origin.peer_certificates.clone();
-    Some(info)
+    Some((info, assigned))
+}
+
+/// The properties of an MQTT 5.0 CONNACK: the client id the broker assigned, and the limits
+/// and features of this broker a client must respect.
+fn connack_properties(core: &Core, assigned: Option<ByteString>) -> Properties {
+    Properties {
+        assigned_client_identifier: assigned,
+        maximum_packet_size: u32::try_from(core.config.max_packet_size)
+            .ok()
+            .and_then(std::num::NonZeroU32::new),
+        subscription_identifier_available: Some(false),
+        shared_subscription_available: Some(false),
+        ..Properties::default()
+    }
 }
 
 /// 1.5 times the keep-alive plus the configured grace ([MQTT-3.1.2-24]); `None` when disabled.
@@ -206,17 +235,15 @@ fn keep_alive_limit(keep_alive: u16, delay: Duration) -> Option<Duration> {
 async fn refuse<P: Plugin, S: AsyncWrite + Unpin>(
     shared: &Shared<P>,
     stream: &mut S,
-    code: ConnectReturnCode,
+    protocol: ProtocolVersion,
+    code: ReasonCode,
 ) {
-    let connack = Packet::ConnAck(ConnAck {
-        session_present: false,
-        code,
-    });
+    let connack = Packet::ConnAck(ConnAck::new(false, code));
     if P::HOOKS.contains(Hooks::PACKET_SENT) {
         shared.plugins.on_mqtt_packet_sent(&connack, None);
     }
     let mut out = BytesMut::new();
-    connack.encode(&mut out);
+    connack.encode_as(protocol, &mut out);
     let _ = stream.write_all(&out).await;
     let _ = stream.shutdown().await;
 }

@@ -322,6 +322,7 @@ mod tests {
                     topic: "t".into(),
                     packet_id: None,
                     payload: Bytes::from_static(b"x"),
+                    properties: None,
                 },
             },
         }

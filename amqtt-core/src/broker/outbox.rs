@@ -17,7 +17,7 @@ use tokio::sync::Notify;
 use super::journal::Journal;
 use super::stats::Stats;
 use super::trigger::Trigger;
-use crate::codec::Packet;
+use crate::codec::{Packet, ProtocolVersion};
 use crate::plugin::{Hooks, Plugin, SessionInfo};
 
 /// A write buffer larger than this is released once it has been written.
@@ -237,7 +237,7 @@ impl Outbox {
         }
     }
 
-    /// Drains the queue into `buf`, encoded, up to the first packet still waiting for the
+    /// Drains the queue into `buf`, encoded for `protocol`, up to the first packet still waiting for the
     /// store (everything up to `committed` is on disk); returns how many packets were taken and
     /// whether one is left waiting. With `sent_hook`, the packet-sent hook runs here, under the
     /// queue's lock: it is synchronous and must not block.
@@ -247,6 +247,7 @@ impl Outbox {
         stats: &Stats,
         sent_hook: Option<(&P, &SessionInfo)>,
         committed: u64,
+        protocol: ProtocolVersion,
     ) -> (usize, bool) {
         let mut queue = self.lock();
         while queue.held.front().is_some_and(|&(_, seq)| seq <= committed) {
@@ -267,7 +268,7 @@ impl Outbox {
             if let Some((plugins, session)) = sent_hook {
                 plugins.on_mqtt_packet_sent(&packet, Some(session));
             }
-            packet.encode(buf);
+            packet.encode_as(protocol, buf);
         }
         drop(queue);
         stats.packets_sent.add(count as u64);
@@ -294,7 +295,8 @@ impl Outbox {
             tokio::pin!(notified);
             notified.as_mut().enable();
             let committed = journal.map_or(u64::MAX, Journal::committed);
-            let (count, waiting) = self.drain_into(&mut buf, stats, sent_hook, committed);
+            let (count, waiting) =
+                self.drain_into(&mut buf, stats, sent_hook, committed, session.protocol);
             if count == 0 {
                 if let (true, Some(journal)) = (waiting, journal) {
                     // The next packet waits for the store: for its commit, then drain again.

@@ -14,7 +14,7 @@ use super::outbox::Outbox;
 use super::router::Subscriber;
 use super::session::Session;
 use super::shared::Core;
-use crate::codec::{ByteString, ConnAck, ConnectReturnCode, Packet, QoS};
+use crate::codec::{ByteString, ConnAck, Packet, Properties, QoS, ReasonCode};
 use crate::plugin::{SessionInfo, SessionSummary};
 use crate::store::StoreOp;
 
@@ -52,15 +52,16 @@ impl Core {
     }
 
     /// Binds a connection to the session of `info.client_id`, taking over any connection that
-    /// has it. Queues the CONNACK, then everything the resumed session had in flight and queued.
+    /// has it. Queues the CONNACK (with `connack_properties` for an MQTT 5.0 client), then everything the resumed session had in flight and queued.
     /// Returns the session and whether it was resumed (CONNACK's session-present flag). A
     /// session it replaced has ended; its subscriptions leave the index before this returns.
     pub(crate) async fn attach(
         &self,
         info: &Arc<SessionInfo>,
         outbox: &Arc<Outbox>,
+        connack_properties: Option<Box<Properties>>,
     ) -> (Arc<Session>, bool) {
-        let (session, present, discarded) = self.bind(info, outbox);
+        let (session, present, discarded) = self.bind(info, outbox, connack_properties);
         if let Some((key, filters)) = discarded {
             self.remove_subscriptions(key, filters).await;
         }
@@ -74,8 +75,11 @@ impl Core {
         &self,
         info: &Arc<SessionInfo>,
         outbox: &Arc<Outbox>,
+        connack_properties: Option<Box<Properties>>,
     ) -> (Arc<Session>, bool, Option<(u64, HashMap<Box<str>, QoS>)>) {
         let client_id = &info.client_id;
+        // Clean start discards the old session; whether the new one ends at disconnect is
+        // `ends_at_disconnect` (the same flag in 3.1.1, the session expiry interval in 5.0).
         let clean = info.clean_session;
         let mut sessions = self.sessions();
         let mut discarded = None;
@@ -115,12 +119,13 @@ impl Core {
         });
         {
             let mut state = session.lock();
-            state.clean = clean;
+            state.clean = info.ends_at_disconnect();
             state.info = info.clone();
             state.journal_session(None);
             outbox.push(Packet::ConnAck(ConnAck {
                 session_present: present,
-                code: ConnectReturnCode::Accepted,
+                code: ReasonCode::Success,
+                properties: connack_properties,
             }));
             state.attach(outbox.clone(), self.limits);
         }

@@ -302,7 +302,7 @@ impl Session {
             state.journal_op(|client_id| StoreOp::MessageReleased { client_id, entry });
         }
         if let Some(outbox) = &state.outbox {
-            outbox.push(Packet::PubRel(id));
+            outbox.push(Packet::PubRel(id.into()));
         }
     }
 }
@@ -436,7 +436,7 @@ impl SessionState {
                     let qos2 = p.qos == QoS::ExactlyOnce;
                     outbox.push_held(Packet::Publish(p), hold.filter(|_| qos2));
                 }
-                Inflight::Released => outbox.push(Packet::PubRel(id)),
+                Inflight::Released => outbox.push(Packet::PubRel(id.into())),
             }
         }
         self.outbox = Some(outbox);

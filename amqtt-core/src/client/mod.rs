@@ -29,7 +29,7 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::codec::{ByteString, ConnectReturnCode, QoS, SubAckCode};
+use crate::codec::{ByteString, QoS, ReasonCode, SubAckCode};
 use crate::plugin::Plugin;
 use crate::transport::client::{ClientTransport, ClientTransportError};
 
@@ -59,9 +59,10 @@ pub enum ClientError {
     /// The transport could not be prepared or connected.
     #[error(transparent)]
     Transport(#[from] ClientTransportError),
-    /// The broker answered CONNECT with a refusing return code.
+    /// The broker answered CONNECT with a refusing return code (3.1.1's codes as the MQTT 5.0
+    /// reason codes of the same meaning).
     #[error("connection refused by the broker: {0:?}")]
-    Refused(ConnectReturnCode),
+    Refused(ReasonCode),
     /// Reading or writing the connection failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),

@@ -142,6 +142,7 @@ impl<P: Plugin> ClientOptions<P> {
             message: payload.into(),
             qos,
             retain,
+            properties: None,
         });
         self
     }
@@ -208,6 +209,7 @@ impl<P: Plugin> ClientOptions<P> {
                 will: self.will.clone(),
                 username: username.map(ByteString::from),
                 password: password.map(Bytes::from),
+                ..Connect::default()
             },
             ping_interval,
             ping_timeout: self.ping_timeout.unwrap_or(keep_alive),

@@ -15,7 +15,7 @@ mod handle;
 use super::options::Settings;
 use super::{ClientError, Message};
 use crate::codec::{
-    self, ByteString, ConnectReturnCode, Packet, PacketId, Publish, QoS, SubAckCode, Subscribe,
+    self, ByteString, Packet, PacketId, Publish, QoS, ReasonCode, SubAckCode, Subscribe,
     Unsubscribe,
 };
 use crate::plugin::{Hooks, Plugin};
@@ -113,7 +113,7 @@ pub(super) async fn open<P: Plugin>(
         plugins.on_mqtt_packet_received(&packet, None);
     }
     match packet {
-        Packet::ConnAck(ack) if ack.code == ConnectReturnCode::Accepted => {
+        Packet::ConnAck(ack) if ack.code == ReasonCode::Success => {
             Ok((stream, buf, ack.session_present))
         }
         Packet::ConnAck(ack) => Err(ClientError::Refused(ack.code)),
@@ -253,7 +253,11 @@ impl<P: Plugin> Connection<P> {
             .collect();
         for (id, filters) in subscribing {
             if let Some(packet_id) = PacketId::new(id) {
-                self.send(Packet::Subscribe(Subscribe { packet_id, filters }));
+                self.send(Packet::Subscribe(Subscribe {
+                    packet_id,
+                    filters: filters.into_iter().map(|(f, q)| (f, q.into())).collect(),
+                    properties: None,
+                }));
             }
         }
         let unsubscribing: Vec<_> = self
@@ -263,14 +267,18 @@ impl<P: Plugin> Connection<P> {
             .collect();
         for (id, filters) in unsubscribing {
             if let Some(packet_id) = PacketId::new(id) {
-                self.send(Packet::Unsubscribe(Unsubscribe { packet_id, filters }));
+                self.send(Packet::Unsubscribe(Unsubscribe {
+                    packet_id,
+                    filters,
+                    properties: None,
+                }));
             }
         }
         let resend: Vec<Packet> = self
             .outgoing
             .values()
             .map(|o| match (o.released, o.publish.packet_id) {
-                (true, Some(id)) => Packet::PubRel(id),
+                (true, Some(id)) => Packet::PubRel(id.into()),
                 _ => Packet::Publish(Publish {
                     dup: true,
                     ..o.publish.clone()

@@ -1,15 +1,13 @@
-//! CONNECT: protocol name and level, connect flags, keep-alive, then the payload (client id,
-//! will topic and message, user name, password) in that order.
+//! CONNECT: protocol name and level, connect flags, keep-alive, MQTT 5.0 properties, then the
+//! payload (client id, will properties, topic and message, user name, password) in that order.
+
+use std::sync::Arc;
 
 use bytes::{BufMut, BytesMut};
 
 use super::field::{Reader, prefixed_len, write_binary};
-use super::{Connect, DecodeError, LastWill, PROTOCOL_LEVEL_V311, QoS};
-
-/// The protocol name of MQTT 3.1.1.
-const PROTOCOL_NAME: &[u8] = b"MQTT";
-/// The protocol name of MQTT 3.1, answered with CONNACK 0x01 rather than dropped.
-const PROTOCOL_NAME_V31: &[u8] = b"MQIsdp";
+use super::properties::{block_len, read_block, write_block};
+use super::{Connect, DecodeError, LastWill, PacketKind, Properties, ProtocolVersion, QoS};
 
 const RESERVED: u8 = 0x01;
 const CLEAN_SESSION: u8 = 0x02;
@@ -20,16 +18,25 @@ const WILL_RETAIN: u8 = 0x20;
 const PASSWORD: u8 = 0x40;
 const USERNAME: u8 = 0x80;
 
-/// Reads a CONNECT body.
+/// The protocol a CONNECT names: `MQIsdp` level 3, `MQTT` level 4 or 5. Another level with a
+/// known name is [`DecodeError::UnsupportedProtocolLevel`] (answered with a CONNACK), another
+/// name [`DecodeError::InvalidProtocolName`].
+fn protocol(name: &[u8], level: u8) -> Result<ProtocolVersion, DecodeError> {
+    match (name, level) {
+        (b"MQIsdp", 3) => Ok(ProtocolVersion::V31),
+        (b"MQTT", 4) => Ok(ProtocolVersion::V311),
+        (b"MQTT", 5) => Ok(ProtocolVersion::V5),
+        (b"MQIsdp" | b"MQTT", _) => Err(DecodeError::UnsupportedProtocolLevel(level)),
+        _ => Err(DecodeError::InvalidProtocolName),
+    }
+}
+
+/// Reads a CONNECT body, of whichever version it names.
 pub(crate) fn read(mut r: Reader) -> Result<Connect, DecodeError> {
     let name = r.binary()?;
     let level = r.u8()?;
-    if name == PROTOCOL_NAME_V31 || (name == PROTOCOL_NAME && level != PROTOCOL_LEVEL_V311) {
-        return Err(DecodeError::UnsupportedProtocolLevel(level));
-    }
-    if name != PROTOCOL_NAME {
-        return Err(DecodeError::InvalidProtocolName);
-    }
+    let protocol = protocol(&name, level)?;
+    let v5 = protocol.is_v5();
 
     let flags = r.u8()?;
     if flags & RESERVED != 0 {
@@ -44,18 +51,32 @@ pub(crate) fn read(mut r: Reader) -> Result<Connect, DecodeError> {
     }
     let has_username = flags & USERNAME != 0;
     let has_password = flags & PASSWORD != 0;
-    if has_password && !has_username {
+    // 5.0 allows a password without a user name (3.1.2.9).
+    if has_password && !has_username && !v5 {
         return Err(DecodeError::InvalidConnectFlags);
     }
     let keep_alive = r.u16()?;
+    let properties = if v5 {
+        let props = Properties::read(&mut r)?;
+        props.validate(PacketKind::Connect)?;
+        props
+    } else {
+        Properties::default()
+    };
 
     let client_id = r.string()?;
     let will = if has_will {
+        let properties = if v5 {
+            read_block::<Arc<Properties>>(&mut r, PacketKind::Will)?
+        } else {
+            None
+        };
         Some(LastWill {
             topic: r.topic_name()?,
             message: r.binary()?,
             qos: will_qos,
             retain: will_retain,
+            properties,
         })
     } else {
         None
@@ -73,28 +94,42 @@ pub(crate) fn read(mut r: Reader) -> Result<Connect, DecodeError> {
     r.finish()?;
 
     Ok(Connect {
+        protocol,
         clean_session: flags & CLEAN_SESSION != 0,
         keep_alive,
         client_id,
         will,
         username,
         password,
+        properties,
     })
+}
+
+/// Whether `c` is written with an empty user name in front of a lone password (3.1 and 3.1.1
+/// cannot carry a password without a user name; 5.0 can).
+fn empty_username(c: &Connect) -> bool {
+    c.username.is_none() && c.password.is_some() && !c.protocol.is_v5()
 }
 
 /// Remaining length of the CONNECT `c`.
 pub(crate) fn len(c: &Connect) -> usize {
+    let v5 = c.protocol.is_v5();
     // Protocol name, level, flags, keep-alive.
-    let mut len = prefixed_len(PROTOCOL_NAME.len()) + 1 + 1 + 2;
+    let mut len = prefixed_len(c.protocol.protocol_name().len()) + 1 + 1 + 2;
+    if v5 {
+        len += c.properties.encoded_len();
+    }
     len += prefixed_len(c.client_id.len());
     if let Some(will) = &c.will {
+        if v5 {
+            len += block_len(will.properties.as_deref());
+        }
         len += prefixed_len(will.topic.len()) + prefixed_len(will.message.len());
     }
-    match &c.username {
-        Some(username) => len += prefixed_len(username.len()),
-        // See `write`: an empty user name goes with a lone password.
-        None if c.password.is_some() => len += prefixed_len(0),
-        None => {}
+    if let Some(username) = &c.username {
+        len += prefixed_len(username.len());
+    } else if empty_username(c) {
+        len += prefixed_len(0);
     }
     if let Some(password) = &c.password {
         len += prefixed_len(password.len());
@@ -102,11 +137,12 @@ pub(crate) fn len(c: &Connect) -> usize {
     len
 }
 
-/// Writes a CONNECT body.
+/// Writes a CONNECT body, in the version `c.protocol` names.
 ///
-/// A password without a user name cannot be encoded in MQTT 3.1.1; the user name flag is then
-/// set with an empty user name, which a broker reads as the user name "".
+/// A password without a user name cannot be encoded in MQTT 3.1 and 3.1.1; the user name flag
+/// is then set with an empty user name, which a broker reads as the user name "".
 pub(crate) fn write(buf: &mut BytesMut, c: &Connect) {
+    let v5 = c.protocol.is_v5();
     let mut flags = 0;
     if c.clean_session {
         flags |= CLEAN_SESSION;
@@ -117,26 +153,32 @@ pub(crate) fn write(buf: &mut BytesMut, c: &Connect) {
             flags |= WILL_RETAIN;
         }
     }
-    if c.username.is_some() || c.password.is_some() {
+    if c.username.is_some() || empty_username(c) {
         flags |= USERNAME;
     }
     if c.password.is_some() {
         flags |= PASSWORD;
     }
 
-    write_binary(buf, PROTOCOL_NAME);
-    buf.put_u8(PROTOCOL_LEVEL_V311);
+    write_binary(buf, c.protocol.protocol_name().as_bytes());
+    buf.put_u8(c.protocol.level());
     buf.put_u8(flags);
     buf.put_u16(c.keep_alive);
+    if v5 {
+        c.properties.encode(buf);
+    }
     write_binary(buf, c.client_id.as_bytes());
     if let Some(will) = &c.will {
+        if v5 {
+            write_block(buf, will.properties.as_deref());
+        }
         write_binary(buf, will.topic.as_bytes());
         write_binary(buf, &will.message);
     }
-    match &c.username {
-        Some(username) => write_binary(buf, username.as_bytes()),
-        None if c.password.is_some() => write_binary(buf, b""),
-        None => {}
+    if let Some(username) = &c.username {
+        write_binary(buf, username.as_bytes());
+    } else if empty_username(c) {
+        write_binary(buf, b"");
     }
     if let Some(password) = &c.password {
         write_binary(buf, password);
@@ -160,6 +202,7 @@ mod tests {
             will: None,
             username: None,
             password: None,
+            ..Default::default()
         };
         #[rustfmt::skip]
         let bytes = [
@@ -181,9 +224,11 @@ mod tests {
                 message: Bytes::from_static(&[0xDE, 0xAD]),
                 qos: QoS::ExactlyOnce,
                 retain: true,
+                properties: None,
             }),
             username: Some(ByteString::from_static("u")),
             password: Some(Bytes::from_static(&[0x00, 0xFF])),
+            ..Default::default()
         };
         #[rustfmt::skip]
         let bytes = [
@@ -213,13 +258,19 @@ mod tests {
     fn connect_protocol_checks() {
         let id = [0x00, 0x01, b'a'];
         assert!(decode_bytes(&frame(b"MQTT", 4, 0x02, &id)).is_ok());
+        // 3.1 and 5.0 are read as such; their own tests are in `tests_v5_packets`.
+        assert!(decode_bytes(&frame(b"MQIsdp", 3, 0x02, &id)).is_ok());
         assert_eq!(
-            decode_bytes(&frame(b"MQIsdp", 3, 0x02, &id)),
+            decode_bytes(&frame(b"MQIsdp", 4, 0x02, &id)),
+            Err(DecodeError::UnsupportedProtocolLevel(4))
+        );
+        assert_eq!(
+            decode_bytes(&frame(b"MQTT", 3, 0x02, &id)),
             Err(DecodeError::UnsupportedProtocolLevel(3))
         );
         assert_eq!(
-            decode_bytes(&frame(b"MQTT", 5, 0x02, &id)),
-            Err(DecodeError::UnsupportedProtocolLevel(5))
+            decode_bytes(&frame(b"MQTT", 6, 0x02, &id)),
+            Err(DecodeError::UnsupportedProtocolLevel(6))
         );
         assert_eq!(
             decode_bytes(&frame(b"MQTX", 4, 0x02, &id)),
@@ -267,6 +318,7 @@ mod tests {
             will: None,
             username: None,
             password: Some(Bytes::from_static(b"pw")),
+            ..Default::default()
         };
         let mut buf = bytes::BytesMut::new();
         Packet::Connect(Box::new(c.clone())).encode(&mut buf);

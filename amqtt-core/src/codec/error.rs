@@ -273,12 +273,12 @@ mod tests {
     #[test]
     fn unsupported_protocol_level() {
         assert_eq!(
-            decode_bytes(&connect(b"MQIsdp", 3, 0x02, &[0x00, 0x00])),
-            Err(DecodeError::UnsupportedProtocolLevel(3))
+            decode_bytes(&connect(b"MQIsdp", 4, 0x02, &[0x00, 0x00])),
+            Err(DecodeError::UnsupportedProtocolLevel(4))
         );
         assert_eq!(
-            decode_bytes(&connect(b"MQTT", 5, 0x02, &[0x00, 0x00])),
-            Err(DecodeError::UnsupportedProtocolLevel(5))
+            decode_bytes(&connect(b"MQTT", 6, 0x02, &[0x00, 0x00])),
+            Err(DecodeError::UnsupportedProtocolLevel(6))
         );
     }
 

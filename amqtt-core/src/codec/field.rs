@@ -73,10 +73,16 @@ impl Reader {
 
     /// Reads a topic name: a string that is non-empty and has no `+` or `#`.
     pub(crate) fn topic_name(&mut self) -> Result<ByteString, DecodeError> {
-        let topic = self.string()?;
+        let topic = self.topic_name_or_empty()?;
         if topic.is_empty() {
             return Err(DecodeError::EmptyTopicName);
         }
+        Ok(topic)
+    }
+
+    /// Reads a topic name that may be empty (an MQTT 5.0 PUBLISH with a topic alias).
+    pub(crate) fn topic_name_or_empty(&mut self) -> Result<ByteString, DecodeError> {
+        let topic = self.string()?;
         if topic.as_bytes().iter().any(|&b| b == b'+' || b == b'#') {
             return Err(DecodeError::WildcardInTopicName);
         }

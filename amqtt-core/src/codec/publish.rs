@@ -1,11 +1,14 @@
 //! PUBLISH: DUP, QoS and RETAIN in the fixed-header flags; topic name, packet id (QoS 1 and 2
-//! only), then the payload, which runs to the end of the frame.
+//! only), the properties (MQTT 5.0 only), then the payload, which runs to the end of the frame.
+
+use std::sync::Arc;
 
 use bytes::{BufMut, Bytes, BytesMut};
 use bytestring::ByteString;
 
 use super::field::{Reader, prefixed_len, write_binary};
-use super::{DecodeError, Publish, QoS, header};
+use super::properties::{block_len, read_block, write_block};
+use super::{DecodeError, PacketKind, Properties, ProtocolVersion, Publish, QoS, header};
 
 const DUP: u8 = 0x08;
 const QOS_SHIFT: u8 = 1;
@@ -16,17 +19,34 @@ const RETAIN: u8 = 0x01;
 const TYPE: u8 = 0x30;
 
 /// Reads a PUBLISH body; `flags` is the low nibble of the fixed header.
-pub(crate) fn read(flags: u8, mut r: Reader) -> Result<Publish, DecodeError> {
+pub(crate) fn read(
+    flags: u8,
+    mut r: Reader,
+    version: ProtocolVersion,
+) -> Result<Publish, DecodeError> {
     let qos = QoS::from_u8((flags & QOS_MASK) >> QOS_SHIFT).ok_or(DecodeError::InvalidQoS)?;
     let dup = flags & DUP != 0;
     if dup && qos == QoS::AtMostOnce {
         return Err(DecodeError::DupWithQoS0);
     }
-    let topic = r.topic_name()?;
+    // 5.0: an empty topic name stands for the topic alias the properties carry (3.3.2.3.4).
+    let topic = if version.is_v5() {
+        r.topic_name_or_empty()?
+    } else {
+        r.topic_name()?
+    };
     let packet_id = match qos {
         QoS::AtMostOnce => None,
         QoS::AtLeastOnce | QoS::ExactlyOnce => Some(r.packet_id()?),
     };
+    let properties: Option<Arc<Properties>> = if version.is_v5() {
+        read_block(&mut r, PacketKind::Publish)?
+    } else {
+        None
+    };
+    if topic.is_empty() && properties.as_ref().is_none_or(|p| p.topic_alias.is_none()) {
+        return Err(DecodeError::EmptyTopicName);
+    }
     Ok(Publish {
         dup,
         qos,
@@ -34,17 +54,37 @@ pub(crate) fn read(flags: u8, mut r: Reader) -> Result<Publish, DecodeError> {
         topic,
         packet_id,
         payload: r.rest(),
+        properties,
     })
 }
 
 impl Publish {
-    /// The same message with its topic and payload in allocations of their own. A decoded
-    /// message's fields are views of the frame it came in, which keep the whole read buffer
-    /// alive: what is stored for long (retained, queued offline) should be detached.
+    /// A message with no packet id, DUP flag or properties, as an application publishes it.
+    pub fn new(
+        topic: impl Into<ByteString>,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+    ) -> Publish {
+        Publish {
+            dup: false,
+            qos,
+            retain,
+            topic: topic.into(),
+            packet_id: None,
+            payload: payload.into(),
+            properties: None,
+        }
+    }
+
+    /// The same message with its topic, payload and properties in allocations of their own. A
+    /// decoded message's fields are views of the frame it came in, which keep the whole read
+    /// buffer alive: what is stored for long (retained, queued offline) should be detached.
     pub fn detached(&self) -> Publish {
         Publish {
             topic: ByteString::from(&*self.topic),
             payload: Bytes::copy_from_slice(&self.payload),
+            properties: self.properties.as_ref().map(|p| Arc::new(p.detached())),
             ..*self
         }
     }
@@ -61,26 +101,43 @@ impl Publish {
         byte1
     }
 
-    /// Remaining length: topic, packet id if any, payload.
-    pub(crate) fn remaining_len(&self) -> usize {
+    /// Remaining length on a `version` connection: topic, packet id if any, properties (5.0),
+    /// payload.
+    pub(crate) fn remaining_len(&self, version: ProtocolVersion) -> usize {
         let id_len = if self.qos == QoS::AtMostOnce { 0 } else { 2 };
-        prefixed_len(self.topic.len()) + id_len + self.payload.len()
+        let props_len = if version.is_v5() {
+            block_len(self.properties.as_deref())
+        } else {
+            0
+        };
+        prefixed_len(self.topic.len()) + id_len + props_len + self.payload.len()
     }
 
-    /// Bytes the encoded PUBLISH takes, fixed header included.
+    /// Bytes the encoded MQTT 3.1.1 PUBLISH takes, fixed header included.
     pub fn encoded_len(&self) -> usize {
-        header::frame_len_for(self.remaining_len())
+        self.encoded_len_as(ProtocolVersion::V311)
     }
 
-    /// Appends everything but the payload: fixed header, topic and packet id.
+    /// Bytes the PUBLISH encoded for a `version` connection takes, fixed header included.
+    pub fn encoded_len_as(&self, version: ProtocolVersion) -> usize {
+        header::frame_len_for(self.remaining_len(version))
+    }
+
+    /// [`Publish::encode_head_as`] for MQTT 3.1.1.
+    pub fn encode_head(&self, buf: &mut BytesMut) {
+        self.encode_head_as(ProtocolVersion::V311, buf);
+    }
+
+    /// Appends everything but the payload, for a `version` connection: fixed header, topic,
+    /// packet id and (5.0) properties.
     ///
     /// With [`Publish::payload`] written after it (or sent beside it in a vectored write), this
     /// is the whole packet, so fan-out can share one payload across many headers.
     ///
     /// The packet id is written exactly when `qos` is 1 or 2; a QoS 1 or 2 message without one
     /// is a bug of the caller (checked in debug builds) and is written with id 0.
-    pub fn encode_head(&self, buf: &mut BytesMut) {
-        let remaining_len = self.remaining_len();
+    pub fn encode_head_as(&self, version: ProtocolVersion, buf: &mut BytesMut) {
+        let remaining_len = self.remaining_len(version);
         buf.reserve(header::frame_len_for(remaining_len) - self.payload.len());
         header::write(buf, self.byte1(), remaining_len);
         write_binary(buf, self.topic.as_bytes());
@@ -91,32 +148,33 @@ impl Publish {
             );
             buf.put_u16(self.packet_id.map_or(0, |id| id.get()));
         }
+        if version.is_v5() {
+            write_block(buf, self.properties.as_deref());
+        }
     }
 
-    /// Appends the whole encoded PUBLISH, exactly [`Publish::encoded_len`] bytes.
+    /// Appends the whole encoded MQTT 3.1.1 PUBLISH, exactly [`Publish::encoded_len`] bytes.
     ///
     /// # Examples
     ///
     /// ```
-    /// use amqtt_core::codec::{ByteString, Publish, QoS};
-    /// use bytes::{Bytes, BytesMut};
+    /// use amqtt_core::codec::{Publish, QoS};
+    /// use bytes::BytesMut;
     ///
-    /// let publish = Publish {
-    ///     dup: false,
-    ///     qos: QoS::AtMostOnce,
-    ///     retain: false,
-    ///     topic: ByteString::from_static("a/b"),
-    ///     packet_id: None,
-    ///     payload: Bytes::from_static(b"hi"),
-    /// };
+    /// let publish = Publish::new("a/b", &b"hi"[..], QoS::AtMostOnce, false);
     /// let mut buf = BytesMut::new();
     /// publish.encode(&mut buf);
     /// assert_eq!(&buf[..], b"\x30\x07\x00\x03a/bhi");
     /// assert_eq!(buf.len(), publish.encoded_len());
     /// ```
     pub fn encode(&self, buf: &mut BytesMut) {
-        buf.reserve(self.encoded_len());
-        self.encode_head(buf);
+        self.encode_as(ProtocolVersion::V311, buf);
+    }
+
+    /// Appends the whole PUBLISH encoded for a `version` connection.
+    pub fn encode_as(&self, version: ProtocolVersion, buf: &mut BytesMut) {
+        buf.reserve(self.encoded_len_as(version));
+        self.encode_head_as(version, buf);
         buf.put_slice(&self.payload);
     }
 }
@@ -156,6 +214,7 @@ mod tests {
             topic: ByteString::from_static("a/b"),
             packet_id: None,
             payload: Bytes::from_static(b"xyz"),
+            properties: None,
         };
         assert_vector(
             &Packet::Publish(p),
@@ -172,6 +231,7 @@ mod tests {
             topic: ByteString::from_static("t"),
             packet_id: Some(pid(0x0A0B)),
             payload: Bytes::new(),
+            properties: None,
         };
         assert_vector(
             &Packet::Publish(p),
@@ -224,6 +284,7 @@ mod tests {
                 topic: ByteString::from_static("t"),
                 packet_id: None,
                 payload: Bytes::from(vec![0xA5; remaining - 3]),
+                properties: None,
             };
             let mut buf = BytesMut::new();
             p.encode(&mut buf);

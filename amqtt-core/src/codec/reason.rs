@@ -7,10 +7,11 @@
 use super::{DecodeError, PacketKind};
 
 /// An MQTT 5.0 reason code; the discriminant is its byte value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 #[repr(u8)]
 pub enum ReasonCode {
     /// 0x00: Success (Normal disconnection in DISCONNECT, Granted QoS 0 in SUBACK).
+    #[default]
     Success = 0x00,
     /// 0x01: Granted QoS 1.
     GrantedQoS1 = 0x01,

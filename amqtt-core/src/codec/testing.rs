@@ -5,8 +5,9 @@ use bytes::{Bytes, BytesMut};
 use proptest::prelude::*;
 
 use super::{
-    ByteString, ConnAck, Connect, ConnectReturnCode, DecodeError, LastWill, Packet, PacketId,
-    Publish, QoS, SubAck, SubAckCode, Subscribe, Unsubscribe, decode,
+    Ack, ByteString, ConnAck, Connect, ConnectReturnCode, DecodeError, LastWill, Packet, PacketId,
+    Publish, QoS, ReasonBody, ReasonCode, SubAck, SubAckCode, Subscribe, UnsubAck, Unsubscribe,
+    decode,
 };
 
 /// A packet id from a non-zero literal.
@@ -57,12 +58,12 @@ pub(crate) fn packet_id() -> impl Strategy<Value = PacketId> {
 }
 
 /// Binary data of up to 64 bytes.
-fn binary() -> impl Strategy<Value = Bytes> {
+pub(crate) fn binary() -> impl Strategy<Value = Bytes> {
     prop::collection::vec(any::<u8>(), 0..64).prop_map(Bytes::from)
 }
 
 /// Any string without U+0000, of up to `max` characters.
-fn string(min: usize, max: usize) -> impl Strategy<Value = ByteString> {
+pub(crate) fn string(min: usize, max: usize) -> impl Strategy<Value = ByteString> {
     prop::collection::vec(
         any::<char>().prop_filter("no U+0000", |c| *c != '\0'),
         min..=max,
@@ -92,6 +93,7 @@ pub(crate) fn connect() -> impl Strategy<Value = Connect> {
                 message,
                 qos,
                 retain,
+                properties: None,
             }
         });
     let credentials = prop_oneof![
@@ -114,6 +116,7 @@ pub(crate) fn connect() -> impl Strategy<Value = Connect> {
                 will,
                 username,
                 password,
+                ..Connect::default()
             },
         )
 }
@@ -121,10 +124,8 @@ pub(crate) fn connect() -> impl Strategy<Value = Connect> {
 /// Any CONNACK.
 pub(crate) fn connack() -> impl Strategy<Value = ConnAck> {
     let code = (0u8..=5).prop_map(|c| ConnectReturnCode::from_u8(c).expect("0..=5 are codes"));
-    (any::<bool>(), code).prop_map(|(session_present, code)| ConnAck {
-        session_present,
-        code,
-    })
+    (any::<bool>(), code)
+        .prop_map(|(session_present, code)| ConnAck::new(session_present, ReasonCode::from(code)))
 }
 
 /// Any valid PUBLISH: a packet id and possibly DUP exactly at QoS 1 and 2.
@@ -150,30 +151,44 @@ pub(crate) fn publish() -> impl Strategy<Value = Publish> {
                 topic,
                 packet_id: at_least_once.then_some(id),
                 payload,
+                properties: None,
             }
         })
 }
 
 /// Any valid SUBSCRIBE.
 pub(crate) fn subscribe() -> impl Strategy<Value = Subscribe> {
-    let filters = prop::collection::vec((topic_filter(), qos()), 1..8);
-    (packet_id(), filters).prop_map(|(packet_id, filters)| Subscribe { packet_id, filters })
+    let filter = (topic_filter(), qos()).prop_map(|(filter, qos)| (filter, qos.into()));
+    let filters = prop::collection::vec(filter, 1..8);
+    (packet_id(), filters).prop_map(|(packet_id, filters)| Subscribe {
+        packet_id,
+        filters,
+        properties: None,
+    })
 }
 
 /// Any SUBACK.
 pub(crate) fn suback() -> impl Strategy<Value = SubAck> {
     let code = prop_oneof![
         qos().prop_map(SubAckCode::Success),
-        Just(SubAckCode::Failure)
+        Just(SubAckCode::Failure(ReasonCode::UnspecifiedError))
     ];
     let codes = prop::collection::vec(code, 0..8);
-    (packet_id(), codes).prop_map(|(packet_id, codes)| SubAck { packet_id, codes })
+    (packet_id(), codes).prop_map(|(packet_id, codes)| SubAck {
+        packet_id,
+        codes,
+        properties: None,
+    })
 }
 
 /// Any valid UNSUBSCRIBE.
 pub(crate) fn unsubscribe() -> impl Strategy<Value = Unsubscribe> {
     let filters = prop::collection::vec(topic_filter(), 1..8);
-    (packet_id(), filters).prop_map(|(packet_id, filters)| Unsubscribe { packet_id, filters })
+    (packet_id(), filters).prop_map(|(packet_id, filters)| Unsubscribe {
+        packet_id,
+        filters,
+        properties: None,
+    })
 }
 
 /// Any valid packet of any of the 14 types.
@@ -182,16 +197,16 @@ pub(crate) fn packet() -> impl Strategy<Value = Packet> {
         connect().prop_map(|c| Packet::Connect(Box::new(c))),
         connack().prop_map(Packet::ConnAck),
         publish().prop_map(Packet::Publish),
-        packet_id().prop_map(Packet::PubAck),
-        packet_id().prop_map(Packet::PubRec),
-        packet_id().prop_map(Packet::PubRel),
-        packet_id().prop_map(Packet::PubComp),
+        packet_id().prop_map(|id| Packet::PubAck(Ack::new(id))),
+        packet_id().prop_map(|id| Packet::PubRec(Ack::new(id))),
+        packet_id().prop_map(|id| Packet::PubRel(Ack::new(id))),
+        packet_id().prop_map(|id| Packet::PubComp(Ack::new(id))),
         subscribe().prop_map(Packet::Subscribe),
         suback().prop_map(Packet::SubAck),
         unsubscribe().prop_map(Packet::Unsubscribe),
-        packet_id().prop_map(Packet::UnsubAck),
+        packet_id().prop_map(|id| Packet::UnsubAck(UnsubAck::new(id))),
         Just(Packet::PingReq),
         Just(Packet::PingResp),
-        Just(Packet::Disconnect),
+        Just(Packet::Disconnect(ReasonBody::default())),
     ]
 }

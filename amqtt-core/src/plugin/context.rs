@@ -7,7 +7,7 @@ use bytes::Bytes;
 
 use super::SessionAttributes;
 use crate::broker::{Core, Stats};
-use crate::codec::{ByteString, LastWill, Publish, QoS};
+use crate::codec::{ByteString, LastWill, Properties, ProtocolVersion, Publish, QoS};
 
 /// A client as plugins see it: what it sent in its CONNECT, and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +19,9 @@ pub struct SessionInfo {
     pub username: Option<ByteString>,
     /// Password from the CONNECT (binary).
     pub password: Option<Bytes>,
-    /// Clean-session flag from the CONNECT.
+    /// The protocol the client speaks.
+    pub protocol: ProtocolVersion,
+    /// Clean-session flag from the CONNECT (MQTT 5.0: Clean Start).
     pub clean_session: bool,
     /// Keep-alive interval in seconds.
     pub keep_alive: u16,
@@ -35,6 +37,9 @@ pub struct SessionInfo {
     pub peer_certificates: Vec<Bytes>,
     /// Values plugins attach to this connection (see [`SessionAttributes`]).
     pub attributes: SessionAttributes,
+    /// MQTT 5.0 CONNECT properties (user properties, session expiry, limits...); `None` when
+    /// the CONNECT carried none or the client speaks 3.1.1.
+    pub properties: Option<Box<Properties>>,
 }
 
 impl SessionInfo {
@@ -44,6 +49,7 @@ impl SessionInfo {
             client_id: client_id.into(),
             username: None,
             password: None,
+            protocol: ProtocolVersion::V311,
             clean_session: false,
             keep_alive: 0,
             will: None,
@@ -51,7 +57,32 @@ impl SessionInfo {
             listener: None,
             peer_certificates: Vec::new(),
             attributes: SessionAttributes::default(),
+            properties: None,
         }
+    }
+
+    /// Whether the session ends when this connection closes: a clean session in 3.1.1, a
+    /// session expiry interval of 0 (or none) in 5.0.
+    pub fn ends_at_disconnect(&self) -> bool {
+        if self.protocol.is_v5() {
+            self.session_expiry_interval().unwrap_or(0) == 0
+        } else {
+            self.clean_session
+        }
+    }
+
+    /// The MQTT 5.0 session expiry interval the client asked for, in seconds (`u32::MAX`:
+    /// never); `None` for a 3.1.1 client, whose sessions follow the broker's configuration.
+    pub fn session_expiry_interval(&self) -> Option<u32> {
+        if !self.protocol.is_v5() {
+            return None;
+        }
+        Some(
+            self.properties
+                .as_ref()
+                .and_then(|p| p.session_expiry_interval)
+                .unwrap_or(0),
+        )
     }
 
     /// The same session with a user name (and password).
@@ -151,14 +182,7 @@ impl BrokerContext {
         if !crate::topic::valid_topic_name(topic) {
             return Err(ContextError::InvalidTopicName(topic.to_owned()));
         }
-        let message = Publish {
-            dup: false,
-            qos,
-            retain,
-            topic: ByteString::from(topic),
-            packet_id: None,
-            payload: payload.into(),
-        };
+        let message = Publish::new(topic, payload, qos, retain);
         self.core
             .plugin_messages
             .send(message)
@@ -178,14 +202,7 @@ impl BrokerContext {
             return Err(ContextError::InvalidTopicName(topic.to_owned()));
         }
         self.core.router.retain(
-            &Publish {
-                dup: false,
-                qos,
-                retain: true,
-                topic: ByteString::from(topic),
-                packet_id: None,
-                payload: payload.into(),
-            },
+            &Publish::new(topic, payload, qos, true),
             self.core.journal.as_deref(),
         );
         Ok(())

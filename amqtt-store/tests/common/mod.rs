@@ -156,6 +156,7 @@ pub(crate) fn session_a(keep_alive: u16) -> StoredSession {
             message: Bytes::from_static(BINARY),
             qos: QoS::AtLeastOnce,
             retain: true,
+            properties: None,
         }),
         disconnected_at: Some(disconnected_at()),
     }
@@ -179,6 +180,7 @@ pub(crate) fn publish(topic: &str, qos: QoS, payload: &[u8]) -> Publish {
         topic: bs(topic),
         packet_id: None,
         payload: Bytes::copy_from_slice(payload),
+        properties: None,
     }
 }
 

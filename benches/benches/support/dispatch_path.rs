@@ -45,6 +45,7 @@ impl Inputs {
             topic: ByteString::from_static(TOPIC),
             packet_id: None,
             payload: Bytes::from(vec![0x5A; 64]),
+            properties: None,
         };
         Inputs {
             packet: Packet::Publish(publish.clone()),

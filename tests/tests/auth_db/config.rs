@@ -115,7 +115,7 @@ async fn a_missing_table_is_refused_without_sync_schema_and_created_with_it() {
     // Both tables exist now, empty: nobody logs in.
     assert_eq!(
         connack(broker.addr, Some("nobody"), Some("pw")).await,
-        amqtt_core::codec::ConnectReturnCode::NotAuthorized
+        amqtt_core::codec::ReasonCode::NotAuthorized
     );
     broker.stop().await;
     let admin = admin(&url).await;

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use amqtt_contrib::auth_db::{TopicAuthDb, UserAuthDb};
-use amqtt_core::codec::{ConnectReturnCode, QoS, SubAckCode};
+use amqtt_core::codec::{QoS, ReasonCode, SubAckCode};
 use amqtt_core::plugin::Action;
 use amqtt_tests::{RawClient, TestBroker};
 
@@ -14,7 +14,7 @@ use super::support::{admin, connack, connect_as, section, unique};
 const SILENCE: Duration = Duration::from_millis(300);
 
 const OK1: SubAckCode = SubAckCode::Success(QoS::AtLeastOnce);
-const REFUSED: SubAckCode = SubAckCode::Failure;
+const REFUSED: SubAckCode = SubAckCode::FAILURE;
 
 /// Logins: wrong password, unknown user, no credentials and an empty password are refused; the
 /// right password is accepted, and the user's bcrypt hash is then replaced by an argon2id hash
@@ -37,7 +37,7 @@ pub(crate) async fn logins(url: &str) {
     );
     let broker = TestBroker::<(UserAuthDb,)>::start_with_plugins(&yaml).await;
     let addr = broker.addr;
-    let refused = ConnectReturnCode::NotAuthorized;
+    let refused = ReasonCode::NotAuthorized;
     assert_eq!(connack(addr, Some(&alice), Some("wrong")).await, refused);
     assert_eq!(connack(addr, Some(&alice), Some("")).await, refused);
     assert_eq!(connack(addr, Some(&alice), None).await, refused);
@@ -55,7 +55,7 @@ pub(crate) async fn logins(url: &str) {
 
     assert_eq!(
         connack(addr, Some(&alice), Some("alice-pw")).await,
-        ConnectReturnCode::Accepted
+        ReasonCode::Success
     );
     let rehashed = admin
         .password_hash(&alice)
@@ -68,7 +68,7 @@ pub(crate) async fn logins(url: &str) {
     );
     assert_eq!(
         connack(addr, Some(&alice), Some("alice-pw")).await,
-        ConnectReturnCode::Accepted
+        ReasonCode::Success
     );
     assert_eq!(
         connack(addr, Some(&alice), Some("alice-pwx")).await,

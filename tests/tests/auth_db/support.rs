@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use amqtt_contrib::auth_db::admin::AuthAdmin;
 use amqtt_contrib::db::DbUrl;
 use amqtt_core::broker::{Broker, BrokerError};
-use amqtt_core::codec::{ByteString, ConnectReturnCode};
+use amqtt_core::codec::{ByteString, ReasonCode};
 use amqtt_core::config::BrokerConfig;
 use amqtt_core::plugin::BuildPlugins;
 use amqtt_tests::{RawClient, connect_packet, service_reachable};
@@ -81,7 +81,7 @@ pub(crate) async fn connack(
     addr: SocketAddr,
     user: Option<&str>,
     password: Option<&str>,
-) -> ConnectReturnCode {
+) -> ReasonCode {
     let mut connect = connect_packet(&unique("auth-db-client"), true);
     connect.username = user.map(ByteString::from);
     connect.password = password.map(|p| Bytes::copy_from_slice(p.as_bytes()));
@@ -94,7 +94,7 @@ pub(crate) async fn connect_as(addr: SocketAddr, user: Option<&str>) -> RawClien
     let mut connect = connect_packet(&unique("auth-db-client"), true);
     connect.username = user.map(ByteString::from);
     let (client, ack) = RawClient::connect_with(addr, connect).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted, "{user:?}");
+    assert_eq!(ack.code, ReasonCode::Success, "{user:?}");
     client
 }
 

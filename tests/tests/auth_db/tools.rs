@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use amqtt_contrib::auth_db::{TopicAuthDb, UserAuthDb};
-use amqtt_core::codec::{ConnectReturnCode, QoS, SubAckCode};
+use amqtt_core::codec::{QoS, ReasonCode, SubAckCode};
 use amqtt_tests::{RawClient, TestBroker, amqtt_binary, connect_packet};
 
 use crate::support::{TempDir, connack, section, server_url, unique};
@@ -124,24 +124,24 @@ async fn users_and_topics_made_by_the_tools_log_in_and_are_checked() {
     connect.username = Some(user.as_str().into());
     connect.password = Some(bytes::Bytes::from_static(b"first-pw"));
     let (mut client, ack) = RawClient::connect_with(broker.addr, connect).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, ReasonCode::Success);
     let granted = client
         .subscribe(1, &[("s/1", QoS::AtMostOnce), ("t", QoS::AtMostOnce)])
         .await;
     assert_eq!(
         granted.codes,
-        [SubAckCode::Success(QoS::AtMostOnce), SubAckCode::Failure]
+        [SubAckCode::Success(QoS::AtMostOnce), SubAckCode::FAILURE]
     );
 
     ok(users, &file, &["pwd", "-c", &user], "second-pw\n");
-    let refused = ConnectReturnCode::NotAuthorized;
+    let refused = ReasonCode::NotAuthorized;
     assert_eq!(
         connack(broker.addr, Some(&user), Some("first-pw")).await,
         refused
     );
     assert_eq!(
         connack(broker.addr, Some(&user), Some("second-pw")).await,
-        ConnectReturnCode::Accepted
+        ReasonCode::Success
     );
     // `rm` asks: "n" keeps the user, `-y` does not ask.
     ok(users, &file, &["rm", "-c", &user], "n\n");

@@ -46,7 +46,7 @@ async fn half_open_client(
     let (mut acked, mut delivered) = (false, false);
     while !(acked && delivered) {
         match client.recv().await {
-            Packet::PubAck(ack) if ack == id => acked = true,
+            Packet::PubAck(ack) if ack.packet_id == id => acked = true,
             Packet::Publish(p) if p.topic == own.as_str() => delivered = true,
             _ => {}
         }
@@ -56,7 +56,7 @@ async fn half_open_client(
     match i % 4 {
         0 => {
             client.send(&Packet::Publish(half_way)).await;
-            client.recv_until(|p| *p == Packet::PubRec(id)).await;
+            client.recv_until(|p| *p == Packet::PubRec(id.into())).await;
         }
         2 => client.send(&Packet::Publish(half_way)).await,
         _ => {}

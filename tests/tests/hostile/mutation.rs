@@ -9,8 +9,7 @@ use std::net::SocketAddr;
 use std::num::NonZeroU16;
 
 use amqtt_core::codec::{
-    self, ByteString, ConnAck, ConnectReturnCode, Packet, QoS, SubAck, SubAckCode, Subscribe,
-    Unsubscribe,
+    self, ByteString, ConnAck, Packet, QoS, ReasonCode, SubAck, SubAckCode, Subscribe, Unsubscribe,
 };
 use amqtt_tests::{connect_packet, publish_packet, read_until_closed, will};
 use bytes::{Bytes, BytesMut};
@@ -59,32 +58,36 @@ fn valid_packets(client_id: &str) -> Vec<Vec<u8>> {
         }
     }
     packets.extend([
-        Packet::PubAck(id(1)),
-        Packet::PubRec(id(2)),
-        Packet::PubRel(id(3)),
-        Packet::PubComp(id(4)),
+        Packet::PubAck(id(1).into()),
+        Packet::PubRec(id(2).into()),
+        Packet::PubRel(id(3).into()),
+        Packet::PubComp(id(4).into()),
         Packet::Subscribe(Subscribe {
             packet_id: id(5),
             filters: vec![
-                (ByteString::from("hostile/+/x"), QoS::AtLeastOnce),
-                (ByteString::from("hostile/#"), QoS::ExactlyOnce),
+                (ByteString::from("hostile/+/x"), QoS::AtLeastOnce.into()),
+                (ByteString::from("hostile/#"), QoS::ExactlyOnce.into()),
             ],
+            properties: None,
         }),
         Packet::Unsubscribe(Unsubscribe {
             packet_id: id(6),
             filters: vec![ByteString::from("hostile/#")],
+            properties: None,
         }),
         Packet::PingReq,
-        Packet::Disconnect,
+        Packet::Disconnect(Default::default()),
         Packet::ConnAck(ConnAck {
             session_present: false,
-            code: ConnectReturnCode::Accepted,
+            code: ReasonCode::Success,
+            properties: None,
         }),
         Packet::SubAck(SubAck {
             packet_id: id(5),
-            codes: vec![SubAckCode::Success(QoS::AtLeastOnce), SubAckCode::Failure],
+            codes: vec![SubAckCode::Success(QoS::AtLeastOnce), SubAckCode::FAILURE],
+            properties: None,
         }),
-        Packet::UnsubAck(id(6)),
+        Packet::UnsubAck(id(6).into()),
         Packet::PingResp,
     ]);
     packets.iter().map(encode).collect()
@@ -190,14 +193,19 @@ enum Verdict {
 fn judge(stream: &[u8]) -> Verdict {
     let mut buf = BytesMut::from(stream);
     let mut first = true;
+    // The broker reads what follows a CONNECT in the version the CONNECT names.
+    let mut version = codec::ProtocolVersion::V311;
     loop {
-        let packet = match codec::decode(&mut buf, MAX_PACKET_SIZE) {
+        let packet = match codec::decode_as(&mut buf, MAX_PACKET_SIZE, version) {
             Err(_) => return Verdict::Closes,
             Ok(None) => return Verdict::MayStayOpen,
             Ok(Some(packet)) => packet,
         };
         let allowed = match packet {
-            Packet::Connect(_) => first,
+            Packet::Connect(c) => {
+                version = c.protocol;
+                first
+            }
             Packet::Publish(_)
             | Packet::PubAck(_)
             | Packet::PubRec(_)
@@ -206,11 +214,12 @@ fn judge(stream: &[u8]) -> Verdict {
             | Packet::Subscribe(_)
             | Packet::Unsubscribe(_)
             | Packet::PingReq => !first,
-            Packet::Disconnect
+            Packet::Disconnect(_)
             | Packet::ConnAck(_)
             | Packet::SubAck(_)
             | Packet::UnsubAck(_)
-            | Packet::PingResp => false,
+            | Packet::PingResp
+            | Packet::Auth(_) => false,
         };
         if !allowed {
             return Verdict::Closes;

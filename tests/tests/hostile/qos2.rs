@@ -32,9 +32,9 @@ async fn next_publish(client: &mut Hostile) -> Publish {
 /// Completes the receiver's side of a QoS 2 delivery of `p`: PUBREC, the PUBREL, PUBCOMP.
 async fn complete_qos2(client: &mut Hostile, p: &Publish) {
     let pid = p.packet_id.expect("QoS 2 PUBLISH has an id");
-    client.send(&Packet::PubRec(pid)).await;
-    assert_eq!(client.recv().await, Packet::PubRel(pid));
-    client.send(&Packet::PubComp(pid)).await;
+    client.send(&Packet::PubRec(pid.into())).await;
+    assert_eq!(client.recv().await, Packet::PubRel(pid.into()));
+    client.send(&Packet::PubComp(pid.into())).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -52,7 +52,11 @@ async fn reused_and_unknown_qos2_ids_are_handled_per_the_spec() {
     for payload in ["first", "second (same id)"] {
         let publish = publish_packet("q2/reuse", payload, QoS::ExactlyOnce, false, Some(7));
         publisher.send(&Packet::Publish(publish)).await;
-        assert_eq!(publisher.recv().await, Packet::PubRec(id(7)), "{payload}");
+        assert_eq!(
+            publisher.recv().await,
+            Packet::PubRec(id(7).into()),
+            "{payload}"
+        );
     }
     let first = next_publish(&mut subscriber).await;
     assert_eq!(&first.payload[..], b"first");
@@ -63,28 +67,28 @@ async fn reused_and_unknown_qos2_ids_are_handled_per_the_spec() {
         "a reused id before PUBREL must not deliver again"
     );
     // After PUBREL the id is free: the next message with it is new.
-    publisher.send(&Packet::PubRel(id(7))).await;
-    assert_eq!(publisher.recv().await, Packet::PubComp(id(7)));
+    publisher.send(&Packet::PubRel(id(7).into())).await;
+    assert_eq!(publisher.recv().await, Packet::PubComp(id(7).into()));
     let third = publish_packet("q2/reuse", "third", QoS::ExactlyOnce, false, Some(7));
     publisher.send(&Packet::Publish(third)).await;
-    assert_eq!(publisher.recv().await, Packet::PubRec(id(7)));
+    assert_eq!(publisher.recv().await, Packet::PubRec(id(7).into()));
     let third = next_publish(&mut subscriber).await;
     assert_eq!(&third.payload[..], b"third");
     complete_qos2(&mut subscriber, &third).await;
-    publisher.send(&Packet::PubRel(id(7))).await;
-    assert_eq!(publisher.recv().await, Packet::PubComp(id(7)));
+    publisher.send(&Packet::PubRel(id(7).into())).await;
+    assert_eq!(publisher.recv().await, Packet::PubComp(id(7).into()));
 
     // PUBREL for ids never received: PUBCOMP all the same [MQTT-4.3.3-2].
     for n in [999, 1000, 65_535] {
-        publisher.send(&Packet::PubRel(id(n))).await;
-        assert_eq!(publisher.recv().await, Packet::PubComp(id(n)));
+        publisher.send(&Packet::PubRel(id(n).into())).await;
+        assert_eq!(publisher.recv().await, Packet::PubComp(id(n).into()));
     }
     // PUBREC, PUBCOMP and PUBACK for ids the broker never sent: the connection survives (a
     // PUBREC may be answered with a PUBREL) and still answers a PINGREQ.
     for stray in [
-        Packet::PubRec(id(555)),
-        Packet::PubComp(id(556)),
-        Packet::PubAck(id(557)),
+        Packet::PubRec(id(555).into()),
+        Packet::PubComp(id(556).into()),
+        Packet::PubAck(id(557).into()),
     ] {
         publisher.send(&stray).await;
     }
@@ -92,7 +96,7 @@ async fn reused_and_unknown_qos2_ids_are_handled_per_the_spec() {
     loop {
         match publisher.recv().await {
             Packet::PingResp => break,
-            Packet::PubRel(n) if n == id(555) => {}
+            Packet::PubRel(amqtt_core::codec::Ack { packet_id: n, .. }) if n == id(555) => {}
             other => panic!("unexpected answer to stray acks: {other:?}"),
         }
     }
@@ -186,7 +190,7 @@ async fn exchange_every_id(
 /// The id of a PUBREC.
 fn pubrec_id(packet: &Packet) -> Option<NonZeroU16> {
     match packet {
-        Packet::PubRec(n) => Some(*n),
+        Packet::PubRec(amqtt_core::codec::Ack { packet_id: n, .. }) => Some(*n),
         _ => None,
     }
 }
@@ -194,7 +198,7 @@ fn pubrec_id(packet: &Packet) -> Option<NonZeroU16> {
 /// The id of a PUBCOMP.
 fn pubcomp_id(packet: &Packet) -> Option<NonZeroU16> {
     match packet {
-        Packet::PubComp(n) => Some(*n),
+        Packet::PubComp(amqtt_core::codec::Ack { packet_id: n, .. }) => Some(*n),
         _ => None,
     }
 }
@@ -282,7 +286,10 @@ async fn all_65535_unreleased_qos2_ids_are_bounded_and_a_subscriber_that_never_a
     );
 
     // Releasing every id empties the set.
-    let writer = exchange_every_id(writer, &mut reader, pubcomp_id, Packet::PubRel).await;
+    let writer = exchange_every_id(writer, &mut reader, pubcomp_id, |n| {
+        Packet::PubRel(n.into())
+    })
+    .await;
     let flooder = broker.ctx.session("flooder").expect("flooder's session");
     assert_eq!(flooder.incoming_pending, 0, "after PUBREL for every id");
 

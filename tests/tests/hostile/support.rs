@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use amqtt_core::broker::{Broker, Stats};
-use amqtt_core::codec::{ConnectReturnCode, Packet, QoS, Subscribe};
+use amqtt_core::codec::{Packet, QoS, ReasonCode, Subscribe};
 use amqtt_core::config::BrokerConfig;
 use amqtt_core::plugin::BrokerContext;
 use amqtt_tests::{RawClient, TestBroker, amqtt_binary, connect_packet, pid, publish_packet};
@@ -228,11 +228,11 @@ async fn round_trip(client: &mut RawClient, topic: &str, n: u32) {
                 "probe round trip {n} took longer than {ROUND_TRIP_BOUND:?} \
                  (PUBACK seen: {acked}, message back: {echoed})"
             ),
-            Some(Packet::PubAck(ack)) if ack.get() == id => acked = true,
+            Some(Packet::PubAck(ack)) if ack.packet_id.get() == id => acked = true,
             Some(Packet::Publish(p)) if p.payload == payload.as_bytes() => {
                 echoed = true;
                 if let Some(id) = p.packet_id {
-                    client.send(Packet::PubAck(id)).await;
+                    client.send(Packet::PubAck(id.into())).await;
                 }
             }
             Some(other) => panic!("probe round trip {n}: unexpected {other:?}"),
@@ -401,11 +401,7 @@ impl Hostile {
     /// Connects `client_id` (keep-alive 0) and asserts the CONNACK accepts it.
     pub(crate) async fn connect(addr: SocketAddr, client_id: &str, clean: bool) -> Hostile {
         let (client, ack) = RawClient::connect_with(addr, connect_packet(client_id, clean)).await;
-        assert_eq!(
-            ack.code,
-            ConnectReturnCode::Accepted,
-            "CONNACK of {client_id}"
-        );
+        assert_eq!(ack.code, ReasonCode::Success, "CONNACK of {client_id}");
         Hostile(client)
     }
 
@@ -442,7 +438,11 @@ impl Hostile {
         let packet_id = pid(id);
         self.send(&Packet::Subscribe(Subscribe {
             packet_id,
-            filters: filters.iter().map(|(f, q)| ((*f).into(), *q)).collect(),
+            filters: filters
+                .iter()
+                .map(|(f, q)| ((*f).into(), (*q).into()))
+                .collect(),
+            properties: None,
         }))
         .await;
         self.recv_until(|p| matches!(p, Packet::SubAck(ack) if ack.packet_id == packet_id))

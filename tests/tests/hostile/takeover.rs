@@ -29,7 +29,8 @@ async fn storm_task(addr: SocketAddr, seed: u64, end: Instant) -> u32 {
     let connect = encode(&Packet::Connect(Box::new(connect_packet(CLIENT_ID, true))));
     let subscribe = encode(&Packet::Subscribe(Subscribe {
         packet_id: pid(1),
-        filters: vec![("leak/#".into(), QoS::AtLeastOnce)],
+        filters: vec![("leak/#".into(), QoS::AtLeastOnce.into())],
+        properties: None,
     }));
     let mut connacks = 0;
     while Instant::now() < end {

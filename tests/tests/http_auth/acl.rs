@@ -47,7 +47,7 @@ async fn broker(backend: &Backend, topic_keys: &str) -> TestBroker<Plugins> {
 async fn connect(broker: &TestBroker<Plugins>, client_id: &str, user: &str) -> RawClient {
     let (client, ack) =
         RawClient::connect_with(broker.addr, login(client_id, Some(user), Some("pw"))).await;
-    assert_eq!(ack.code, amqtt_core::codec::ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, amqtt_core::codec::ReasonCode::Success);
     client
 }
 
@@ -71,7 +71,7 @@ async fn subscribe_publish_and_receive_are_asked_with_their_acc() {
         .await;
     assert_eq!(
         granted.codes,
-        [SubAckCode::Success(QoS::AtMostOnce), SubAckCode::Failure]
+        [SubAckCode::Success(QoS::AtMostOnce), SubAckCode::FAILURE]
     );
     for topic in ["allowed/nopublish", "allowed/noreceive", "allowed/yes"] {
         publisher
@@ -144,7 +144,7 @@ async fn a_superuser_gets_every_topic_without_the_topic_uri_being_asked() {
         .await;
     assert_eq!(&*superuser.recv_publish().await.topic, "denied/x");
     let refused = user.subscribe(1, &[("denied/#", QoS::AtMostOnce)]).await;
-    assert_eq!(refused.codes, [SubAckCode::Failure]);
+    assert_eq!(refused.codes, [SubAckCode::FAILURE]);
 
     let acl = backend.requests_to("/acl");
     assert!(
@@ -175,7 +175,7 @@ async fn an_answer_without_an_opinion_denies_the_topic() {
     let broker = TestBroker::<Plugins>::start_with_plugins(&yaml).await;
     let mut client = connect(&broker, &unique("noop"), &unique("noop-user")).await;
     let refused = client.subscribe(1, &[("a/b", QoS::AtMostOnce)]).await;
-    assert_eq!(refused.codes, [SubAckCode::Failure]);
+    assert_eq!(refused.codes, [SubAckCode::FAILURE]);
     assert_eq!(backend.requests_to("/acl").len(), 1);
     broker.stop().await;
 }

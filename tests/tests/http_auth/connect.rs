@@ -1,6 +1,6 @@
 //! The login check: requests (method, path, parameters, user agent) and each response mode.
 
-use amqtt_core::codec::ConnectReturnCode::{Accepted, NotAuthorized};
+use amqtt_core::codec::ReasonCode::{NotAuthorized, Success as Accepted};
 use amqtt_tests::TestBroker;
 use axum::http::Method;
 use serde_json::Value;

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use amqtt_core::codec::ConnectReturnCode::{Accepted, NotAuthorized};
+use amqtt_core::codec::ReasonCode::{NotAuthorized, Success as Accepted};
 use amqtt_core::codec::{QoS, SubAckCode};
 use amqtt_tests::{RawClient, TestBroker};
 
@@ -119,7 +119,7 @@ async fn topics_are_denied_when_only_the_topic_backend_is_down() {
     .await;
     assert_eq!(ack.code, Accepted);
     let refused = client.subscribe(1, &[("a/b", QoS::AtMostOnce)]).await;
-    assert_eq!(refused.codes, [SubAckCode::Failure]);
+    assert_eq!(refused.codes, [SubAckCode::FAILURE]);
     broker.stop().await;
 }
 

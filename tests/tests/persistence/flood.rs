@@ -97,12 +97,14 @@ async fn drain(
                 let text = String::from_utf8_lossy(&p.payload).into_owned();
                 *seen.entry(text).or_default() += 1;
                 match (p.qos, p.packet_id) {
-                    (QoS::AtLeastOnce, Some(id)) => sub.send(Packet::PubAck(id)).await,
-                    (QoS::ExactlyOnce, Some(id)) => sub.send(Packet::PubRec(id)).await,
+                    (QoS::AtLeastOnce, Some(id)) => sub.send(Packet::PubAck(id.into())).await,
+                    (QoS::ExactlyOnce, Some(id)) => sub.send(Packet::PubRec(id.into())).await,
                     other => panic!("unexpected QoS/packet id {other:?} in the drain"),
                 }
             }
-            Packet::PubRel(id) => sub.send(Packet::PubComp(id)).await,
+            Packet::PubRel(amqtt_core::codec::Ack { packet_id: id, .. }) => {
+                sub.send(Packet::PubComp(id.into())).await
+            }
             other => panic!("unexpected {other:?} in the drain"),
         }
     }
@@ -131,7 +133,7 @@ async fn acknowledged_qos1_messages_survive_kill9_mid_flood() {
             break;
         }
         match next(&mut publisher, "the QoS 1 flood").await {
-            Packet::PubAck(id) => {
+            Packet::PubAck(amqtt_core::codec::Ack { packet_id: id, .. }) => {
                 assert!(
                     unacked.remove(&id.get()),
                     "PUBACK {id} for nothing in flight"
@@ -211,16 +213,16 @@ impl Qos2Publisher {
     /// Takes one packet: PUBREC is answered with PUBREL, PUBCOMP completes a message.
     async fn step(&mut self) {
         match next(&mut self.client, "the QoS 2 flood").await {
-            Packet::PubRec(id) => {
+            Packet::PubRec(amqtt_core::codec::Ack { packet_id: id, .. }) => {
                 let stage = self
                     .stages
                     .get_mut(&id.get())
                     .expect("PUBREC for a sent id");
                 assert_ne!(*stage, Stage::Complete, "PUBREC {id} after PUBCOMP");
                 *stage = Stage::Released;
-                self.client.send(Packet::PubRel(id)).await;
+                self.client.send(Packet::PubRel(id.into())).await;
             }
-            Packet::PubComp(id) => {
+            Packet::PubComp(amqtt_core::codec::Ack { packet_id: id, .. }) => {
                 let stage = self
                     .stages
                     .get_mut(&id.get())
@@ -244,7 +246,7 @@ impl Qos2Publisher {
             .collect();
         for (seq, stage) in open {
             let packet = if stage == Stage::Released {
-                Packet::PubRel(pid(seq))
+                Packet::PubRel(pid(seq).into())
             } else {
                 Packet::Publish(message("flood2/t", seq, QoS::ExactlyOnce, true))
             };

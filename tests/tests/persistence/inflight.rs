@@ -62,8 +62,8 @@ async fn messages_in_flight_to_a_subscriber_are_resumed_after_kill9() {
         ids.push(recv_message(&mut sub, message, false).await);
     }
     let released = ids[3];
-    sub.send(Packet::PubRec(released)).await;
-    assert_eq!(sub.recv().await, Packet::PubRel(released));
+    sub.send(Packet::PubRec(released.into())).await;
+    assert_eq!(sub.recv().await, Packet::PubRel(released.into()));
     tokio::time::sleep(SETTLE).await;
     broker.kill9();
     drop((sub, publisher));
@@ -76,7 +76,7 @@ async fn messages_in_flight_to_a_subscriber_are_resumed_after_kill9() {
     let (mut got_rel, mut got_unanswered) = (false, false);
     while qos1.len() < 3 || !got_rel || !got_unanswered {
         match sub.recv().await {
-            Packet::PubRel(id) => {
+            Packet::PubRel(amqtt_core::codec::Ack { packet_id: id, .. }) => {
                 assert_eq!(id, released, "PUBREL of the released message");
                 assert!(!got_rel, "PUBREL {id} twice");
                 got_rel = true;
@@ -117,9 +117,9 @@ async fn messages_in_flight_to_a_subscriber_are_resumed_after_kill9() {
 
     // Finish every handshake; a second kill and restart then has nothing to resend.
     for id in qos1 {
-        sub.send(Packet::PubAck(id)).await;
+        sub.send(Packet::PubAck(id.into())).await;
     }
-    sub.send(Packet::PubComp(released)).await;
+    sub.send(Packet::PubComp(released.into())).await;
     sub.ack(QoS::ExactlyOnce, Some(ids[4])).await;
     sub.expect_silence(SILENCE).await;
     tokio::time::sleep(SETTLE).await;
@@ -142,7 +142,7 @@ async fn a_qos2_id_awaiting_pubrel_deduplicates_the_retransmission_after_kill9()
     let mut publisher = connect(addr, "in2-pub", false, false).await;
     let message = publish_bytes("in2/t", b"exactly once", QoS::ExactlyOnce, false, Some(7));
     publisher.send(Packet::Publish(message.clone())).await;
-    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7)));
+    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7).into()));
     tokio::time::sleep(SETTLE).await;
     broker.kill9();
     drop(publisher);
@@ -155,9 +155,9 @@ async fn a_qos2_id_awaiting_pubrel_deduplicates_the_retransmission_after_kill9()
         ..message
     };
     publisher.send(Packet::Publish(retransmission)).await;
-    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7)));
-    publisher.send(Packet::PubRel(pid(7))).await;
-    assert_eq!(publisher.recv().await, Packet::PubComp(pid(7)));
+    assert_eq!(publisher.recv().await, Packet::PubRec(pid(7).into()));
+    publisher.send(Packet::PubRel(pid(7).into())).await;
+    assert_eq!(publisher.recv().await, Packet::PubComp(pid(7).into()));
     publisher.expect_silence(SILENCE).await;
 
     let mut sub = connect(addr, "in2-sub", false, true).await;

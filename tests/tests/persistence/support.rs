@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
-use amqtt_core::codec::{ConnectReturnCode, Packet, Publish, QoS, SubAckCode};
+use amqtt_core::codec::{Packet, Publish, QoS, ReasonCode, SubAckCode};
 pub(crate) use amqtt_tests::publish_bytes;
 use amqtt_tests::{RawClient, amqtt_binary, connect_packet, pid};
 use tokio::net::TcpStream;
@@ -292,11 +292,7 @@ pub(crate) async fn connect(
     present: bool,
 ) -> RawClient {
     let (client, ack) = RawClient::connect_with(addr, connect_packet(client_id, clean)).await;
-    assert_eq!(
-        ack.code,
-        ConnectReturnCode::Accepted,
-        "CONNACK of {client_id}"
-    );
+    assert_eq!(ack.code, ReasonCode::Success, "CONNACK of {client_id}");
     assert_eq!(
         ack.session_present, present,
         "session present in the CONNACK of {client_id}"
@@ -317,7 +313,7 @@ pub(crate) async fn subscribe(client: &mut RawClient, id: u16, filters: &[(&str,
 /// Sends DISCONNECT and waits until the broker closes the connection: by then it has taken the
 /// session offline, so what is published next is queued for it, not sent.
 pub(crate) async fn disconnect(mut client: RawClient) {
-    client.send(Packet::Disconnect).await;
+    client.send(Packet::Disconnect(Default::default())).await;
     client.expect_closed(Duration::from_secs(5)).await;
 }
 
@@ -338,11 +334,11 @@ pub(crate) async fn publish(
         .await;
     match qos {
         QoS::AtMostOnce => {}
-        QoS::AtLeastOnce => assert_eq!(client.recv().await, Packet::PubAck(pid(id))),
+        QoS::AtLeastOnce => assert_eq!(client.recv().await, Packet::PubAck(pid(id).into())),
         QoS::ExactlyOnce => {
-            assert_eq!(client.recv().await, Packet::PubRec(pid(id)));
-            client.send(Packet::PubRel(pid(id))).await;
-            assert_eq!(client.recv().await, Packet::PubComp(pid(id)));
+            assert_eq!(client.recv().await, Packet::PubRec(pid(id).into()));
+            client.send(Packet::PubRel(pid(id).into())).await;
+            assert_eq!(client.recv().await, Packet::PubComp(pid(id).into()));
         }
     }
 }
@@ -382,20 +378,20 @@ pub(crate) async fn expect_messages(client: &mut RawClient, expected: &[Expected
                     "packet id of {publish:?}"
                 );
                 match (qos, id) {
-                    (QoS::AtLeastOnce, Some(id)) => client.send(Packet::PubAck(id)).await,
+                    (QoS::AtLeastOnce, Some(id)) => client.send(Packet::PubAck(id.into())).await,
                     (QoS::ExactlyOnce, Some(id)) => {
-                        client.send(Packet::PubRec(id)).await;
+                        client.send(Packet::PubRec(id.into())).await;
                         awaiting_rel.push(id);
                     }
                     _ => {}
                 }
                 next += 1;
             }
-            Packet::PubRel(id) => {
+            Packet::PubRel(amqtt_core::codec::Ack { packet_id: id, .. }) => {
                 let at = awaiting_rel.iter().position(|a| *a == id);
                 let at = at.unwrap_or_else(|| panic!("PUBREL {id} for no PUBREC"));
                 awaiting_rel.remove(at);
-                client.send(Packet::PubComp(id)).await;
+                client.send(Packet::PubComp(id.into())).await;
             }
             other => panic!("expected PUBLISH or PUBREL, got {other:?}"),
         }

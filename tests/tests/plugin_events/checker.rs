@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use amqtt_core::codec::{ByteString, ConnAck, ConnectReturnCode};
+use amqtt_core::codec::{ByteString, ConnAck, ReasonCode};
 use amqtt_tests::{RECV_TIMEOUT, RawClient, TestBroker, connect_packet};
 
 use crate::recorder::Recorder;
@@ -139,7 +139,8 @@ pub(crate) async fn connect(
         ack,
         ConnAck {
             session_present: present,
-            code: ConnectReturnCode::Accepted
+            code: ReasonCode::Success,
+            properties: None,
         },
         "CONNACK for {client_id}"
     );

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use amqtt_core::codec::{ByteString, ConnectReturnCode, Packet, QoS};
+use amqtt_core::codec::{ByteString, Packet, QoS, ReasonCode};
 use amqtt_core::plugin::{
     BrokerContext, FromConfig, Hooks, Plugin, PluginError, SessionInfo, Verdict,
 };
@@ -54,7 +54,7 @@ async fn a_refused_connect_is_sent_without_a_session_and_fires_no_client_event()
     let mut connect = connect_packet("x1", true);
     connect.username = Some(ByteString::from("eve"));
     let (mut client, ack) = RawClient::connect_with(broker.addr, connect).await;
-    assert_eq!(ack.code, ConnectReturnCode::NotAuthorized);
+    assert_eq!(ack.code, ReasonCode::NotAuthorized);
     client.expect_closed(RECV_TIMEOUT).await;
     let mut flow = Flow {
         recorder: &broker.handle.plugins().0,
@@ -99,7 +99,7 @@ async fn a_will_is_checked_and_broadcast_before_client_disconnected() {
     let mut with_will = connect_packet("w1", true);
     with_will.will = Some(amqtt_tests::will("w/gone", "bye", QoS::AtLeastOnce, false));
     let (client, ack) = RawClient::connect_with(broker.addr, with_will).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, ReasonCode::Success);
     flow.step(
         "w1 connects",
         &[
@@ -146,10 +146,10 @@ async fn a_will_is_checked_and_broadcast_before_client_disconnected() {
     .await;
     let mut publish = amqtt_tests::publish_packet("w/2", "once", QoS::ExactlyOnce, false, Some(7));
     c1.send(Packet::Publish(publish.clone())).await;
-    assert_eq!(c1.recv().await, Packet::PubRec(amqtt_tests::pid(7)));
+    assert_eq!(c1.recv().await, Packet::PubRec(amqtt_tests::pid(7).into()));
     publish.dup = true;
     c1.send(Packet::Publish(publish)).await;
-    assert_eq!(c1.recv().await, Packet::PubRec(amqtt_tests::pid(7)));
+    assert_eq!(c1.recv().await, Packet::PubRec(amqtt_tests::pid(7).into()));
     let id = sub
         .expect_publish("w/2", "once", QoS::AtLeastOnce, false)
         .await;

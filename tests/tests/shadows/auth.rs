@@ -10,7 +10,7 @@ use serde_json::json;
 use crate::support::{Shadows, broker, client, listen, reply, request, sqlite_url, unique};
 
 const OK0: SubAckCode = SubAckCode::Success(QoS::AtMostOnce);
-const REFUSED: SubAckCode = SubAckCode::Failure;
+const REFUSED: SubAckCode = SubAckCode::FAILURE;
 
 async fn auth_broker(dir: &tempfile::TempDir) -> TestBroker<Shadows> {
     broker(

@@ -2,7 +2,7 @@
 //! binary (`(PackagedPlugins, ContribPlugins)`).
 
 use amqtt_contrib::ContribPlugins;
-use amqtt_core::codec::{ByteString, ConnectReturnCode, QoS};
+use amqtt_core::codec::{ByteString, QoS, ReasonCode};
 use amqtt_plugins::PackagedPlugins;
 use amqtt_tests::{RawClient, TestBroker, connect_packet};
 use serde_json::json;
@@ -33,11 +33,11 @@ async fn the_stock_broker_runs_an_amqtt_shadow_configuration() {
     };
     let (mut device, ack) =
         RawClient::connect_with(broker.addr, connect_as(unique("c"), &dev)).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, ReasonCode::Success);
     listen(&mut device, &dev, "main", &["update/delta"]).await;
     let (mut app, ack) =
         RawClient::connect_with(broker.addr, connect_as(unique("c"), "central-app")).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted);
+    assert_eq!(ack.code, ReasonCode::Success);
     listen(&mut app, &dev, "main", &["update/accepted"]).await;
 
     request(
@@ -71,6 +71,6 @@ async fn the_stock_broker_runs_an_amqtt_shadow_configuration() {
     let asked = [("sensors/#", QoS::AtMostOnce)];
     assert_eq!(
         device.subscribe(2, &asked).await.codes,
-        [amqtt_core::codec::SubAckCode::Failure]
+        [amqtt_core::codec::SubAckCode::FAILURE]
     );
 }

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use amqtt_contrib::shadows::{ShadowPlugin, ShadowTopicAuthPlugin};
-use amqtt_core::codec::{ByteString, ConnectReturnCode, QoS, SubAckCode};
+use amqtt_core::codec::{ByteString, QoS, ReasonCode, SubAckCode};
 use amqtt_tests::{RawClient, TestBroker, connect_packet};
 use serde_json::Value;
 
@@ -53,7 +53,7 @@ pub(crate) async fn client(
     let mut connect = connect_packet(client_id, true);
     connect.username = username.map(ByteString::from);
     let (client, ack) = RawClient::connect_with(broker.addr, connect).await;
-    assert_eq!(ack.code, ConnectReturnCode::Accepted, "{client_id}");
+    assert_eq!(ack.code, ReasonCode::Success, "{client_id}");
     client
 }
 

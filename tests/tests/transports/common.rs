@@ -258,13 +258,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Mqtt<S> {
 
     pub(crate) async fn connect(&mut self, client_id: &str) {
         let ack = self.try_connect(client_id).await.expect("CONNACK");
-        assert_eq!(ack.code, codec::ConnectReturnCode::Accepted);
+        assert_eq!(ack.code, codec::ReasonCode::Success);
     }
 
     pub(crate) async fn subscribe(&mut self, filter: &str, qos: QoS) -> SubAck {
         self.send(Packet::Subscribe(codec::Subscribe {
             packet_id: pid(1),
-            filters: vec![(filter.into(), qos)],
+            filters: vec![(filter.into(), qos.into())],
+            properties: None,
         }))
         .await
         .expect("send SUBSCRIBE");
@@ -280,7 +281,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Mqtt<S> {
         self.send(Packet::Publish(publish))
             .await
             .expect("send PUBLISH");
-        assert_eq!(self.recv().await, Packet::PubAck(pid(7)));
+        assert_eq!(self.recv().await, Packet::PubAck(pid(7).into()));
     }
 
     /// Receives a PUBLISH and acknowledges it if it is QoS 1.
@@ -288,7 +289,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Mqtt<S> {
         match self.recv().await {
             Packet::Publish(p) => {
                 if let Some(id) = p.packet_id {
-                    self.send(Packet::PubAck(id)).await.expect("send PUBACK");
+                    self.send(Packet::PubAck(id.into()))
+                        .await
+                        .expect("send PUBACK");
                 }
                 p
             }
@@ -308,7 +311,7 @@ pub(crate) async fn tls_mqtt_connect(
         .map_err(|e| format!("TLS handshake failed: {e}"))?;
     let mut client = Mqtt::new(stream);
     match client.try_connect(client_id).await {
-        Some(ack) if ack.code == codec::ConnectReturnCode::Accepted => Ok(client),
+        Some(ack) if ack.code == codec::ReasonCode::Success => Ok(client),
         Some(ack) => Err(format!("CONNACK {:?}", ack.code)),
         None => Err("closed without CONNACK".into()),
     }

@@ -48,7 +48,7 @@ async fn a_duplex_stream_is_a_client_connection() {
     assert!(me.peer_certificates.is_empty());
 
     embedded
-        .send(amqtt_core::codec::Packet::Disconnect)
+        .send(amqtt_core::codec::Packet::Disconnect(Default::default()))
         .await
         .expect("DISCONNECT");
     tokio::time::timeout(Duration::from_secs(5), served)

@@ -218,7 +218,7 @@ async fn max_connections_refuses_the_extra_tls_client() {
     assert_eq!(&one.recv_publish().await.payload[..], b"still here");
 
     // A slot frees when a client leaves.
-    two.send(amqtt_core::codec::Packet::Disconnect)
+    two.send(amqtt_core::codec::Packet::Disconnect(Default::default()))
         .await
         .expect("DISCONNECT");
     drop(two);

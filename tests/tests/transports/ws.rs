@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use amqtt_core::codec::{ConnectReturnCode, Packet, QoS, SubAckCode, Subscribe};
+use amqtt_core::codec::{Packet, QoS, ReasonCode, SubAckCode, Subscribe};
 use amqtt_tests::{RawClient, connect_packet, pid, publish_packet, wait_until};
 use bytes::Bytes;
 use tokio::net::TcpStream;
@@ -31,9 +31,7 @@ async fn ws_connected(addr: SocketAddr, client_id: &str) -> WsMqtt<TcpStream> {
     client
         .send(Packet::Connect(Box::new(connect_packet(client_id, true))))
         .await;
-    assert!(
-        matches!(client.recv().await, Packet::ConnAck(a) if a.code == ConnectReturnCode::Accepted)
-    );
+    assert!(matches!(client.recv().await, Packet::ConnAck(a) if a.code == ReasonCode::Success));
     client
 }
 
@@ -49,14 +47,13 @@ async fn packets_split_across_and_packed_into_frames() {
     let connect = encode(&[Packet::Connect(Box::new(connect_packet("ws-client", true)))]);
     client.send_frame(&connect[..5]).await;
     client.send_frame(&connect[5..]).await;
-    assert!(
-        matches!(client.recv().await, Packet::ConnAck(a) if a.code == ConnectReturnCode::Accepted)
-    );
+    assert!(matches!(client.recv().await, Packet::ConnAck(a) if a.code == ReasonCode::Success));
 
     // SUBSCRIBE and PUBLISH packed into one frame.
     let subscribe = Packet::Subscribe(Subscribe {
         packet_id: pid(1),
-        filters: vec![("ws/#".into(), QoS::AtLeastOnce)],
+        filters: vec![("ws/#".into(), QoS::AtLeastOnce.into())],
+        properties: None,
     });
     let publish = publish_packet("ws/a", "packed", QoS::AtLeastOnce, false, Some(2));
     client
@@ -68,7 +65,7 @@ async fn packets_split_across_and_packed_into_frames() {
     }
     assert!(got.iter().any(|p| matches!(p, Packet::SubAck(a)
         if a.codes == vec![SubAckCode::Success(QoS::AtLeastOnce)])));
-    assert!(got.contains(&Packet::PubAck(pid(2))));
+    assert!(got.contains(&Packet::PubAck(pid(2).into())));
     let delivered = got
         .iter()
         .find_map(|p| match p {
@@ -78,7 +75,7 @@ async fn packets_split_across_and_packed_into_frames() {
         .expect("the packed PUBLISH is delivered back");
     assert_eq!(&delivered.payload[..], b"packed");
     let id = delivered.packet_id.expect("QoS 1");
-    client.send(Packet::PubAck(id)).await;
+    client.send(Packet::PubAck(id.into())).await;
 
     // A PUBLISH cut in three frames, the middle one in the payload; and an empty frame.
     let publish = encode(&[Packet::Publish(publish_packet(
@@ -169,13 +166,12 @@ async fn secure_websocket() {
     client
         .send(Packet::Connect(Box::new(connect_packet("wss", true))))
         .await;
-    assert!(
-        matches!(client.recv().await, Packet::ConnAck(a) if a.code == ConnectReturnCode::Accepted)
-    );
+    assert!(matches!(client.recv().await, Packet::ConnAck(a) if a.code == ReasonCode::Success));
     client
         .send(Packet::Subscribe(Subscribe {
             packet_id: pid(1),
-            filters: vec![("wss/#".into(), QoS::AtMostOnce)],
+            filters: vec![("wss/#".into(), QoS::AtMostOnce.into())],
+            properties: None,
         }))
         .await;
     assert!(matches!(client.recv().await, Packet::SubAck(_)));
@@ -247,7 +243,8 @@ plugins: {{}}
     over_ws
         .send(Packet::Subscribe(Subscribe {
             packet_id: pid(1),
-            filters: vec![("all/#".into(), QoS::AtMostOnce)],
+            filters: vec![("all/#".into(), QoS::AtMostOnce.into())],
+            properties: None,
         }))
         .await;
     assert!(matches!(over_ws.recv().await, Packet::SubAck(_)));
@@ -264,7 +261,8 @@ plugins: {{}}
     over_wss
         .send(Packet::Subscribe(Subscribe {
             packet_id: pid(1),
-            filters: vec![("all/#".into(), QoS::AtMostOnce)],
+            filters: vec![("all/#".into(), QoS::AtMostOnce.into())],
+            properties: None,
         }))
         .await;
     assert!(matches!(over_wss.recv().await, Packet::SubAck(_)));

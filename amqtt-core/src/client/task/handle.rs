@@ -3,7 +3,9 @@
 
 use super::{Command, Connection, Outgoing};
 use crate::client::{ClientError, Message};
-use crate::codec::{Packet, PacketId, Publish, QoS, SubAckCode, Subscribe, Unsubscribe};
+use crate::codec::{
+    Packet, PacketId, Publish, QoS, ReasonBody, SubAckCode, Subscribe, Unsubscribe,
+};
 use crate::plugin::{Hooks, Plugin};
 
 impl<P: Plugin> Connection<P> {
@@ -45,14 +47,7 @@ impl<P: Plugin> Connection<P> {
                 retain,
                 done,
             } => {
-                let mut publish = Publish {
-                    dup: false,
-                    qos,
-                    retain,
-                    topic,
-                    packet_id: None,
-                    payload,
-                };
+                let mut publish = Publish::new(topic, payload, qos, retain);
                 if qos == QoS::AtMostOnce {
                     self.send(Packet::Publish(publish));
                     let _ = done.send(Ok(()));
@@ -78,7 +73,11 @@ impl<P: Plugin> Connection<P> {
                 };
                 let subscribe = Subscribe {
                     packet_id,
-                    filters: filters.clone(),
+                    filters: filters
+                        .iter()
+                        .map(|(f, q)| (f.clone(), (*q).into()))
+                        .collect(),
+                    properties: None,
                 };
                 self.send(Packet::Subscribe(subscribe));
                 self.subscribing
@@ -93,12 +92,13 @@ impl<P: Plugin> Connection<P> {
                 let unsubscribe = Unsubscribe {
                     packet_id,
                     filters: filters.clone(),
+                    properties: None,
                 };
                 self.send(Packet::Unsubscribe(unsubscribe));
                 self.unsubscribing.insert(packet_id.get(), (filters, done));
             }
             Command::Disconnect { done } => {
-                self.send(Packet::Disconnect);
+                self.send(Packet::Disconnect(ReasonBody::default()));
                 self.disconnecting = Some(done);
             }
         }
@@ -109,7 +109,8 @@ impl<P: Plugin> Connection<P> {
         self.received(&packet);
         match packet {
             Packet::Publish(publish) => self.incoming_publish(publish),
-            Packet::PubAck(id) => {
+            Packet::PubAck(ack) => {
+                let id = ack.packet_id;
                 if self
                     .outgoing
                     .get(&id.get())
@@ -118,15 +119,17 @@ impl<P: Plugin> Connection<P> {
                     self.complete(id);
                 }
             }
-            Packet::PubRec(id) => {
+            Packet::PubRec(ack) => {
+                let id = ack.packet_id;
                 if let Some(o) = self.outgoing.get_mut(&id.get())
                     && o.publish.qos == QoS::ExactlyOnce
                 {
                     o.released = true;
                 }
-                self.send(Packet::PubRel(id));
+                self.send(Packet::PubRel(id.into()));
             }
-            Packet::PubComp(id) => {
+            Packet::PubComp(ack) => {
+                let id = ack.packet_id;
                 if self
                     .outgoing
                     .get(&id.get())
@@ -135,9 +138,10 @@ impl<P: Plugin> Connection<P> {
                     self.complete(id);
                 }
             }
-            Packet::PubRel(id) => {
+            Packet::PubRel(ack) => {
+                let id = ack.packet_id;
                 self.incoming.remove(&id.get());
-                self.send(Packet::PubComp(id));
+                self.send(Packet::PubComp(id.into()));
             }
             Packet::SubAck(ack) => {
                 if let Some((filters, done)) = self.subscribing.remove(&ack.packet_id.get()) {
@@ -152,8 +156,8 @@ impl<P: Plugin> Connection<P> {
                     }
                 }
             }
-            Packet::UnsubAck(id) => {
-                if let Some((_, done)) = self.unsubscribing.remove(&id.get()) {
+            Packet::UnsubAck(ack) => {
+                if let Some((_, done)) = self.unsubscribing.remove(&ack.packet_id.get()) {
                     let _ = done.send(Ok(()));
                 }
             }
@@ -183,13 +187,13 @@ impl<P: Plugin> Connection<P> {
             }
             (QoS::AtLeastOnce, Some(id)) => {
                 let _ = self.messages.send(message);
-                self.send(Packet::PubAck(id));
+                self.send(Packet::PubAck(id.into()));
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 if self.incoming.insert(id.get()) {
                     let _ = self.messages.send(message);
                 }
-                self.send(Packet::PubRec(id));
+                self.send(Packet::PubRec(id.into()));
             }
             (_, None) => tracing::debug!("client: QoS 1/2 PUBLISH without packet id"),
         }

@@ -105,6 +105,30 @@ pub struct Properties {
     pub shared_subscription_available: Option<bool>,
 }
 
+/// Reads a property block that `kind` may carry; an empty block is `None`, so a packet
+/// without properties allocates nothing.
+pub(crate) fn read_block<T: From<Properties>>(
+    r: &mut Reader,
+    kind: PacketKind,
+) -> Result<Option<T>, DecodeError> {
+    let props = Properties::read(r)?;
+    props.validate(kind)?;
+    Ok((!props.is_empty()).then(|| T::from(props)))
+}
+
+/// Bytes [`write_block`] writes for `props`.
+pub(crate) fn block_len(props: Option<&Properties>) -> usize {
+    props.map_or(1, Properties::encoded_len)
+}
+
+/// Writes a property block: `props`, or the empty block (a zero property length).
+pub(crate) fn write_block(buf: &mut BytesMut, props: Option<&Properties>) {
+    match props {
+        Some(props) => props.encode(buf),
+        None => buf.put_u8(0),
+    }
+}
+
 /// Reads a variable byte integer (spec 1.5.5): at most 4 bytes, in its shortest encoding.
 pub(crate) fn read_var_int(r: &mut Reader) -> Result<u32, DecodeError> {
     let mut value = 0u32;
@@ -172,6 +196,31 @@ impl Properties {
     /// Whether the set holds no property at all.
     pub fn is_empty(&self) -> bool {
         *self == Properties::default()
+    }
+
+    /// The same set with its strings and binary data in allocations of their own, not views of
+    /// the frame it was decoded from (see [`Publish::detached`](super::Publish::detached)).
+    pub fn detached(&self) -> Properties {
+        let s = |o: &Option<ByteString>| o.as_deref().map(|v| ByteString::from(v.to_owned()));
+        let b = |o: &Option<Bytes>| o.as_deref().map(Bytes::copy_from_slice);
+        Properties {
+            content_type: s(&self.content_type),
+            response_topic: s(&self.response_topic),
+            correlation_data: b(&self.correlation_data),
+            assigned_client_identifier: s(&self.assigned_client_identifier),
+            authentication_method: s(&self.authentication_method),
+            authentication_data: b(&self.authentication_data),
+            response_information: s(&self.response_information),
+            server_reference: s(&self.server_reference),
+            reason_string: s(&self.reason_string),
+            user_properties: self
+                .user_properties
+                .iter()
+                .map(|(n, v)| (ByteString::from(&**n), ByteString::from(&**v)))
+                .collect(),
+            subscription_identifiers: self.subscription_identifiers.clone(),
+            ..*self
+        }
     }
 
     /// Decodes a property block (property length, then the properties) from the front of `buf`

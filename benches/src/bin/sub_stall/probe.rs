@@ -77,7 +77,8 @@ impl Probe {
         client
             .send(&Packet::Subscribe(Subscribe {
                 packet_id: sub_id,
-                filters: vec![(topic.clone(), QoS::AtLeastOnce)],
+                filters: vec![(topic.clone(), QoS::AtLeastOnce.into())],
+                properties: None,
             }))
             .await?;
         client.expect_suback(sub_id, 1).await?;
@@ -211,10 +212,11 @@ async fn probe_writer(
                     topic: topic.clone(),
                     packet_id: Some(packet_id(seq)),
                     payload: Bytes::copy_from_slice(&seq.to_be_bytes()),
+                    properties: None,
                 })
                 .encode(&mut out);
             }
-            Some(id) = acks.recv() => Packet::PubAck(id).encode(&mut out),
+            Some(id) = acks.recv() => Packet::PubAck(id.into()).encode(&mut out),
         }
         write.write_all(&out).await?;
         out.clear();

@@ -59,10 +59,11 @@ impl Client {
                 will: None,
                 username: None,
                 password: None,
+                ..Default::default()
             })))
             .await?;
         match client.recv().await? {
-            Packet::ConnAck(ack) if ack.code == codec::ConnectReturnCode::Accepted => Ok(client),
+            Packet::ConnAck(ack) if ack.code == codec::ReasonCode::Success => Ok(client),
             other => {
                 Err(format!("{client_id}: expected an accepting CONNACK, got {other:?}").into())
             }
@@ -97,7 +98,7 @@ impl Client {
                     let failed = ack
                         .codes
                         .iter()
-                        .filter(|c| matches!(c, codec::SubAckCode::Failure))
+                        .filter(|c| matches!(c, codec::SubAckCode::Failure(_)))
                         .count();
                     if ack.codes.len() != count || failed > 0 {
                         return Err(format!(
@@ -129,7 +130,7 @@ impl Client {
                 filters
                     .by_ref()
                     .take(chunk)
-                    .map(|f| (ByteString::from(f), QoS::AtMostOnce)),
+                    .map(|f| (ByteString::from(f), QoS::AtMostOnce.into())),
             );
             counter += 1;
             let id = packet_id(counter);
@@ -137,6 +138,7 @@ impl Client {
             self.send(&Packet::Subscribe(Subscribe {
                 packet_id: id,
                 filters: std::mem::take(&mut batch),
+                properties: None,
             }))
             .await?;
             self.expect_suback(id, count).await?;
@@ -147,7 +149,7 @@ impl Client {
     /// Sends DISCONNECT (if `polite`) and closes the socket.
     pub(crate) async fn close(mut self, polite: bool) -> Result<()> {
         if polite {
-            self.send(&Packet::Disconnect).await?;
+            self.send(&Packet::Disconnect(Default::default())).await?;
         }
         self.stream.shutdown().await?;
         drop(self.stream);

@@ -36,10 +36,11 @@ pub(crate) async fn scenario_subscribe(o: &Options) -> Result<()> {
                 .map(|i| {
                     (
                         ByteString::from(format!("stall/{rep}/{i}/+")),
-                        QoS::AtMostOnce,
+                        QoS::AtMostOnce.into(),
                     )
                 })
                 .collect(),
+            properties: None,
         });
         let mut frame = BytesMut::new();
         subscribe.encode(&mut frame);
