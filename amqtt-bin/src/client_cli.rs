@@ -5,8 +5,10 @@
 use std::path::PathBuf;
 
 use amqtt_core::client::{ClientConfig, ClientError, ClientOptions};
-use amqtt_core::codec::{ConnectReturnCode, QoS};
+use amqtt_core::codec::{ConnectReturnCode, ProtocolVersion, QoS};
 use clap::Args;
+
+use crate::properties_cli::{PacketProperties, parse_protocol_version};
 use tracing_subscriber::EnvFilter;
 
 /// The broker URL used when neither `--url` nor the `-c` file gives one.
@@ -59,6 +61,18 @@ pub struct ConnectArgs {
     /// Turn on debug logging on stderr (RUST_LOG, if set, takes precedence).
     #[arg(short = 'd')]
     pub debug: bool,
+    /// Print the version.
+    #[arg(long = "version", action = clap::ArgAction::Version)]
+    pub print_version: Option<bool>,
+    /// MQTT version, as mosquitto's clients name it: mqttv5, mqttv311 (default) or mqttv31.
+    #[arg(short = 'V', long = "protocol-version", value_name = "VERSION",
+          value_parser = parse_protocol_version)]
+    pub protocol_version: Option<ProtocolVersion>,
+    /// An MQTT 5.0 property, as mosquitto's clients take it: `-D <connect|publish|subscribe>
+    /// <property> <value>`, or `-D publish user-property <name> <value>`; repeat for several.
+    #[arg(short = 'D', long = "property", num_args = 3..=4, action = clap::ArgAction::Append,
+          value_names = ["COMMAND", "PROPERTY", "VALUE"])]
+    pub properties: Vec<String>,
 }
 
 /// Parses a QoS flag value: 0, 1 or 2.
@@ -82,9 +96,9 @@ pub fn init_logging(debug: bool) {
 }
 
 impl ConnectArgs {
-    /// The broker URL and client options the flags (over the `-c` file) describe. `tool` names
-    /// the generated client identifier. Fails with a one-line message.
-    pub fn resolve(&self, tool: &str) -> Result<(String, ClientOptions), String> {
+    /// The broker URL, client options and MQTT 5.0 properties the flags (over the `-c` file)
+    /// describe. `tool` names the generated client identifier. Fails with a one-line message.
+    pub fn resolve(&self, tool: &str) -> Result<(String, ClientOptions, PacketProperties), String> {
         let (file_url, mut options) = match &self.config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
@@ -133,7 +147,12 @@ impl ConnectArgs {
         if let Some(json) = &self.extra_headers {
             options.connection.extra_headers = parse_extra_headers(json)?;
         }
-        Ok((url, options))
+        if let Some(version) = self.protocol_version {
+            options.protocol = version;
+        }
+        let properties = PacketProperties::parse(&self.properties, options.protocol)?;
+        options.connect_properties = properties.connect.clone();
+        Ok((url, options, properties))
     }
 }
 

@@ -5,3 +5,4 @@
 pub mod auth_db_cli;
 pub mod client_cli;
 pub mod creds;
+pub mod properties_cli;

@@ -14,6 +14,8 @@
     reason = "shared with the transport tests; only the PKI is used here"
 )]
 mod common;
+#[path = "client_interop/v5.rs"]
+mod v5;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -127,6 +129,8 @@ struct Listeners {
     tls: Option<common::Pki>,
     /// A WebSocket listener.
     ws: bool,
+    /// More configuration lines.
+    extra: &'static str,
 }
 
 /// A private mosquitto broker, killed when dropped.
@@ -152,8 +156,9 @@ impl Mosquitto {
         let log = dir.path().join("mosquitto.log");
         let mut conf = format!(
             "persistence false\nlog_dest file {}\nlog_type all\nallow_anonymous true\n\
-             listener {} 127.0.0.1\n",
+             {}listener {} 127.0.0.1\n",
             log.display(),
+            listeners.extra,
             tcp.port()
         );
         let tls = listeners.tls.as_ref().map(|pki| {
@@ -396,6 +401,7 @@ async fn round_trip_over_tls_and_websocket() {
     let broker = Mosquitto::start(Listeners {
         tls: Some(common::Pki::new()),
         ws: true,
+        extra: "",
     })
     .await;
     let pki = broker.pki.as_ref().expect("PKI");

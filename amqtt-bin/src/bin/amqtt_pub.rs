@@ -15,6 +15,8 @@ use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 #[command(
     name = "amqtt_pub",
     version,
+    // `-V` is the protocol version, as in mosquitto's clients; `--version` stays.
+    disable_version_flag = true,
     about = "Publish MQTT messages",
     group(ArgGroup::new("source").required(true).args(["message", "file", "stdin", "lines", "no_message"]))
 )]
@@ -71,7 +73,8 @@ fn main() -> ExitCode {
 
 /// Connects, publishes what the flags say, and disconnects.
 async fn run(args: Args) -> Result<(), String> {
-    let (url, options) = args.connect.resolve("amqtt_pub")?;
+    let (url, options, properties) = args.connect.resolve("amqtt_pub")?;
+    let properties = (!properties.publish.is_empty()).then_some(properties.publish);
     // Read a file up front, so a missing file fails before connecting.
     let file_lines = match &args.file {
         Some(path) => Some(
@@ -87,9 +90,10 @@ async fn run(args: Args) -> Result<(), String> {
     let publish = |payload: Vec<u8>| {
         let client = &client;
         let topic = args.topic.as_str();
+        let properties = properties.clone();
         async move {
             client
-                .publish(topic, payload, args.qos, args.retain)
+                .publish_with(topic, payload, args.qos, args.retain, properties)
                 .await
                 .map_err(|e| format!("publishing to `{topic}` failed: {e}"))
         }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use amqtt_bin::client_cli::{ConnectArgs, connect_error, init_logging, parse_qos};
 use amqtt_core::client::MqttClient;
-use amqtt_core::codec::{QoS, SubAckCode};
+use amqtt_core::codec::{QoS, SubAckCode, SubscriptionOptions};
 use clap::Parser;
 
 /// Command-line options of `amqtt_sub`.
@@ -15,6 +15,8 @@ use clap::Parser;
 #[command(
     name = "amqtt_sub",
     version,
+    // `-V` is the protocol version, as in mosquitto's clients; `--version` stays.
+    disable_version_flag = true,
     about = "Subscribe to MQTT topics and print the messages"
 )]
 struct Args {
@@ -58,22 +60,29 @@ fn main() -> ExitCode {
 
 /// Connects, subscribes, prints messages until done, and disconnects.
 async fn run(args: Args) -> Result<(), String> {
-    let (url, options) = args.connect.resolve("amqtt_sub")?;
+    let (url, options, properties) = args.connect.resolve("amqtt_sub")?;
+    let properties = (!properties.subscribe.is_empty()).then_some(properties.subscribe);
     // Registered before subscribing, so a SIGINT right after the subscription is seen.
     let mut interrupted = std::pin::pin!(interrupt()?);
     let mut client = MqttClient::connect(&url, options)
         .await
         .map_err(|e| connect_error(&url, &e))?;
-    let filters: Vec<(&str, QoS)> = args.topics.iter().map(|t| (t.as_str(), args.qos)).collect();
+    let filters: Vec<(&str, SubscriptionOptions)> = args
+        .topics
+        .iter()
+        .map(|t| (t.as_str(), args.qos.into()))
+        .collect();
     let codes = client
-        .subscribe(&filters)
+        .subscribe_with(&filters, properties)
         .await
         .map_err(|e| format!("subscribing failed: {e}"))?;
     let refused: Vec<&str> = filters
         .iter()
         .zip(&codes)
-        .filter(|(_, code)| **code == SubAckCode::FAILURE)
-        .map(|((filter, _), _)| *filter)
+        .filter_map(|((filter, _), code)| match code {
+            SubAckCode::Failure(_) => Some(*filter),
+            SubAckCode::Success(_) => None,
+        })
         .collect();
     if !refused.is_empty() {
         let _ = client.disconnect().await;

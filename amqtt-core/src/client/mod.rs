@@ -1,6 +1,9 @@
-//! An async MQTT 3.1.1 client: connect to a broker URL, publish at QoS 0/1/2 and wait for the
-//! handshake, subscribe and receive messages, keep-alive pings, and auto-reconnect that
-//! re-subscribes and resumes unacknowledged QoS 1/2 publishes.
+//! An async MQTT client (3.1.1 by default, 5.0 or 3.1 by [`ClientOptions::protocol`]): connect
+//! to a broker URL, publish at QoS 0/1/2 and wait for the handshake, subscribe and receive
+//! messages, keep-alive pings, and auto-reconnect that re-subscribes and resumes
+//! unacknowledged QoS 1/2 publishes. In 5.0, messages carry their properties both ways,
+//! refusals come back as reason codes, and the broker's CONNACK limits (receive maximum, packet
+//! size, maximum QoS, retain, server keep-alive) are respected.
 //!
 //! A background task owns the connection; [`MqttClient`] talks to it through channels.
 //!
@@ -22,6 +25,7 @@ mod options;
 mod task;
 
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -29,7 +33,9 @@ use thiserror::Error;
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-use crate::codec::{ByteString, QoS, ReasonCode, SubAckCode};
+use crate::codec::{
+    ByteString, ConnAck, Properties, Publish, QoS, ReasonCode, SubAckCode, SubscriptionOptions,
+};
 use crate::plugin::Plugin;
 use crate::transport::client::{ClientTransport, ClientTransportError};
 
@@ -50,6 +56,8 @@ pub struct Message {
     pub retain: bool,
     /// Whether the broker flagged it as a re-delivery.
     pub dup: bool,
+    /// Its MQTT 5.0 properties (user properties, content type, response topic...).
+    pub properties: Option<Arc<Properties>>,
 }
 
 /// Why a client operation failed.
@@ -82,6 +90,21 @@ pub enum ClientError {
     /// No packet identifier is free (65535 operations in flight).
     #[error("no free packet identifier")]
     NoPacketId,
+    /// The broker refused a publish: the failure reason code of its PUBACK or PUBREC (MQTT
+    /// 5.0).
+    #[error("publish refused by the broker: {0:?}")]
+    PublishRefused(ReasonCode),
+    /// The broker's CONNACK said it does not take this (MQTT 5.0).
+    #[error("not supported by the broker: {0}")]
+    NotSupported(&'static str),
+    /// The packet is larger than the broker's Maximum Packet Size (MQTT 5.0).
+    #[error("a {size}-byte packet exceeds the broker's maximum packet size of {maximum}")]
+    PacketTooLarge {
+        /// The packet's encoded size.
+        size: usize,
+        /// The broker's maximum.
+        maximum: u32,
+    },
 }
 
 /// A connected MQTT client. Dropping it aborts its connection without DISCONNECT (so the
@@ -95,7 +118,9 @@ pub struct MqttClient {
     default_qos: QoS,
     default_retain: bool,
     topics: HashMap<String, (Option<QoS>, Option<bool>)>,
-    session_present: bool,
+    connack: ConnAck,
+    client_id: ByteString,
+    disconnect_reason: Arc<Mutex<Option<ReasonCode>>>,
 }
 
 impl MqttClient {
@@ -107,16 +132,23 @@ impl MqttClient {
     ) -> Result<MqttClient, ClientError> {
         let transport = ClientTransport::new(url, &options.connection)?;
         let settings = options.settings(transport.url());
-        let (stream, buf, session_present) =
-            task::open(&transport, &settings, &*options.plugins).await?;
+        let (stream, buf, connack) = task::open(&transport, &settings, &*options.plugins).await?;
+        let client_id = connack
+            .properties
+            .as_ref()
+            .and_then(|p| p.assigned_client_identifier.clone())
+            .unwrap_or_else(|| settings.connect.client_id.clone());
         let (commands, command_rx) = mpsc::unbounded_channel();
         let (message_tx, messages) = mpsc::unbounded_channel();
+        let disconnect_reason = Arc::new(Mutex::new(None));
         let connection = Connection::new(
             transport,
             settings,
             options.plugins.clone(),
             command_rx,
             message_tx,
+            &connack,
+            disconnect_reason.clone(),
         );
         let task = tokio::spawn(connection.run(stream, buf));
         Ok(MqttClient {
@@ -127,13 +159,32 @@ impl MqttClient {
             default_qos: options.default_qos,
             default_retain: options.default_retain,
             topics: options.topics,
-            session_present,
+            connack,
+            client_id,
+            disconnect_reason,
         })
     }
 
     /// Whether the broker resumed a stored session at the first connection.
     pub fn session_present(&self) -> bool {
-        self.session_present
+        self.connack.session_present
+    }
+
+    /// The client identifier of the session: the one sent, or the one an MQTT 5.0 broker
+    /// assigned when none was.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The MQTT 5.0 properties of the first connection's CONNACK (the broker's limits and
+    /// assignments); `None` in 3.1.1 or when the broker sent none.
+    pub fn connack_properties(&self) -> Option<&Properties> {
+        self.connack.properties.as_deref()
+    }
+
+    /// The reason code of the last DISCONNECT the broker sent (MQTT 5.0), if any.
+    pub fn disconnect_reason(&self) -> Option<ReasonCode> {
+        self.disconnect_reason.lock().ok().and_then(|r| *r)
     }
 
     /// Publishes and completes when its QoS handshake does: at once for QoS 0 (once queued),
@@ -146,14 +197,26 @@ impl MqttClient {
         qos: QoS,
         retain: bool,
     ) -> Result<(), ClientError> {
+        self.publish_with(topic, payload, qos, retain, None).await
+    }
+
+    /// [`MqttClient::publish`] with MQTT 5.0 properties (user properties, content type,
+    /// message expiry, response topic, correlation data...; ignored in 3.1.1). A failure code
+    /// in the broker's PUBACK or PUBREC is [`ClientError::PublishRefused`].
+    pub async fn publish_with(
+        &self,
+        topic: impl Into<ByteString>,
+        payload: impl Into<Bytes>,
+        qos: QoS,
+        retain: bool,
+        properties: Option<Properties>,
+    ) -> Result<(), ClientError> {
         let (done, rx) = oneshot::channel();
-        self.command(Command::Publish {
-            topic: topic.into(),
-            payload: payload.into(),
-            qos,
-            retain,
-            done,
-        })?;
+        let publish = Publish {
+            properties: properties.filter(|p| !p.is_empty()).map(Arc::new),
+            ..Publish::new(topic, payload, qos, retain)
+        };
+        self.command(Command::Publish { publish, done })?;
         self.wait_ack(rx).await?
     }
 
@@ -177,12 +240,32 @@ impl MqttClient {
         &self,
         filters: &[(F, QoS)],
     ) -> Result<Vec<SubAckCode>, ClientError> {
+        let filters: Vec<_> = filters
+            .iter()
+            .map(|(f, q)| (f.as_ref(), SubscriptionOptions::from(*q)))
+            .collect();
+        self.subscribe_with(&filters, None).await
+    }
+
+    /// Subscribes with MQTT 5.0 subscription options (no local, retain as published, retain
+    /// handling) and properties (a subscription identifier, user properties); in 3.1.1 only the
+    /// QoS is sent. Returns the broker's code for each filter, failures with their reason.
+    pub async fn subscribe_with<F: AsRef<str>>(
+        &self,
+        filters: &[(F, SubscriptionOptions)],
+        properties: Option<Properties>,
+    ) -> Result<Vec<SubAckCode>, ClientError> {
         let (done, rx) = oneshot::channel();
         let filters = filters
             .iter()
-            .map(|(f, q)| (ByteString::from(f.as_ref()), *q))
+            .map(|(f, options)| (ByteString::from(f.as_ref()), *options))
             .collect();
-        self.command(Command::Subscribe { filters, done })?;
+        let properties = properties.filter(|p| !p.is_empty()).map(Box::new);
+        self.command(Command::Subscribe {
+            filters,
+            properties,
+            done,
+        })?;
         self.wait_ack(rx).await?
     }
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
-use crate::codec::{ByteString, Connect, LastWill, QoS};
+use crate::codec::{ByteString, Connect, LastWill, Properties, ProtocolVersion, QoS};
 use crate::plugin::Plugin;
 use crate::transport::client::{BrokerUrl, ConnectOptions};
 
@@ -16,7 +16,13 @@ use crate::transport::client::{BrokerUrl, ConnectOptions};
 /// interval.
 #[derive(Debug, Clone)]
 pub struct ClientOptions<P: Plugin = ()> {
-    /// Client identifier; when empty with a clean session one is generated.
+    /// The protocol spoken: MQTT 3.1.1 by default, or 5.0 or 3.1.
+    pub protocol: ProtocolVersion,
+    /// MQTT 5.0 CONNECT properties (session expiry interval, receive maximum, user
+    /// properties...); ignored by 3.1.1.
+    pub connect_properties: Properties,
+    /// Client identifier; when empty with a clean session one is generated (in MQTT 5.0 the
+    /// broker assigns one: see [`MqttClient::client_id`](super::MqttClient::client_id)).
     pub client_id: String,
     /// Whether the session starts clean.
     pub clean_session: bool,
@@ -72,6 +78,8 @@ impl<P: Plugin> ClientOptions<P> {
     /// The defaults with the plugin set `plugins`.
     pub fn with_plugins(plugins: P) -> ClientOptions<P> {
         ClientOptions {
+            protocol: ProtocolVersion::V311,
+            connect_properties: Properties::default(),
             client_id: String::new(),
             clean_session: true,
             keep_alive: 10,
@@ -178,6 +186,18 @@ impl<P: Plugin> ClientOptions<P> {
         self
     }
 
+    /// Sets [`ClientOptions::protocol`].
+    pub fn protocol(mut self, protocol: ProtocolVersion) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// Sets [`ClientOptions::connect_properties`].
+    pub fn connect_properties(mut self, properties: Properties) -> Self {
+        self.connect_properties = properties;
+        self
+    }
+
     /// Sets [`ClientOptions::reconnect_max_interval`].
     pub fn reconnect_max_interval(mut self, max: Duration) -> Self {
         self.reconnect_max_interval = max;
@@ -186,7 +206,8 @@ impl<P: Plugin> ClientOptions<P> {
 
     /// What the connection task needs, with the URL's credentials applied.
     pub(super) fn settings(&self, url: &BrokerUrl) -> Settings {
-        let client_id = if self.client_id.is_empty() && self.clean_session {
+        let generate = self.clean_session && !self.protocol.is_v5();
+        let client_id = if self.client_id.is_empty() && generate {
             generate_client_id()
         } else {
             self.client_id.clone()
@@ -209,7 +230,12 @@ impl<P: Plugin> ClientOptions<P> {
                 will: self.will.clone(),
                 username: username.map(ByteString::from),
                 password: password.map(Bytes::from),
-                ..Connect::default()
+                protocol: self.protocol,
+                properties: if self.protocol.is_v5() {
+                    self.connect_properties.clone()
+                } else {
+                    Properties::default()
+                },
             },
             ping_interval,
             ping_timeout: self.ping_timeout.unwrap_or(keep_alive),

@@ -1,22 +1,25 @@
 //! The background task that owns a client connection: it reads packets, answers the QoS
 //! handshakes, coalesces writes, sends keep-alive pings and reconnects.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 mod handle;
+mod server;
+
+pub(super) use server::ServerLimits;
 
 use super::options::Settings;
 use super::{ClientError, Message};
 use crate::codec::{
-    self, ByteString, Packet, PacketId, Publish, QoS, ReasonCode, SubAckCode, Subscribe,
-    Unsubscribe,
+    self, ByteString, ConnAck, Packet, PacketId, Properties, ProtocolVersion, Publish, ReasonCode,
+    SubAckCode, Subscribe, SubscriptionOptions, Unsubscribe,
 };
 use crate::plugin::{Hooks, Plugin};
 use crate::transport::client::{ClientStream, ClientTransport};
@@ -30,22 +33,27 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// A responder for one operation.
 type Done<T> = oneshot::Sender<Result<T, ClientError>>;
 
-/// A SUBSCRIBE awaiting its SUBACK: its filters, and the caller to answer (none for the
-/// re-subscription after a reconnect).
-type PendingSubscribe = (Vec<(ByteString, QoS)>, Option<Done<Vec<SubAckCode>>>);
+/// Filters with their subscription options.
+type Filters = Vec<(ByteString, SubscriptionOptions)>;
+
+/// A SUBSCRIBE awaiting its SUBACK: its filters and properties, and the caller to answer (none
+/// for the re-subscription after a reconnect).
+type PendingSubscribe = (
+    Filters,
+    Option<Box<Properties>>,
+    Option<Done<Vec<SubAckCode>>>,
+);
 
 /// A request from [`MqttClient`](super::MqttClient) to its task.
 #[derive(Debug)]
 pub(super) enum Command {
     Publish {
-        topic: ByteString,
-        payload: Bytes,
-        qos: QoS,
-        retain: bool,
+        publish: Publish,
         done: Done<()>,
     },
     Subscribe {
-        filters: Vec<(ByteString, QoS)>,
+        filters: Filters,
+        properties: Option<Box<Properties>>,
         done: Done<Vec<SubAckCode>>,
     },
     Unsubscribe {
@@ -75,12 +83,12 @@ enum Exit {
 }
 
 /// Opens a connection: transport, CONNECT, CONNACK. Returns the stream, the bytes read after
-/// the CONNACK, and the session-present flag.
+/// the CONNACK, and the CONNACK.
 pub(super) async fn open<P: Plugin>(
     transport: &ClientTransport,
     settings: &Settings,
     plugins: &P,
-) -> Result<(ClientStream, BytesMut, bool), ClientError> {
+) -> Result<(ClientStream, BytesMut, ConnAck), ClientError> {
     let mut stream = transport.connect().await?;
     let connect = Packet::Connect(Box::new(settings.connect.clone()));
     if P::HOOKS.contains(Hooks::PACKET_SENT) {
@@ -93,7 +101,7 @@ pub(super) async fn open<P: Plugin>(
     let mut buf = BytesMut::new();
     let read = async {
         loop {
-            match codec::decode(&mut buf, MAX_PACKET) {
+            match codec::decode_as(&mut buf, MAX_PACKET, settings.connect.protocol) {
                 Ok(Some(packet)) => return Ok(packet),
                 Ok(None) => {}
                 Err(e) => return Err(ClientError::Protocol(e.to_string())),
@@ -113,9 +121,7 @@ pub(super) async fn open<P: Plugin>(
         plugins.on_mqtt_packet_received(&packet, None);
     }
     match packet {
-        Packet::ConnAck(ack) if ack.code == ReasonCode::Success => {
-            Ok((stream, buf, ack.session_present))
-        }
+        Packet::ConnAck(ack) if ack.code == ReasonCode::Success => Ok((stream, buf, ack)),
         Packet::ConnAck(ack) => Err(ClientError::Refused(ack.code)),
         other => Err(ClientError::Protocol(format!(
             "expected CONNACK, got {}",
@@ -131,6 +137,14 @@ pub(super) struct Connection<P> {
     plugins: Arc<P>,
     commands: mpsc::UnboundedReceiver<Command>,
     messages: mpsc::UnboundedSender<Message>,
+    /// The protocol spoken.
+    version: ProtocolVersion,
+    /// The broker's limits from the last CONNACK.
+    server: ServerLimits,
+    /// QoS 1/2 publishes waiting for room under the broker's Receive Maximum.
+    waiting: VecDeque<Outgoing>,
+    /// The reason of the last DISCONNECT the broker sent (MQTT 5.0).
+    disconnect_reason: Arc<Mutex<Option<ReasonCode>>>,
     /// Encoded packets waiting to be written.
     out: BytesMut,
     next_id: u16,
@@ -140,7 +154,7 @@ pub(super) struct Connection<P> {
     /// Incoming QoS 2 ids delivered and awaiting PUBREL.
     incoming: HashSet<u16>,
     /// The granted subscriptions, re-subscribed after a reconnect.
-    subscriptions: Vec<(ByteString, QoS)>,
+    subscriptions: Filters,
     disconnecting: Option<oneshot::Sender<()>>,
 }
 
@@ -151,13 +165,19 @@ impl<P: Plugin> Connection<P> {
         plugins: Arc<P>,
         commands: mpsc::UnboundedReceiver<Command>,
         messages: mpsc::UnboundedSender<Message>,
+        connack: &ConnAck,
+        disconnect_reason: Arc<Mutex<Option<ReasonCode>>>,
     ) -> Connection<P> {
         Connection {
+            version: settings.connect.protocol,
             transport: Arc::new(transport),
             settings: Arc::new(settings),
             plugins,
             commands,
             messages,
+            server: ServerLimits::from_connack(connack),
+            waiting: VecDeque::new(),
+            disconnect_reason,
             out: BytesMut::new(),
             next_id: 0,
             outgoing: BTreeMap::new(),
@@ -207,9 +227,10 @@ impl<P: Plugin> Connection<P> {
             let plugins = Arc::clone(&self.plugins);
             let opening = async move { open(&transport, &settings, &*plugins).await };
             match self.wait_commands(opening).await? {
-                Ok((stream, buf, _)) => {
+                Ok((stream, buf, connack)) => {
                     // What commands queued is re-sent by `resume`.
                     self.out.clear();
+                    self.server = ServerLimits::from_connack(&connack);
                     return Some((stream, buf));
                 }
                 Err(e) => tracing::debug!("client reconnection failed: {e}"),
@@ -239,24 +260,24 @@ impl<P: Plugin> Connection<P> {
     /// After a reconnect: subscribe again, then re-send pending operations and publishes.
     fn resume(&mut self) {
         // A re-subscription of an earlier reconnect that was never answered is superseded.
-        self.subscribing.retain(|_, (_, done)| done.is_some());
+        self.subscribing.retain(|_, (_, _, done)| done.is_some());
         if !self.subscriptions.is_empty()
             && let Some(id) = self.allocate_id()
         {
             let filters = self.subscriptions.clone();
-            self.subscribing.insert(id.get(), (filters, None));
+            self.subscribing.insert(id.get(), (filters, None, None));
         }
         let subscribing: Vec<_> = self
             .subscribing
             .iter()
-            .map(|(id, (filters, _))| (*id, filters.clone()))
+            .map(|(id, (filters, properties, _))| (*id, filters.clone(), properties.clone()))
             .collect();
-        for (id, filters) in subscribing {
+        for (id, filters, properties) in subscribing {
             if let Some(packet_id) = PacketId::new(id) {
                 self.send(Packet::Subscribe(Subscribe {
                     packet_id,
-                    filters: filters.into_iter().map(|(f, q)| (f, q.into())).collect(),
-                    properties: None,
+                    filters,
+                    properties,
                 }));
             }
         }
@@ -292,7 +313,11 @@ impl<P: Plugin> Connection<P> {
 
     /// Serves one connection until it ends.
     async fn serve(&mut self, stream: &mut ClientStream, buf: &mut BytesMut) -> Exit {
-        let keep_alive = self.settings.ping_interval;
+        // A Server Keep Alive replaces the client's own (3.2.2.3.14).
+        let keep_alive = match self.server.keep_alive {
+            Some(seconds) => Duration::from_secs(u64::from(seconds)),
+            None => self.settings.ping_interval,
+        };
         let mut last_sent = Instant::now();
         let mut ping_sent: Option<Instant> = None;
         // Packets that came in with the CONNACK.
@@ -356,10 +381,17 @@ impl<P: Plugin> Connection<P> {
     fn drain(&mut self, buf: &mut BytesMut) -> Result<bool, ()> {
         let mut pong = false;
         loop {
-            match codec::decode(buf, MAX_PACKET) {
+            match codec::decode_as(buf, MAX_PACKET, self.version) {
                 Ok(Some(Packet::PingResp)) => {
                     self.received(&Packet::PingResp);
                     pong = true;
+                }
+                Ok(Some(Packet::Disconnect(body))) => {
+                    tracing::debug!("client: the broker disconnected us: {:?}", body.reason);
+                    if let Ok(mut reason) = self.disconnect_reason.lock() {
+                        *reason = Some(body.reason);
+                    }
+                    return Err(());
                 }
                 Ok(Some(packet)) => self.packet(packet),
                 Ok(None) => return Ok(pong),

@@ -4,7 +4,7 @@
 use super::{Command, Connection, Outgoing};
 use crate::client::{ClientError, Message};
 use crate::codec::{
-    Packet, PacketId, Publish, QoS, ReasonBody, SubAckCode, Subscribe, Unsubscribe,
+    Packet, PacketId, Publish, QoS, ReasonBody, ReasonCode, SubAckCode, Subscribe, Unsubscribe,
 };
 use crate::plugin::{Hooks, Plugin};
 
@@ -14,7 +14,35 @@ impl<P: Plugin> Connection<P> {
         if P::HOOKS.contains(Hooks::PACKET_SENT) {
             self.plugins.on_mqtt_packet_sent(&packet, None);
         }
-        packet.encode(&mut self.out);
+        packet.encode_as(self.version, &mut self.out);
+    }
+
+    /// Refuses a publish the broker said it does not take: above its Maximum QoS, retained
+    /// without Retain Available, or larger than its Maximum Packet Size (3.2.2.3).
+    fn check_publish(&self, publish: &Publish) -> Result<(), ClientError> {
+        if publish.qos > self.server.maximum_qos {
+            return Err(ClientError::NotSupported(
+                "QoS above the broker's maximum QoS",
+            ));
+        }
+        if publish.retain && !self.server.retain_available {
+            return Err(ClientError::NotSupported(
+                "retained messages (the broker has none)",
+            ));
+        }
+        // With a packet id: at QoS 1/2 the id takes two bytes more than at QoS 0.
+        let size = publish.encoded_len_as(self.version) + 2;
+        if let Some(maximum) = self.server.maximum_packet_size
+            && size > maximum as usize
+        {
+            return Err(ClientError::PacketTooLarge { size, maximum });
+        }
+        Ok(())
+    }
+
+    /// QoS 1/2 publishes sent and not yet acknowledged.
+    fn in_flight(&self) -> usize {
+        self.outgoing.len()
     }
 
     pub(super) fn received(&self, packet: &Packet) {
@@ -40,48 +68,45 @@ impl<P: Plugin> Connection<P> {
 
     pub(super) fn command(&mut self, command: Command) {
         match command {
-            Command::Publish {
-                topic,
-                payload,
-                qos,
-                retain,
-                done,
-            } => {
-                let mut publish = Publish::new(topic, payload, qos, retain);
-                if qos == QoS::AtMostOnce {
+            Command::Publish { publish, done } => {
+                if let Err(e) = self.check_publish(&publish) {
+                    let _ = done.send(Err(e));
+                    return;
+                }
+                if publish.qos == QoS::AtMostOnce {
                     self.send(Packet::Publish(publish));
                     let _ = done.send(Ok(()));
                     return;
                 }
-                let Some(id) = self.allocate_id() else {
-                    let _ = done.send(Err(ClientError::NoPacketId));
-                    return;
-                };
-                publish.packet_id = Some(id);
-                self.send(Packet::Publish(publish.clone()));
                 let outgoing = Outgoing {
                     publish,
                     released: false,
                     done: Some(done),
                 };
-                self.outgoing.insert(id.get(), outgoing);
+                if self.in_flight() < usize::from(self.server.receive_maximum) {
+                    self.start(outgoing);
+                } else {
+                    // Flow control (4.9): started when an acknowledgement makes room.
+                    self.waiting.push_back(outgoing);
+                }
             }
-            Command::Subscribe { filters, done } => {
+            Command::Subscribe {
+                filters,
+                properties,
+                done,
+            } => {
                 let Some(packet_id) = self.allocate_id() else {
                     let _ = done.send(Err(ClientError::NoPacketId));
                     return;
                 };
                 let subscribe = Subscribe {
                     packet_id,
-                    filters: filters
-                        .iter()
-                        .map(|(f, q)| (f.clone(), (*q).into()))
-                        .collect(),
-                    properties: None,
+                    filters: filters.clone(),
+                    properties: properties.clone(),
                 };
                 self.send(Packet::Subscribe(subscribe));
                 self.subscribing
-                    .insert(packet_id.get(), (filters, Some(done)));
+                    .insert(packet_id.get(), (filters, properties, Some(done)));
             }
             Command::Unsubscribe { filters, done } => {
                 let Some(packet_id) = self.allocate_id() else {
@@ -116,7 +141,18 @@ impl<P: Plugin> Connection<P> {
                     .get(&id.get())
                     .is_some_and(|o| o.publish.qos == QoS::AtLeastOnce)
                 {
-                    self.complete(id);
+                    self.complete(id, ack.reason);
+                }
+            }
+            // A PUBREC with a failure code ends the exchange: no PUBREL (4.3.3).
+            Packet::PubRec(ack) if ack.reason.is_error() => {
+                let id = ack.packet_id;
+                if self
+                    .outgoing
+                    .get(&id.get())
+                    .is_some_and(|o| o.publish.qos == QoS::ExactlyOnce)
+                {
+                    self.complete(id, ack.reason);
                 }
             }
             Packet::PubRec(ack) => {
@@ -135,7 +171,7 @@ impl<P: Plugin> Connection<P> {
                     .get(&id.get())
                     .is_some_and(|o| o.publish.qos == QoS::ExactlyOnce)
                 {
-                    self.complete(id);
+                    self.complete(id, ack.reason);
                 }
             }
             Packet::PubRel(ack) => {
@@ -144,11 +180,11 @@ impl<P: Plugin> Connection<P> {
                 self.send(Packet::PubComp(id.into()));
             }
             Packet::SubAck(ack) => {
-                if let Some((filters, done)) = self.subscribing.remove(&ack.packet_id.get()) {
-                    for ((filter, _), code) in filters.into_iter().zip(&ack.codes) {
-                        if let SubAckCode::Success(qos) = code {
+                if let Some((filters, _, done)) = self.subscribing.remove(&ack.packet_id.get()) {
+                    for ((filter, options), code) in filters.into_iter().zip(&ack.codes) {
+                        if let SubAckCode::Success(_) = code {
                             self.subscriptions.retain(|(f, _)| *f != filter);
-                            self.subscriptions.push((filter, *qos));
+                            self.subscriptions.push((filter, options));
                         }
                     }
                     if let Some(done) = done {
@@ -165,12 +201,37 @@ impl<P: Plugin> Connection<P> {
         }
     }
 
-    fn complete(&mut self, id: PacketId) {
+    /// Ends the exchange of the publish `id`, with the broker's `reason` (a failure code is
+    /// the publish's error), and sends what waited for room under the Receive Maximum.
+    fn complete(&mut self, id: PacketId, reason: ReasonCode) {
         if let Some(outgoing) = self.outgoing.remove(&id.get())
             && let Some(done) = outgoing.done
         {
-            let _ = done.send(Ok(()));
+            let result = if reason.is_error() {
+                Err(ClientError::PublishRefused(reason))
+            } else {
+                Ok(())
+            };
+            let _ = done.send(result);
         }
+        while self.in_flight() < usize::from(self.server.receive_maximum)
+            && let Some(next) = self.waiting.pop_front()
+        {
+            self.start(next);
+        }
+    }
+
+    /// Sends a QoS 1/2 publish with a fresh packet id and keeps it in flight.
+    fn start(&mut self, mut outgoing: Outgoing) {
+        let Some(id) = self.allocate_id() else {
+            if let Some(done) = outgoing.done {
+                let _ = done.send(Err(ClientError::NoPacketId));
+            }
+            return;
+        };
+        outgoing.publish.packet_id = Some(id);
+        self.send(Packet::Publish(outgoing.publish.clone()));
+        self.outgoing.insert(id.get(), outgoing);
     }
 
     fn incoming_publish(&mut self, publish: Publish) {
@@ -180,6 +241,7 @@ impl<P: Plugin> Connection<P> {
             qos: publish.qos,
             retain: publish.retain,
             dup: publish.dup,
+            properties: publish.properties,
         };
         match (publish.qos, publish.packet_id) {
             (QoS::AtMostOnce, _) => {
