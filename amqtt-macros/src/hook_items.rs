@@ -155,7 +155,7 @@ pub(crate) fn tuple_methods(members: TokenStream) -> syn::Result<TokenStream> {
                 Combine::Each => quote!(#call;),
                 Combine::Verdicts => quote!(verdict = verdict.and(#call);),
                 Combine::VerdictsUntilDeny => quote! {
-                    if verdict == Verdict::Deny {
+                    if !verdict.permits() {
                         return verdict;
                     }
                     verdict = verdict.and(#call);

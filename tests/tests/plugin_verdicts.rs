@@ -5,12 +5,17 @@
 //! CONNACK 0x05 (aMQTT: a configuration that activates no auth plugin admits nobody).
 //! Topic filtering: any Deny denies (a 0x80 SUBACK slot; a publish acknowledged but not routed;
 //! a subscriber that does not receive), Abstain is ignored, all-Abstain allows.
+//! A Refuse is a Deny that tells an MQTT 5.0 client its reason code and reason string.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU16;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use amqtt_core::codec::{ByteString, ConnAck, QoS, ReasonCode, SubAckCode};
+use amqtt_core::codec::{
+    ByteString, ConnAck, Connect, Packet, Properties, ProtocolVersion, QoS, ReasonCode, SubAckCode,
+    Subscribe, decode_as,
+};
 use amqtt_core::plugin::{
     Action, BrokerContext, BuildPlugins, FromConfig, Hooks, Plugin, PluginError, SessionInfo,
     Verdict,
@@ -393,4 +398,114 @@ async fn abstain_is_ignored_and_all_abstain_allows() {
     for action in [Action::Subscribe, Action::Publish, Action::Receive] {
         assert!(abstain.calls(action) > 0, "never asked about {action:?}");
     }
+}
+
+/// Refuses the user `banned` with 0x8A Banned and a reason string, refuses `alice` with a code
+/// CONNACK cannot carry (0x10), allows everyone else; refuses subscriptions under `quota/` with
+/// 0x97 Quota exceeded.
+#[derive(Default)]
+struct Bouncer;
+impl Plugin for Bouncer {
+    const HOOKS: Hooks = Hooks::AUTHENTICATE.union(Hooks::TOPIC_FILTERING);
+    async fn authenticate(&self, session: &SessionInfo) -> Verdict {
+        match session.username.as_deref() {
+            Some("banned") => Verdict::refuse(ReasonCode::Banned, "go away"),
+            Some("alice") => Verdict::refuse(ReasonCode::NoMatchingSubscribers, "odd code"),
+            _ => Verdict::Allow,
+        }
+    }
+    async fn topic_filtering(&self, _session: &SessionInfo, topic: &str, _a: Action) -> Verdict {
+        if topic.starts_with("quota/") {
+            Verdict::refuse(ReasonCode::QuotaExceeded, "too many")
+        } else {
+            Verdict::Abstain
+        }
+    }
+}
+from_config!(Bouncer, "bouncer");
+
+/// Sends `packet` encoded for MQTT 5.0 on `stream` and returns the next packet read back.
+async fn exchange_v5(stream: &mut tokio::net::TcpStream, packet: Packet) -> Packet {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut out = bytes::BytesMut::new();
+    packet.encode_as(ProtocolVersion::V5, &mut out);
+    stream.write_all(&out).await.expect("write");
+    let mut buf = bytes::BytesMut::new();
+    tokio::time::timeout(RECV_TIMEOUT, async {
+        loop {
+            if let Some(p) = decode_as(&mut buf, usize::MAX, ProtocolVersion::V5).expect("valid") {
+                return p;
+            }
+            assert!(stream.read_buf(&mut buf).await.expect("read") > 0, "closed");
+        }
+    })
+    .await
+    .expect("an answer in time")
+}
+
+/// A v5 CONNECT of `user`.
+fn connect_v5(user: &str) -> Packet {
+    Packet::Connect(Box::new(Connect {
+        protocol: ProtocolVersion::V5,
+        username: Some(ByteString::from(user)),
+        ..connect_packet(user, true)
+    }))
+}
+
+#[tokio::test]
+async fn a_refusal_reaches_a_v5_client_with_its_reason_code_and_string() {
+    let broker = TestBroker::<Bouncer>::start_with_plugins("plugins: {}\n").await;
+    let reason_string = |props: &Option<Box<Properties>>| {
+        props
+            .as_ref()
+            .and_then(|p| p.reason_string.as_ref().map(|s| s.to_string()))
+    };
+    // CONNACK: the plugin's code and string; a code CONNACK cannot carry becomes 0x87.
+    for (user, code, text) in [
+        ("banned", ReasonCode::Banned, Some("go away")),
+        ("alice", ReasonCode::NotAuthorized, Some("odd code")),
+    ] {
+        let mut stream = tokio::net::TcpStream::connect(broker.addr)
+            .await
+            .expect("tcp");
+        let Packet::ConnAck(ack) = exchange_v5(&mut stream, connect_v5(user)).await else {
+            panic!("expected CONNACK");
+        };
+        assert_eq!(ack.code, code, "{user}");
+        assert_eq!(reason_string(&ack.properties).as_deref(), text, "{user}");
+    }
+    // A 3.1.1 client is refused with 0x05 (its CONNACK has no room for more).
+    let (_, ack) = try_connect(&broker, "banned", Some("banned")).await;
+    assert_eq!(ack.code, ReasonCode::NotAuthorized);
+
+    // SUBACK: the refused filter gets 0x97 and the reason string, the other is granted.
+    let mut stream = tokio::net::TcpStream::connect(broker.addr)
+        .await
+        .expect("tcp");
+    let Packet::ConnAck(ack) = exchange_v5(&mut stream, connect_v5("bob")).await else {
+        panic!("expected CONNACK");
+    };
+    assert_eq!(ack.code, ReasonCode::Success);
+    let subscribe = Packet::Subscribe(Subscribe {
+        packet_id: NonZeroU16::MIN,
+        filters: vec![
+            (ByteString::from("quota/a"), QoS::AtLeastOnce.into()),
+            (ByteString::from("free/a"), QoS::AtLeastOnce.into()),
+        ],
+        properties: None,
+    });
+    let Packet::SubAck(suback) = exchange_v5(&mut stream, subscribe).await else {
+        panic!("expected SUBACK");
+    };
+    assert_eq!(
+        suback.codes,
+        [
+            SubAckCode::Failure(ReasonCode::QuotaExceeded),
+            SubAckCode::Success(QoS::AtLeastOnce)
+        ]
+    );
+    assert_eq!(
+        reason_string(&suback.properties).as_deref(),
+        Some("too many")
+    );
 }

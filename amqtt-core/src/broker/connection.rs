@@ -18,8 +18,8 @@ use super::session::Session;
 use super::shared::Shared;
 use super::subscriptions::SliceYield;
 use crate::codec::{
-    self, DecodeError, LastWill, Packet, Publish, QoS, ReasonBody, ReasonCode, SubAck, SubAckCode,
-    Subscribe, UnsubAck, Unsubscribe,
+    self, ByteString, DecodeError, LastWill, Packet, PacketKind, Properties, Publish, QoS,
+    ReasonBody, ReasonCode, SubAck, SubAckCode, Subscribe, UnsubAck, Unsubscribe,
 };
 use crate::plugin::{Action, Hooks, Plugin, SessionInfo};
 use crate::store::StoreOp;
@@ -418,18 +418,25 @@ impl<P: Plugin> Connection<'_, P> {
         let mut granted = Vec::with_capacity(subscribe.filters.len());
         let mut slices = SliceYield::default();
         let mark = self.durable_mark();
+        // The first plugin refusal's reason string, for the SUBACK of a 5.0 client.
+        let mut reason_string = None;
         for (filter, options) in subscribe.filters {
             let qos = options.qos;
             let refusal = if !valid_topic_filter(&filter) {
                 Some(ReasonCode::TopicFilterInvalid)
-            } else if P::HOOKS.contains(Hooks::TOPIC_FILTERING)
-                && !shared
+            } else if P::HOOKS.contains(Hooks::TOPIC_FILTERING) {
+                let verdict = shared
                     .plugins
                     .topic_filtering(self.info, &filter, Action::Subscribe)
-                    .await
-                    .permits()
-            {
-                Some(ReasonCode::NotAuthorized)
+                    .await;
+                match verdict.refusal() {
+                    Some(refusal) => {
+                        reason_string = reason_string.or(refusal.reason_string);
+                        Some(refusal.reason_in(PacketKind::SubAck))
+                    }
+                    None if !verdict.permits() => Some(ReasonCode::NotAuthorized),
+                    None => None,
+                }
             } else {
                 None
             };
@@ -455,7 +462,12 @@ impl<P: Plugin> Connection<'_, P> {
             Packet::SubAck(SubAck {
                 packet_id: subscribe.packet_id,
                 codes,
-                properties: None,
+                properties: reason_string.map(|text| {
+                    Box::new(Properties {
+                        reason_string: Some(ByteString::from(text)),
+                        ..Properties::default()
+                    })
+                }),
             }),
             mark,
         );

@@ -15,10 +15,10 @@ use super::outbox::Outbox;
 use super::session::Session;
 use super::shared::{Core, Shared};
 use crate::codec::{
-    ByteString, ConnAck, Connect, DecodeError, LastWill, Packet, Properties, ProtocolVersion,
-    ReasonCode,
+    ByteString, ConnAck, Connect, DecodeError, LastWill, Packet, PacketKind, Properties,
+    ProtocolVersion, ReasonCode,
 };
-use crate::plugin::{Hooks, Plugin, SessionInfo};
+use crate::plugin::{Hooks, Plugin, Refusal, SessionInfo};
 
 /// Where a connection comes from.
 #[derive(Debug, Clone)]
@@ -86,7 +86,13 @@ where
         Ok(Err(ReadError::Decode(DecodeError::UnsupportedProtocolLevel(level)))) => {
             tracing::info!(?peer, level, "unsupported protocol level; CONNACK 0x01");
             let code = ReasonCode::UnsupportedProtocolVersion;
-            refuse(shared, &mut stream, ProtocolVersion::V311, code).await;
+            refuse(
+                shared,
+                &mut stream,
+                ProtocolVersion::V311,
+                ConnAck::new(false, code),
+            )
+            .await;
             return None;
         }
         Ok(Err(e)) => {
@@ -112,14 +118,17 @@ where
     let Some((info, assigned)) = session_info(core, &connect, origin) else {
         tracing::info!(?peer, %protocol, "empty client id refused; CONNACK 0x02 (5.0: 0x85)");
         let code = ReasonCode::ClientIdentifierNotValid;
-        refuse(shared, &mut stream, protocol, code).await;
+        refuse(shared, &mut stream, protocol, ConnAck::new(false, code)).await;
         return None;
     };
-    if P::HOOKS.contains(Hooks::AUTHENTICATE) && !shared.plugins.authenticate(&info).await.admits()
-    {
-        tracing::info!(?peer, client_id = %info.client_id, "authentication failed; CONNACK 0x05 (5.0: 0x87)");
-        refuse(shared, &mut stream, protocol, ReasonCode::NotAuthorized).await;
-        return None;
+    if P::HOOKS.contains(Hooks::AUTHENTICATE) {
+        let verdict = shared.plugins.authenticate(&info).await;
+        if !verdict.admits() {
+            let connack = refusal_connack(verdict.refusal());
+            tracing::info!(?peer, client_id = %info.client_id, reason = ?connack.code, "authentication failed; CONNACK 0x05 (5.0: the plugin's reason, else 0x87)");
+            refuse(shared, &mut stream, protocol, connack).await;
+            return None;
+        }
     }
     let info = Arc::new(info);
 
@@ -231,14 +240,30 @@ fn keep_alive_limit(keep_alive: u16, delay: Duration) -> Option<Duration> {
     (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500) + delay)
 }
 
-/// Answers a refused CONNECT and lets the connection close.
+/// The CONNACK of a failed authentication: the plugin's refusal (reason code and reason string,
+/// which only a 5.0 client sees), else 0x87 Not authorized (0x05 in 3.1.1).
+fn refusal_connack(refusal: Option<Refusal>) -> ConnAck {
+    let Some(refusal) = refusal else {
+        return ConnAck::new(false, ReasonCode::NotAuthorized);
+    };
+    let mut connack = ConnAck::new(false, refusal.reason_in(PacketKind::ConnAck));
+    if let Some(text) = refusal.reason_string {
+        connack.properties = Some(Box::new(Properties {
+            reason_string: Some(ByteString::from(text)),
+            ..Properties::default()
+        }));
+    }
+    connack
+}
+
+/// Answers a refused CONNECT with `connack` and lets the connection close.
 async fn refuse<P: Plugin, S: AsyncWrite + Unpin>(
     shared: &Shared<P>,
     stream: &mut S,
     protocol: ProtocolVersion,
-    code: ReasonCode,
+    connack: ConnAck,
 ) {
-    let connack = Packet::ConnAck(ConnAck::new(false, code));
+    let connack = Packet::ConnAck(connack);
     if P::HOOKS.contains(Hooks::PACKET_SENT) {
         shared.plugins.on_mqtt_packet_sent(&connack, None);
     }

@@ -34,7 +34,7 @@ pub use build::{BuildPlugins, FromConfig, PluginConfig, PluginError, known_plugi
 pub use context::{BrokerContext, ContextError, SessionInfo, SessionSummary};
 pub use hooks::Hooks;
 
-use crate::codec::{Packet, Publish, QoS};
+use crate::codec::{Packet, Publish, QoS, ReasonCode};
 
 /// A plugin's answer to an authentication or topic-filtering question (aMQTT's True/False/None).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -46,13 +46,37 @@ pub enum Verdict {
     /// No opinion: the other plugins decide.
     #[default]
     Abstain,
+    /// Denied, saying why to an MQTT 5.0 client: a Deny with a reason code and reason string
+    /// (a 3.1.1 client sees a plain Deny).
+    Refuse(Refusal),
+}
+
+/// Why a plugin refused: the reason code and reason string an MQTT 5.0 client gets in the
+/// CONNACK (authentication) or SUBACK (subscribe). A code the packet cannot carry, or one that
+/// is not a failure, is sent as 0x87 Not authorized.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Refusal {
+    /// The reason code, e.g. [`ReasonCode::Banned`] or [`ReasonCode::QuotaExceeded`].
+    pub reason: ReasonCode,
+    /// A human-readable reason, sent as the Reason String property.
+    pub reason_string: Option<&'static str>,
 }
 
 impl Verdict {
-    /// Combines two plugins' answers: any Deny denies, otherwise any Allow allows.
+    /// A refusal with `reason` and `reason_string`.
+    pub const fn refuse(reason: ReasonCode, reason_string: &'static str) -> Verdict {
+        Verdict::Refuse(Refusal {
+            reason,
+            reason_string: Some(reason_string),
+        })
+    }
+
+    /// Combines two plugins' answers: any Deny or Refuse denies (the first one is kept),
+    /// otherwise any Allow allows.
     pub const fn and(self, other: Verdict) -> Verdict {
         match (self, other) {
-            (Verdict::Deny, _) | (_, Verdict::Deny) => Verdict::Deny,
+            (Verdict::Deny | Verdict::Refuse(_), _) => self,
+            (_, Verdict::Deny | Verdict::Refuse(_)) => other,
             (Verdict::Allow, _) | (_, Verdict::Allow) => Verdict::Allow,
             _ => Verdict::Abstain,
         }
@@ -65,7 +89,27 @@ impl Verdict {
 
     /// The broker's topic rule: any Deny denies, all-Abstain allows.
     pub const fn permits(self) -> bool {
-        !matches!(self, Verdict::Deny)
+        !matches!(self, Verdict::Deny | Verdict::Refuse(_))
+    }
+
+    /// The refusal a Refuse carries.
+    pub const fn refusal(self) -> Option<Refusal> {
+        match self {
+            Verdict::Refuse(refusal) => Some(refusal),
+            _ => None,
+        }
+    }
+}
+
+impl Refusal {
+    /// The reason code to send in a `kind` packet: this one when that packet may carry it as a
+    /// failure, else 0x87 Not authorized.
+    pub fn reason_in(self, kind: crate::codec::PacketKind) -> ReasonCode {
+        if self.reason.is_error() && self.reason.allowed_in(kind) {
+            self.reason
+        } else {
+            ReasonCode::NotAuthorized
+        }
     }
 }
 
