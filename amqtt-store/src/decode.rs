@@ -1,11 +1,14 @@
 //! Stored rows to records and back, for both backends: a row whose values do not make a valid
 //! record is reported with the reason it is skipped.
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use amqtt_core::codec::{ByteString, LastWill, PacketId, Publish, QoS};
+use amqtt_core::codec::{
+    ByteString, LastWill, PacketId, Properties, ProtocolVersion, Publish, QoS,
+};
 use amqtt_core::store::{MessageState, StoredMessage, StoredSession};
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 
 /// Why a row is skipped: the text given to `Restore::skipped`.
 pub(crate) type Skip = &'static str;
@@ -20,6 +23,9 @@ pub(crate) struct SessionRow<'a> {
     pub(crate) will_qos: Option<i64>,
     pub(crate) will_retain: Option<i64>,
     pub(crate) disconnected_at_ms: Option<i64>,
+    pub(crate) protocol: Option<i64>,
+    pub(crate) properties: Option<&'a [u8]>,
+    pub(crate) will_properties: Option<&'a [u8]>,
 }
 
 impl SessionRow<'_> {
@@ -45,8 +51,14 @@ impl SessionRow<'_> {
                     .will_retain
                     .and_then(flag)
                     .ok_or("a session with an invalid will retain flag")?,
-                properties: None,
+                properties: properties(self.will_properties)?.map(Arc::new),
             }),
+        };
+        let protocol = match self.protocol {
+            None | Some(4) => ProtocolVersion::V311,
+            Some(3) => ProtocolVersion::V31,
+            Some(5) => ProtocolVersion::V5,
+            Some(_) => return Err("a session with an unknown protocol level"),
         };
         let disconnected_at = match self.disconnected_at_ms {
             Some(ms) => Some(time(ms).ok_or("a session with an invalid disconnection time")?),
@@ -58,6 +70,8 @@ impl SessionRow<'_> {
             keep_alive,
             will,
             disconnected_at,
+            protocol,
+            properties: properties(self.properties)?.map(Box::new),
         })
     }
 }
@@ -71,6 +85,7 @@ pub(crate) struct MessageRow<'a> {
     pub(crate) retain: i64,
     pub(crate) topic: &'a [u8],
     pub(crate) payload: &'a [u8],
+    pub(crate) properties: Option<&'a [u8]>,
 }
 
 impl MessageRow<'_> {
@@ -99,14 +114,19 @@ impl MessageRow<'_> {
                 topic,
                 packet_id,
                 payload: Bytes::copy_from_slice(self.payload),
-                properties: None,
+                properties: properties(self.properties)?.map(Arc::new),
             },
         })
     }
 }
 
-/// A retained message row: topic, QoS, payload.
-pub(crate) fn retained(topic: &[u8], qos_code: i64, payload: &[u8]) -> Result<Publish, Skip> {
+/// A retained message row: topic, QoS, payload, properties.
+pub(crate) fn retained(
+    topic: &[u8],
+    qos_code: i64,
+    payload: &[u8],
+    props: Option<&[u8]>,
+) -> Result<Publish, Skip> {
     Ok(Publish {
         dup: false,
         qos: qos(qos_code).ok_or("a retained message with an invalid QoS")?,
@@ -114,8 +134,30 @@ pub(crate) fn retained(topic: &[u8], qos_code: i64, payload: &[u8]) -> Result<Pu
         topic: text(topic).ok_or("a retained message whose topic is not UTF-8")?,
         packet_id: None,
         payload: Bytes::copy_from_slice(payload),
-        properties: None,
+        properties: properties(props)?.map(Arc::new),
     })
+}
+
+/// A stored property block (MQTT 5.0's encoding, length first); `None` for none.
+pub(crate) fn encode_properties(props: Option<&Properties>) -> Option<Vec<u8>> {
+    let props = props.filter(|p| !p.is_empty())?;
+    let mut out = BytesMut::with_capacity(props.encoded_len());
+    props.encode(&mut out);
+    Some(out.to_vec())
+}
+
+/// The properties a stored block holds.
+fn properties(block: Option<&[u8]>) -> Result<Option<Properties>, Skip> {
+    let Some(block) = block else {
+        return Ok(None);
+    };
+    let mut bytes = Bytes::copy_from_slice(block);
+    let props =
+        Properties::decode(&mut bytes).map_err(|_| "a row with invalid MQTT 5.0 properties")?;
+    if !bytes.is_empty() {
+        return Err("a row with bytes after its MQTT 5.0 properties");
+    }
+    Ok((!props.is_empty()).then_some(props))
 }
 
 /// A text column.

@@ -20,8 +20,9 @@ pub(crate) struct Migration {
 }
 
 /// The schema's steps; `MIGRATIONS[i]` takes version `i` to `i + 1`.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    sqlite: "
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        sqlite: "
         CREATE TABLE amqtt_meta (key TEXT PRIMARY KEY NOT NULL, value TEXT NOT NULL);
         CREATE TABLE amqtt_sessions (
             client_id TEXT PRIMARY KEY NOT NULL,
@@ -61,7 +62,7 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             payload BLOB NOT NULL
         );
     ",
-    postgres: "
+        postgres: "
         CREATE TABLE amqtt_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
         CREATE TABLE amqtt_sessions (
             client_id TEXT PRIMARY KEY,
@@ -101,7 +102,27 @@ pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
             payload BYTEA NOT NULL
         );
     ",
-}];
+    },
+    Migration {
+        // Version 2: MQTT 5.0. A session's protocol (NULL: 3.1.1) and CONNECT properties, the
+        // will's properties, and the properties of queued and retained messages, each as an
+        // encoded MQTT 5.0 property block (NULL: none).
+        sqlite: "
+        ALTER TABLE amqtt_sessions ADD COLUMN protocol INTEGER;
+        ALTER TABLE amqtt_sessions ADD COLUMN properties BLOB;
+        ALTER TABLE amqtt_sessions ADD COLUMN will_properties BLOB;
+        ALTER TABLE amqtt_messages ADD COLUMN properties BLOB;
+        ALTER TABLE amqtt_retained ADD COLUMN properties BLOB;
+    ",
+        postgres: "
+        ALTER TABLE amqtt_sessions ADD COLUMN protocol SMALLINT;
+        ALTER TABLE amqtt_sessions ADD COLUMN properties BYTEA;
+        ALTER TABLE amqtt_sessions ADD COLUMN will_properties BYTEA;
+        ALTER TABLE amqtt_messages ADD COLUMN properties BYTEA;
+        ALTER TABLE amqtt_retained ADD COLUMN properties BYTEA;
+    ",
+    },
+];
 
 /// The schema version this build writes.
 pub(crate) const CURRENT: u32 = MIGRATIONS.len() as u32;
@@ -122,15 +143,17 @@ pub(crate) const GET_VERSION: &str = "SELECT value FROM amqtt_meta WHERE key = '
 pub(crate) const SET_VERSION: &str = "INSERT INTO amqtt_meta (key, value) \
      VALUES ('schema_version', $1) ON CONFLICT (key) DO UPDATE SET value = excluded.value";
 
-/// Writes a session: client id, username, keep-alive, will topic, payload, QoS, retain, and
-/// the disconnection time in unix milliseconds.
+/// Writes a session: client id, username, keep-alive, will topic, payload, QoS, retain, the
+/// disconnection time in unix milliseconds, protocol level, properties, will properties.
 pub(crate) const UPSERT_SESSION: &str = "INSERT INTO amqtt_sessions (client_id, username, \
-     keep_alive, will_topic, will_payload, will_qos, will_retain, disconnected_at_ms) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (client_id) DO UPDATE SET \
+     keep_alive, will_topic, will_payload, will_qos, will_retain, disconnected_at_ms, protocol, \
+     properties, will_properties) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+     ON CONFLICT (client_id) DO UPDATE SET \
      username = excluded.username, keep_alive = excluded.keep_alive, \
      will_topic = excluded.will_topic, will_payload = excluded.will_payload, \
      will_qos = excluded.will_qos, will_retain = excluded.will_retain, \
-     disconnected_at_ms = excluded.disconnected_at_ms";
+     disconnected_at_ms = excluded.disconnected_at_ms, protocol = excluded.protocol, \
+     properties = excluded.properties, will_properties = excluded.will_properties";
 /// Deletes a session (`$1` client id) and, with the three after it, everything it has.
 pub(crate) const DELETE_SESSION: &str = "DELETE FROM amqtt_sessions WHERE client_id = $1";
 /// Deletes a session's subscriptions.
@@ -149,12 +172,14 @@ pub(crate) const UPSERT_SUBSCRIPTION: &str = "INSERT INTO amqtt_subscriptions (c
 pub(crate) const DELETE_SUBSCRIPTION: &str =
     "DELETE FROM amqtt_subscriptions WHERE client_id = $1 AND filter = $2";
 
-/// Writes a message: client id, entry, state, packet id, QoS, retain, topic, payload.
+/// Writes a message: client id, entry, state, packet id, QoS, retain, topic, payload,
+/// properties.
 pub(crate) const UPSERT_MESSAGE: &str = "INSERT INTO amqtt_messages (client_id, entry, state, \
-     packet_id, qos, retain, topic, payload) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+     packet_id, qos, retain, topic, payload, properties) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
      ON CONFLICT (client_id, entry) DO UPDATE SET state = excluded.state, \
      packet_id = excluded.packet_id, qos = excluded.qos, retain = excluded.retain, \
-     topic = excluded.topic, payload = excluded.payload";
+     topic = excluded.topic, payload = excluded.payload, properties = excluded.properties";
 /// Marks a message sent: state, packet id, client id, entry.
 pub(crate) const MESSAGE_SENT: &str =
     "UPDATE amqtt_messages SET state = $1, packet_id = $2 WHERE client_id = $3 AND entry = $4";
@@ -172,30 +197,30 @@ pub(crate) const QOS2_RECEIVED: &str = "INSERT INTO amqtt_qos2 (client_id, packe
 pub(crate) const QOS2_RELEASED: &str =
     "DELETE FROM amqtt_qos2 WHERE client_id = $1 AND packet_id = $2";
 
-/// Writes a retained message: topic, QoS, payload.
-pub(crate) const UPSERT_RETAINED: &str = "INSERT INTO amqtt_retained (topic, qos, payload) \
-     VALUES ($1, $2, $3) ON CONFLICT (topic) DO UPDATE SET qos = excluded.qos, \
-     payload = excluded.payload";
+/// Writes a retained message: topic, QoS, payload, properties.
+pub(crate) const UPSERT_RETAINED: &str = "INSERT INTO amqtt_retained (topic, qos, payload, \
+     properties) VALUES ($1, $2, $3, $4) ON CONFLICT (topic) DO UPDATE SET \
+     qos = excluded.qos, payload = excluded.payload, properties = excluded.properties";
 /// Clears a retained message: topic.
 pub(crate) const DELETE_RETAINED: &str = "DELETE FROM amqtt_retained WHERE topic = $1";
 
 /// Every session, in the column order of [`UPSERT_SESSION`].
 pub(crate) const SELECT_SESSIONS: &str = "SELECT client_id, username, keep_alive, will_topic, \
-     will_payload, will_qos, will_retain, disconnected_at_ms FROM amqtt_sessions \
-     ORDER BY client_id";
+     will_payload, will_qos, will_retain, disconnected_at_ms, protocol, properties, \
+     will_properties FROM amqtt_sessions ORDER BY client_id";
 /// Every subscription: client id, filter, QoS.
 pub(crate) const SELECT_SUBSCRIPTIONS: &str =
     "SELECT client_id, filter, qos FROM amqtt_subscriptions ORDER BY client_id, filter";
 /// Every message, in entry order within a session: client id, entry, state, packet id, QoS,
-/// retain, topic, payload.
+/// retain, topic, payload, properties.
 pub(crate) const SELECT_MESSAGES: &str = "SELECT client_id, entry, state, packet_id, qos, \
-     retain, topic, payload FROM amqtt_messages ORDER BY client_id, entry";
+     retain, topic, payload, properties FROM amqtt_messages ORDER BY client_id, entry";
 /// Every QoS 2 id: client id, packet id.
 pub(crate) const SELECT_QOS2: &str =
     "SELECT client_id, packet_id FROM amqtt_qos2 ORDER BY client_id, packet_id";
-/// Every retained message: topic, QoS, payload.
+/// Every retained message: topic, QoS, payload, properties.
 pub(crate) const SELECT_RETAINED: &str =
-    "SELECT topic, qos, payload FROM amqtt_retained ORDER BY topic";
+    "SELECT topic, qos, payload, properties FROM amqtt_retained ORDER BY topic";
 
 /// The statements with parameters, for the check that both dialects number them alike.
 #[cfg(all(test, feature = "sqlite"))]

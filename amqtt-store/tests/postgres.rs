@@ -163,7 +163,7 @@ fn steps(url: &str, admin: &mut postgres::Client) -> TestResult {
     admin.batch_execute("UPDATE amqtt_meta SET value = '99' WHERE key = 'schema_version'")?;
     let message = expect_damaged(SqlStore::open(config(url)));
     assert!(
-        message.contains("schema version 99 is newer than this broker's 1"),
+        message.contains("schema version 99 is newer than this broker's 2"),
         "{message}"
     );
     assert!(message.contains("cannot be moved aside"), "{message}");

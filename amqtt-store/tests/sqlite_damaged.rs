@@ -199,20 +199,22 @@ fn rows_that_do_not_decode_are_skipped_and_the_rest_loads() -> TestResult {
          INSERT INTO amqtt_sessions (client_id, keep_alive) VALUES (CAST(x'ff' AS TEXT), 1);
          INSERT INTO amqtt_sessions (client_id, keep_alive) VALUES ('text-keep-alive', 'ten');
          INSERT INTO amqtt_subscriptions VALUES ('client-b', 'q', 7);
-         INSERT INTO amqtt_messages VALUES ('client-a', 20, 9, NULL, 1, 0, 't', x'00');
-         INSERT INTO amqtt_messages VALUES ('client-a', 21, 1, 0, 1, 0, 't', x'00');
-         INSERT INTO amqtt_messages VALUES ('client-a', 22, 0, NULL, 1, 0, CAST(x'c328' AS TEXT), x'');
-         INSERT INTO amqtt_messages VALUES ('client-a', 23, 0, NULL, 4, 0, 't', x'');
-         INSERT INTO amqtt_messages VALUES ('client-a', 24, 0, NULL, 1, 2, 't', x'');
+         INSERT INTO amqtt_messages VALUES ('client-a', 20, 9, NULL, 1, 0, 't', x'00', NULL);
+         INSERT INTO amqtt_messages VALUES ('client-a', 21, 1, 0, 1, 0, 't', x'00', NULL);
+         INSERT INTO amqtt_messages VALUES ('client-a', 22, 0, NULL, 1, 0, CAST(x'c328' AS TEXT), x'', NULL);
+         INSERT INTO amqtt_messages VALUES ('client-a', 23, 0, NULL, 4, 0, 't', x'', NULL);
+         INSERT INTO amqtt_messages VALUES ('client-a', 24, 0, NULL, 1, 2, 't', x'', NULL);
          INSERT INTO amqtt_qos2 VALUES ('client-a', 0);
          INSERT INTO amqtt_qos2 VALUES ('client-a', 70000);
-         INSERT INTO amqtt_retained VALUES ('r/bad', 3, x'');",
+         INSERT INTO amqtt_retained VALUES ('r/bad', 3, x'', NULL);
+         INSERT INTO amqtt_messages VALUES ('client-a', 25, 0, NULL, 1, 0, 't', x'', x'05ff');
+         INSERT INTO amqtt_sessions (client_id, keep_alive, protocol) VALUES ('v9', 1, 9);",
     )?;
     drop(raw);
     let mut store = SqlStore::open(sqlite_config(&path))?;
     let mut loaded = load(&mut store)?;
     let skipped: Vec<String> = loaded.skipped().iter().map(|s| s.to_string()).collect();
-    assert_eq!(skipped.len(), 13, "{skipped:?}");
+    assert_eq!(skipped.len(), 15, "{skipped:?}");
     for expected in [
         "a session with an invalid keep-alive",
         "a session with an invalid will QoS",
@@ -226,6 +228,8 @@ fn rows_that_do_not_decode_are_skipped_and_the_rest_loads() -> TestResult {
         "a message with an invalid retain flag",
         "a QoS 2 id that is not a packet id",
         "a retained message with an invalid QoS",
+        "a row with invalid MQTT 5.0 properties",
+        "a session with an unknown protocol level",
     ] {
         assert!(
             skipped.iter().any(|s| s == expected),

@@ -5,7 +5,7 @@
 mod common;
 
 use amqtt_core::codec::QoS;
-use amqtt_core::store::{Durability, MessageState, Store};
+use amqtt_core::store::{Durability, MessageState, Store, StoreOp};
 use amqtt_store::{Config, Location, SqlStore};
 use common::*;
 
@@ -143,6 +143,54 @@ fn the_deprecated_file_key_and_missing_directories_work() -> TestResult {
     assert!(path.exists());
     let mut store = SqlStore::open(config)?;
     assert_eq!(load(&mut store)?.sessions(), [&session("x")]);
+    store.close(false);
+    Ok(())
+}
+
+#[test]
+fn a_version_1_database_is_upgraded_in_place_and_keeps_its_rows() -> TestResult {
+    let dir = tempfile::tempdir()?;
+    let path = dir.path().join("amqtt.db");
+    let mut store = SqlStore::open(sqlite_config(&path))?;
+    store.commit(&[
+        StoreOp::Session(session("old-client")),
+        queued("old-client", 1, "t/1", QoS::AtLeastOnce, b"queued"),
+        retain("r/old", Some((QoS::AtLeastOnce, b"kept"))),
+    ])?;
+    store.close(false);
+    // Back to version 1's tables: without the MQTT 5.0 columns.
+    let raw = rusqlite::Connection::open(&path)?;
+    raw.execute_batch(
+        "ALTER TABLE amqtt_sessions DROP COLUMN protocol;
+         ALTER TABLE amqtt_sessions DROP COLUMN properties;
+         ALTER TABLE amqtt_sessions DROP COLUMN will_properties;
+         ALTER TABLE amqtt_messages DROP COLUMN properties;
+         ALTER TABLE amqtt_retained DROP COLUMN properties;
+         UPDATE amqtt_meta SET value = '1' WHERE key = 'schema_version';",
+    )?;
+    drop(raw);
+    let mut store = SqlStore::open(sqlite_config(&path))?;
+    let loaded = load(&mut store)?;
+    assert!(loaded.skipped().is_empty(), "{:?}", loaded.skipped());
+    assert_eq!(loaded.sessions(), [&session("old-client")]);
+    let messages = loaded.messages();
+    assert_eq!(messages.len(), 1);
+    assert_eq!(&messages[0].1.message.payload[..], b"queued");
+    assert_eq!(messages[0].1.message.properties, None);
+    assert_eq!(&loaded.retained()[0].payload[..], b"kept");
+    // The upgraded file takes MQTT 5.0 rows.
+    store.commit(&[with_properties(queued(
+        "old-client",
+        2,
+        "t/2",
+        QoS::AtLeastOnce,
+        b"v5",
+    ))])?;
+    let loaded = load(&mut store)?;
+    assert_eq!(
+        loaded.messages()[1].1.message.properties.as_deref(),
+        Some(&message_properties())
+    );
     store.close(false);
     Ok(())
 }

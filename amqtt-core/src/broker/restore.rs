@@ -90,6 +90,8 @@ impl Restore for Restorer<'_> {
         info.username = stored.username;
         info.keep_alive = stored.keep_alive;
         info.will = stored.will;
+        info.protocol = stored.protocol;
+        info.properties = stored.properties;
         let disconnected_at = self.now.checked_sub(offline_for).unwrap_or(self.now);
         let session = self.core.restore_session(Arc::new(info), disconnected_at);
         self.counts.sessions += 1;

@@ -111,14 +111,16 @@ pub(crate) struct SessionLimits {
 
 impl Session {
     /// A new session for `info`; `journal` (the broker's, if it has a store) is kept only when
-    /// the session is persistent.
+    /// the session is persistent (outlives its connection: 3.1.1's clean session 0, 5.0's
+    /// non-zero session expiry interval).
     pub(crate) fn new(key: u64, info: Arc<SessionInfo>, journal: Option<&Arc<Journal>>) -> Session {
+        let clean = info.ends_at_disconnect();
         Session {
             key,
             client_id: info.client_id.clone(),
             state: Mutex::new(SessionState {
-                clean: info.clean_session,
-                journal: journal.filter(|_| !info.clean_session).cloned(),
+                clean,
+                journal: journal.filter(|_| !clean).cloned(),
                 info,
                 subscriptions: HashMap::new(),
                 ended: false,
@@ -347,6 +349,8 @@ impl SessionState {
                 keep_alive: self.info.keep_alive,
                 will: self.info.will.clone(),
                 disconnected_at,
+                protocol: self.info.protocol,
+                properties: self.info.properties.clone(),
             })
         });
     }

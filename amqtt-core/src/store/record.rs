@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use crate::codec::{ByteString, LastWill, PacketId, Publish, QoS};
+use crate::codec::{ByteString, LastWill, PacketId, Properties, ProtocolVersion, Publish, QoS};
 
 /// One change to the stored state, journaled by the broker in the order it happened. Only
 /// persistent sessions (`clean_session = 0`) and retained messages are journaled.
@@ -101,6 +101,11 @@ pub struct StoredSession {
     /// When the client went offline; `None` while it is connected. Wall-clock time, so that
     /// session expiry keeps counting across a restart.
     pub disconnected_at: Option<SystemTime>,
+    /// The protocol of its latest CONNECT.
+    pub protocol: ProtocolVersion,
+    /// The MQTT 5.0 properties of its latest CONNECT (session expiry interval, user
+    /// properties...).
+    pub properties: Option<Box<Properties>>,
 }
 
 /// Where a stored message stands in its session.

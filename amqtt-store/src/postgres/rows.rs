@@ -82,6 +82,9 @@ fn apply(tx: &mut Transaction<'_>, st: &Statements, op: &StoreOp) -> Result<(), 
                     &will.map(|w| small(w.qos as u8)),
                     &will.map(|w| small(w.retain)),
                     &s.disconnected_at.map(decode::millis),
+                    &small(s.protocol.level()),
+                    &decode::encode_properties(s.properties.as_deref()),
+                    &decode::encode_properties(will.and_then(|w| w.properties.as_deref())),
                 ],
             )?;
         }
@@ -121,6 +124,7 @@ fn apply(tx: &mut Transaction<'_>, st: &Statements, op: &StoreOp) -> Result<(), 
                     &small(m.retain),
                     &topic,
                     &&m.payload[..],
+                    &decode::encode_properties(m.properties.as_deref()),
                 ],
             )?;
         }
@@ -184,7 +188,12 @@ fn apply(tx: &mut Transaction<'_>, st: &Statements, op: &StoreOp) -> Result<(), 
             let topic: &str = topic;
             tx.execute(
                 &st.upsert_retained,
-                &[&topic, &small(m.qos as u8), &&m.payload[..]],
+                &[
+                    &topic,
+                    &small(m.qos as u8),
+                    &&m.payload[..],
+                    &decode::encode_properties(m.properties.as_deref()),
+                ],
             )?;
         }
         StoreOp::Retained {
@@ -252,6 +261,7 @@ pub(super) fn load(client: &mut Client, restore: &mut dyn Restore) -> Result<(),
             retain: small(5)?,
             topic: row.try_get::<_, &str>(6).map_err(|_| WHY)?.as_bytes(),
             payload: row.try_get(7).map_err(|_| WHY)?,
+            properties: row.try_get(8).map_err(|_| WHY)?,
         };
         restore.message(client_id, message.decode()?);
         Ok(())
@@ -270,7 +280,14 @@ pub(super) fn load(client: &mut Client, restore: &mut dyn Restore) -> Result<(),
         let topic: &str = row.try_get(0).map_err(|_| WHY)?;
         let qos: i16 = row.try_get(1).map_err(|_| WHY)?;
         let payload: &[u8] = row.try_get(2).map_err(|_| WHY)?;
-        restore.retained(decode::retained(topic.as_bytes(), i64::from(qos), payload)?);
+        let properties: Option<&[u8]> = row.try_get(3).map_err(|_| WHY)?;
+        let qos = i64::from(qos);
+        restore.retained(decode::retained(
+            topic.as_bytes(),
+            qos,
+            payload,
+            properties,
+        )?);
         Ok(())
     })?;
     tx.commit()
@@ -304,6 +321,9 @@ fn session_row(row: &Row) -> Result<SessionRow<'_>, Skip> {
             will_qos: row.try_get::<_, Option<i16>>(5)?.map(i64::from),
             will_retain: row.try_get::<_, Option<i16>>(6)?.map(i64::from),
             disconnected_at_ms: row.try_get(7)?,
+            protocol: row.try_get::<_, Option<i16>>(8)?.map(i64::from),
+            properties: row.try_get(9)?,
+            will_properties: row.try_get(10)?,
         })
     };
     columns().map_err(|_| "a session row with a value of the wrong type")

@@ -31,6 +31,9 @@ fn apply(conn: &Connection, op: &StoreOp) -> rusqlite::Result<()> {
                     will.map(|w| w.qos as u8),
                     will.map(|w| w.retain),
                     s.disconnected_at.map(decode::millis),
+                    s.protocol.level(),
+                    decode::encode_properties(s.properties.as_deref()),
+                    decode::encode_properties(will.and_then(|w| w.properties.as_deref())),
                 ])?;
         }
         StoreOp::SessionGone { client_id } => {
@@ -67,6 +70,7 @@ fn apply(conn: &Connection, op: &StoreOp) -> rusqlite::Result<()> {
                     m.retain,
                     &*m.topic,
                     &m.payload[..],
+                    decode::encode_properties(m.properties.as_deref()),
                 ])?;
         }
         StoreOp::MessageSent {
@@ -113,7 +117,12 @@ fn apply(conn: &Connection, op: &StoreOp) -> rusqlite::Result<()> {
             message: Some(m),
         } => {
             conn.prepare_cached(schema::UPSERT_RETAINED)?
-                .execute(params![&**topic, m.qos as u8, &m.payload[..]])?;
+                .execute(params![
+                    &**topic,
+                    m.qos as u8,
+                    &m.payload[..],
+                    decode::encode_properties(m.properties.as_deref()),
+                ])?;
         }
         StoreOp::Retained {
             topic,
@@ -162,6 +171,7 @@ pub(super) fn load<R: Restore>(conn: &Connection, restore: &mut R) -> rusqlite::
             retain: int(row, 5).ok_or(WHY)?,
             topic: text(row, 6).ok_or(WHY)?,
             payload: text(row, 7).ok_or(WHY)?,
+            properties: opt(row, 8, text).ok_or(WHY)?,
         };
         restore.message(client_id, message.decode()?);
         Ok(())
@@ -180,6 +190,7 @@ pub(super) fn load<R: Restore>(conn: &Connection, restore: &mut R) -> rusqlite::
             text(row, 0).ok_or(WHY)?,
             int(row, 1).ok_or(WHY)?,
             text(row, 2).ok_or(WHY)?,
+            opt(row, 3, text).ok_or(WHY)?,
         )?;
         restore.retained(message);
         Ok(())
@@ -215,6 +226,9 @@ fn session_row<'r>(row: &'r Row<'_>) -> Result<SessionRow<'r>, Skip> {
             will_qos: opt(row, 5, int)?,
             will_retain: opt(row, 6, int)?,
             disconnected_at_ms: opt(row, 7, int)?,
+            protocol: opt(row, 8, int)?,
+            properties: opt(row, 9, text)?,
+            will_properties: opt(row, 10, text)?,
         })
     };
     columns().ok_or("a session row with a value of the wrong type")

@@ -5,9 +5,12 @@
 #![allow(dead_code)]
 
 use std::num::NonZeroU16;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use amqtt_core::codec::{ByteString, LastWill, PacketId, Publish, QoS};
+use amqtt_core::codec::{
+    ByteString, LastWill, PacketId, Properties, ProtocolVersion, Publish, QoS,
+};
 use amqtt_core::store::{MessageState, Restore, StoreOp, StoredMessage, StoredSession};
 use amqtt_store::{Config, SqlStore};
 use bytes::Bytes;
@@ -156,9 +159,29 @@ pub(crate) fn session_a(keep_alive: u16) -> StoredSession {
             message: Bytes::from_static(BINARY),
             qos: QoS::AtLeastOnce,
             retain: true,
-            properties: None,
+            properties: Some(Arc::new(Properties {
+                will_delay_interval: Some(5),
+                ..message_properties()
+            })),
         }),
         disconnected_at: Some(disconnected_at()),
+        protocol: ProtocolVersion::V5,
+        properties: Some(Box::new(Properties {
+            session_expiry_interval: Some(300),
+            user_properties: vec![(bs("site"), bs("north"))],
+            ..Properties::default()
+        })),
+    }
+}
+
+/// MQTT 5.0 message properties that must survive a reload byte for byte.
+pub(crate) fn message_properties() -> Properties {
+    Properties {
+        content_type: Some(bs("text/plain")),
+        message_expiry_interval: Some(60),
+        user_properties: vec![(bs("k"), bs("v1")), (bs("k"), bs("v2"))],
+        correlation_data: Some(Bytes::from_static(BINARY)),
+        ..Properties::default()
     }
 }
 
@@ -169,6 +192,8 @@ pub(crate) fn session(client_id: &str) -> StoredSession {
         keep_alive: 0,
         will: None,
         disconnected_at: None,
+        protocol: ProtocolVersion::V311,
+        properties: None,
     }
 }
 
@@ -220,6 +245,19 @@ pub(crate) fn retain(topic: &str, message: Option<(QoS, &[u8])>) -> StoreOp {
     }
 }
 
+/// `op`'s message with [`message_properties`].
+pub(crate) fn with_properties(mut op: StoreOp) -> StoreOp {
+    let props = Some(Arc::new(message_properties()));
+    match &mut op {
+        StoreOp::Message { message, .. } => message.message.properties = props,
+        StoreOp::Retained {
+            message: Some(m), ..
+        } => m.properties = props,
+        _ => unreachable!("only messages carry properties"),
+    }
+    op
+}
+
 /// Two batches touching every kind of op; [`check_scenario`] says what they leave.
 pub(crate) fn scenario() -> [Vec<StoreOp>; 2] {
     let id = |s: &str| bs(s);
@@ -269,7 +307,7 @@ pub(crate) fn scenario() -> [Vec<StoreOp>; 2] {
             client_id: id("client-a"),
             entry: 3,
         },
-        queued("client-a", 10, "x/10", QoS::AtLeastOnce, b"ten"),
+        with_properties(queued("client-a", 10, "x/10", QoS::AtLeastOnce, b"ten")),
         queued("client-a", 5, "x/5", QoS::ExactlyOnce, b""),
         StoreOp::Unsubscribe {
             client_id: id("client-a"),
@@ -286,7 +324,7 @@ pub(crate) fn scenario() -> [Vec<StoreOp>; 2] {
             packet_id: pid(7),
         },
         retain("r/2", None),
-        retain("r/1", Some((QoS::ExactlyOnce, BINARY))),
+        with_properties(retain("r/1", Some((QoS::ExactlyOnce, BINARY)))),
         StoreOp::SessionGone {
             client_id: id("client-c"),
         },
@@ -345,6 +383,11 @@ pub(crate) fn check_scenario(loaded: &Collected) {
     );
     assert_eq!(released.qos, QoS::ExactlyOnce);
     assert_eq!(&*messages[3].1.message.topic, "x/10");
+    assert_eq!(
+        messages[3].1.message.properties.as_deref(),
+        Some(&message_properties())
+    );
+    assert_eq!(messages[2].1.message.properties, None);
 
     assert_eq!(loaded.qos2(), [("client-a", 7)]);
 
@@ -354,4 +397,8 @@ pub(crate) fn check_scenario(loaded: &Collected) {
     assert_eq!(retained[0].qos, QoS::ExactlyOnce);
     assert!(retained[0].retain);
     assert_eq!(&retained[0].payload[..], BINARY);
+    assert_eq!(
+        retained[0].properties.as_deref(),
+        Some(&message_properties())
+    );
 }

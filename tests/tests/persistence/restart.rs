@@ -82,3 +82,69 @@ async fn the_publishers_ack_comes_before_its_own_copy_with_sync_always() {
     expect_messages(&mut client, &[("echo/a", b"a", QoS::AtLeastOnce, false)]).await;
     broker.terminate().await;
 }
+
+/// An MQTT 5.0 session and the properties of the message queued for it survive `kill -9`:
+/// after the restart the client resumes its session and gets the message with its user
+/// properties, content type and correlation data.
+#[tokio::test]
+async fn kill9_restart_keeps_v5_sessions_and_message_properties() {
+    use amqtt_core::client::{ClientOptions, MqttClient};
+    use amqtt_core::codec::{ByteString, Properties, ProtocolVersion, QoS};
+    use bytes::Bytes;
+
+    let mut broker = StoreBroker::start("", "  persistence:\n").await;
+    let url = format!("mqtt://{}", broker.addr());
+    let v5 = |id: &str, clean: bool| {
+        ClientOptions::new()
+            .client_id(id)
+            .clean_session(clean)
+            .auto_reconnect(false)
+            .protocol(ProtocolVersion::V5)
+            .connect_properties(Properties {
+                session_expiry_interval: Some(3600),
+                ..Properties::default()
+            })
+    };
+    let subscriber = MqttClient::connect(&url, v5("v5-keeper", true))
+        .await
+        .expect("connect");
+    subscriber
+        .subscribe(&[("v5keep/#", QoS::AtLeastOnce)])
+        .await
+        .expect("subscribe");
+    subscriber.disconnect().await.expect("disconnect");
+    let properties = Properties {
+        user_properties: vec![(ByteString::from("k"), ByteString::from("v"))],
+        content_type: Some(ByteString::from("text/plain")),
+        correlation_data: Some(Bytes::from_static(b"id-1")),
+        ..Properties::default()
+    };
+    let publisher = MqttClient::connect(&url, v5("v5-sender", true))
+        .await
+        .expect("connect");
+    publisher
+        .publish_with(
+            "v5keep/a",
+            "queued",
+            QoS::AtLeastOnce,
+            false,
+            Some(properties.clone()),
+        )
+        .await
+        .expect("publish");
+    publisher.disconnect().await.expect("disconnect");
+    tokio::time::sleep(SETTLE).await;
+    broker.kill9();
+    broker.restart().await;
+    let mut subscriber = MqttClient::connect(&url, v5("v5-keeper", false))
+        .await
+        .expect("reconnect");
+    assert!(subscriber.session_present(), "the v5 session survived");
+    let message = subscriber
+        .deliver_message(std::time::Duration::from_secs(5))
+        .await
+        .expect("the queued message");
+    assert_eq!(&message.payload[..], b"queued");
+    assert_eq!(message.properties.as_deref(), Some(&properties));
+    subscriber.disconnect().await.expect("disconnect");
+}
