@@ -172,7 +172,10 @@ impl Publisher {
             ),
             (
                 "messages/publish/dropped",
-                (stats.dropped_qos0.get() + stats.dropped_queue_full.get()).to_string(),
+                (stats.dropped_qos0.get()
+                    + stats.dropped_queue_full.get()
+                    + stats.dropped_shared.get())
+                .to_string(),
             ),
             (
                 "messages/publish/dropped/qos0",
@@ -181,6 +184,10 @@ impl Publisher {
             (
                 "messages/publish/dropped/queue_full",
                 stats.dropped_queue_full.get().to_string(),
+            ),
+            (
+                "messages/publish/dropped/shared",
+                stats.dropped_shared.get().to_string(),
             ),
             ("messages/retained/count", retained.to_string()),
             (

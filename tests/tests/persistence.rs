@@ -5,7 +5,8 @@
 //! queue, messages in flight both ways, QoS 2 ids awaiting PUBREL) and the retained messages;
 //! that acknowledged messages survive `kill -9` in `sync: always` (QoS 2 exactly once with a
 //! conforming publisher); session expiry across a restart; damaged store files; clearing at a
-//! clean stop; the configuration forms aMQTT accepts; and `max_queued` applied to restored queues.
+//! clean stop; the configuration forms aMQTT accepts; `max_queued` applied to restored queues; and
+//! shared subscriptions restored as group memberships.
 
 #[path = "persistence/config_forms.rs"]
 mod config_forms;
@@ -25,6 +26,8 @@ mod postgres;
 mod restart;
 #[path = "persistence/scenario.rs"]
 mod scenario;
+#[path = "persistence/shared.rs"]
+mod shared;
 #[path = "persistence/shutdown.rs"]
 mod shutdown;
 #[path = "persistence/support.rs"]

@@ -23,7 +23,7 @@ use crate::codec::{
 };
 use crate::plugin::{Action, Hooks, Plugin, SessionInfo};
 use crate::store::StoreOp;
-use crate::topic::valid_topic_filter;
+use crate::topic::{shared_filter, valid_subscription_filter};
 
 /// How long the writer may take to flush after the reader has finished.
 const WRITER_GRACE: Duration = Duration::from_secs(2);
@@ -422,7 +422,7 @@ impl<P: Plugin> Connection<'_, P> {
         let mut reason_string = None;
         for (filter, options) in subscribe.filters {
             let qos = options.qos;
-            let refusal = if !valid_topic_filter(&filter) {
+            let refusal = if !valid_subscription_filter(&filter) {
                 Some(ReasonCode::TopicFilterInvalid)
             } else if P::HOOKS.contains(Hooks::TOPIC_FILTERING) {
                 let verdict = shared
@@ -480,11 +480,15 @@ impl<P: Plugin> Connection<'_, P> {
                 slices.tick().await;
             }
         }
-        // Retained messages go to this subscriber only, for each filter just subscribed.
+        // Retained messages go to this subscriber only, for each filter just subscribed; none
+        // for a shared subscription (MQTT 5.0 section 4.8.2).
         for (filter, qos) in granted {
+            if shared_filter(&filter).is_some() {
+                continue;
+            }
             for message in shared.core.router.retained_matching(&filter) {
                 shared
-                    .deliver(self.session, &message, qos, Producer::Capped)
+                    .deliver(self.session, &message, qos, None, Producer::Capped)
                     .await;
             }
             slices.tick().await;

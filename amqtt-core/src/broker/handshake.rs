@@ -230,7 +230,6 @@ fn connack_properties(core: &Core, assigned: Option<ByteString>) -> Properties {
             .ok()
             .and_then(std::num::NonZeroU32::new),
         subscription_identifier_available: Some(false),
-        shared_subscription_available: Some(false),
         ..Properties::default()
     }
 }

@@ -6,6 +6,7 @@
 mod connection;
 mod framing;
 mod handshake;
+mod index;
 mod journal;
 mod outbox;
 mod registry;
@@ -31,10 +32,10 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 pub use restore::RestoreCounts;
+pub(crate) use routing::Routed;
 pub(crate) use shared::Core;
 pub use stats::{Counter, Gauge, Stats};
 
-use crate::codec::Publish;
 use crate::config::{BrokerConfig, ListenerConfig};
 use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
 use crate::store::{Store, StoreError};
@@ -105,7 +106,8 @@ struct BoundListener {
 pub struct Broker<P: Plugin = (), S: Store = ()> {
     shared: Arc<Shared<P>>,
     listeners: Vec<BoundListener>,
-    plugin_messages: mpsc::Receiver<Publish>,
+    /// What the routing task routes (see `routing::route_queued`).
+    to_route: mpsc::Receiver<routing::Routed>,
     /// Yields `None` once every connection task has ended (see `Shared::connection_token`).
     connections_done: mpsc::Receiver<()>,
     /// The store's thread, when a store is configured.
@@ -248,7 +250,7 @@ impl<P: Plugin, S: Store> Broker<P, S> {
         let mut section = config.plugins.clone();
         let store = store_thread::open_store::<S>(&mut section)?;
         let journal = store.as_ref().map(store_thread::OpenedStore::journal);
-        let (core, plugin_messages) = Core::new(config, journal);
+        let (core, to_route) = Core::new(config, journal);
         let core = Arc::new(core);
         let store = match store {
             Some(opened) => Some(StoreThread::start(opened, &core)?),
@@ -266,7 +268,7 @@ impl<P: Plugin, S: Store> Broker<P, S> {
         Ok(Broker {
             shared: Arc::new(shared),
             listeners,
-            plugin_messages,
+            to_route,
             connections_done,
             store,
         })
@@ -310,10 +312,7 @@ impl<P: Plugin, S: Store> Broker<P, S> {
             }
         }
         tokio::spawn(registry::expire_sessions(core.clone()));
-        tokio::spawn(routing::route_plugin_messages(
-            shared.clone(),
-            self.plugin_messages,
-        ));
+        tokio::spawn(routing::route_queued(shared.clone(), self.to_route));
         if P::HOOKS.contains(Hooks::BROKER_POST_START) {
             plugins.on_broker_post_start().await;
         }

@@ -11,8 +11,7 @@ use std::sync::{Arc, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
 use super::outbox::Outbox;
-use super::router::Subscriber;
-use super::session::Session;
+use super::session::{Ended, Session};
 use super::shared::Core;
 use crate::codec::{ByteString, ConnAck, Packet, Properties, QoS, ReasonCode};
 use crate::plugin::{SessionInfo, SessionSummary};
@@ -54,7 +53,8 @@ impl Core {
     /// Binds a connection to the session of `info.client_id`, taking over any connection that
     /// has it. Queues the CONNACK (with `connack_properties` for an MQTT 5.0 client), then everything the resumed session had in flight and queued.
     /// Returns the session and whether it was resumed (CONNACK's session-present flag). A
-    /// session it replaced has ended; its subscriptions leave the index before this returns.
+    /// session it replaced has ended; its subscriptions leave the index before this returns,
+    /// and what it had of shared subscriptions goes to other members ([`Core::retire`]).
     pub(crate) async fn attach(
         &self,
         info: &Arc<SessionInfo>,
@@ -62,21 +62,20 @@ impl Core {
         connack_properties: Option<Box<Properties>>,
     ) -> (Arc<Session>, bool) {
         let (session, present, discarded) = self.bind(info, outbox, connack_properties);
-        if let Some((key, filters)) = discarded {
-            self.remove_subscriptions(key, filters).await;
+        if let Some((key, ended)) = discarded {
+            self.retire(key, ended).await;
         }
         (session, present)
     }
 
-    /// The locked part of [`Core::attach`]: also returns the key and subscriptions of a session
-    /// it ended.
-    #[allow(clippy::type_complexity)]
+    /// The locked part of [`Core::attach`]: also returns the key of a session it ended and what
+    /// that session left.
     fn bind(
         &self,
         info: &Arc<SessionInfo>,
         outbox: &Arc<Outbox>,
         connack_properties: Option<Box<Properties>>,
-    ) -> (Arc<Session>, bool, Option<(u64, HashMap<Box<str>, QoS>)>) {
+    ) -> (Arc<Session>, bool, Option<(u64, Ended)>) {
         let client_id = &info.client_id;
         // Clean start discards the old session; whether the new one ends at disconnect is
         // `ends_at_disconnect` (the same flag in 3.1.1, the session expiry interval in 5.0).
@@ -147,8 +146,9 @@ impl Core {
     }
 
     /// Unbinds a connection from its session. A clean session ends here (its subscriptions
-    /// leave the index before this returns); a persistent one stays, queueing QoS 1/2 messages,
-    /// until the client returns or the session expires.
+    /// leave the index before this returns, and the messages of shared subscriptions it had not
+    /// completed go to other members: [`Core::retire`]); a persistent one stays, queueing QoS 1/2
+    /// messages, until the client returns or the session expires.
     pub(crate) async fn detach(&self, session: &Arc<Session>, outbox: &Arc<Outbox>) {
         let ended = {
             let mut sessions = self.sessions();
@@ -166,7 +166,7 @@ impl Core {
                 state.journal_session(Some(SystemTime::now()));
                 return;
             }
-            let filters = state.end();
+            let ended = state.end();
             drop(state);
             if sessions
                 .get(session.client_id())
@@ -174,9 +174,9 @@ impl Core {
             {
                 sessions.remove(session.client_id());
             }
-            filters
+            ended
         };
-        self.remove_subscriptions(session.key, ended).await;
+        self.retire(session.key, ended).await;
     }
 
     /// Subscribes `client_id` to `filter` (a valid filter) for a plugin, creating an offline
@@ -207,13 +207,7 @@ impl Core {
             filter: ByteString::from(filter),
             qos,
         });
-        let subscriber = Subscriber {
-            session: session.clone(),
-            qos,
-        };
-        self.router
-            .index_mut()
-            .insert(filter, session.key, subscriber);
+        self.router.index_mut().insert(filter, &session, qos);
     }
 
     /// Registers a persistent session read from the store, offline since `disconnected_at`.
@@ -253,9 +247,9 @@ impl Core {
             }
             !gone
         });
-        for (key, filters) in expired {
+        for (key, ended) in expired {
             tracing::debug!(session_key = key, "session expired");
-            self.remove_subscriptions(key, filters).await;
+            self.retire(key, ended).await;
         }
     }
 }

@@ -5,13 +5,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use super::router::Subscriber;
 use super::session::Session;
 use super::shared::Core;
 use crate::codec::{ByteString, PacketId, Publish, QoS};
 use crate::plugin::SessionInfo;
 use crate::store::{Restore, StoreOp, StoredMessage, StoredSession};
-use crate::topic::{valid_topic_filter, valid_topic_name};
+use crate::topic::{valid_subscription_filter, valid_topic_name};
 
 /// What a restore read, kept and left out.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -103,18 +102,11 @@ impl Restore for Restorer<'_> {
         let Some(session) = self.sessions.get(client_id) else {
             return self.skipped("a subscription of no stored session");
         };
-        if !valid_topic_filter(filter) {
+        if !valid_subscription_filter(filter) {
             return self.skipped("a subscription with an invalid topic filter");
         }
         session.lock().subscriptions.insert(Box::from(filter), qos);
-        let subscriber = Subscriber {
-            session: session.clone(),
-            qos,
-        };
-        self.core
-            .router
-            .index_mut()
-            .insert(filter, session.key, subscriber);
+        self.core.router.index_mut().insert(filter, session, qos);
         self.counts.subscriptions += 1;
     }
 

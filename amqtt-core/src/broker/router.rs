@@ -9,52 +9,50 @@ use std::sync::{Arc, RwLock};
 
 use parking_lot::{RwLock as FairRwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use super::index::{Index, Target, merge};
 use super::journal::Journal;
 use super::session::Session;
 use crate::codec::{Publish, QoS};
 use crate::store::StoreOp;
-use crate::topic::{TopicTrie, filter_matches};
-
-/// One subscription in the index.
-#[derive(Debug, Clone)]
-pub(crate) struct Subscriber {
-    pub(crate) session: Arc<Session>,
-    pub(crate) qos: QoS,
-}
+use crate::topic::filter_matches;
 
 /// Subscriptions and retained messages.
 #[derive(Default)]
 pub(crate) struct Router {
     /// A `parking_lot` lock: its `unlock_fair` lets publishers waiting for the index in before
     /// the next slice of a large index change (see `subscriptions.rs`).
-    subscriptions: FairRwLock<TopicTrie<u64, Subscriber>>,
+    subscriptions: FairRwLock<Index>,
     retained: RwLock<HashMap<String, Publish>>,
 }
 
 impl Router {
     /// The index, to change. Held for one slice of work at a time (see `subscriptions.rs`).
-    pub(crate) fn index_mut(&self) -> RwLockWriteGuard<'_, TopicTrie<u64, Subscriber>> {
+    pub(crate) fn index_mut(&self) -> RwLockWriteGuard<'_, Index> {
         self.subscriptions.write()
     }
 
     /// The index, to read.
-    pub(crate) fn index(&self) -> RwLockReadGuard<'_, TopicTrie<u64, Subscriber>> {
+    pub(crate) fn index(&self) -> RwLockReadGuard<'_, Index> {
         self.subscriptions.read()
     }
 
-    /// The sessions that should receive a message on `topic`, each once at the highest QoS
-    /// among its matching subscriptions.
-    pub(crate) fn targets(&self, topic: &str) -> Vec<(Arc<Session>, QoS)> {
-        let mut targets: Vec<(u64, Arc<Session>, QoS)> = Vec::new();
-        self.index().for_each_match(topic, |key, sub| {
-            targets.push((*key, sub.session.clone(), sub.qos));
-        });
-        if targets.len() > 1 {
-            // Overlapping subscriptions of one session: keep one entry, at the highest QoS.
-            targets.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)));
-            targets.dedup_by_key(|t| t.0);
-        }
-        targets.into_iter().map(|(_, s, q)| (s, q)).collect()
+    /// The sessions that should receive a message on `topic`: each session with matching
+    /// subscriptions once, at the highest QoS among them, and one member of every matching
+    /// shared-subscription group. The index is read-locked only while they are collected.
+    pub(crate) fn targets(&self, topic: &str) -> Vec<Target> {
+        let mut targets = Vec::new();
+        self.index().collect(topic, &mut targets);
+        merge(&mut targets);
+        targets
+    }
+
+    /// A member of the shared subscription `share` (`$share/<group>/<filter>`) other than the
+    /// sessions `skip` (by key), picked as for a new message; `None` when the group has no
+    /// other member.
+    pub(crate) fn pick(&self, share: &str, skip: &[u64]) -> Option<(Arc<Session>, QoS)> {
+        let index = self.index();
+        let member = index.group(share)?.pick(skip)?;
+        Some((member.session.clone(), member.qos))
     }
 
     /// Stores, replaces or (with an empty payload) deletes the retained message of `message.topic`;

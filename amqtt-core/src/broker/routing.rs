@@ -1,11 +1,14 @@
-//! Routing a message: to every matching session the plugins let receive it, with backpressure
-//! for producers that wait ([`HeldBack`]), and the task that routes the messages plugins publish.
+//! Routing a message: to every matching session the plugins let receive it (and one member of
+//! every matching shared-subscription group), with backpressure for producers that wait
+//! ([`HeldBack`]), and the task that routes the messages plugins publish and those a member of
+//! a shared subscription left behind.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::index::Share;
 use super::session::{Delivery, Producer, Session, SessionLimits};
 use super::shared::Shared;
 use crate::codec::{Publish, QoS};
@@ -32,6 +35,27 @@ impl HeldBack {
             session.relieved(limits, deadline).await;
         }
     }
+}
+
+/// What became of a message offered to a session ([`Shared::deliver`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Offered {
+    /// The session took it (or dropped it for a full queue, or as QoS 0 while offline);
+    /// `congested` when a producer that waits must wait for the session.
+    Taken { congested: bool },
+    /// A plugin denied the client receiving it, or the session had just ended: a message of a
+    /// shared subscription goes to another member instead.
+    Refused,
+}
+
+/// What the broker's routing task routes ([`route_queued`]).
+#[derive(Debug)]
+pub(crate) enum Routed {
+    /// A message a plugin published: routed like a client's (receive checks included).
+    Published(Publish),
+    /// A QoS 1/2 message of the shared subscription `share` whose member ended before completing
+    /// it (see `Core::retire`): offered to another member of that group, if it has one.
+    Orphan { share: Arc<Share>, message: Publish },
 }
 
 impl<P: Plugin> Shared<P> {
@@ -69,23 +93,68 @@ impl<P: Plugin> Shared<P> {
             Some(_) => Producer::Waits,
             None => Producer::Capped,
         };
-        for (session, granted) in core.router.targets(&message.topic) {
-            let congested = self.deliver(&session, message, granted, producer).await;
-            if let (true, Some(held)) = (congested, held.as_deref_mut()) {
-                held.0.push(session);
+        for target in core.router.targets(&message.topic) {
+            let share = target.share.as_ref();
+            match self
+                .deliver(&target.session, message, target.qos, share, producer)
+                .await
+            {
+                Offered::Taken { congested: true } => {
+                    if let Some(held) = held.as_deref_mut() {
+                        held.0.push(target.session);
+                    }
+                }
+                Offered::Taken { congested: false } => {}
+                Offered::Refused => {
+                    if let Some(share) = share {
+                        let tried = vec![target.session.key];
+                        self.reroute(share, message, tried, held.as_deref_mut(), producer)
+                            .await;
+                    }
+                }
             }
         }
     }
 
+    /// Offers a message of the shared subscription `share` to a member of its group other than
+    /// those `tried` (refused by the plugins, or ended), picked as for a new message, until one
+    /// takes it; with none left it is lost and counted. For a member that refused it, and for
+    /// what a member that ended left behind.
+    async fn reroute(
+        &self,
+        share: &Arc<Share>,
+        message: &Publish,
+        mut tried: Vec<u64>,
+        held: Option<&mut HeldBack>,
+        producer: Producer,
+    ) {
+        while let Some((session, granted)) = self.core.router.pick(share.filter(), &tried) {
+            match self
+                .deliver(&session, message, granted, Some(share), producer)
+                .await
+            {
+                Offered::Taken { congested } => {
+                    if let (true, Some(held)) = (congested, held) {
+                        held.0.push(session);
+                    }
+                    return;
+                }
+                Offered::Refused => tried.push(session.key),
+            }
+        }
+        self.core.stats.dropped_shared.increment();
+    }
+
     /// Delivers one message to one session at `min(message QoS, granted)`, if the plugins let
-    /// that client receive it. Returns whether the session is congested (see [`Session::deliver`]).
+    /// that client receive it; `share` is the shared subscription it was picked for, if any.
     pub(crate) async fn deliver(
         &self,
         session: &Session,
         message: &Publish,
         granted: QoS,
+        share: Option<&Arc<Share>>,
         producer: Producer,
-    ) -> bool {
+    ) -> Offered {
         if self.hooked(Hooks::TOPIC_FILTERING) {
             let info = session.info();
             let verdict = self
@@ -93,12 +162,18 @@ impl<P: Plugin> Shared<P> {
                 .topic_filtering(&info, &message.topic, Action::Receive)
                 .await;
             if !verdict.permits() {
-                return false;
+                return Offered::Refused;
             }
         }
         let qos = message.qos.min(granted);
-        let (delivery, congested) =
-            session.deliver(message, qos, self.core.limits, &self.core.stats, producer);
+        let (delivery, congested) = session.deliver(
+            message,
+            qos,
+            share,
+            self.core.limits,
+            &self.core.stats,
+            producer,
+        );
         if self.hooked(Hooks::RETAINED_MESSAGE) && delivery == Delivery::QueuedOffline {
             // The event shows the message as it will be delivered, at the granted QoS.
             let queued = Publish {
@@ -109,25 +184,36 @@ impl<P: Plugin> Shared<P> {
                 .on_broker_retained_message(session.client_id(), &queued)
                 .await;
         }
-        congested
+        if delivery == Delivery::Ended {
+            return Offered::Refused;
+        }
+        Offered::Taken { congested }
     }
 }
 
-/// Routes the messages plugins publish through `BrokerContext::publish`.
-pub(crate) async fn route_plugin_messages<P: Plugin>(
+/// Routes the messages plugins publish through `BrokerContext::publish`, and those members of
+/// shared subscriptions left behind (`Core::retire`).
+pub(crate) async fn route_queued<P: Plugin>(
     shared: Arc<Shared<P>>,
-    mut messages: mpsc::Receiver<Publish>,
+    mut queue: mpsc::Receiver<Routed>,
 ) {
     let core = &*shared.core;
     let mut held = HeldBack::default();
     loop {
         tokio::select! {
-            message = messages.recv() => match message {
-                Some(message) => {
-                    shared.route("", &message, Some(&mut held)).await;
-                    held.wait(core.limits, core.config.backpressure_timeout).await;
+            routed = queue.recv() => {
+                match routed {
+                    Some(Routed::Published(message)) => {
+                        shared.route("", &message, Some(&mut held)).await;
+                    }
+                    Some(Routed::Orphan { share, message }) => {
+                        shared
+                            .reroute(&share, &message, Vec::new(), Some(&mut held), Producer::Waits)
+                            .await;
+                    }
+                    None => return,
                 }
-                None => return,
+                held.wait(core.limits, core.config.backpressure_timeout).await;
             },
             () = shared.core.shutdown.fired() => return,
         }

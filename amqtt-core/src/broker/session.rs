@@ -2,12 +2,17 @@
 //!
 //! All of a session's state sits behind one `std::sync::Mutex`. It is held only to move a
 //! message between the queues and the connection's outbox, never across an `.await`, so a
-//! blocking mutex is both correct and cheaper than an async one.
+//! blocking mutex is both correct and cheaper than an async one. Each release of the lock
+//! publishes the session's [`Presence`] in an atomic, which routing reads to pick a member of a
+//! shared subscription without locking the session.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use super::index::Share;
 use super::journal::Journal;
 use super::outbox::Outbox;
 use super::stats::Stats;
@@ -22,6 +27,45 @@ struct InflightEntry {
     /// Its entry number in the session (the key of its stored copy).
     entry: u64,
     state: Inflight,
+    /// The shared subscription it came through, if any.
+    share: Option<Arc<Share>>,
+}
+
+/// A QoS 1/2 message waiting for a connection or for room in the in-flight window.
+#[derive(Debug)]
+struct Queued {
+    /// Its entry number in the session (the key of its stored copy).
+    entry: u64,
+    message: Publish,
+    /// The shared subscription it came through, if any.
+    share: Option<Arc<Share>>,
+}
+
+/// Whether a session can take a message of a shared subscription now, as routing sees it when
+/// it picks a member of a group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Presence {
+    /// No connection (an offline persistent session), or the session has ended.
+    Offline = 0,
+    /// Connected, but behind: QoS 1/2 messages wait for room in its in-flight window (the
+    /// client is slow to acknowledge), or its outbox is stalled.
+    Congested = 1,
+    /// Connected and keeping up.
+    Ready = 2,
+}
+
+/// What a session that ended leaves behind.
+#[derive(Debug, Default)]
+pub(crate) struct Ended {
+    /// Its subscriptions, which the caller removes from the index ([`Core::retire`](super::Core)).
+    pub(crate) subscriptions: HashMap<Box<str>, QoS>,
+    /// QoS 1/2 messages it had from shared subscriptions and never completed: queued ones, and
+    /// QoS 1 ones sent and not acknowledged, for another member of their group.
+    pub(crate) orphans: Vec<(Arc<Share>, Publish)>,
+    /// QoS 2 messages of shared subscriptions it had sent and not completed: lost, since no other
+    /// member may have them [MQTT-4.8.2-5].
+    pub(crate) lost: usize,
 }
 
 /// Where an in-flight message stands.
@@ -46,6 +90,8 @@ pub(crate) enum Delivery {
     QueuedOffline,
     /// Dropped: a full queue, or QoS 0 for an offline client.
     Dropped,
+    /// Dropped: the session has ended (it was routed to just before it left the index).
+    Ended,
 }
 
 /// Who offers a message to a session, which decides what a full queue does with it.
@@ -67,6 +113,39 @@ pub(crate) struct Session {
     /// The client identifier.
     client_id: ByteString,
     state: Mutex<SessionState>,
+    /// The session's [`Presence`], written whenever its lock is released ([`SessionGuard`]).
+    presence: AtomicU8,
+}
+
+/// A session's state, locked. Releasing it publishes the session's [`Presence`], so that the
+/// flag routing reads follows every change of connection, queue and end.
+pub(crate) struct SessionGuard<'a> {
+    state: MutexGuard<'a, SessionState>,
+    presence: &'a AtomicU8,
+}
+
+impl Deref for SessionGuard<'_> {
+    type Target = SessionState;
+
+    fn deref(&self) -> &SessionState {
+        &self.state
+    }
+}
+
+impl DerefMut for SessionGuard<'_> {
+    fn deref_mut(&mut self) -> &mut SessionState {
+        &mut self.state
+    }
+}
+
+impl Drop for SessionGuard<'_> {
+    fn drop(&mut self) {
+        let presence = self.state.presence() as u8;
+        // Written only when it changes: most releases leave it as it was.
+        if self.presence.load(Ordering::Relaxed) != presence {
+            self.presence.store(presence, Ordering::Relaxed);
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -83,9 +162,8 @@ pub(crate) struct SessionState {
     pub(crate) ended: bool,
     /// Messages sent and not yet acknowledged, in the order they were sent.
     inflight: VecDeque<InflightEntry>,
-    /// QoS 1/2 messages waiting for a connection or for room in the in-flight window, with
-    /// their entry numbers.
-    pending: VecDeque<(u64, Publish)>,
+    /// QoS 1/2 messages waiting for a connection or for room in the in-flight window.
+    pending: VecDeque<Queued>,
     /// The entry number of the next message queued.
     next_entry: u64,
     /// The store's journal, for a persistent session of a broker with a store: every change
@@ -133,6 +211,19 @@ impl Session {
                 disconnected_at: None,
                 overflowing: false,
             }),
+            presence: AtomicU8::new(Presence::Offline as u8),
+        }
+    }
+
+    /// The session's presence as of the last release of its lock: for picking a member of a
+    /// shared subscription without taking the lock.
+    pub(crate) fn presence(&self) -> Presence {
+        const READY: u8 = Presence::Ready as u8;
+        const CONGESTED: u8 = Presence::Congested as u8;
+        match self.presence.load(Ordering::Relaxed) {
+            READY => Presence::Ready,
+            CONGESTED => Presence::Congested,
+            _ => Presence::Offline,
         }
     }
 
@@ -166,18 +257,24 @@ impl Session {
         }
     }
 
-    pub(crate) fn lock(&self) -> MutexGuard<'_, SessionState> {
-        // Every critical section leaves the state consistent between statements that can panic.
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    pub(crate) fn lock(&self) -> SessionGuard<'_> {
+        SessionGuard {
+            // Every critical section leaves the state consistent between statements that can
+            // panic.
+            state: self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            presence: &self.presence,
+        }
     }
 
-    /// Delivers a routed message at `qos` (already the minimum of published and granted QoS).
-    /// The flag is `true` when the session's connection is congested and a producer that
-    /// [`Producer::Waits`] must wait for it ([`Session::relieved`]) before it reads on.
+    /// Delivers a routed message at `qos` (already the minimum of published and granted QoS);
+    /// `share` is the shared subscription it came through, if any. The flag is `true` when the
+    /// session's connection is congested and a producer that [`Producer::Waits`] must wait for
+    /// it ([`Session::relieved`]) before it reads on.
     pub(crate) fn deliver(
         &self,
         message: &Publish,
         qos: QoS,
+        share: Option<&Arc<Share>>,
         limits: SessionLimits,
         stats: &Stats,
         producer: Producer,
@@ -191,7 +288,7 @@ impl Session {
         let mut state = self.lock();
         if state.ended {
             // Routed just before the session left the index: nobody will ever read it.
-            return (Delivery::Dropped, false);
+            return (Delivery::Ended, false);
         }
         // A producer that waits may overfill a connected, unstalled session by its one message:
         // every such producer then waits, so the overshoot is bounded by their number.
@@ -232,7 +329,11 @@ impl Session {
         let entry = state.next_entry;
         state.next_entry += 1;
         state.journal_message(entry, MessageState::Queued, None, &message);
-        state.pending.push_back((entry, message));
+        state.pending.push_back(Queued {
+            entry,
+            message,
+            share: share.cloned(),
+        });
         state.pump(limits);
         let delivery = match (&state.outbox, state.pending.is_empty()) {
             (None, _) => Delivery::QueuedOffline,
@@ -319,12 +420,51 @@ impl SessionState {
 
     /// Ends the session (it has left the registry, or is about to): marks it so no
     /// subscription enters the index for it any more, and returns the subscriptions the caller
-    /// must remove from the index ([`Core::remove_subscriptions`](super::Core)).
-    pub(crate) fn end(&mut self) -> HashMap<Box<str>, QoS> {
+    /// must remove from the index and the messages of shared subscriptions it had not completed
+    /// ([`Core::retire`](super::Core)).
+    pub(crate) fn end(&mut self) -> Ended {
         self.ended = true;
-        self.pending.clear();
         self.journal_op(|client_id| StoreOp::SessionGone { client_id });
-        std::mem::take(&mut self.subscriptions)
+        let mut ended = Ended {
+            subscriptions: std::mem::take(&mut self.subscriptions),
+            ..Ended::default()
+        };
+        for inflight in std::mem::take(&mut self.inflight) {
+            let Some(share) = inflight.share else {
+                continue;
+            };
+            match inflight.state {
+                Inflight::Unacked(message) => ended.orphans.push((share, message)),
+                Inflight::Unreceived(_) => ended.lost += 1,
+                // Received by the client: only the PUBREL/PUBCOMP exchange was left.
+                Inflight::Released => {}
+            }
+        }
+        for queued in std::mem::take(&mut self.pending) {
+            if let Some(share) = queued.share {
+                ended.orphans.push((share, queued.message));
+            }
+        }
+        for (_, message) in &mut ended.orphans {
+            message.dup = false;
+            message.packet_id = None;
+        }
+        ended
+    }
+
+    /// The session's presence, as [`Session::presence`] shows it once the lock is released. A
+    /// connection that is closing counts as gone.
+    fn presence(&self) -> Presence {
+        match &self.outbox {
+            Some(outbox) if !self.ended && !outbox.is_closed() => {
+                if self.pending.is_empty() && !outbox.is_stalled() {
+                    Presence::Ready
+                } else {
+                    Presence::Congested
+                }
+            }
+            _ => Presence::Offline,
+        }
     }
 
     /// Whether this session's changes are journaled (a persistent session of a broker with a
@@ -388,7 +528,11 @@ impl SessionState {
                 if self.pending.len() >= limits.max_queued {
                     return false;
                 }
-                self.pending.push_back((stored.entry, stored.message));
+                self.pending.push_back(Queued {
+                    entry: stored.entry,
+                    message: stored.message,
+                    share: None,
+                });
                 return true;
             }
         };
@@ -400,6 +544,7 @@ impl SessionState {
             id,
             entry: stored.entry,
             state,
+            share: None,
         });
         true
     }
@@ -456,7 +601,12 @@ impl SessionState {
             return;
         };
         while self.inflight.len() < limits.max_inflight {
-            let Some((entry, mut message)) = self.pending.pop_front() else {
+            let Some(Queued {
+                entry,
+                mut message,
+                share,
+            }) = self.pending.pop_front()
+            else {
                 return;
             };
             let id = self.allocate_packet_id();
@@ -480,7 +630,12 @@ impl SessionState {
                 QoS::ExactlyOnce => Inflight::Unreceived(message),
                 _ => Inflight::Unacked(message),
             };
-            self.inflight.push_back(InflightEntry { id, entry, state });
+            self.inflight.push_back(InflightEntry {
+                id,
+                entry,
+                state,
+                share,
+            });
         }
     }
 

@@ -10,15 +10,16 @@ use tokio::sync::mpsc;
 
 use super::journal::Journal;
 use super::router::Router;
+use super::routing::Routed;
 use super::session::{Session, SessionLimits};
 use super::stats::Stats;
 use super::trigger::Trigger;
-use crate::codec::Publish;
 use crate::config::BrokerConfig;
 use crate::plugin::{Hooks, Plugin};
 
-/// How many messages plugins may queue for publishing before `BrokerContext::publish` waits.
-const PLUGIN_MESSAGE_QUEUE: usize = 1024;
+/// How many messages plugins (and ended members of shared subscriptions) may queue for the
+/// routing task before `BrokerContext::publish` (and `Core::retire`) waits.
+const ROUTING_QUEUE: usize = 1024;
 
 /// The broker state that does not depend on the plugin set (so plugins can hold it).
 pub(crate) struct Core {
@@ -30,8 +31,9 @@ pub(crate) struct Core {
     pub(crate) stop_requested: Trigger,
     /// Fired once the broker closes its listeners and connections.
     pub(crate) shutdown: Trigger,
-    /// Messages published by plugins, routed by the broker's plugin-message task.
-    pub(crate) plugin_messages: mpsc::Sender<Publish>,
+    /// Messages published by plugins, and messages of shared subscriptions whose member ended
+    /// before completing them, for the broker's routing task.
+    pub(crate) to_route: mpsc::Sender<Routed>,
     /// The store's journal, when the broker has a store configured.
     pub(crate) journal: Option<Arc<Journal>>,
     /// Sessions by client id. A `std::sync::Mutex`: held only for map operations, never across `.await`.
@@ -97,17 +99,16 @@ impl<P> Shared<P> {
 }
 
 impl Core {
-    /// A core (journaling to `journal`, if given) and the receiving end of its plugin-message
-    /// queue.
+    /// A core (journaling to `journal`, if given) and the receiving end of its routing queue.
     pub(crate) fn new(
         config: BrokerConfig,
         journal: Option<Arc<Journal>>,
-    ) -> (Core, mpsc::Receiver<Publish>) {
+    ) -> (Core, mpsc::Receiver<Routed>) {
         let limits = SessionLimits {
             max_inflight: usize::from(config.max_inflight),
             max_queued: config.max_queued,
         };
-        let (plugin_messages, receiver) = mpsc::channel(PLUGIN_MESSAGE_QUEUE);
+        let (to_route, receiver) = mpsc::channel(ROUTING_QUEUE);
         let core = Core {
             config,
             router: Router::default(),
@@ -115,7 +116,7 @@ impl Core {
             limits,
             stop_requested: Trigger::default(),
             shutdown: Trigger::default(),
-            plugin_messages,
+            to_route,
             journal,
             sessions: Mutex::new(HashMap::new()),
             next_session_key: AtomicU64::new(1),

@@ -25,13 +25,13 @@ use std::sync::Arc;
 
 use parking_lot::RwLockWriteGuard;
 
+use super::index::{Freed, Index};
 use super::outbox::Outbox;
-use super::router::Subscriber;
-use super::session::{Session, SessionState};
+use super::routing::Routed;
+use super::session::{Ended, Session, SessionState};
 use super::shared::Core;
 use crate::codec::{ByteString, QoS};
 use crate::store::StoreOp;
-use crate::topic::{Released, TopicTrie};
 
 /// Filters handled per hold of the index's write lock. A trie insert or removal takes well
 /// under a microsecond, so a slice holds the lock for a small fraction of a millisecond.
@@ -53,22 +53,12 @@ impl SliceYield {
     }
 }
 
-/// The index as the router holds it.
-type Index = TopicTrie<u64, Subscriber>;
-
-/// Keeps what a removal released, if anything, to free after the slice.
-fn keep_released(kept: &mut Vec<Released<u64, Subscriber>>, released: Released<u64, Subscriber>) {
-    if !released.is_empty() {
-        kept.push(released);
-    }
-}
-
 /// Ends a slice of index work: hands the lock to the publishers waiting for it, then frees what
 /// the slice's removals released (freeing a large table can take milliseconds in the allocator,
 /// which must not happen while the lock is held).
-fn end_slice(index: RwLockWriteGuard<'_, Index>, released: Vec<Released<u64, Subscriber>>) {
+fn end_slice(index: RwLockWriteGuard<'_, Index>, freed: Freed) {
     RwLockWriteGuard::unlock_fair(index);
-    drop(released);
+    drop(freed);
 }
 
 impl Core {
@@ -92,11 +82,7 @@ impl Core {
                     filter: filter.clone(),
                     qos: *qos,
                 });
-                let subscriber = Subscriber {
-                    session: session.clone(),
-                    qos: *qos,
-                };
-                index.insert(filter, session.key, subscriber);
+                index.insert(filter, session, *qos);
             },
         )
         .await
@@ -111,20 +97,15 @@ impl Core {
         outbox: &Arc<Outbox>,
         filters: &[ByteString],
     ) -> bool {
-        self.change_owned(
-            session,
-            outbox,
-            filters,
-            |state, index, filter, released| {
-                if state.subscriptions.remove(&**filter).is_some() {
-                    state.journal_op(|client_id| StoreOp::Unsubscribe {
-                        client_id,
-                        filter: filter.clone(),
-                    });
-                    keep_released(released, index.remove_deferred(filter, &session.key).1);
-                }
-            },
-        )
+        self.change_owned(session, outbox, filters, |state, index, filter, freed| {
+            if state.subscriptions.remove(&**filter).is_some() {
+                state.journal_op(|client_id| StoreOp::Unsubscribe {
+                    client_id,
+                    filter: filter.clone(),
+                });
+                index.remove(filter, session.key, freed);
+            }
+        })
         .await
     }
 
@@ -136,7 +117,7 @@ impl Core {
         session: &Session,
         outbox: &Arc<Outbox>,
         filters: &[T],
-        mut change: impl FnMut(&mut SessionState, &mut Index, &T, &mut Vec<Released<u64, Subscriber>>),
+        mut change: impl FnMut(&mut SessionState, &mut Index, &T, &mut Freed),
     ) -> bool {
         for (n, slice) in filters.chunks(SLICE).enumerate() {
             if n > 0 {
@@ -147,34 +128,44 @@ impl Core {
                 return false;
             }
             let mut index = self.router.index_mut();
-            let mut released = Vec::new();
+            let mut freed = Freed::default();
             for filter in slice {
-                change(&mut state, &mut index, filter, &mut released);
+                change(&mut state, &mut index, filter, &mut freed);
             }
-            end_slice(index, released);
+            end_slice(index, freed);
         }
         true
     }
 
-    /// Removes from the index the subscriptions an ended session had (what
-    /// `SessionState::end` returned), a slice at a time.
-    pub(crate) async fn remove_subscriptions(
-        &self,
-        session_key: u64,
-        filters: HashMap<Box<str>, QoS>,
-    ) {
+    /// Clears up after a session that ended (what `SessionState::end` returned): removes its
+    /// subscriptions from the index, then hands the messages of shared subscriptions it had not
+    /// completed to the routing task, which offers each to another member of its group (the
+    /// ended session is no longer one). Messages it cannot take (the broker is stopping) and the
+    /// QoS 2 messages the session had sent are counted as lost.
+    pub(crate) async fn retire(&self, session_key: u64, ended: Ended) {
+        self.remove_subscriptions(session_key, ended.subscriptions)
+            .await;
+        let lost = &self.stats.dropped_shared;
+        lost.add(ended.lost as u64);
+        for (share, message) in ended.orphans {
+            let orphan = Routed::Orphan { share, message };
+            if self.to_route.send(orphan).await.is_err() {
+                lost.increment();
+            }
+        }
+    }
+
+    /// Removes from the index the subscriptions an ended session had, a slice at a time.
+    async fn remove_subscriptions(&self, session_key: u64, filters: HashMap<Box<str>, QoS>) {
         let mut filters = filters.into_keys().peekable();
         while filters.peek().is_some() {
             {
                 let mut index = self.router.index_mut();
-                let mut released = Vec::new();
+                let mut freed = Freed::default();
                 for filter in filters.by_ref().take(SLICE) {
-                    keep_released(
-                        &mut released,
-                        index.remove_deferred(&filter, &session_key).1,
-                    );
+                    index.remove(&filter, session_key, &mut freed);
                 }
-                end_slice(index, released);
+                end_slice(index, freed);
             }
             if filters.peek().is_some() {
                 tokio::task::yield_now().await;
@@ -183,13 +174,13 @@ impl Core {
     }
 
     /// Checks that the index and the sessions agree: every live session's subscriptions are in
-    /// the index under its key with the same QoS, no session in the registry has ended, and the
-    /// index holds nothing else (its size is the sum of the sessions' subscriptions). Meant for
-    /// tests and diagnostics, when no client is changing subscriptions: a session ending at the
-    /// time of the call can show as a difference for as long as its removal takes.
+    /// the index under its key with the same QoS (its shared ones as members of their groups),
+    /// no session in the registry has ended, and the index holds nothing else (as many ordinary
+    /// subscriptions and group members as the sessions list, and no group without members).
+    /// Meant for tests and diagnostics, when no client is changing subscriptions: a session
+    /// ending at the time of the call can show as a difference for as long as its removal takes.
     pub(crate) fn check_consistency(&self) -> Result<(), String> {
         let sessions = self.all_sessions();
-        let mut expected = 0;
         let mut listed = Vec::new();
         for session in &sessions {
             let state = session.lock();
@@ -199,38 +190,8 @@ impl Core {
                     session.client_id()
                 ));
             }
-            expected += state.subscriptions.len();
             listed.push((session.clone(), state.subscriptions.clone()));
         }
-        let index = self.router.index();
-        for (session, filters) in &listed {
-            for (filter, qos) in filters {
-                match index.get(filter, &session.key) {
-                    Some(entry) if Arc::ptr_eq(&entry.session, session) && entry.qos == *qos => {}
-                    Some(entry) => {
-                        return Err(format!(
-                            "index entry for `{filter}` of `{}` is {:?} of another session object, expected {qos:?}",
-                            session.client_id(),
-                            entry.qos
-                        ));
-                    }
-                    None => {
-                        return Err(format!(
-                            "subscription `{filter}` of `{}` is missing from the index",
-                            session.client_id()
-                        ));
-                    }
-                }
-            }
-        }
-        if index.len() != expected {
-            return Err(format!(
-                "the index holds {} subscriptions, the {} live sessions {expected}: {} belong to no live session",
-                index.len(),
-                sessions.len(),
-                index.len().saturating_sub(expected)
-            ));
-        }
-        Ok(())
+        self.router.index().check(&listed)
     }
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use super::SessionAttributes;
-use crate::broker::{Core, Stats};
+use crate::broker::{Core, Routed, Stats};
 use crate::codec::{ByteString, LastWill, Properties, ProtocolVersion, Publish, QoS};
 
 /// A client as plugins see it: what it sent in its CONNECT, and where it came from.
@@ -184,8 +184,8 @@ impl BrokerContext {
         }
         let message = Publish::new(topic, payload, qos, retain);
         self.core
-            .plugin_messages
-            .send(message)
+            .to_route
+            .send(Routed::Published(message))
             .await
             .map_err(|_| ContextError::Stopped)
     }
@@ -231,15 +231,16 @@ impl BrokerContext {
             .collect()
     }
 
-    /// Subscribes `client_id` to `filter`, creating a persistent offline session if the broker
-    /// holds none for it (it then queues QoS 1/2 messages until the client connects).
+    /// Subscribes `client_id` to `filter` (a shared subscription `$share/<group>/<filter>` makes
+    /// it a member of that group), creating a persistent offline session if the broker holds none
+    /// for it (it then queues QoS 1/2 messages until the client connects).
     pub fn add_subscription(
         &self,
         client_id: &str,
         filter: &str,
         qos: QoS,
     ) -> Result<(), ContextError> {
-        if !crate::topic::valid_topic_filter(filter) {
+        if !crate::topic::valid_subscription_filter(filter) {
             return Err(ContextError::InvalidTopicFilter(filter.to_owned()));
         }
         self.core.add_subscription(client_id, filter, qos);

@@ -6,6 +6,8 @@
 //!   for. The codec and the broker call these before anything reaches the trie.
 //! - [`filter_matches`]: one filter against one topic name, written to read like the specification. It is
 //!   the reference the trie is tested against, and what a client uses to dispatch its own messages.
+//! - [`shared_filter`] and [`valid_subscription_filter`]: the `$share/<group>/<filter>` form of a
+//!   shared subscription (MQTT 5.0 section 4.8.2), and what a SUBSCRIBE may ask for with it.
 //! - [`TopicTrie`]: the broker's subscription index, which finds every subscriber of a topic name in one
 //!   walk whose length depends on the number of levels, not on the number of subscriptions.
 //!
@@ -28,10 +30,13 @@
 //! ```
 
 mod matching;
+mod share;
 mod trie;
 mod validate;
 
 pub use matching::filter_matches;
+pub use share::{SHARED_PREFIX, SharedFilter, shared_filter, valid_subscription_filter};
+pub(crate) use trie::Subscribers;
 pub use trie::{Released, TopicTrie};
 pub use validate::{MAX_FILTER_LEVELS, valid_topic_filter, valid_topic_name};
 

@@ -22,7 +22,7 @@ use std::hash::Hash;
 
 use self::children::{Children, Many};
 use self::hash::Lookup;
-use self::subscribers::Subscribers;
+pub(crate) use self::subscribers::Subscribers;
 use super::split_first_level;
 
 /// The subscription index of a broker: topic filters to the subscribers of each, looked up by topic name.
@@ -144,6 +144,18 @@ impl<K: Eq + Hash + Clone, V> TopicTrie<K, V> {
             rest = below;
         }
         node.subscribers.get(key)
+    }
+
+    /// The value of `key`'s subscription to exactly `filter`, to change in place.
+    pub fn get_mut(&mut self, filter: &str, key: &K) -> Option<&mut V> {
+        let mut node = &mut self.root;
+        let mut rest = Some(filter);
+        while let Some(levels) = rest {
+            let (level, below) = split_first_level(levels);
+            node = node.children.get_mut(level)?;
+            rest = below;
+        }
+        node.subscribers.get_mut(key)
     }
 
     /// Unsubscribes `key` from exactly `filter` (not from other filters that overlap it) and returns the

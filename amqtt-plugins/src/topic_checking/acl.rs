@@ -308,6 +308,38 @@ mod tests {
         assert_eq!(plugin.verdict(Some("root"), "#", Subscribe), Allow);
     }
 
+    /// Subscribe checks see a shared subscription whole, `$share/<group>/<filter>`: it needs an
+    /// entry of its own, so an ACL says who may join which group.
+    #[test]
+    fn shared_subscriptions_need_an_explicit_entry() {
+        let plugin = acl(TopicAclConfig {
+            subscribe_acl: map(&[
+                ("alice", &["jobs/#", "#"]),
+                ("bob", &["$share/workers/jobs/#"]),
+                ("carol", &["$share/+/jobs/#"]),
+            ]),
+            ..TopicAclConfig::default()
+        });
+        assert_eq!(plugin.verdict(Some("alice"), "jobs/x", Subscribe), Allow);
+        assert_eq!(
+            plugin.verdict(Some("alice"), "$share/workers/jobs/x", Subscribe),
+            Deny
+        );
+        assert_eq!(
+            plugin.verdict(Some("bob"), "$share/workers/jobs/+", Subscribe),
+            Allow
+        );
+        assert_eq!(
+            plugin.verdict(Some("bob"), "$share/other/jobs/x", Subscribe),
+            Deny
+        );
+        assert_eq!(plugin.verdict(Some("bob"), "jobs/x", Subscribe), Deny);
+        assert_eq!(
+            plugin.verdict(Some("carol"), "$share/any/jobs/x", Subscribe),
+            Allow
+        );
+    }
+
     #[test]
     fn dollar_topics_need_an_explicit_entry() {
         let list = map(&[("alice", &["#"]), ("root", &["#", "$SYS/#"])]);

@@ -10,7 +10,7 @@ use std::hash::Hash;
 
 /// The (subscriber, value) entries of one filter, at most one per subscriber.
 #[derive(Debug, Clone, Default)]
-pub(super) enum Subscribers<K, V> {
+pub(crate) enum Subscribers<K, V> {
     /// No entry.
     #[default]
     None,
@@ -22,7 +22,7 @@ pub(super) enum Subscribers<K, V> {
 
 /// Two entries or more, and their index once there are many.
 #[derive(Debug, Clone)]
-pub(super) struct List<K, V> {
+pub(crate) struct List<K, V> {
     /// The entries, in no particular order, iterated as a slice on every match.
     entries: Vec<(K, V)>,
     /// Each key's position in `entries`, kept only while the list is long.
@@ -36,7 +36,7 @@ pub(super) struct List<K, V> {
 impl<K, V> Subscribers<K, V> {
     /// The entries, to visit.
     #[inline]
-    pub(super) fn as_slice(&self) -> &[(K, V)] {
+    pub(crate) fn as_slice(&self) -> &[(K, V)] {
         match self {
             Self::None => &[],
             Self::One(entry) => std::slice::from_ref(entry),
@@ -45,14 +45,19 @@ impl<K, V> Subscribers<K, V> {
     }
 
     /// Whether there is no entry.
-    pub(super) fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         matches!(self, Self::None)
+    }
+
+    /// The number of entries.
+    pub(crate) fn len(&self) -> usize {
+        self.as_slice().len()
     }
 }
 
 impl<K: Eq + Hash + Clone, V> Subscribers<K, V> {
     /// Sets `key`'s value, returning the value it replaces.
-    pub(super) fn upsert(&mut self, key: K, value: V) -> Option<V> {
+    pub(crate) fn upsert(&mut self, key: K, value: V) -> Option<V> {
         match self {
             Self::None => {
                 *self = Self::One((key, value));
@@ -74,7 +79,7 @@ impl<K: Eq + Hash + Clone, V> Subscribers<K, V> {
     }
 
     /// `key`'s value.
-    pub(super) fn get(&self, key: &K) -> Option<&V> {
+    pub(crate) fn get(&self, key: &K) -> Option<&V> {
         match self {
             Self::None => None,
             Self::One((existing, value)) => (existing == key).then_some(value),
@@ -85,8 +90,20 @@ impl<K: Eq + Hash + Clone, V> Subscribers<K, V> {
         }
     }
 
+    /// `key`'s value, to change.
+    pub(crate) fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        match self {
+            Self::None => None,
+            Self::One((existing, value)) => (existing == key).then_some(value),
+            Self::Many(list) => {
+                let position = list.position(key)?;
+                list.entries.get_mut(position).map(|(_, value)| value)
+            }
+        }
+    }
+
     /// Removes `key`'s entry, returning its value, and releases memory a much shorter list no longer needs.
-    pub(super) fn remove(&mut self, key: &K) -> Option<V> {
+    pub(crate) fn remove(&mut self, key: &K) -> Option<V> {
         match self {
             Self::None => None,
             Self::One((existing, _)) if existing != key => None,

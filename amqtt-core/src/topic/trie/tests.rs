@@ -108,9 +108,15 @@ fn get_finds_exactly_the_filter_and_key() {
     assert_eq!(trie.get("a/+", &2), None);
     trie.insert("a/+", 1, 'q');
     assert_eq!(trie.get("a/+", &1), Some(&'q'));
+    if let Some(value) = trie.get_mut("a/b", &2) {
+        *value = 'n';
+    }
+    assert_eq!(trie.get("a/b", &2), Some(&'n'));
+    assert_eq!(trie.get_mut("a/c", &1), None);
+    assert_eq!(trie.get_mut("a/b", &3), None);
     assert_eq!(trie.remove("a/b", &1), Some('l'));
     assert_eq!(trie.get("a/b", &1), None);
-    assert_eq!(trie.get("a/b", &2), Some(&'m'));
+    assert_eq!(trie.get("a/b", &2), Some(&'n'));
 }
 
 #[test]

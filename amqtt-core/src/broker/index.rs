@@ -1,0 +1,287 @@
+//! The subscription index the router's lock protects: the trie of ordinary subscriptions and the
+//! trie of shared-subscription groups (`$share/<group>/<filter>`, MQTT 5.0 section 4.8.2).
+//!
+//! A group sits in its own trie at the node of its filter, keyed by its share name, and holds its
+//! members. Routing walks the groups' trie after the ordinary one, under the same read lock, and
+//! picks one member of every matching group there ([`Group::pick`]): round-robin from a cursor
+//! (one relaxed atomic add per message), preferring a member that is online and keeping up, then
+//! one that is online, then any (an offline persistent session, whose queue holds the message).
+//! The pick reads each member's presence flags ([`Session::presence`]), which the session keeps
+//! up to date under its own lock; it locks no session, so routing still never holds the index
+//! while it locks one. It allocates nothing: the pick goes into the targets vector routing
+//! collects anyway.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use super::session::{Presence, Session};
+use crate::codec::QoS;
+use crate::topic::{Released, Subscribers, TopicTrie, shared_filter};
+
+/// One subscription in the index: an ordinary one, or a member of a group.
+#[derive(Debug, Clone)]
+pub(crate) struct Subscriber {
+    pub(crate) session: Arc<Session>,
+    pub(crate) qos: QoS,
+}
+
+/// The shared subscription a message was routed through, as its members subscribed to it
+/// (`$share/<group>/<filter>`): kept with the message in the member's session, so that a member
+/// that ends before acknowledging it hands it back to the group.
+#[derive(Debug)]
+pub(crate) struct Share(Box<str>);
+
+impl Share {
+    /// The subscription's whole filter, `$share/<group>/<filter>`.
+    pub(crate) fn filter(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The members of one shared subscription.
+#[derive(Debug)]
+pub(crate) struct Group {
+    share: Arc<Share>,
+    /// Keyed by session key; a long list is indexed, so a member joins and leaves in constant
+    /// time however large the group.
+    members: Subscribers<u64, Subscriber>,
+    /// Counts the messages routed to the group: the next pick starts at this position.
+    cursor: AtomicUsize,
+}
+
+impl Group {
+    /// The member that takes the next message, leaving out the sessions `skip` (by key; empty
+    /// but for a message a member refused): round-robin from the cursor, the first member that
+    /// is online and not congested; failing that the first online one; failing that (every
+    /// member is an offline persistent session) the first. `None` for no member.
+    pub(crate) fn pick(&self, skip: &[u64]) -> Option<&Subscriber> {
+        let members = self.members.as_slice();
+        if members.is_empty() {
+            return None;
+        }
+        let start = self.cursor.fetch_add(1, Ordering::Relaxed) % members.len();
+        let (mut online, mut offline) = (None, None);
+        for (key, member) in members[start..].iter().chain(&members[..start]) {
+            if skip.contains(key) {
+                continue;
+            }
+            match member.session.presence() {
+                Presence::Ready => return Some(member),
+                Presence::Congested => online = online.or(Some(member)),
+                Presence::Offline => offline = offline.or(Some(member)),
+            }
+        }
+        online.or(offline)
+    }
+}
+
+/// A session that should receive a message, as routing collects them.
+#[derive(Debug)]
+pub(crate) struct Target {
+    /// The session's key: ordinary subscriptions of one session are merged by it.
+    key: u64,
+    pub(crate) session: Arc<Session>,
+    pub(crate) qos: QoS,
+    /// The group it was picked from; `None` for an ordinary subscription.
+    pub(crate) share: Option<Arc<Share>>,
+}
+
+/// Memory removals released, freed when this is dropped, after the index's lock is released (see
+/// [`TopicTrie::remove_deferred`]).
+#[derive(Default)]
+pub(crate) struct Freed {
+    plain: Vec<Released<u64, Subscriber>>,
+    groups: Vec<Released<Box<str>, Group>>,
+}
+
+/// A live session and its own list of subscriptions (filter, granted QoS), for [`Index::check`].
+pub(crate) type Listed = (Arc<Session>, HashMap<Box<str>, QoS>);
+
+/// The subscription index.
+#[derive(Debug, Default)]
+pub(crate) struct Index {
+    plain: TopicTrie<u64, Subscriber>,
+    /// Groups at the node of their filter, keyed by share name.
+    groups: TopicTrie<Box<str>, Group>,
+    /// Members of all groups together.
+    members: usize,
+}
+
+impl Index {
+    /// Subscribes `session` to `filter` (valid) at `qos`: an ordinary subscription, or, for
+    /// `$share/<group>/<filter>`, membership of that group (created if it is new).
+    pub(crate) fn insert(&mut self, filter: &str, session: &Arc<Session>, qos: QoS) {
+        let subscriber = Subscriber {
+            session: session.clone(),
+            qos,
+        };
+        let Some(shared) = shared_filter(filter) else {
+            self.plain.insert(filter, session.key, subscriber);
+            return;
+        };
+        let name = Box::from(shared.group);
+        if let Some(group) = self.groups.get_mut(shared.filter, &name) {
+            if group.members.upsert(session.key, subscriber).is_none() {
+                self.members += 1;
+            }
+            return;
+        }
+        let mut members = Subscribers::default();
+        members.upsert(session.key, subscriber);
+        let group = Group {
+            share: Arc::new(Share(filter.into())),
+            members,
+            cursor: AtomicUsize::new(0),
+        };
+        self.groups.insert(shared.filter, name, group);
+        self.members += 1;
+    }
+
+    /// Removes the subscription of the session with `key` to exactly `filter`, if it has one; a
+    /// group left without members goes. What the tries release goes to `freed`.
+    pub(crate) fn remove(&mut self, filter: &str, key: u64, freed: &mut Freed) {
+        let Some(shared) = shared_filter(filter) else {
+            let released = self.plain.remove_deferred(filter, &key).1;
+            if !released.is_empty() {
+                freed.plain.push(released);
+            }
+            return;
+        };
+        let name = Box::from(shared.group);
+        let Some(group) = self.groups.get_mut(shared.filter, &name) else {
+            return;
+        };
+        if group.members.remove(&key).is_none() {
+            return;
+        }
+        self.members -= 1;
+        if group.members.is_empty() {
+            let released = self.groups.remove_deferred(shared.filter, &name).1;
+            if !released.is_empty() {
+                freed.groups.push(released);
+            }
+        }
+    }
+
+    /// The subscription of the session with `key` to exactly `filter` (ordinary or shared).
+    pub(crate) fn get(&self, filter: &str, key: u64) -> Option<&Subscriber> {
+        match shared_filter(filter) {
+            None => self.plain.get(filter, &key),
+            Some(shared) => self
+                .groups
+                .get(shared.filter, &Box::from(shared.group))?
+                .members
+                .get(&key),
+        }
+    }
+
+    /// The group of the shared subscription `share`, if it still has members.
+    pub(crate) fn group(&self, share: &str) -> Option<&Group> {
+        let shared = shared_filter(share)?;
+        self.groups.get(shared.filter, &Box::from(shared.group))
+    }
+
+    /// Number of subscriptions: ordinary ones, and one per member of each group.
+    pub(crate) fn len(&self) -> usize {
+        self.plain.len() + self.members
+    }
+
+    /// Appends to `targets` the sessions that should receive a message on `topic`: one entry per
+    /// matching ordinary subscription (a session with several is merged later, [`merge`]), then
+    /// one member picked from every matching group.
+    pub(crate) fn collect(&self, topic: &str, targets: &mut Vec<Target>) {
+        self.plain.for_each_match(topic, |key, sub| {
+            targets.push(Target {
+                key: *key,
+                session: sub.session.clone(),
+                qos: sub.qos,
+                share: None,
+            });
+        });
+        if self.groups.is_empty() {
+            return;
+        }
+        self.groups.for_each_match(topic, |_, group| {
+            if let Some(member) = group.pick(&[]) {
+                targets.push(Target {
+                    key: member.session.key,
+                    session: member.session.clone(),
+                    qos: member.qos,
+                    share: Some(group.share.clone()),
+                });
+            }
+        });
+    }
+
+    /// Checks the index against the live sessions' own lists (`listed`): each subscription is in
+    /// the index under the session's key with the same QoS, and the index holds nothing else: as
+    /// many ordinary subscriptions and group members, and as many groups (none left empty).
+    pub(crate) fn check(&self, listed: &[Listed]) -> Result<(), String> {
+        let (mut plain, mut members) = (0, 0);
+        let mut groups = HashSet::new();
+        for (session, filters) in listed {
+            for (filter, qos) in filters {
+                match shared_filter(filter) {
+                    Some(shared) => {
+                        members += 1;
+                        groups.insert((shared.filter, shared.group));
+                    }
+                    None => plain += 1,
+                }
+                match self.get(filter, session.key) {
+                    Some(entry) if Arc::ptr_eq(&entry.session, session) && entry.qos == *qos => {}
+                    Some(entry) => {
+                        return Err(format!(
+                            "index entry for `{filter}` of `{}` is {:?} of another session object, expected {qos:?}",
+                            session.client_id(),
+                            entry.qos
+                        ));
+                    }
+                    None => {
+                        return Err(format!(
+                            "subscription `{filter}` of `{}` is missing from the index",
+                            session.client_id()
+                        ));
+                    }
+                }
+            }
+        }
+        let counted: usize = groups
+            .iter()
+            .filter_map(|(filter, name)| self.groups.get(filter, &Box::from(*name)))
+            .map(|group| group.members.len())
+            .sum();
+        if self.plain.len() != plain || self.members != members || counted != members {
+            return Err(format!(
+                "the index holds {} subscriptions and {} group members (counted {counted}), the {} live sessions {plain} and {members}: some belong to no live session",
+                self.plain.len(),
+                self.members,
+                listed.len()
+            ));
+        }
+        if self.groups.len() != groups.len() {
+            return Err(format!(
+                "the index holds {} groups, the live sessions are members of {}: a group was left without members",
+                self.groups.len(),
+                groups.len()
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Merges the ordinary subscriptions of one session in `targets` into one entry at the highest
+/// QoS. Picks from groups stay as they are: a session that has an ordinary subscription and is
+/// picked from a group gets a copy for each (MQTT 5.0 section 4.8.2), as it does when two of its
+/// groups pick it.
+pub(crate) fn merge(targets: &mut Vec<Target>) {
+    if targets.len() > 1 {
+        targets.sort_unstable_by(|a, b| {
+            (a.share.is_some(), a.key)
+                .cmp(&(b.share.is_some(), b.key))
+                .then(b.qos.cmp(&a.qos))
+        });
+        targets.dedup_by(|a, b| a.share.is_none() && b.share.is_none() && a.key == b.key);
+    }
+}
