@@ -4,10 +4,14 @@
 //! See `ARCHITECTURE.md` for the path of a PUBLISH and which lock protects what.
 
 mod connection;
+mod disconnect;
+mod expiry;
 mod framing;
 mod handshake;
+mod inbound_quota;
 mod journal;
 mod outbox;
+mod problem_info;
 mod registry;
 mod restore;
 mod router;
@@ -18,6 +22,7 @@ mod stats;
 mod store_thread;
 mod subscriptions;
 mod trigger;
+mod will_delay;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -309,7 +314,7 @@ impl<P: Plugin, S: Store> Broker<P, S> {
                 tokio::spawn(accept_loop(shared.clone(), listener, token));
             }
         }
-        tokio::spawn(registry::expire_sessions(core.clone()));
+        tokio::spawn(expiry::expire_sessions(core.clone()));
         tokio::spawn(routing::route_plugin_messages(
             shared.clone(),
             self.plugin_messages,
