@@ -41,12 +41,12 @@ impl ExpirySchedule {
     }
 
     /// Takes the entries due at `now`.
-    fn due(&self, now: Instant) -> Vec<(u64, Box<str>)> {
+    fn due(&self, now: Instant) -> Vec<(Instant, u64, Box<str>)> {
         let mut heap = self.lock();
         let mut due = Vec::new();
         while heap.peek().is_some_and(|Reverse((at, _, _))| *at <= now) {
-            if let Some(Reverse((_, key, client_id))) = heap.pop() {
-                due.push((key, client_id));
+            if let Some(Reverse(entry)) = heap.pop() {
+                due.push(entry);
             }
         }
         due
@@ -89,14 +89,19 @@ impl SessionState {
 }
 
 impl Core {
-    /// Schedules the end of `session`, offline now in `state`, if it has an expiry interval.
-    pub(crate) fn schedule_expiry(&self, session: &Session, state: &SessionState) {
+    /// Schedules the end of `session`, offline now in `state`, if it has an expiry interval and
+    /// no earlier entry in the schedule.
+    pub(crate) fn schedule_expiry(&self, session: &Session, state: &mut SessionState) {
         // A deadline past what `Instant` can hold is never.
         if let Some(at) = state
             .disconnected_at
             .zip(state.expiry)
             .and_then(|(since, expiry)| since.checked_add(expiry))
         {
+            if state.expiry_due.is_some_and(|due| due <= at) {
+                return; // that entry re-schedules this one when it falls due
+            }
+            state.expiry_due = Some(at);
             let mut heap = self.expiry.lock();
             let earliest = heap.peek().is_none_or(|Reverse((first, _, _))| at < *first);
             heap.push(Reverse((at, session.key, session.client_id().into())));
@@ -107,15 +112,20 @@ impl Core {
         }
     }
 
-    /// Ends the sessions whose deadline has come and that are still offline since then.
+    /// Ends the sessions whose deadline has come and that are still offline since then; one
+    /// offline for less than its expiry (it came back and left again, or its expiry changed) is
+    /// scheduled again.
     async fn expire_due(&self, now: Instant) {
         let mut expired = Vec::new();
-        for (key, client_id) in self.expiry.due(now) {
+        for (at, key, client_id) in self.expiry.due(now) {
             let mut sessions = self.sessions.lock().unwrap_or_else(|e| e.into_inner());
             let Some(session) = sessions.get(&*client_id).filter(|s| s.key == key).cloned() else {
                 continue; // ended or replaced meanwhile
             };
             let mut state = session.lock();
+            if state.expiry_due == Some(at) {
+                state.expiry_due = None;
+            }
             let gone = state.outbox.is_none()
                 && !state.ended
                 && state
@@ -126,6 +136,8 @@ impl Core {
                 expired.push((key, state.end()));
                 drop(state);
                 sessions.remove(&*client_id);
+            } else if state.outbox.is_none() && !state.ended {
+                self.schedule_expiry(&session, &mut state);
             }
         }
         for (key, filters) in expired {

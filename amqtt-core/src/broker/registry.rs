@@ -177,7 +177,7 @@ impl Core {
                 state.disconnected_at = Some(Instant::now());
                 state.pending_will = will;
                 state.journal_session(Some(SystemTime::now()));
-                self.schedule_expiry(session, &state);
+                self.schedule_expiry(session, &mut state);
                 return true;
             }
             let filters = state.end();
@@ -211,7 +211,7 @@ impl Core {
                 state.disconnected_at = Some(Instant::now());
                 state.expiry = self.config.session_expiry_interval;
                 state.journal_session(Some(SystemTime::now()));
-                self.schedule_expiry(&session, &state);
+                self.schedule_expiry(&session, &mut state);
                 drop(state);
                 Arc::new(session)
             })
@@ -247,7 +247,7 @@ impl Core {
         let mut state = session.lock();
         state.disconnected_at = Some(disconnected_at);
         state.expiry = self.config.session_expiry_interval;
-        self.schedule_expiry(&session, &state);
+        self.schedule_expiry(&session, &mut state);
         drop(state);
         self.sessions()
             .insert(session.client_id().to_owned(), session.clone());

@@ -102,6 +102,10 @@ pub(crate) struct SessionState {
     /// How long the session outlives its connection; `None`: until the broker stops (see
     /// `expiry.rs`).
     pub(crate) expiry: Option<Duration>,
+    /// The earliest deadline this session has in the expiry schedule, if any: a later one is
+    /// not pushed (that entry re-schedules it when it falls due), so a client that reconnects
+    /// often does not fill the schedule with stale entries.
+    pub(crate) expiry_due: Option<Instant>,
     /// The will of the connection that went away, waiting for its delay: published when the
     /// session ends first, cancelled when a connection resumes the session (see `will_delay.rs`).
     pub(crate) pending_will: Option<Arc<PendingWill>>,
@@ -137,6 +141,7 @@ impl Session {
                 outbox: None,
                 disconnected_at: None,
                 expiry: None,
+                expiry_due: None,
                 pending_will: None,
                 overflowing: false,
             }),
