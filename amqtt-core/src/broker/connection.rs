@@ -17,6 +17,8 @@ use super::session::Producer;
 use super::session::Session;
 use super::shared::Shared;
 use super::subscriptions::SliceYield;
+use super::will_delay::{self, PendingWill};
+use super::{disconnect, expiry, inbound_quota};
 use crate::codec::{
     self, ByteString, DecodeError, LastWill, Packet, PacketKind, Properties, Publish, QoS,
     ReasonBody, ReasonCode, SubAck, SubAckCode, Subscribe, UnsubAck, Unsubscribe,
@@ -75,7 +77,14 @@ where
         keep_alive,
     };
     let end = connection.read_loop(&mut reader, buf).await;
-    Box::pin(connection.close(end, writer_task)).await;
+    let will = Box::pin(connection.close(end, writer_task)).await;
+    if outbox.is_sealed() {
+        Box::pin(disconnect::linger(&mut reader)).await;
+    }
+    drop(reader);
+    if let Some(will) = will {
+        Box::pin(connection.publish_delayed_will(will)).await;
+    }
 }
 
 /// The per-connection state of the reader loop.
@@ -94,15 +103,21 @@ impl<P: Plugin> Connection<'_, P> {
 
     /// Ends the connection: publishes the will unless the client disconnected, the broker is
     /// stopping, or a new connection continues the session; detaches the session, and lets the writer flush what is queued.
-    async fn close(&self, end: End, writer_task: JoinHandle<()>) {
+    /// A will with a delay is returned to wait for ([`Connection::publish_delayed_will`]).
+    async fn close(&self, end: End, writer_task: JoinHandle<()>) -> Option<DelayedWill> {
         let core = &*self.shared.core;
         tracing::debug!(client_id = self.client_id(), reason = ?end, "client disconnected");
+        let mut delayed = None;
         if !matches!(end, End::Disconnect | End::Shutdown | End::TakenOver)
             && let Some(will) = &self.info.will
         {
-            self.publish_checked(&will_message(will), None).await;
+            match will_delay::will_delay(will) {
+                Some(delay) => delayed = Some((delay, Arc::default())),
+                None => self.publish_checked(&will_message(will), None).await,
+            }
         }
-        core.detach(self.session, self.outbox).await;
+        let pending = delayed.as_ref().map(|(_, pending)| Arc::clone(pending));
+        let kept = core.detach(self.session, self.outbox, pending).await;
         core.stats.clients_connected.decrement();
         self.outbox.close();
         if P::HOOKS.contains(Hooks::CLIENT_DISCONNECTED) {
@@ -117,6 +132,25 @@ impl<P: Plugin> Connection<'_, P> {
             .is_err()
         {
             abort.abort();
+        }
+        delayed.map(|(delay, pending)| DelayedWill {
+            delay,
+            pending,
+            kept,
+        })
+    }
+
+    /// Publishes a will with a delay once it is due (see `will_delay.rs`), unless the session is
+    /// resumed first or the broker stops.
+    async fn publish_delayed_will(&self, will: DelayedWill) {
+        let core = &*self.shared.core;
+        let due = tokio::select! {
+            due = will_delay::wait(self.session, &will.pending, will.kept, will.delay) => due,
+            () = core.shutdown.fired() => false,
+        };
+        if let (true, Some(message)) = (due, &self.info.will) {
+            tracing::debug!(client_id = self.client_id(), "delayed will published");
+            self.publish_checked(&will_message(message), None).await;
         }
     }
 
@@ -159,6 +193,7 @@ impl<P: Plugin> Connection<'_, P> {
             let packet = match result {
                 None => {
                     tracing::info!(client_id, "keep-alive expired; closing");
+                    self.disconnect_v5(ReasonCode::KeepAliveTimeout);
                     return End::KeepAliveExpired;
                 }
                 Some(Ok(Some(packet))) => packet,
@@ -221,28 +256,55 @@ impl<P: Plugin> Connection<'_, P> {
     }
 
     /// Counts and logs a malformed packet, which ends the connection (an MQTT 5.0 client is
-    /// told why with a DISCONNECT).
+    /// told why with a DISCONNECT: 0x95 for a packet over `max_packet_size`, 0x81 otherwise).
     fn malformed(&self, error: DecodeError) -> End {
         self.shared.core.stats.protocol_errors.increment();
         tracing::warn!(client_id = self.client_id(), %error, "malformed packet; closing connection");
-        self.disconnect_v5(ReasonCode::MalformedPacket);
+        self.disconnect_v5(match error {
+            DecodeError::MaxSizeExceeded { .. } => ReasonCode::PacketTooLarge,
+            _ => ReasonCode::MalformedPacket,
+        });
         End::ProtocolError
     }
 
     /// Queues a DISCONNECT with `reason` for an MQTT 5.0 client (3.1.1 has no server-sent
     /// DISCONNECT: the connection just closes).
     fn disconnect_v5(&self, reason: ReasonCode) {
-        if self.info.protocol.is_v5() {
-            self.outbox
-                .push(Packet::Disconnect(ReasonBody::new(reason)));
-        }
+        self.outbox.push_disconnect(self.info.protocol, reason);
+    }
+
+    /// Counts and logs a protocol violation (`what`: an unexpected packet's name, or the rule
+    /// broken), which ends the connection (an MQTT 5.0 client is told `reason` with a
+    /// DISCONNECT).
+    fn violation(&self, what: &str, reason: ReasonCode) -> End {
+        self.shared.core.stats.protocol_errors.increment();
+        tracing::warn!(
+            client_id = self.client_id(),
+            what,
+            "protocol violation; closing connection"
+        );
+        self.disconnect_v5(reason);
+        End::ProtocolError
     }
 
     /// Handles one packet; `Some` ends the connection.
     async fn handle(&mut self, packet: Packet, held: &mut HeldBack) -> Option<End> {
         let limits = self.shared.core.limits;
         match packet {
-            Packet::Publish(publish) => self.handle_publish(publish, held).await,
+            Packet::Publish(publish) => {
+                if inbound_quota::exceeds_receive_maximum(
+                    &self.shared.core,
+                    self.session,
+                    self.info,
+                    &publish,
+                ) {
+                    return Some(self.violation(
+                        "receive maximum exceeded",
+                        ReasonCode::ReceiveMaximumExceeded,
+                    ));
+                }
+                self.handle_publish(publish, held).await;
+            }
             Packet::PubAck(ack) | Packet::PubComp(ack) => {
                 self.session.complete(ack.packet_id, limits);
             }
@@ -267,27 +329,40 @@ impl<P: Plugin> Connection<'_, P> {
                 Box::pin(self.handle_unsubscribe(unsubscribe)).await;
             }
             Packet::PingReq => self.outbox.push(Packet::PingResp),
-            Packet::Disconnect(body) if body.reason == ReasonCode::DisconnectWithWillMessage => {
-                return Some(End::DisconnectWithWill);
-            }
-            Packet::Disconnect(_) => return Some(End::Disconnect),
+            Packet::Disconnect(body) => return Some(self.handle_disconnect(&body)),
             other @ (Packet::Connect(_)
             | Packet::ConnAck(_)
             | Packet::SubAck(_)
             | Packet::UnsubAck(_)
             | Packet::PingResp
             | Packet::Auth(_)) => {
-                self.shared.core.stats.protocol_errors.increment();
-                tracing::warn!(
-                    client_id = self.client_id(),
-                    packet = other.name(),
-                    "protocol violation; closing connection"
-                );
-                self.disconnect_v5(ReasonCode::ProtocolError);
-                return Some(End::ProtocolError);
+                return Some(self.violation(other.name(), ReasonCode::ProtocolError));
             }
         }
         None
+    }
+
+    /// A client's DISCONNECT: applies its Session Expiry Interval (MQTT 5.0) and ends the
+    /// connection, publishing the will for reason 0x04.
+    fn handle_disconnect(&self, body: &ReasonBody) -> End {
+        match expiry::disconnect_expiry(self.info, body) {
+            Err(()) => {
+                let what = "session expiry interval set on DISCONNECT after 0 on CONNECT";
+                return self.violation(what, ReasonCode::ProtocolError);
+            }
+            Ok(Some(seconds)) => {
+                let mut state = self.session.lock();
+                if state.owned_by(self.outbox) {
+                    state.set_expiry_interval(seconds);
+                }
+            }
+            Ok(None) => {}
+        }
+        if body.reason == ReasonCode::DisconnectWithWillMessage {
+            End::DisconnectWithWill
+        } else {
+            End::Disconnect
+        }
     }
 
     async fn handle_publish(&mut self, publish: Publish, held: &mut HeldBack) {
@@ -521,6 +596,15 @@ impl<P: Plugin> Connection<'_, P> {
             }
         }
     }
+}
+
+/// A will waiting for its delay after its connection closed.
+struct DelayedWill {
+    delay: Duration,
+    /// Settled by the session when it ends or is resumed first.
+    pending: Arc<PendingWill>,
+    /// Whether the session stayed (offline) holding `pending`.
+    kept: bool,
 }
 
 /// The message a will publishes: its topic, payload, QoS and retain flag, and (MQTT 5.0) its

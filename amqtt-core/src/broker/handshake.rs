@@ -134,14 +134,14 @@ where
 
     let outbox = Arc::new(Outbox::new(core.config.max_outbound));
     let connack_properties = protocol.is_v5().then(|| {
-        Box::new(connack_properties(
-            core,
-            assigned.then(|| info.client_id.clone()),
-        ))
+        let mut properties = connack_properties(core, assigned.then(|| info.client_id.clone()));
+        properties.server_keep_alive = server_keep_alive(core, &connect);
+        Box::new(properties)
     });
     let (session, present) = core.attach(&info, &outbox, connack_properties).await;
     if core.shutdown.is_fired() {
         // Registered after `Core::shut_down` closed the others: close this one too.
+        outbox.push_disconnect(protocol, ReasonCode::ServerShuttingDown);
         outbox.close();
     }
     let connected = core.stats.clients_connected.increment_get();
@@ -173,6 +173,7 @@ where
             .on_broker_client_connected(&info.client_id, &info)
             .await;
     }
+    let keep_alive = keep_alive_limit(info.keep_alive, core.config.timeout_disconnect_delay);
     Some(Opened {
         reader,
         buf,
@@ -180,7 +181,7 @@ where
         info,
         outbox,
         writer_task,
-        keep_alive: keep_alive_limit(connect.keep_alive, core.config.timeout_disconnect_delay),
+        keep_alive,
     })
 }
 
@@ -208,7 +209,7 @@ fn session_info(core: &Core, connect: &Connect, origin: &Origin) -> Option<(Sess
     info.username = connect.username.as_ref().map(copy);
     info.password = connect.password.as_deref().map(Bytes::copy_from_slice);
     info.clean_session = connect.clean_session;
-    info.keep_alive = connect.keep_alive;
+    info.keep_alive = server_keep_alive(core, connect).unwrap_or(connect.keep_alive);
     info.will = connect.will.as_ref().map(|will| LastWill {
         topic: copy(&will.topic),
         message: Bytes::copy_from_slice(&will.message),
@@ -230,8 +231,19 @@ fn connack_properties(core: &Core, assigned: Option<ByteString>) -> Properties {
             .ok()
             .and_then(std::num::NonZeroU32::new),
         subscription_identifier_available: Some(false),
+        receive_maximum: std::num::NonZeroU16::new(core.config.receive_maximum)
+            .filter(|max| max.get() != u16::MAX),
         ..Properties::default()
     }
+}
+
+/// The Server Keep Alive for an MQTT 5.0 client that asks for more than `max_keep_alive`, or
+/// for none (0): it is held to the maximum. A 3.1.1 client keeps what it asked for (3.1.1 has
+/// no way to tell it otherwise).
+fn server_keep_alive(core: &Core, connect: &Connect) -> Option<u16> {
+    let max = core.config.max_keep_alive?;
+    let asked = connect.keep_alive;
+    (connect.protocol.is_v5() && (asked == 0 || asked > max)).then_some(max)
 }
 
 /// 1.5 times the keep-alive plus the configured grace ([MQTT-3.1.2-24]); `None` when disabled.

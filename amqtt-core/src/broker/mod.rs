@@ -4,11 +4,15 @@
 //! See `ARCHITECTURE.md` for the path of a PUBLISH and which lock protects what.
 
 mod connection;
+mod disconnect;
+mod expiry;
 mod framing;
 mod handshake;
+mod inbound_quota;
 mod index;
 mod journal;
 mod outbox;
+mod problem_info;
 mod registry;
 mod restore;
 mod router;
@@ -19,6 +23,7 @@ mod stats;
 mod store_thread;
 mod subscriptions;
 mod trigger;
+mod will_delay;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -311,7 +316,7 @@ impl<P: Plugin, S: Store> Broker<P, S> {
                 tokio::spawn(accept_loop(shared.clone(), listener, token));
             }
         }
-        tokio::spawn(registry::expire_sessions(core.clone()));
+        tokio::spawn(expiry::expire_sessions(core.clone()));
         tokio::spawn(routing::route_queued(shared.clone(), self.to_route));
         if P::HOOKS.contains(Hooks::BROKER_POST_START) {
             plugins.on_broker_post_start().await;

@@ -15,9 +15,10 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use super::journal::Journal;
+use super::problem_info;
 use super::stats::Stats;
 use super::trigger::Trigger;
-use crate::codec::{Packet, ProtocolVersion};
+use crate::codec::{Packet, ProtocolVersion, ReasonBody, ReasonCode};
 use crate::plugin::{Hooks, Plugin, SessionInfo};
 
 /// A write buffer larger than this is released once it has been written.
@@ -57,6 +58,9 @@ struct OutQueue {
     pushed: u64,
     /// Packets ever taken by the writer.
     taken: u64,
+    /// Set once a server DISCONNECT is queued: it is the last packet the client gets, and
+    /// nothing pushed after it is sent.
+    sealed: bool,
 }
 
 impl Outbox {
@@ -67,6 +71,7 @@ impl Outbox {
                 held: VecDeque::new(),
                 pushed: 0,
                 taken: 0,
+                sealed: false,
             }),
             wake_writer: Notify::new(),
             drained: Notify::new(),
@@ -91,6 +96,9 @@ impl Outbox {
     /// journal up to `seq` (and so is everything queued after it).
     pub(crate) fn push_held(&self, packet: Packet, hold: Option<u64>) {
         let mut queue = self.lock();
+        if queue.sealed {
+            return;
+        }
         if let Some(seq) = hold {
             let position = queue.pushed;
             queue.held.push_back((position, seq));
@@ -107,6 +115,9 @@ impl Outbox {
     pub(crate) fn push_pending(&self, packet: Packet) -> u64 {
         let mut queue = self.lock();
         let position = queue.pushed;
+        if queue.sealed {
+            return position;
+        }
         queue.held.push_back((position, u64::MAX));
         queue.packets.push_back(packet);
         queue.pushed += 1;
@@ -138,12 +149,41 @@ impl Outbox {
         if capped && queue.packets.len() >= self.capacity {
             return None;
         }
+        if queue.sealed {
+            return Some(queue.packets.len());
+        }
         queue.packets.push_back(packet);
         queue.pushed += 1;
         let len = queue.packets.len();
         drop(queue);
         self.wake_writer.notify_one();
         Some(len)
+    }
+
+    /// Queues a server DISCONNECT with `reason` for an MQTT 5.0 client (3.1.1 has none: the
+    /// connection just closes), as the last packet it gets: nothing pushed after it is sent.
+    /// The caller closes the connection; the writer sends what is queued before the socket
+    /// closes.
+    pub(crate) fn push_disconnect(&self, protocol: ProtocolVersion, reason: ReasonCode) {
+        if !protocol.is_v5() {
+            return;
+        }
+        let mut queue = self.lock();
+        if queue.sealed {
+            return; // the client was already told why
+        }
+        queue
+            .packets
+            .push_back(Packet::Disconnect(ReasonBody::new(reason)));
+        queue.pushed += 1;
+        queue.sealed = true;
+        drop(queue);
+        self.wake_writer.notify_one();
+    }
+
+    /// Whether a server DISCONNECT was queued ([`Outbox::push_disconnect`]).
+    pub(crate) fn is_sealed(&self) -> bool {
+        self.lock().sealed
     }
 
     /// Packets queued now.
@@ -237,7 +277,8 @@ impl Outbox {
         }
     }
 
-    /// Drains the queue into `buf`, encoded for `protocol`, up to the first packet still waiting for the
+    /// Drains the queue into `buf`, encoded for `protocol` (without problem information when
+    /// `quiet`, see `problem_info.rs`), up to the first packet still waiting for the
     /// store (everything up to `committed` is on disk); returns how many packets were taken and
     /// whether one is left waiting. With `sent_hook`, the packet-sent hook runs here, under the
     /// queue's lock: it is synchronous and must not block.
@@ -248,6 +289,7 @@ impl Outbox {
         sent_hook: Option<(&P, &SessionInfo)>,
         committed: u64,
         protocol: ProtocolVersion,
+        quiet: bool,
     ) -> (usize, bool) {
         let mut queue = self.lock();
         while queue.held.front().is_some_and(|&(_, seq)| seq <= committed) {
@@ -261,9 +303,12 @@ impl Outbox {
         let waiting = count < queue.packets.len();
         queue.taken += count as u64;
         let mut messages = 0;
-        for packet in queue.packets.drain(..count) {
+        for mut packet in queue.packets.drain(..count) {
             if let Packet::Publish(_) = packet {
                 messages += 1;
+            }
+            if quiet {
+                problem_info::strip(&mut packet);
             }
             if let Some((plugins, session)) = sent_hook {
                 plugins.on_mqtt_packet_sent(&packet, Some(session));
@@ -289,14 +334,21 @@ impl Outbox {
         let hooked = P::HOOKS.contains(Hooks::PACKET_SENT)
             && plugins.active_hooks().contains(Hooks::PACKET_SENT);
         let sent_hook = hooked.then_some((plugins, session));
+        let quiet = !problem_info::requested(session);
         let mut buf = BytesMut::new();
         loop {
             let notified = self.wake_writer.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let committed = journal.map_or(u64::MAX, Journal::committed);
-            let (count, waiting) =
-                self.drain_into(&mut buf, stats, sent_hook, committed, session.protocol);
+            let (count, waiting) = self.drain_into(
+                &mut buf,
+                stats,
+                sent_hook,
+                committed,
+                session.protocol,
+                quiet,
+            );
             if count == 0 {
                 if let (true, Some(journal)) = (waiting, journal) {
                     // The next packet waits for the store: for its commit, then drain again.

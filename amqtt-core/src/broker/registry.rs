@@ -8,11 +8,13 @@
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
+use super::expiry::session_expiry;
 use super::outbox::Outbox;
 use super::session::{Ended, Session};
 use super::shared::Core;
+use super::will_delay::PendingWill;
 use crate::codec::{ByteString, ConnAck, Packet, Properties, QoS, ReasonCode};
 use crate::plugin::{SessionInfo, SessionSummary};
 use crate::store::StoreOp;
@@ -88,6 +90,7 @@ impl Core {
                 let continued = !clean && !state.clean;
                 if let Some(previous) = state.outbox.take() {
                     tracing::info!(client_id = %client_id, "session taken over by a new connection");
+                    previous.push_disconnect(state.info.protocol, ReasonCode::SessionTakenOver);
                     if continued {
                         previous.close_taken_over();
                     } else {
@@ -119,6 +122,7 @@ impl Core {
         {
             let mut state = session.lock();
             state.clean = info.ends_at_disconnect();
+            state.expiry = session_expiry(info, &self.config);
             state.info = info.clone();
             state.journal_session(None);
             outbox.push(Packet::ConnAck(ConnAck {
@@ -133,13 +137,15 @@ impl Core {
     }
 
     /// Fires `shutdown` and closes every attached connection (their readers then end without
-    /// publishing wills). A connection attaching concurrently checks `shutdown` after it is
+    /// publishing wills; an MQTT 5.0 client is sent DISCONNECT 0x8B first). A connection attaching concurrently checks `shutdown` after it is
     /// registered, so none is missed.
     pub(crate) fn shut_down(&self) {
         self.shutdown.fire();
         let sessions = self.all_sessions();
         for session in sessions {
-            if let Some(outbox) = &session.lock().outbox {
+            let state = session.lock();
+            if let Some(outbox) = &state.outbox {
+                outbox.push_disconnect(state.info.protocol, ReasonCode::ServerShuttingDown);
                 outbox.close();
             }
         }
@@ -148,8 +154,14 @@ impl Core {
     /// Unbinds a connection from its session. A clean session ends here (its subscriptions
     /// leave the index before this returns, and the messages of shared subscriptions it had not
     /// completed go to other members: [`Core::retire`]); a persistent one stays, queueing QoS 1/2
-    /// messages, until the client returns or the session expires.
-    pub(crate) async fn detach(&self, session: &Arc<Session>, outbox: &Arc<Outbox>) {
+    /// messages, until the client returns or the session expires, and keeps `will` (a will
+    /// waiting for its delay) until then. Returns whether it stayed.
+    pub(crate) async fn detach(
+        &self,
+        session: &Arc<Session>,
+        outbox: &Arc<Outbox>,
+        will: Option<Arc<PendingWill>>,
+    ) -> bool {
         let ended = {
             let mut sessions = self.sessions();
             let mut state = session.lock();
@@ -158,13 +170,15 @@ impl Core {
                 .as_ref()
                 .is_some_and(|o| Arc::ptr_eq(o, outbox))
             {
-                return; // taken over: the session belongs to the new connection now
+                return false; // taken over: the session belongs to the new connection now
             }
             state.outbox = None;
             if !state.clean {
                 state.disconnected_at = Some(Instant::now());
+                state.pending_will = will;
                 state.journal_session(Some(SystemTime::now()));
-                return;
+                self.schedule_expiry(session, &mut state);
+                return true;
             }
             let ended = state.end();
             drop(state);
@@ -177,6 +191,7 @@ impl Core {
             ended
         };
         self.retire(session.key, ended).await;
+        false
     }
 
     /// Subscribes `client_id` to `filter` (a valid filter) for a plugin, creating an offline
@@ -194,7 +209,9 @@ impl Core {
                 let session = Session::new(self.new_session_key(), info, self.journal.as_ref());
                 let mut state = session.lock();
                 state.disconnected_at = Some(Instant::now());
+                state.expiry = self.config.session_expiry_interval;
                 state.journal_session(Some(SystemTime::now()));
+                self.schedule_expiry(&session, &mut state);
                 drop(state);
                 Arc::new(session)
             })
@@ -216,12 +233,18 @@ impl Core {
         info: Arc<SessionInfo>,
         disconnected_at: Instant,
     ) -> Arc<Session> {
+        // A 5.0 session keeps the expiry its CONNECT asked for (stored with it).
+        let expiry = session_expiry(&info, &self.config);
         let session = Arc::new(Session::new(
             self.new_session_key(),
             info,
             self.journal.as_ref(),
         ));
-        session.lock().disconnected_at = Some(disconnected_at);
+        let mut state = session.lock();
+        state.disconnected_at = Some(disconnected_at);
+        state.expiry = expiry;
+        self.schedule_expiry(&session, &mut state);
+        drop(state);
         self.sessions()
             .insert(session.client_id().to_owned(), session.clone());
         session
@@ -230,40 +253,5 @@ impl Core {
     /// Every session in the registry.
     pub(super) fn all_sessions(&self) -> Vec<Arc<Session>> {
         self.sessions().values().cloned().collect()
-    }
-
-    /// Removes persistent sessions that have been offline longer than `session_expiry_interval`.
-    async fn expire_once(&self, expiry: Duration) {
-        let now = Instant::now();
-        let mut expired = Vec::new();
-        self.sessions().retain(|_, session| {
-            let mut state = session.lock();
-            let gone = state.outbox.is_none()
-                && state
-                    .disconnected_at
-                    .is_some_and(|t| now.duration_since(t) >= expiry);
-            if gone {
-                expired.push((session.key, state.end()));
-            }
-            !gone
-        });
-        for (key, ended) in expired {
-            tracing::debug!(session_key = key, "session expired");
-            self.retire(key, ended).await;
-        }
-    }
-}
-
-/// Expires sessions periodically until the broker shuts down.
-pub(crate) async fn expire_sessions(core: Arc<Core>) {
-    let Some(expiry) = core.config.session_expiry_interval else {
-        return;
-    };
-    let period = (expiry / 2).clamp(Duration::from_millis(100), Duration::from_secs(10));
-    loop {
-        tokio::select! {
-            () = tokio::time::sleep(period) => core.expire_once(expiry).await,
-            () = core.shutdown.fired() => return,
-        }
     }
 }

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
+use super::expiry::session_expiry;
 use super::session::Session;
 use super::shared::Core;
 use crate::codec::{ByteString, PacketId, Publish, QoS};
@@ -65,7 +66,8 @@ impl<'a> Restorer<'a> {
 }
 
 impl Restore for Restorer<'_> {
-    /// A persistent session. One that has been offline longer than `session_expiry_interval`
+    /// A persistent session. One that has been offline longer than its expiry (a 5.0 session's
+    /// own, else `session_expiry_interval`)
     /// is deleted instead; one that was connected when the broker stopped counts as offline
     /// from now.
     fn session(&mut self, stored: StoredSession) {
@@ -73,24 +75,19 @@ impl Restore for Restorer<'_> {
             .disconnected_at
             .map(|t| self.wall_now.duration_since(t).unwrap_or_default())
             .unwrap_or_default();
-        if self
-            .core
-            .config
-            .session_expiry_interval
-            .is_some_and(|expiry| offline_for >= expiry)
-        {
+        let mut info = SessionInfo::new(stored.client_id.clone());
+        info.protocol = stored.protocol;
+        info.properties = stored.properties;
+        if session_expiry(&info, &self.core.config).is_some_and(|expiry| offline_for >= expiry) {
             self.counts.expired += 1;
             self.cleanup.push(StoreOp::SessionGone {
                 client_id: stored.client_id,
             });
             return;
         }
-        let mut info = SessionInfo::new(stored.client_id.clone());
         info.username = stored.username;
         info.keep_alive = stored.keep_alive;
         info.will = stored.will;
-        info.protocol = stored.protocol;
-        info.properties = stored.properties;
         let disconnected_at = self.now.checked_sub(offline_for).unwrap_or(self.now);
         let session = self.core.restore_session(Arc::new(info), disconnected_at);
         self.counts.sessions += 1;

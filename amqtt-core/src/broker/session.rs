@@ -10,12 +10,13 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::index::Share;
 use super::journal::Journal;
 use super::outbox::Outbox;
 use super::stats::Stats;
+use super::will_delay::PendingWill;
 use crate::codec::{ByteString, Packet, PacketId, Publish, QoS};
 use crate::plugin::{SessionInfo, SessionSummary};
 use crate::store::{MessageState, StoreOp, StoredMessage, StoredSession};
@@ -174,8 +175,18 @@ pub(crate) struct SessionState {
     next_packet_id: u16,
     /// The connection currently attached, if the client is online.
     pub(crate) outbox: Option<Arc<Outbox>>,
-    /// When the client went offline (for `session_expiry_interval`).
+    /// When the client went offline (for `expiry`).
     pub(crate) disconnected_at: Option<Instant>,
+    /// How long the session outlives its connection; `None`: until the broker stops (see
+    /// `expiry.rs`).
+    pub(crate) expiry: Option<Duration>,
+    /// The earliest deadline this session has in the expiry schedule, if any: a later one is
+    /// not pushed (that entry re-schedules it when it falls due), so a client that reconnects
+    /// often does not fill the schedule with stale entries.
+    pub(crate) expiry_due: Option<Instant>,
+    /// The will of the connection that went away, waiting for its delay: published when the
+    /// session ends first, cancelled when a connection resumes the session (see `will_delay.rs`).
+    pub(crate) pending_will: Option<Arc<PendingWill>>,
     /// Whether the last message offered was dropped for a full queue (logs once per episode).
     overflowing: bool,
 }
@@ -209,6 +220,9 @@ impl Session {
                 next_packet_id: 0,
                 outbox: None,
                 disconnected_at: None,
+                expiry: None,
+                expiry_due: None,
+                pending_will: None,
                 overflowing: false,
             }),
             presence: AtomicU8::new(Presence::Offline as u8),
@@ -421,9 +435,13 @@ impl SessionState {
     /// Ends the session (it has left the registry, or is about to): marks it so no
     /// subscription enters the index for it any more, and returns the subscriptions the caller
     /// must remove from the index and the messages of shared subscriptions it had not completed
-    /// ([`Core::retire`](super::Core)).
+    /// ([`Core::retire`](super::Core)). A will waiting for its delay is released to be published
+    /// now.
     pub(crate) fn end(&mut self) -> Ended {
         self.ended = true;
+        if let Some(will) = self.pending_will.take() {
+            will.settle(true);
+        }
         self.journal_op(|client_id| StoreOp::SessionGone { client_id });
         let mut ended = Ended {
             subscriptions: std::mem::take(&mut self.subscriptions),
@@ -571,7 +589,8 @@ impl SessionState {
     }
 
     /// Attaches a new connection: re-sends everything in flight (PUBLISH with DUP, or PUBREL),
-    /// then moves queued messages into the in-flight window.
+    /// then moves queued messages into the in-flight window. A will waiting for its delay is
+    /// cancelled: the client is back.
     pub(crate) fn attach(&mut self, outbox: Arc<Outbox>, limits: SessionLimits) {
         // A QoS 2 message goes out only once its stored copy is durable (see `pump`).
         let hold = self.journal.as_ref().and_then(|j| j.hold_mark());
@@ -590,6 +609,9 @@ impl SessionState {
         }
         self.outbox = Some(outbox);
         self.disconnected_at = None;
+        if let Some(will) = self.pending_will.take() {
+            will.settle(false);
+        }
         self.pump(limits);
     }
 

@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::mpsc;
 
+use super::expiry::ExpirySchedule;
 use super::journal::Journal;
 use super::router::Router;
 use super::routing::Routed;
@@ -39,6 +40,8 @@ pub(crate) struct Core {
     /// Sessions by client id. A `std::sync::Mutex`: held only for map operations, never across `.await`.
     pub(super) sessions: Mutex<HashMap<String, Arc<Session>>>,
     pub(super) next_session_key: AtomicU64,
+    /// When offline sessions expire (`expiry.rs`).
+    pub(super) expiry: ExpirySchedule,
     /// Seed for generated client ids, so two broker runs do not hand out the same ones.
     pub(super) id_seed: u64,
     /// The `$` topic prefixes plugins opened to client publishes
@@ -120,6 +123,7 @@ impl Core {
             journal,
             sessions: Mutex::new(HashMap::new()),
             next_session_key: AtomicU64::new(1),
+            expiry: ExpirySchedule::default(),
             id_seed: RandomState::new().hash_one(std::process::id()),
             open_dollar_prefixes: RwLock::default(),
         };

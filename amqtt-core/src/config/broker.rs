@@ -25,6 +25,14 @@ pub struct BrokerConfig {
     pub session_expiry_interval: Option<Duration>,
     /// Largest accepted frame in bytes (fixed header included); larger ones close the connection.
     pub max_packet_size: usize,
+    /// Longest keep-alive in seconds an MQTT 5.0 client may use: one asking for more, or for
+    /// none (0), is given this one (Server Keep Alive in CONNACK). 3.1.1 clients keep their own
+    /// (3.1.1 cannot tell them). `None`: no limit.
+    pub max_keep_alive: Option<u16>,
+    /// Most QoS 1/2 PUBLISHes an MQTT 5.0 client may have unacknowledged towards the broker
+    /// (Receive Maximum in CONNACK, sent unless it is the protocol's default 65535); one more
+    /// is a DISCONNECT 0x93.
+    pub receive_maximum: u16,
     /// Time a new connection has to send its CONNECT.
     pub connect_timeout: Duration,
     /// Most QoS 1/2 messages a session queues beyond its in-flight window. Past it, publishers
@@ -116,6 +124,10 @@ pub(super) struct RawBrokerConfig {
     session_expiry_interval: Option<f64>,
     #[serde(default, alias = "max-packet-size")]
     max_packet_size: Option<usize>,
+    #[serde(default, alias = "max-keep-alive")]
+    max_keep_alive: Option<u16>,
+    #[serde(default, alias = "receive-maximum")]
+    receive_maximum: Option<u16>,
     #[serde(default, alias = "connect-timeout")]
     connect_timeout: Option<f64>,
     #[serde(default, alias = "max-queued")]
@@ -187,6 +199,19 @@ impl RawBrokerConfig {
             )?,
             session_expiry_interval,
             max_packet_size,
+            max_keep_alive: match self.max_keep_alive {
+                Some(0) => {
+                    return Err((
+                        "max_keep_alive".into(),
+                        "expected from 1 to 65535 seconds, found 0".into(),
+                    ));
+                }
+                max => max,
+            },
+            receive_maximum: match self.receive_maximum.unwrap_or(u16::MAX) {
+                0 => return Err(("receive_maximum".into(), "expected at least 1".into())),
+                n => n,
+            },
             connect_timeout: seconds("connect_timeout", self.connect_timeout, 10.0)?,
             max_queued: self.max_queued.unwrap_or(1000),
             max_inflight: match self.max_inflight.unwrap_or(100) {

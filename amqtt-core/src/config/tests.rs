@@ -79,6 +79,28 @@ fn both_spellings_are_accepted() {
 }
 
 #[test]
+fn keep_alive_and_receive_maximum_limits() {
+    let a = BrokerConfig::from_yaml("max-keep-alive: 30\nreceive-maximum: 10\n").expect("valid");
+    let b = BrokerConfig::from_yaml("max_keep_alive: 30\nreceive_maximum: 10\n").expect("valid");
+    assert_eq!((a.max_keep_alive, a.receive_maximum), (Some(30), 10));
+    assert_eq!((b.max_keep_alive, b.receive_maximum), (Some(30), 10));
+    let default = BrokerConfig::from_yaml("{}\n").expect("valid");
+    assert_eq!(
+        (default.max_keep_alive, default.receive_maximum),
+        (None, 65535)
+    );
+    for bad in ["max_keep_alive: 0\n", "receive_maximum: 0\n"] {
+        let text = BrokerConfig::from_yaml(bad)
+            .expect_err("invalid")
+            .to_string();
+        assert!(
+            text.contains(bad.split(':').next().unwrap_or_default()),
+            "{text}"
+        );
+    }
+}
+
+#[test]
 fn error_names_key_path_and_expectation() {
     let err = BrokerConfig::from_yaml("listeners:\n  default:\n    max_connections: many\n")
         .expect_err("invalid");
