@@ -8,6 +8,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 
+use super::expiry;
 use super::framing::{ReadError, read_packet};
 use super::handshake::{Opened, Origin, open};
 use super::journal::Journal;
@@ -17,9 +18,10 @@ use super::session::Producer;
 use super::session::Session;
 use super::shared::Shared;
 use super::subscriptions::SliceYield;
+use super::topic_alias::InboundAliases;
 use crate::codec::{
-    self, DecodeError, LastWill, Packet, Publish, QoS, ReasonBody, ReasonCode, SubAck, SubAckCode,
-    Subscribe, UnsubAck, Unsubscribe,
+    self, Ack, DecodeError, LastWill, Packet, PacketId, Publish, QoS, ReasonBody, ReasonCode,
+    SubAck, SubAckCode, Subscribe, UnsubAck, Unsubscribe,
 };
 use crate::plugin::{Action, Hooks, Plugin, SessionInfo};
 use crate::store::StoreOp;
@@ -73,6 +75,7 @@ where
         info: &info,
         outbox: &outbox,
         keep_alive,
+        aliases: InboundAliases::default(),
     };
     let end = connection.read_loop(&mut reader, buf).await;
     Box::pin(connection.close(end, writer_task)).await;
@@ -85,6 +88,16 @@ struct Connection<'a, P> {
     info: &'a SessionInfo,
     outbox: &'a Arc<Outbox>,
     keep_alive: Option<Duration>,
+    /// The topic aliases the client set on this connection (MQTT 5.0).
+    aliases: InboundAliases,
+}
+
+/// The acknowledgement a QoS 1/2 publisher is owed, which [`Connection::publish_checked`]
+/// queues with the reason code its checks and routing give.
+#[derive(Debug, Clone, Copy)]
+enum Owed {
+    PubAck(PacketId),
+    PubRec(PacketId),
 }
 
 impl<P: Plugin> Connection<'_, P> {
@@ -100,7 +113,7 @@ impl<P: Plugin> Connection<'_, P> {
         if !matches!(end, End::Disconnect | End::Shutdown | End::TakenOver)
             && let Some(will) = &self.info.will
         {
-            self.publish_checked(&will_message(will), None).await;
+            self.publish_checked(&will_message(will), None, None).await;
         }
         core.detach(self.session, self.outbox).await;
         core.stats.clients_connected.decrement();
@@ -242,9 +255,29 @@ impl<P: Plugin> Connection<'_, P> {
     async fn handle(&mut self, packet: Packet, held: &mut HeldBack) -> Option<End> {
         let limits = self.shared.core.limits;
         match packet {
-            Packet::Publish(publish) => self.handle_publish(publish, held).await,
+            Packet::Publish(mut publish) => {
+                // MQTT 5.0 only: resolve the topic alias, note the arrival for message expiry.
+                if publish.properties.is_some() {
+                    let maximum = self.shared.core.config.topic_alias_maximum;
+                    if self.aliases.resolve(&mut publish, maximum).is_err() {
+                        tracing::warn!(
+                            client_id = self.client_id(),
+                            "invalid topic alias; closing connection"
+                        );
+                        return Some(self.protocol_error(ReasonCode::TopicAliasInvalid));
+                    }
+                    expiry::stamp(&mut publish);
+                }
+                self.handle_publish(publish, held).await;
+            }
             Packet::PubAck(ack) | Packet::PubComp(ack) => {
-                self.session.complete(ack.packet_id, limits);
+                self.session
+                    .complete(ack.packet_id, limits, &self.shared.core.stats);
+            }
+            // MQTT 5.0: a PUBREC with a failure code ends the exchange (no PUBREL).
+            Packet::PubRec(ack) if ack.reason.is_error() => {
+                self.session
+                    .complete(ack.packet_id, limits, &self.shared.core.stats);
             }
             Packet::PubRec(ack) => self.session.received(ack.packet_id),
             Packet::PubRel(ack) => {
@@ -277,17 +310,23 @@ impl<P: Plugin> Connection<'_, P> {
             | Packet::UnsubAck(_)
             | Packet::PingResp
             | Packet::Auth(_)) => {
-                self.shared.core.stats.protocol_errors.increment();
                 tracing::warn!(
                     client_id = self.client_id(),
                     packet = other.name(),
                     "protocol violation; closing connection"
                 );
-                self.disconnect_v5(ReasonCode::ProtocolError);
-                return Some(End::ProtocolError);
+                return Some(self.protocol_error(ReasonCode::ProtocolError));
             }
         }
         None
+    }
+
+    /// Counts a protocol violation, which ends the connection (an MQTT 5.0 client is told
+    /// `reason` with a DISCONNECT).
+    fn protocol_error(&self, reason: ReasonCode) -> End {
+        self.shared.core.stats.protocol_errors.increment();
+        self.disconnect_v5(reason);
+        End::ProtocolError
     }
 
     async fn handle_publish(&mut self, publish: Publish, held: &mut HeldBack) {
@@ -301,13 +340,12 @@ impl<P: Plugin> Connection<'_, P> {
         let mark = self.durable_mark();
         match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
-                let ack = self.push_ack_first(Packet::PubAck(id.into()));
-                self.publish_checked(&publish, Some(held)).await;
+                let owed = Some(Owed::PubAck(id));
+                let (ack, _) = self.publish_checked(&publish, Some(held), owed).await;
                 self.settle_ack(ack, mark);
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 // Delivered once when first received; a retransmission (DUP) only gets PUBREC again.
-                let ack = self.push_ack_first(Packet::PubRec(id.into()));
                 let mut group = None;
                 let first = {
                     let mut state = self.session.lock();
@@ -325,13 +363,30 @@ impl<P: Plugin> Connection<'_, P> {
                     }
                     first
                 };
-                if first {
-                    self.publish_checked(&publish, Some(held)).await;
-                }
+                let ack = if first {
+                    let owed = Some(Owed::PubRec(id));
+                    let (ack, reason) = self.publish_checked(&publish, Some(held), owed).await;
+                    if reason.is_error() {
+                        // MQTT 5.0: a PUBREC with a failure code ends the exchange; no PUBREL
+                        // follows, so the id is free again.
+                        let mut state = self.session.lock();
+                        if state.incoming_qos2.remove(&id.get()) {
+                            state.journal_op(|client_id| StoreOp::Qos2Released {
+                                client_id,
+                                packet_id: id,
+                            });
+                        }
+                    }
+                    ack
+                } else {
+                    self.push_ack_first(Packet::PubRec(id.into()))
+                };
                 drop(group);
                 self.settle_ack(ack, mark);
             }
-            _ => self.publish_checked(&publish, Some(held)).await,
+            _ => {
+                self.publish_checked(&publish, Some(held), None).await;
+            }
         }
     }
 
@@ -389,10 +444,21 @@ impl<P: Plugin> Connection<'_, P> {
     /// with [`BrokerContext::open_dollar_prefix`](crate::plugin::BrokerContext::open_dollar_prefix),
     /// and the plugins may deny the topic. `held` receives the congested subscribers to wait for
     /// (see [`Shared::route`]).
-    async fn publish_checked(&self, message: &Publish, held: Option<&mut HeldBack>) {
+    ///
+    /// The acknowledgement `owed` is queued once the outcome is known and before any copy is
+    /// delivered (so it leaves ahead of the copies routed back to this client), with its reason
+    /// for an MQTT 5.0 client: 0x90 for a `$` topic, 0x87 when a plugin denied it, 0x10 when no
+    /// subscription matched; a 3.1.1 client is acknowledged alike whatever became of the message.
+    /// Returns the acknowledgement's position for [`Connection::settle_ack`] and the reason.
+    async fn publish_checked(
+        &self,
+        message: &Publish,
+        held: Option<&mut HeldBack>,
+        owed: Option<Owed>,
+    ) -> (Option<u64>, ReasonCode) {
         if message.topic.starts_with('$') && !self.shared.core.dollar_topic_open(&message.topic) {
             tracing::debug!(topic = %message.topic, "client publish to a $ topic dropped");
-            return;
+            return self.acknowledge(owed, ReasonCode::TopicNameInvalid);
         }
         let plugins = &self.shared.plugins;
         if self.shared.hooked(Hooks::TOPIC_FILTERING)
@@ -402,14 +468,48 @@ impl<P: Plugin> Connection<'_, P> {
                 .permits()
         {
             tracing::debug!(client_id = self.client_id(), topic = %message.topic, "publish denied by a plugin");
-            return;
+            return self.acknowledge(owed, ReasonCode::NotAuthorized);
         }
         if self.shared.hooked(Hooks::MESSAGE_BROADCAST) {
             plugins
                 .on_broker_message_broadcast(self.client_id(), message)
                 .await;
         }
-        self.shared.route(self.client_id(), message, held).await;
+        let mut acked = (None, ReasonCode::Success);
+        self.shared
+            .route_then(self.client_id(), message, held, |targets| {
+                let reason = match targets {
+                    0 => ReasonCode::NoMatchingSubscribers,
+                    _ => ReasonCode::Success,
+                };
+                acked = self.acknowledge(owed, reason);
+            })
+            .await;
+        acked
+    }
+
+    /// Queues the acknowledgement `owed`, if any ([`Connection::push_ack_first`]), with `reason`
+    /// on an MQTT 5.0 connection and success on the others; returns its position and the
+    /// reason sent.
+    fn acknowledge(&self, owed: Option<Owed>, reason: ReasonCode) -> (Option<u64>, ReasonCode) {
+        let Some(owed) = owed else {
+            return (None, reason);
+        };
+        let reason = if self.info.protocol.is_v5() {
+            reason
+        } else {
+            ReasonCode::Success
+        };
+        let ack = |packet_id| Ack {
+            packet_id,
+            reason,
+            properties: None,
+        };
+        let packet = match owed {
+            Owed::PubAck(id) => Packet::PubAck(ack(id)),
+            Owed::PubRec(id) => Packet::PubRec(ack(id)),
+        };
+        (self.push_ack_first(packet), reason)
     }
 
     async fn handle_subscribe(&mut self, subscribe: Subscribe) {
@@ -470,7 +570,8 @@ impl<P: Plugin> Connection<'_, P> {
         }
         // Retained messages go to this subscriber only, for each filter just subscribed.
         for (filter, qos) in granted {
-            for message in shared.core.router.retained_matching(&filter) {
+            let journal = shared.core.journal.as_deref();
+            for message in shared.core.router.retained_matching(&filter, journal) {
                 shared
                     .deliver(self.session, &message, qos, Producer::Capped)
                     .await;
@@ -519,7 +620,7 @@ fn will_message(will: &LastWill) -> Publish {
             p.clone()
         }
     });
-    Publish {
+    let mut message = Publish {
         properties,
         ..Publish::new(
             will.topic.clone(),
@@ -527,5 +628,8 @@ fn will_message(will: &LastWill) -> Publish {
             will.qos,
             will.retain,
         )
-    }
+    };
+    // Its message expiry interval runs from its publication.
+    expiry::stamp(&mut message);
+    message
 }

@@ -4,6 +4,7 @@
 //! See `ARCHITECTURE.md` for the path of a PUBLISH and which lock protects what.
 
 mod connection;
+mod expiry;
 mod framing;
 mod handshake;
 mod journal;
@@ -17,7 +18,9 @@ mod shared;
 mod stats;
 mod store_thread;
 mod subscriptions;
+mod topic_alias;
 mod trigger;
+mod v5_writer;
 
 use std::future::Future;
 use std::net::SocketAddr;

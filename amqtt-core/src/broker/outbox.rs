@@ -17,6 +17,7 @@ use tokio::sync::Notify;
 use super::journal::Journal;
 use super::stats::Stats;
 use super::trigger::Trigger;
+use super::v5_writer::V5Writer;
 use crate::codec::{Packet, ProtocolVersion};
 use crate::plugin::{Hooks, Plugin, SessionInfo};
 
@@ -237,7 +238,8 @@ impl Outbox {
         }
     }
 
-    /// Drains the queue into `buf`, encoded for `protocol`, up to the first packet still waiting for the
+    /// Drains the queue into `buf`, encoded for `protocol` (and, for MQTT 5.0, adapted to the
+    /// client by `v5`), up to the first packet still waiting for the
     /// store (everything up to `committed` is on disk); returns how many packets were taken and
     /// whether one is left waiting. With `sent_hook`, the packet-sent hook runs here, under the
     /// queue's lock: it is synchronous and must not block.
@@ -248,6 +250,7 @@ impl Outbox {
         sent_hook: Option<(&P, &SessionInfo)>,
         committed: u64,
         protocol: ProtocolVersion,
+        v5: &mut Option<Box<V5Writer>>,
     ) -> (usize, bool) {
         let mut queue = self.lock();
         while queue.held.front().is_some_and(|&(_, seq)| seq <= committed) {
@@ -261,17 +264,28 @@ impl Outbox {
         let waiting = count < queue.packets.len();
         queue.taken += count as u64;
         let mut messages = 0;
+        let mut dropped = 0;
+        let mut now = None;
         for packet in queue.packets.drain(..count) {
-            if let Packet::Publish(_) = packet {
-                messages += 1;
-            }
             if let Some((plugins, session)) = sent_hook {
                 plugins.on_mqtt_packet_sent(&packet, Some(session));
             }
-            packet.encode_as(protocol, buf);
+            match v5.as_deref_mut() {
+                None => packet.encode_as(protocol, buf),
+                Some(v5) => {
+                    // Expired or too large for the client: not sent (see `v5_writer.rs`).
+                    if !v5.encode(&packet, buf, stats, &mut now) {
+                        dropped += 1;
+                        continue;
+                    }
+                }
+            }
+            if let Packet::Publish(_) = packet {
+                messages += 1;
+            }
         }
         drop(queue);
-        stats.packets_sent.add(count as u64);
+        stats.packets_sent.add((count - dropped) as u64);
         stats.messages_sent.add(messages);
         (count, waiting)
     }
@@ -290,13 +304,20 @@ impl Outbox {
             && plugins.active_hooks().contains(Hooks::PACKET_SENT);
         let sent_hook = hooked.then_some((plugins, session));
         let mut buf = BytesMut::new();
+        let mut v5 = V5Writer::for_client(session);
         loop {
             let notified = self.wake_writer.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let committed = journal.map_or(u64::MAX, Journal::committed);
-            let (count, waiting) =
-                self.drain_into(&mut buf, stats, sent_hook, committed, session.protocol);
+            let (count, waiting) = self.drain_into(
+                &mut buf,
+                stats,
+                sent_hook,
+                committed,
+                session.protocol,
+                &mut v5,
+            );
             if count == 0 {
                 if let (true, Some(journal)) = (waiting, journal) {
                     // The next packet waits for the store: for its commit, then drain again.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::expiry;
 use super::session::{Delivery, Producer, Session, SessionLimits};
 use super::shared::Shared;
 use crate::codec::{Publish, QoS};
@@ -39,11 +40,20 @@ impl<P: Plugin> Shared<P> {
     /// of the publisher (empty for a message a plugin published). A producer that passes `held`
     /// gets the congested sessions there and must wait for them ([`HeldBack::wait`]); without
     /// it full queues drop the message.
-    pub(crate) async fn route(
+    pub(crate) async fn route(&self, sender: &str, message: &Publish, held: Option<&mut HeldBack>) {
+        self.route_then(sender, message, held, |_| ()).await;
+    }
+
+    /// [`Shared::route`], calling `targeted` with the number of sessions the message goes to
+    /// once they are known and before any is given the message: a publisher's acknowledgement
+    /// queued there, with a reason code that depends on it, leaves ahead of the copies routed
+    /// back to the publisher.
+    pub(crate) async fn route_then(
         &self,
         sender: &str,
         message: &Publish,
         mut held: Option<&mut HeldBack>,
+        targeted: impl FnOnce(usize),
     ) {
         let core = &*self.core;
         if message.retain {
@@ -69,7 +79,9 @@ impl<P: Plugin> Shared<P> {
             Some(_) => Producer::Waits,
             None => Producer::Capped,
         };
-        for (session, granted) in core.router.targets(&message.topic) {
+        let targets = core.router.targets(&message.topic);
+        targeted(targets.len());
+        for (session, granted) in targets {
             let congested = self.deliver(&session, message, granted, producer).await;
             if let (true, Some(held)) = (congested, held.as_deref_mut()) {
                 held.0.push(session);
@@ -123,7 +135,8 @@ pub(crate) async fn route_plugin_messages<P: Plugin>(
     loop {
         tokio::select! {
             message = messages.recv() => match message {
-                Some(message) => {
+                Some(mut message) => {
+                    expiry::stamp(&mut message);
                     shared.route("", &message, Some(&mut held)).await;
                     held.wait(core.limits, core.config.backpressure_timeout).await;
                 }

@@ -8,10 +8,11 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
+use super::expiry;
 use super::journal::Journal;
 use super::outbox::Outbox;
 use super::stats::Stats;
-use crate::codec::{ByteString, Packet, PacketId, Publish, QoS};
+use crate::codec::{ByteString, Packet, PacketId, ProtocolVersion, Publish, QoS};
 use crate::plugin::{SessionInfo, SessionSummary};
 use crate::store::{MessageState, StoreOp, StoredMessage, StoredSession};
 
@@ -191,6 +192,14 @@ impl Session {
             // Routed just before the session left the index: nobody will ever read it.
             return (Delivery::Dropped, false);
         }
+        if let Some(max) = state.max_packet_size()
+            && message.encoded_len_as(ProtocolVersion::V5) > max
+        {
+            // MQTT 5.0 (3.1.2.11.4): larger than the client accepts, so never sent; a QoS 1/2
+            // message is done with as if it had been sent and acknowledged.
+            stats.dropped_too_large.increment();
+            return (Delivery::Dropped, false);
+        }
         // A producer that waits may overfill a connected, unstalled session by its one message:
         // every such producer then waits, so the overshoot is bounded by their number.
         let may_overfill =
@@ -210,6 +219,11 @@ impl Session {
                     (Delivery::Dropped, false)
                 }
             };
+        }
+        if state.pending.len() >= limits.max_queued && !may_overfill && !state.overflowing {
+            // Expired messages make room first (only MQTT 5.0 messages can expire). Once per
+            // overflow episode: a scan that frees nothing is not repeated for every drop.
+            state.purge_expired(stats);
         }
         if state.pending.len() >= limits.max_queued && !may_overfill {
             stats.dropped_queue_full.increment();
@@ -231,7 +245,7 @@ impl Session {
         state.next_entry += 1;
         state.journal_message(entry, MessageState::Queued, None, &message);
         state.pending.push_back((entry, message));
-        state.pump(limits);
+        state.pump(limits, stats);
         let delivery = match (&state.outbox, state.pending.is_empty()) {
             (None, _) => Delivery::QueuedOffline,
             (Some(_), true) => Delivery::Sent,
@@ -277,8 +291,9 @@ impl Session {
         }
     }
 
-    /// Handles PUBACK (QoS 1) or PUBCOMP (QoS 2) for `id`; frees an in-flight slot.
-    pub(crate) fn complete(&self, id: PacketId, limits: SessionLimits) {
+    /// Handles PUBACK (QoS 1) or PUBCOMP (QoS 2) for `id`, or a PUBREC with a failure code
+    /// (which ends the exchange); frees an in-flight slot.
+    pub(crate) fn complete(&self, id: PacketId, limits: SessionLimits, stats: &Stats) {
         let mut state = self.lock();
         if let Some(pos) = state.inflight.iter().position(|e| e.id == id) {
             if let Some(done) = state.inflight.remove(pos) {
@@ -287,7 +302,7 @@ impl Session {
                     entry: done.entry,
                 });
             }
-            state.pump(limits);
+            state.pump(limits, stats);
         }
     }
 
@@ -423,7 +438,7 @@ impl SessionState {
 
     /// Attaches a new connection: re-sends everything in flight (PUBLISH with DUP, or PUBREL),
     /// then moves queued messages into the in-flight window.
-    pub(crate) fn attach(&mut self, outbox: Arc<Outbox>, limits: SessionLimits) {
+    pub(crate) fn attach(&mut self, outbox: Arc<Outbox>, limits: SessionLimits, stats: &Stats) {
         // A QoS 2 message goes out only once its stored copy is durable (see `pump`).
         let hold = self.journal.as_ref().and_then(|j| j.hold_mark());
         for entry in &self.inflight {
@@ -441,20 +456,68 @@ impl SessionState {
         }
         self.outbox = Some(outbox);
         self.disconnected_at = None;
-        self.pump(limits);
+        self.pump(limits, stats);
     }
 
-    /// Moves pending messages into flight while the in-flight window has room. The window, not
+    /// The in-flight window: `max_inflight`, or the client's Receive Maximum if that is smaller
+    /// (MQTT 5.0, 3.3.4).
+    fn window(&self, limits: SessionLimits) -> usize {
+        match self
+            .info
+            .properties
+            .as_deref()
+            .and_then(|p| p.receive_maximum)
+        {
+            Some(receive_maximum) => limits.max_inflight.min(usize::from(receive_maximum.get())),
+            None => limits.max_inflight,
+        }
+    }
+
+    /// The largest packet an MQTT 5.0 client accepts, if it set one.
+    fn max_packet_size(&self) -> Option<usize> {
+        let max = self.info.properties.as_deref()?.maximum_packet_size?;
+        usize::try_from(max.get()).ok()
+    }
+
+    /// Drops the queued messages whose expiry interval has passed (counted).
+    fn purge_expired(&mut self, stats: &Stats) {
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        self.pending.retain(|(entry, message)| {
+            let keep = !expiry::expired(message, now);
+            if !keep {
+                expired.push(*entry);
+            }
+            keep
+        });
+        stats.messages_expired.add(expired.len() as u64);
+        for entry in expired {
+            self.journal_op(|client_id| StoreOp::MessageDone { client_id, entry });
+        }
+    }
+
+    /// Moves pending messages into flight while the in-flight window has room (dropping
+    /// expired ones). The window, not
     /// the outbox's capacity, bounds them: a message held back for a full outbox would have no
     /// event left to release it once the outbox drained.
-    fn pump(&mut self, limits: SessionLimits) {
+    fn pump(&mut self, limits: SessionLimits, stats: &Stats) {
         let Some(outbox) = self.outbox.clone() else {
             return;
         };
-        while self.inflight.len() < limits.max_inflight {
+        let window = self.window(limits);
+        let mut now = None;
+        while self.inflight.len() < window {
             let Some((entry, mut message)) = self.pending.pop_front() else {
                 return;
             };
+            // MQTT 5.0: a message whose expiry interval passed while it waited is not sent.
+            if message.properties.is_some()
+                && expiry::expired(&message, *now.get_or_insert_with(Instant::now))
+            {
+                stats.messages_expired.increment();
+                self.journal_op(|client_id| StoreOp::MessageDone { client_id, entry });
+                continue;
+            }
             let id = self.allocate_packet_id();
             message.packet_id = Some(id);
             let seq = self.journal_op(|client_id| StoreOp::MessageSent {

@@ -81,6 +81,12 @@ pub struct Stats {
     /// QoS 1/2 messages dropped because the subscriber's session queue was full (`max_queued`)
     /// and it was offline or stalled, or the producer could not wait.
     pub dropped_queue_full: Counter,
+    /// MQTT 5.0 messages dropped for a subscriber because their Message Expiry Interval passed
+    /// while they waited for it (queued offline, pending, or in its outbound queue).
+    pub messages_expired: Counter,
+    /// Packets not sent to an MQTT 5.0 client because they were larger than the Maximum Packet
+    /// Size it gave in its CONNECT.
+    pub dropped_too_large: Counter,
     /// Connections refused at once because their listener was at `max_connections`.
     pub connections_refused: Counter,
     /// Connections closed because of a malformed packet or a protocol violation.
