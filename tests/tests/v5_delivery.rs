@@ -58,6 +58,20 @@ async fn subscriber_and_publisher(
     (sub, publisher)
 }
 
+/// Publishes `payloads` to `topic` at QoS 1 without properties, ids 1, 2, ...
+async fn publish_qos1(publisher: &mut V5Client, topic: &str, payloads: &[&str]) {
+    for (id, payload) in (1..).zip(payloads) {
+        let message = publish_v5(
+            topic,
+            payload,
+            QoS::AtLeastOnce,
+            Some(id),
+            Properties::default(),
+        );
+        publisher.publish_acked(message).await;
+    }
+}
+
 /// Sends DISCONNECT (normal) and waits until the broker has let the client go.
 async fn disconnect<P: Plugin>(broker: &TestBroker<P>, mut client: V5Client) {
     let connected = broker.handle.stats().clients_connected.get();
@@ -155,16 +169,7 @@ async fn receive_maximum_caps_the_messages_in_flight() {
     let two = receive_maximum(2);
     let (mut sub, mut publisher) =
         subscriber_and_publisher(broker.addr, two, "t", QoS::AtLeastOnce).await;
-    for id in 1..=5 {
-        let message = publish_v5(
-            "t",
-            &id.to_string(),
-            QoS::AtLeastOnce,
-            Some(id),
-            Properties::default(),
-        );
-        publisher.publish_acked(message).await;
-    }
+    publish_qos1(&mut publisher, "t", &["1", "2", "3", "4", "5"]).await;
     let a = sub.recv_publish().await;
     let b = sub.recv_publish().await;
     assert_eq!((&a.payload[..], &b.payload[..]), (&b"1"[..], &b"2"[..]));
@@ -291,16 +296,7 @@ async fn nothing_larger_than_the_clients_maximum_packet_size_is_sent() {
     let (mut sub, mut publisher) =
         subscriber_and_publisher(broker.addr, small, "m", QoS::AtLeastOnce).await;
     let big = "x".repeat(100);
-    for (id, payload) in [(1, big.as_str()), (2, "small")] {
-        let message = publish_v5(
-            "m",
-            payload,
-            QoS::AtLeastOnce,
-            Some(id),
-            Properties::default(),
-        );
-        publisher.publish_acked(message).await;
-    }
+    publish_qos1(&mut publisher, "m", &[&big, "small"]).await;
     publisher
         .send(Packet::Publish(publish_v5(
             "m",
@@ -316,6 +312,34 @@ async fn nothing_larger_than_the_clients_maximum_packet_size_is_sent() {
     sub.puback(message.packet_id.expect("QoS 1/2 has an id"))
         .await;
     sub.expect_silence(QUIET).await;
+    assert_eq!(broker.handle.stats().dropped_too_large.get(), 2);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn a_client_that_returns_with_a_smaller_maximum_packet_size_gets_only_what_fits() {
+    let broker = TestBroker::start("").await;
+    let window = Properties {
+        receive_maximum: NonZeroU16::new(1),
+        ..persistent()
+    };
+    let (mut sub, mut publisher) =
+        subscriber_and_publisher(broker.addr, window.clone(), "m", QoS::AtLeastOnce).await;
+    let big = "x".repeat(100);
+    publish_qos1(&mut publisher, "m", &[&big, &big, "small"]).await;
+    // The first is in flight (not acknowledged), the others wait in the session.
+    assert_eq!(sub.recv_publish().await.payload.len(), 100);
+    disconnect(&broker, sub).await;
+
+    let small = Properties {
+        maximum_packet_size: NonZeroU32::new(64),
+        ..window
+    };
+    let mut connect = connect_v5("sub", small);
+    connect.clean_session = false;
+    let (mut sub, _) = V5Client::connect_with(broker.addr, connect).await;
+    let message = sub.recv_publish().await;
+    assert_eq!(&message.payload[..], b"small");
     assert_eq!(broker.handle.stats().dropped_too_large.get(), 2);
     broker.stop().await;
 }

@@ -13,6 +13,7 @@ use super::framing::{ReadError, read_packet};
 use super::handshake::{Opened, Origin, open};
 use super::journal::Journal;
 use super::outbox::Outbox;
+use super::publish_ack::{self, Owed};
 use super::routing::HeldBack;
 use super::session::Producer;
 use super::session::Session;
@@ -20,8 +21,8 @@ use super::shared::Shared;
 use super::subscriptions::SliceYield;
 use super::topic_alias::InboundAliases;
 use crate::codec::{
-    self, Ack, DecodeError, LastWill, Packet, PacketId, Publish, QoS, ReasonBody, ReasonCode,
-    SubAck, SubAckCode, Subscribe, UnsubAck, Unsubscribe,
+    self, DecodeError, LastWill, Packet, Publish, QoS, ReasonBody, ReasonCode, SubAck, SubAckCode,
+    Subscribe, UnsubAck, Unsubscribe,
 };
 use crate::plugin::{Action, Hooks, Plugin, SessionInfo};
 use crate::store::StoreOp;
@@ -90,14 +91,6 @@ struct Connection<'a, P> {
     keep_alive: Option<Duration>,
     /// The topic aliases the client set on this connection (MQTT 5.0).
     aliases: InboundAliases,
-}
-
-/// The acknowledgement a QoS 1/2 publisher is owed, which [`Connection::publish_checked`]
-/// queues with the reason code its checks and routing give.
-#[derive(Debug, Clone, Copy)]
-enum Owed {
-    PubAck(PacketId),
-    PubRec(PacketId),
 }
 
 impl<P: Plugin> Connection<'_, P> {
@@ -264,7 +257,9 @@ impl<P: Plugin> Connection<'_, P> {
                             client_id = self.client_id(),
                             "invalid topic alias; closing connection"
                         );
-                        return Some(self.protocol_error(ReasonCode::TopicAliasInvalid));
+                        self.shared.core.stats.protocol_errors.increment();
+                        self.disconnect_v5(ReasonCode::TopicAliasInvalid);
+                        return Some(End::ProtocolError);
                     }
                     expiry::stamp(&mut publish);
                 }
@@ -310,23 +305,17 @@ impl<P: Plugin> Connection<'_, P> {
             | Packet::UnsubAck(_)
             | Packet::PingResp
             | Packet::Auth(_)) => {
+                self.shared.core.stats.protocol_errors.increment();
                 tracing::warn!(
                     client_id = self.client_id(),
                     packet = other.name(),
                     "protocol violation; closing connection"
                 );
-                return Some(self.protocol_error(ReasonCode::ProtocolError));
+                self.disconnect_v5(ReasonCode::ProtocolError);
+                return Some(End::ProtocolError);
             }
         }
         None
-    }
-
-    /// Counts a protocol violation, which ends the connection (an MQTT 5.0 client is told
-    /// `reason` with a DISCONNECT).
-    fn protocol_error(&self, reason: ReasonCode) -> End {
-        self.shared.core.stats.protocol_errors.increment();
-        self.disconnect_v5(reason);
-        End::ProtocolError
     }
 
     async fn handle_publish(&mut self, publish: Publish, held: &mut HeldBack) {
@@ -446,10 +435,8 @@ impl<P: Plugin> Connection<'_, P> {
     /// (see [`Shared::route`]).
     ///
     /// The acknowledgement `owed` is queued once the outcome is known and before any copy is
-    /// delivered (so it leaves ahead of the copies routed back to this client), with its reason
-    /// for an MQTT 5.0 client: 0x90 for a `$` topic, 0x87 when a plugin denied it, 0x10 when no
-    /// subscription matched; a 3.1.1 client is acknowledged alike whatever became of the message.
-    /// Returns the acknowledgement's position for [`Connection::settle_ack`] and the reason.
+    /// delivered (so it leaves ahead of the copies routed back to this client), with the reason
+    /// code for it (`publish_ack.rs`). Returns the acknowledgement's position for [`Connection::settle_ack`] and the reason.
     async fn publish_checked(
         &self,
         message: &Publish,
@@ -478,11 +465,7 @@ impl<P: Plugin> Connection<'_, P> {
         let mut acked = (None, ReasonCode::Success);
         self.shared
             .route_then(self.client_id(), message, held, |targets| {
-                let reason = match targets {
-                    0 => ReasonCode::NoMatchingSubscribers,
-                    _ => ReasonCode::Success,
-                };
-                acked = self.acknowledge(owed, reason);
+                acked = self.acknowledge(owed, publish_ack::routed(targets));
             })
             .await;
         acked
@@ -495,20 +478,7 @@ impl<P: Plugin> Connection<'_, P> {
         let Some(owed) = owed else {
             return (None, reason);
         };
-        let reason = if self.info.protocol.is_v5() {
-            reason
-        } else {
-            ReasonCode::Success
-        };
-        let ack = |packet_id| Ack {
-            packet_id,
-            reason,
-            properties: None,
-        };
-        let packet = match owed {
-            Owed::PubAck(id) => Packet::PubAck(ack(id)),
-            Owed::PubRec(id) => Packet::PubRec(ack(id)),
-        };
+        let (packet, reason) = owed.packet(reason, self.info.protocol);
         (self.push_ack_first(packet), reason)
     }
 

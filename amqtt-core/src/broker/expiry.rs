@@ -9,7 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::codec::{Properties, Publish};
+use crate::codec::{Packet, Properties, Publish, QoS};
 
 /// Records now as the arrival time of `message` if it carries an expiry interval and has none
 /// yet. A message just decoded owns its properties, so this changes them in place.
@@ -58,12 +58,24 @@ pub(crate) fn expired(message: &Publish, now: Instant) -> bool {
         .is_some_and(|p| expiry(p, now) == Expiry::Expired)
 }
 
+/// Whether `packet` is a QoS 0 message that expired in a connection's outbound queue, for a
+/// writer without a [`V5Writer`](super::v5_writer::V5Writer) (a 3.1.1 subscriber of a 5.0
+/// message: one `Option` check for anything else). `now` is read once per drain.
+pub(crate) fn expired_qos0(packet: &Packet, now: &mut Option<Instant>) -> bool {
+    match packet {
+        Packet::Publish(message) if message.properties.is_some() => {
+            message.qos == QoS::AtMostOnce
+                && expired(message, *now.get_or_insert_with(Instant::now))
+        }
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::codec::QoS;
 
     fn expiring(interval: u32) -> Publish {
         Publish {

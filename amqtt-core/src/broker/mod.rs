@@ -9,6 +9,7 @@ mod framing;
 mod handshake;
 mod journal;
 mod outbox;
+mod publish_ack;
 mod registry;
 mod restore;
 mod router;

@@ -14,6 +14,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
+use super::expiry;
 use super::journal::Journal;
 use super::stats::Stats;
 use super::trigger::Trigger;
@@ -271,6 +272,11 @@ impl Outbox {
                 plugins.on_mqtt_packet_sent(&packet, Some(session));
             }
             match v5.as_deref_mut() {
+                None if expiry::expired_qos0(&packet, &mut now) => {
+                    stats.messages_expired.increment();
+                    dropped += 1;
+                    continue;
+                }
                 None => packet.encode_as(protocol, buf),
                 Some(v5) => {
                     // Expired or too large for the client: not sent (see `v5_writer.rs`).

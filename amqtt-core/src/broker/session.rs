@@ -439,6 +439,9 @@ impl SessionState {
     /// Attaches a new connection: re-sends everything in flight (PUBLISH with DUP, or PUBREL),
     /// then moves queued messages into the in-flight window.
     pub(crate) fn attach(&mut self, outbox: Arc<Outbox>, limits: SessionLimits, stats: &Stats) {
+        if let Some(max) = self.max_packet_size() {
+            self.drop_too_large_inflight(max, stats);
+        }
         // A QoS 2 message goes out only once its stored copy is durable (see `pump`).
         let hold = self.journal.as_ref().and_then(|j| j.hold_mark());
         for entry in &self.inflight {
@@ -479,6 +482,28 @@ impl SessionState {
         usize::try_from(max.get()).ok()
     }
 
+    /// Drops the messages in flight that are larger than `max`, the Maximum Packet Size of the
+    /// client now attached: done with as if acknowledged (3.1.2.11.4), counted.
+    fn drop_too_large_inflight(&mut self, max: usize, stats: &Stats) {
+        let mut done = Vec::new();
+        self.inflight.retain(|e| {
+            let too_large = match &e.state {
+                Inflight::Unacked(p) | Inflight::Unreceived(p) => {
+                    p.encoded_len_as(ProtocolVersion::V5) > max
+                }
+                Inflight::Released => false,
+            };
+            if too_large {
+                done.push(e.entry);
+            }
+            !too_large
+        });
+        stats.dropped_too_large.add(done.len() as u64);
+        for entry in done {
+            self.journal_op(|client_id| StoreOp::MessageDone { client_id, entry });
+        }
+    }
+
     /// Drops the queued messages whose expiry interval has passed (counted).
     fn purge_expired(&mut self, stats: &Stats) {
         let now = Instant::now();
@@ -505,16 +530,24 @@ impl SessionState {
             return;
         };
         let window = self.window(limits);
+        let max_packet_size = self.max_packet_size();
         let mut now = None;
         while self.inflight.len() < window {
             let Some((entry, mut message)) = self.pending.pop_front() else {
                 return;
             };
-            // MQTT 5.0: a message whose expiry interval passed while it waited is not sent.
-            if message.properties.is_some()
-                && expiry::expired(&message, *now.get_or_insert_with(Instant::now))
-            {
-                stats.messages_expired.increment();
+            // MQTT 5.0: a message whose expiry interval passed while it waited is not sent, nor
+            // one larger than the client now accepts (queued before it reconnected).
+            let expired = message.properties.is_some()
+                && expiry::expired(&message, *now.get_or_insert_with(Instant::now));
+            let too_large = max_packet_size
+                .is_some_and(|max| message.encoded_len_as(ProtocolVersion::V5) > max);
+            if expired || too_large {
+                if expired {
+                    stats.messages_expired.increment();
+                } else {
+                    stats.dropped_too_large.increment();
+                }
                 self.journal_op(|client_id| StoreOp::MessageDone { client_id, entry });
                 continue;
             }

@@ -8,7 +8,9 @@
 //! These per-subscriber changes are made here, at encode time, on a scratch copy of the
 //! message's properties that the writer reuses: the properties every copy of the message shares
 //! are never cloned per subscriber, and a message that needs no change is encoded as it is.
-//! A 3.1.1 connection has no [`V5Writer`] and pays one `Option` check per packet.
+//! A 3.1.1 connection has no [`V5Writer`]: its writer only drops expired QoS 0 messages
+//! ([`expired_qos0`](super::expiry::expired_qos0)), one `Option` check for a packet without
+//! properties.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -75,6 +77,7 @@ impl V5Writer {
                     stats.messages_expired.increment();
                     return false;
                 }
+                // In flight already (QoS 1/2, its session waits for the ack): sent, no time left.
                 Expiry::Expired => left = Some(0),
                 Expiry::Left(seconds) => left = Some(seconds),
                 Expiry::Never => {}
