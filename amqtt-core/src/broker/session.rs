@@ -521,10 +521,10 @@ impl SessionState {
         }
     }
 
-    /// Moves pending messages into flight while the in-flight window has room (dropping
-    /// expired ones). The window, not
-    /// the outbox's capacity, bounds them: a message held back for a full outbox would have no
-    /// event left to release it once the outbox drained.
+    /// Moves pending messages into flight while the in-flight window has room (dropping those
+    /// expired or too large for the client). The window, not the outbox's capacity, bounds
+    /// them: a message held back for a full outbox would have no event left to release it once
+    /// the outbox drained.
     fn pump(&mut self, limits: SessionLimits, stats: &Stats) {
         let Some(outbox) = self.outbox.clone() else {
             return;

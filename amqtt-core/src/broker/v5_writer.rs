@@ -34,8 +34,8 @@ pub(crate) struct V5Writer {
     max_packet_size: Option<usize>,
     aliases: Option<OutboundAliases>,
     /// Reused for each PUBLISH whose properties change: unshared between packets, so setting
-    /// it allocates nothing.
-    scratch: Arc<Properties>,
+    /// it allocates nothing. Made at the first such PUBLISH.
+    scratch: Option<Arc<Properties>>,
 }
 
 impl V5Writer {
@@ -52,7 +52,7 @@ impl V5Writer {
             aliases: connect
                 .and_then(|p| p.topic_alias_maximum)
                 .and_then(OutboundAliases::new),
-            scratch: Arc::default(),
+            scratch: None,
         }))
     }
 
@@ -116,7 +116,8 @@ impl V5Writer {
             publish.encode_as(ProtocolVersion::V5, buf);
             return true;
         }
-        let scratch = Arc::make_mut(&mut self.scratch);
+        let shared = self.scratch.get_or_insert_default();
+        let scratch = Arc::make_mut(shared);
         match publish.properties.as_deref() {
             Some(properties) => scratch.clone_from(properties),
             None => *scratch = Properties::default(),
@@ -138,7 +139,7 @@ impl V5Writer {
             topic,
             packet_id: publish.packet_id,
             payload: publish.payload.clone(),
-            properties: Some(self.scratch.clone()),
+            properties: Some(shared.clone()),
         };
         sent.encode_as(ProtocolVersion::V5, buf);
         true
