@@ -172,7 +172,11 @@ impl Publisher {
             ),
             (
                 "messages/publish/dropped",
-                (stats.dropped_qos0.get() + stats.dropped_queue_full.get()).to_string(),
+                (stats.dropped_qos0.get()
+                    + stats.dropped_queue_full.get()
+                    + stats.messages_expired.get()
+                    + stats.dropped_too_large.get())
+                .to_string(),
             ),
             (
                 "messages/publish/dropped/qos0",
@@ -181,6 +185,14 @@ impl Publisher {
             (
                 "messages/publish/dropped/queue_full",
                 stats.dropped_queue_full.get().to_string(),
+            ),
+            (
+                "messages/publish/dropped/expired",
+                stats.messages_expired.get().to_string(),
+            ),
+            (
+                "messages/publish/dropped/too_large",
+                stats.dropped_too_large.get().to_string(),
             ),
             ("messages/retained/count", retained.to_string()),
             (

@@ -8,10 +8,13 @@ use std::collections::BTreeMap;
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::Duration;
 
+use amqtt_core::broker::Broker;
 use amqtt_core::codec::{Ack, Packet, Properties, Publish, QoS, ReasonBody, ReasonCode};
+use amqtt_core::config::BrokerConfig;
 use amqtt_core::plugin::{
     Action, BrokerContext, FromConfig, Hooks, Plugin, PluginError, SessionInfo, Verdict,
 };
+use amqtt_plugins::PackagedPlugins;
 use amqtt_tests::{RawClient, TestBroker, pid, publish_packet, wait_until};
 use client::{V5Client, alias, connect_v5, expiring, publish_v5};
 
@@ -341,6 +344,45 @@ async fn a_client_that_returns_with_a_smaller_maximum_packet_size_gets_only_what
     let message = sub.recv_publish().await;
     assert_eq!(&message.payload[..], b"small");
     assert_eq!(broker.handle.stats().dropped_too_large.get(), 2);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn sys_counts_the_messages_too_large_for_their_subscriber() {
+    let config = BrokerConfig::from_yaml(
+        "listeners:\n  default:\n    bind: 127.0.0.1:0\n\
+         plugins:\n  auth_anonymous:\n  broker_sys:\n    sys_interval: 1\n",
+    )
+    .expect("valid config");
+    let broker = TestBroker::serve(
+        Broker::<PackagedPlugins>::bind(config)
+            .await
+            .expect("broker binds"),
+    );
+    let topic = "$SYS/broker/messages/publish/dropped/too_large";
+    let mut sys = RawClient::connect(broker.addr, "sys").await;
+    sys.subscribe(1, &[(topic, QoS::AtMostOnce)]).await;
+    let small = Properties {
+        maximum_packet_size: NonZeroU32::new(64),
+        ..Properties::default()
+    };
+    let (_sub, mut publisher) =
+        subscriber_and_publisher(broker.addr, small, "m", QoS::AtMostOnce).await;
+    let big = publish_v5(
+        "m",
+        &"x".repeat(100),
+        QoS::AtMostOnce,
+        None,
+        Properties::default(),
+    );
+    publisher.send(Packet::Publish(big)).await;
+    loop {
+        let shown = sys.recv_publish().await;
+        assert_eq!(&*shown.topic, topic);
+        if &shown.payload[..] == b"1" {
+            break;
+        }
+    }
     broker.stop().await;
 }
 

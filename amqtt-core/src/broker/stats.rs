@@ -82,10 +82,11 @@ pub struct Stats {
     /// and it was offline or stalled, or the producer could not wait.
     pub dropped_queue_full: Counter,
     /// MQTT 5.0 messages dropped for a subscriber because their Message Expiry Interval passed
-    /// while they waited for it (queued offline, pending, or in its outbound queue).
+    /// while they waited for it (queued offline, pending, or in its outbound queue);
+    /// `$SYS/broker/messages/publish/dropped/expired`.
     pub messages_expired: Counter,
     /// Packets not sent to an MQTT 5.0 client because they were larger than the Maximum Packet
-    /// Size it gave in its CONNECT.
+    /// Size it gave in its CONNECT; `$SYS/broker/messages/publish/dropped/too_large`.
     pub dropped_too_large: Counter,
     /// Connections refused at once because their listener was at `max_connections`.
     pub connections_refused: Counter,
