@@ -109,7 +109,8 @@ async fn an_offline_queue_drops_expired_messages_and_forwards_the_time_left() {
     let message = sub.recv_publish().await;
     assert_eq!(&message.payload[..], b"long");
     let left = expiry_of(&message).expect("expiry interval forwarded");
-    assert!((97..=99).contains(&left), "time left {left}");
+    // 100 s less the 1.6 s waited, rounded up (a loaded machine may take a little longer).
+    assert!((95..=99).contains(&left), "time left {left}");
     sub.puback(message.packet_id.expect("QoS 1/2 has an id"))
         .await;
     sub.expect_silence(QUIET).await;
@@ -134,7 +135,8 @@ async fn retained_messages_expire_and_are_removed() {
     let message = sub.recv_publish().await;
     assert_eq!(&*message.topic, "r/2");
     assert!(message.retain);
-    assert_eq!(expiry_of(&message), Some(59));
+    let left = expiry_of(&message).expect("expiry interval forwarded");
+    assert!((56..=59).contains(&left), "time left {left}");
     sub.expect_silence(QUIET).await;
     assert_eq!(broker.handle.retained_count(), 1);
     broker.stop().await;
