@@ -174,7 +174,9 @@ impl Publisher {
                 "messages/publish/dropped",
                 (stats.dropped_qos0.get()
                     + stats.dropped_queue_full.get()
-                    + stats.dropped_shared.get())
+                    + stats.dropped_shared.get()
+                    + stats.messages_expired.get()
+                    + stats.dropped_too_large.get())
                 .to_string(),
             ),
             (
@@ -188,6 +190,14 @@ impl Publisher {
             (
                 "messages/publish/dropped/shared",
                 stats.dropped_shared.get().to_string(),
+            ),
+            (
+                "messages/publish/dropped/expired",
+                stats.messages_expired.get().to_string(),
+            ),
+            (
+                "messages/publish/dropped/too_large",
+                stats.dropped_too_large.get().to_string(),
             ),
             ("messages/retained/count", retained.to_string()),
             (

@@ -11,12 +11,15 @@ use tokio::task::JoinHandle;
 use super::framing::{ReadError, read_packet};
 use super::handshake::{Opened, Origin, open};
 use super::journal::Journal;
+use super::message_expiry;
 use super::outbox::Outbox;
+use super::publish_ack::{self, Owed};
 use super::routing::HeldBack;
 use super::session::Producer;
 use super::session::Session;
 use super::shared::Shared;
 use super::subscriptions::SliceYield;
+use super::topic_alias::InboundAliases;
 use super::will_delay::{self, PendingWill};
 use super::{disconnect, expiry, inbound_quota};
 use crate::codec::{
@@ -75,6 +78,7 @@ where
         info: &info,
         outbox: &outbox,
         keep_alive,
+        aliases: InboundAliases::default(),
     };
     let end = connection.read_loop(&mut reader, buf).await;
     let will = Box::pin(connection.close(end, writer_task)).await;
@@ -94,6 +98,8 @@ struct Connection<'a, P> {
     info: &'a SessionInfo,
     outbox: &'a Arc<Outbox>,
     keep_alive: Option<Duration>,
+    /// The topic aliases the client set on this connection (MQTT 5.0).
+    aliases: InboundAliases,
 }
 
 impl<P: Plugin> Connection<'_, P> {
@@ -113,7 +119,9 @@ impl<P: Plugin> Connection<'_, P> {
         {
             match will_delay::will_delay(will) {
                 Some(delay) => delayed = Some((delay, Arc::default())),
-                None => self.publish_checked(&will_message(will), None).await,
+                None => {
+                    self.publish_checked(&will_message(will), None, None).await;
+                }
             }
         }
         let pending = delayed.as_ref().map(|(_, pending)| Arc::clone(pending));
@@ -150,7 +158,8 @@ impl<P: Plugin> Connection<'_, P> {
         };
         if let (true, Some(message)) = (due, &self.info.will) {
             tracing::debug!(client_id = self.client_id(), "delayed will published");
-            self.publish_checked(&will_message(message), None).await;
+            self.publish_checked(&will_message(message), None, None)
+                .await;
         }
     }
 
@@ -291,7 +300,7 @@ impl<P: Plugin> Connection<'_, P> {
     async fn handle(&mut self, packet: Packet, held: &mut HeldBack) -> Option<End> {
         let limits = self.shared.core.limits;
         match packet {
-            Packet::Publish(publish) => {
+            Packet::Publish(mut publish) => {
                 if inbound_quota::exceeds_receive_maximum(
                     &self.shared.core,
                     self.session,
@@ -303,10 +312,26 @@ impl<P: Plugin> Connection<'_, P> {
                         ReasonCode::ReceiveMaximumExceeded,
                     ));
                 }
+                // MQTT 5.0 only: resolve the topic alias, note the arrival for message expiry.
+                if publish.properties.is_some() {
+                    let maximum = self.shared.core.config.topic_alias_maximum;
+                    if self.aliases.resolve(&mut publish, maximum).is_err() {
+                        return Some(
+                            self.violation("invalid topic alias", ReasonCode::TopicAliasInvalid),
+                        );
+                    }
+                    message_expiry::stamp(&mut publish);
+                }
                 self.handle_publish(publish, held).await;
             }
             Packet::PubAck(ack) | Packet::PubComp(ack) => {
-                self.session.complete(ack.packet_id, limits);
+                self.session
+                    .complete(ack.packet_id, limits, &self.shared.core.stats);
+            }
+            // MQTT 5.0: a PUBREC with a failure code ends the exchange (no PUBREL).
+            Packet::PubRec(ack) if ack.reason.is_error() => {
+                self.session
+                    .complete(ack.packet_id, limits, &self.shared.core.stats);
             }
             Packet::PubRec(ack) => self.session.received(ack.packet_id),
             Packet::PubRel(ack) => {
@@ -376,13 +401,12 @@ impl<P: Plugin> Connection<'_, P> {
         let mark = self.durable_mark();
         match (publish.qos, publish.packet_id) {
             (QoS::AtLeastOnce, Some(id)) => {
-                let ack = self.push_ack_first(Packet::PubAck(id.into()));
-                self.publish_checked(&publish, Some(held)).await;
+                let owed = Some(Owed::PubAck(id));
+                let (ack, _) = self.publish_checked(&publish, Some(held), owed).await;
                 self.settle_ack(ack, mark);
             }
             (QoS::ExactlyOnce, Some(id)) => {
                 // Delivered once when first received; a retransmission (DUP) only gets PUBREC again.
-                let ack = self.push_ack_first(Packet::PubRec(id.into()));
                 let mut group = None;
                 let first = {
                     let mut state = self.session.lock();
@@ -400,13 +424,30 @@ impl<P: Plugin> Connection<'_, P> {
                     }
                     first
                 };
-                if first {
-                    self.publish_checked(&publish, Some(held)).await;
-                }
+                let ack = if first {
+                    let owed = Some(Owed::PubRec(id));
+                    let (ack, reason) = self.publish_checked(&publish, Some(held), owed).await;
+                    if reason.is_error() {
+                        // MQTT 5.0: a PUBREC with a failure code ends the exchange; no PUBREL
+                        // follows, so the id is free again.
+                        let mut state = self.session.lock();
+                        if state.incoming_qos2.remove(&id.get()) {
+                            state.journal_op(|client_id| StoreOp::Qos2Released {
+                                client_id,
+                                packet_id: id,
+                            });
+                        }
+                    }
+                    ack
+                } else {
+                    self.push_ack_first(Packet::PubRec(id.into()))
+                };
                 drop(group);
                 self.settle_ack(ack, mark);
             }
-            _ => self.publish_checked(&publish, Some(held)).await,
+            _ => {
+                self.publish_checked(&publish, Some(held), None).await;
+            }
         }
     }
 
@@ -464,10 +505,19 @@ impl<P: Plugin> Connection<'_, P> {
     /// with [`BrokerContext::open_dollar_prefix`](crate::plugin::BrokerContext::open_dollar_prefix),
     /// and the plugins may deny the topic. `held` receives the congested subscribers to wait for
     /// (see [`Shared::route`]).
-    async fn publish_checked(&self, message: &Publish, held: Option<&mut HeldBack>) {
+    ///
+    /// The acknowledgement `owed` is queued once the outcome is known and before any copy is
+    /// delivered (so it leaves ahead of the copies routed back to this client), with the reason
+    /// code for it (`publish_ack.rs`). Returns the acknowledgement's position for [`Connection::settle_ack`] and the reason.
+    async fn publish_checked(
+        &self,
+        message: &Publish,
+        held: Option<&mut HeldBack>,
+        owed: Option<Owed>,
+    ) -> (Option<u64>, ReasonCode) {
         if message.topic.starts_with('$') && !self.shared.core.dollar_topic_open(&message.topic) {
             tracing::debug!(topic = %message.topic, "client publish to a $ topic dropped");
-            return;
+            return self.acknowledge(owed, ReasonCode::TopicNameInvalid);
         }
         let plugins = &self.shared.plugins;
         if self.shared.hooked(Hooks::TOPIC_FILTERING)
@@ -477,14 +527,31 @@ impl<P: Plugin> Connection<'_, P> {
                 .permits()
         {
             tracing::debug!(client_id = self.client_id(), topic = %message.topic, "publish denied by a plugin");
-            return;
+            return self.acknowledge(owed, ReasonCode::NotAuthorized);
         }
         if self.shared.hooked(Hooks::MESSAGE_BROADCAST) {
             plugins
                 .on_broker_message_broadcast(self.client_id(), message)
                 .await;
         }
-        self.shared.route(self.client_id(), message, held).await;
+        let mut acked = (None, ReasonCode::Success);
+        self.shared
+            .route_then(self.client_id(), message, held, |targets| {
+                acked = self.acknowledge(owed, publish_ack::routed(targets));
+            })
+            .await;
+        acked
+    }
+
+    /// Queues the acknowledgement `owed`, if any ([`Connection::push_ack_first`]), with `reason`
+    /// on an MQTT 5.0 connection and success on the others; returns its position and the
+    /// reason sent.
+    fn acknowledge(&self, owed: Option<Owed>, reason: ReasonCode) -> (Option<u64>, ReasonCode) {
+        let Some(owed) = owed else {
+            return (None, reason);
+        };
+        let (packet, reason) = owed.packet(reason, self.info.protocol);
+        (self.push_ack_first(packet), reason)
     }
 
     async fn handle_subscribe(&mut self, subscribe: Subscribe) {
@@ -561,7 +628,8 @@ impl<P: Plugin> Connection<'_, P> {
             if shared_filter(&filter).is_some() {
                 continue;
             }
-            for message in shared.core.router.retained_matching(&filter) {
+            let journal = shared.core.journal.as_deref();
+            for message in shared.core.router.retained_matching(&filter, journal) {
                 shared
                     .deliver(self.session, &message, qos, None, Producer::Capped)
                     .await;
@@ -619,7 +687,7 @@ fn will_message(will: &LastWill) -> Publish {
             p.clone()
         }
     });
-    Publish {
+    let mut message = Publish {
         properties,
         ..Publish::new(
             will.topic.clone(),
@@ -627,5 +695,8 @@ fn will_message(will: &LastWill) -> Publish {
             will.qos,
             will.retain,
         )
-    }
+    };
+    // Its message expiry interval runs from its publication.
+    message_expiry::stamp(&mut message);
+    message
 }

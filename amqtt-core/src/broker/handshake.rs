@@ -230,6 +230,7 @@ fn connack_properties(core: &Core, assigned: Option<ByteString>) -> Properties {
         maximum_packet_size: u32::try_from(core.config.max_packet_size)
             .ok()
             .and_then(std::num::NonZeroU32::new),
+        topic_alias_maximum: Some(core.config.topic_alias_maximum).filter(|&max| max > 0),
         subscription_identifier_available: Some(false),
         receive_maximum: std::num::NonZeroU16::new(core.config.receive_maximum)
             .filter(|max| max.get() != u16::MAX),

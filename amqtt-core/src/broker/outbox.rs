@@ -15,9 +15,11 @@ use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
 use super::journal::Journal;
+use super::message_expiry;
 use super::problem_info;
 use super::stats::Stats;
 use super::trigger::Trigger;
+use super::v5_writer::V5Writer;
 use crate::codec::{Packet, ProtocolVersion, ReasonBody, ReasonCode};
 use crate::plugin::{Hooks, Plugin, SessionInfo};
 
@@ -277,8 +279,9 @@ impl Outbox {
         }
     }
 
-    /// Drains the queue into `buf`, encoded for `protocol` (without problem information when
-    /// `quiet`, see `problem_info.rs`), up to the first packet still waiting for the
+    /// Drains the queue into `buf`, encoded for `client.0` (without problem information when
+    /// `client.1`, see `problem_info.rs`; for MQTT 5.0, adapted to the client by `v5`), up to
+    /// the first packet still waiting for the
     /// store (everything up to `committed` is on disk); returns how many packets were taken and
     /// whether one is left waiting. With `sent_hook`, the packet-sent hook runs here, under the
     /// queue's lock: it is synchronous and must not block.
@@ -288,8 +291,8 @@ impl Outbox {
         stats: &Stats,
         sent_hook: Option<(&P, &SessionInfo)>,
         committed: u64,
-        protocol: ProtocolVersion,
-        quiet: bool,
+        (protocol, quiet): (ProtocolVersion, bool),
+        v5: &mut Option<Box<V5Writer>>,
     ) -> (usize, bool) {
         let mut queue = self.lock();
         while queue.held.front().is_some_and(|&(_, seq)| seq <= committed) {
@@ -303,20 +306,36 @@ impl Outbox {
         let waiting = count < queue.packets.len();
         queue.taken += count as u64;
         let mut messages = 0;
+        let mut dropped = 0;
+        let mut now = None;
         for mut packet in queue.packets.drain(..count) {
-            if let Packet::Publish(_) = packet {
-                messages += 1;
-            }
             if quiet {
                 problem_info::strip(&mut packet);
             }
             if let Some((plugins, session)) = sent_hook {
                 plugins.on_mqtt_packet_sent(&packet, Some(session));
             }
-            packet.encode_as(protocol, buf);
+            match v5.as_deref_mut() {
+                None if message_expiry::expired_qos0(&packet, &mut now) => {
+                    stats.messages_expired.increment();
+                    dropped += 1;
+                    continue;
+                }
+                None => packet.encode_as(protocol, buf),
+                Some(v5) => {
+                    // Expired or too large for the client: not sent (see `v5_writer.rs`).
+                    if !v5.encode(&packet, buf, stats, &mut now) {
+                        dropped += 1;
+                        continue;
+                    }
+                }
+            }
+            if let Packet::Publish(_) = packet {
+                messages += 1;
+            }
         }
         drop(queue);
-        stats.packets_sent.add(count as u64);
+        stats.packets_sent.add((count - dropped) as u64);
         stats.messages_sent.add(messages);
         (count, waiting)
     }
@@ -336,6 +355,7 @@ impl Outbox {
         let sent_hook = hooked.then_some((plugins, session));
         let quiet = !problem_info::requested(session);
         let mut buf = BytesMut::new();
+        let mut v5 = V5Writer::for_client(session);
         loop {
             let notified = self.wake_writer.notified();
             tokio::pin!(notified);
@@ -346,8 +366,8 @@ impl Outbox {
                 stats,
                 sent_hook,
                 committed,
-                session.protocol,
-                quiet,
+                (session.protocol, quiet),
+                &mut v5,
             );
             if count == 0 {
                 if let (true, Some(journal)) = (waiting, journal) {

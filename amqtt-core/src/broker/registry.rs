@@ -130,7 +130,7 @@ impl Core {
                 code: ReasonCode::Success,
                 properties: connack_properties,
             }));
-            state.attach(outbox.clone(), self.limits);
+            state.attach(outbox.clone(), self.limits, &self.stats);
         }
         drop(sessions);
         (session, present, discarded)

@@ -6,11 +6,13 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use parking_lot::{RwLock as FairRwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use super::index::{Index, Target, merge};
 use super::journal::Journal;
+use super::message_expiry;
 use super::session::Session;
 use crate::codec::{Publish, QoS};
 use crate::store::StoreOp;
@@ -84,19 +86,60 @@ impl Router {
         seq
     }
 
-    /// The retained messages whose topics match `filter`.
-    pub(crate) fn retained_matching(&self, filter: &str) -> Vec<Publish> {
-        let retained = self.retained.read().unwrap_or_else(|e| e.into_inner());
-        if !filter.contains(['+', '#']) {
-            // A filter without wildcards matches one topic name: a lookup, not a scan, so a
-            // SUBSCRIBE of many plain filters costs no scan of the store per filter.
-            return retained.get(filter).cloned().into_iter().collect();
+    /// The retained messages whose topics match `filter`. Expired ones (MQTT 5.0 message
+    /// expiry) are left out and removed, from the store too when a `journal` is given.
+    pub(crate) fn retained_matching(
+        &self,
+        filter: &str,
+        journal: Option<&Journal>,
+    ) -> Vec<Publish> {
+        let now = Instant::now();
+        let mut expired = false;
+        let mut live = |message: &Publish| {
+            let gone = message_expiry::expired(message, now);
+            expired |= gone;
+            !gone
+        };
+        let matching = {
+            let retained = self.retained.read().unwrap_or_else(|e| e.into_inner());
+            if filter.contains(['+', '#']) {
+                retained
+                    .iter()
+                    .filter(|(topic, message)| filter_matches(filter, topic) && live(message))
+                    .map(|(_, message)| message.clone())
+                    .collect()
+            } else {
+                // A filter without wildcards matches one topic name: a lookup, not a scan, so a
+                // SUBSCRIBE of many plain filters costs no scan of the store per filter.
+                retained
+                    .get(filter)
+                    .filter(|m| live(m))
+                    .cloned()
+                    .into_iter()
+                    .collect()
+            }
+        };
+        if expired {
+            self.remove_expired(now, journal);
         }
-        retained
-            .iter()
-            .filter(|(topic, _)| filter_matches(filter, topic))
-            .map(|(_, message)| message.clone())
-            .collect()
+        matching
+    }
+
+    /// Removes the retained messages expired at `now` (a scan, run only once one was found).
+    fn remove_expired(&self, now: Instant, journal: Option<&Journal>) {
+        let mut retained = self.retained.write().unwrap_or_else(|e| e.into_inner());
+        retained.retain(|topic, message| {
+            if !message_expiry::expired(message, now) {
+                return true;
+            }
+            if let Some(journal) = journal.filter(|_| !topic.starts_with('$')) {
+                journal.append(StoreOp::Retained {
+                    topic: message.topic.clone(),
+                    message: None,
+                });
+            }
+            false
+        });
     }
 
     /// Number of subscriptions (filter and session pairs).

@@ -9,6 +9,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use super::index::Share;
+use super::message_expiry;
 use super::session::{Delivery, Producer, Session, SessionLimits};
 use super::shared::Shared;
 use crate::codec::{Publish, QoS};
@@ -63,11 +64,20 @@ impl<P: Plugin> Shared<P> {
     /// of the publisher (empty for a message a plugin published). A producer that passes `held`
     /// gets the congested sessions there and must wait for them ([`HeldBack::wait`]); without
     /// it full queues drop the message.
-    pub(crate) async fn route(
+    pub(crate) async fn route(&self, sender: &str, message: &Publish, held: Option<&mut HeldBack>) {
+        self.route_then(sender, message, held, |_| ()).await;
+    }
+
+    /// [`Shared::route`], calling `targeted` with the number of sessions the message goes to
+    /// once they are known and before any is given the message: a publisher's acknowledgement
+    /// queued there, with a reason code that depends on it, leaves ahead of the copies routed
+    /// back to the publisher.
+    pub(crate) async fn route_then(
         &self,
         sender: &str,
         message: &Publish,
         mut held: Option<&mut HeldBack>,
+        targeted: impl FnOnce(usize),
     ) {
         let core = &*self.core;
         if message.retain {
@@ -93,7 +103,9 @@ impl<P: Plugin> Shared<P> {
             Some(_) => Producer::Waits,
             None => Producer::Capped,
         };
-        for target in core.router.targets(&message.topic) {
+        let targets = core.router.targets(&message.topic);
+        targeted(targets.len());
+        for target in targets {
             let share = target.share.as_ref();
             match self
                 .deliver(&target.session, message, target.qos, share, producer)
@@ -203,7 +215,8 @@ pub(crate) async fn route_queued<P: Plugin>(
         tokio::select! {
             routed = queue.recv() => {
                 match routed {
-                    Some(Routed::Published(message)) => {
+                    Some(Routed::Published(mut message)) => {
+                        message_expiry::stamp(&mut message);
                         shared.route("", &message, Some(&mut held)).await;
                     }
                     Some(Routed::Orphan { share, message }) => {

@@ -14,10 +14,11 @@ use std::time::{Duration, Instant};
 
 use super::index::Share;
 use super::journal::Journal;
+use super::message_expiry;
 use super::outbox::Outbox;
 use super::stats::Stats;
 use super::will_delay::PendingWill;
-use crate::codec::{ByteString, Packet, PacketId, Publish, QoS};
+use crate::codec::{ByteString, Packet, PacketId, ProtocolVersion, Publish, QoS};
 use crate::plugin::{SessionInfo, SessionSummary};
 use crate::store::{MessageState, StoreOp, StoredMessage, StoredSession};
 
@@ -304,6 +305,14 @@ impl Session {
             // Routed just before the session left the index: nobody will ever read it.
             return (Delivery::Ended, false);
         }
+        if let Some(max) = state.max_packet_size()
+            && message.encoded_len_as(ProtocolVersion::V5) > max
+        {
+            // MQTT 5.0 (3.1.2.11.4): larger than the client accepts, so never sent; a QoS 1/2
+            // message is done with as if it had been sent and acknowledged.
+            stats.dropped_too_large.increment();
+            return (Delivery::Dropped, false);
+        }
         // A producer that waits may overfill a connected, unstalled session by its one message:
         // every such producer then waits, so the overshoot is bounded by their number.
         let may_overfill =
@@ -323,6 +332,11 @@ impl Session {
                     (Delivery::Dropped, false)
                 }
             };
+        }
+        if state.pending.len() >= limits.max_queued && !may_overfill && !state.overflowing {
+            // Expired messages make room first (only MQTT 5.0 messages can expire). Once per
+            // overflow episode: a scan that frees nothing is not repeated for every drop.
+            state.purge_expired(stats);
         }
         if state.pending.len() >= limits.max_queued && !may_overfill {
             stats.dropped_queue_full.increment();
@@ -348,7 +362,7 @@ impl Session {
             message,
             share: share.cloned(),
         });
-        state.pump(limits);
+        state.pump(limits, stats);
         let delivery = match (&state.outbox, state.pending.is_empty()) {
             (None, _) => Delivery::QueuedOffline,
             (Some(_), true) => Delivery::Sent,
@@ -394,8 +408,9 @@ impl Session {
         }
     }
 
-    /// Handles PUBACK (QoS 1) or PUBCOMP (QoS 2) for `id`; frees an in-flight slot.
-    pub(crate) fn complete(&self, id: PacketId, limits: SessionLimits) {
+    /// Handles PUBACK (QoS 1) or PUBCOMP (QoS 2) for `id`, or a PUBREC with a failure code
+    /// (which ends the exchange); frees an in-flight slot.
+    pub(crate) fn complete(&self, id: PacketId, limits: SessionLimits, stats: &Stats) {
         let mut state = self.lock();
         if let Some(pos) = state.inflight.iter().position(|e| e.id == id) {
             if let Some(done) = state.inflight.remove(pos) {
@@ -404,7 +419,7 @@ impl Session {
                     entry: done.entry,
                 });
             }
-            state.pump(limits);
+            state.pump(limits, stats);
         }
     }
 
@@ -591,7 +606,10 @@ impl SessionState {
     /// Attaches a new connection: re-sends everything in flight (PUBLISH with DUP, or PUBREL),
     /// then moves queued messages into the in-flight window. A will waiting for its delay is
     /// cancelled: the client is back.
-    pub(crate) fn attach(&mut self, outbox: Arc<Outbox>, limits: SessionLimits) {
+    pub(crate) fn attach(&mut self, outbox: Arc<Outbox>, limits: SessionLimits, stats: &Stats) {
+        if let Some(max) = self.max_packet_size() {
+            self.drop_too_large_inflight(max, stats);
+        }
         // A QoS 2 message goes out only once its stored copy is durable (see `pump`).
         let hold = self.journal.as_ref().and_then(|j| j.hold_mark());
         for entry in &self.inflight {
@@ -612,17 +630,80 @@ impl SessionState {
         if let Some(will) = self.pending_will.take() {
             will.settle(false);
         }
-        self.pump(limits);
+        self.pump(limits, stats);
     }
 
-    /// Moves pending messages into flight while the in-flight window has room. The window, not
-    /// the outbox's capacity, bounds them: a message held back for a full outbox would have no
-    /// event left to release it once the outbox drained.
-    fn pump(&mut self, limits: SessionLimits) {
+    /// The in-flight window: `max_inflight`, or the client's Receive Maximum if that is smaller
+    /// (MQTT 5.0, 3.3.4).
+    fn window(&self, limits: SessionLimits) -> usize {
+        match self
+            .info
+            .properties
+            .as_deref()
+            .and_then(|p| p.receive_maximum)
+        {
+            Some(receive_maximum) => limits.max_inflight.min(usize::from(receive_maximum.get())),
+            None => limits.max_inflight,
+        }
+    }
+
+    /// The largest packet an MQTT 5.0 client accepts, if it set one.
+    fn max_packet_size(&self) -> Option<usize> {
+        let max = self.info.properties.as_deref()?.maximum_packet_size?;
+        usize::try_from(max.get()).ok()
+    }
+
+    /// Drops the messages in flight that are larger than `max`, the Maximum Packet Size of the
+    /// client now attached: done with as if acknowledged (3.1.2.11.4), counted.
+    fn drop_too_large_inflight(&mut self, max: usize, stats: &Stats) {
+        let mut done = Vec::new();
+        self.inflight.retain(|e| {
+            let too_large = match &e.state {
+                Inflight::Unacked(p) | Inflight::Unreceived(p) => {
+                    p.encoded_len_as(ProtocolVersion::V5) > max
+                }
+                Inflight::Released => false,
+            };
+            if too_large {
+                done.push(e.entry);
+            }
+            !too_large
+        });
+        stats.dropped_too_large.add(done.len() as u64);
+        for entry in done {
+            self.journal_op(|client_id| StoreOp::MessageDone { client_id, entry });
+        }
+    }
+
+    /// Drops the queued messages whose expiry interval has passed (counted).
+    fn purge_expired(&mut self, stats: &Stats) {
+        let now = Instant::now();
+        let mut expired = Vec::new();
+        self.pending.retain(|queued| {
+            let keep = !message_expiry::expired(&queued.message, now);
+            if !keep {
+                expired.push(queued.entry);
+            }
+            keep
+        });
+        stats.messages_expired.add(expired.len() as u64);
+        for entry in expired {
+            self.journal_op(|client_id| StoreOp::MessageDone { client_id, entry });
+        }
+    }
+
+    /// Moves pending messages into flight while the in-flight window has room (dropping those
+    /// expired or too large for the client). The window, not the outbox's capacity, bounds
+    /// them: a message held back for a full outbox would have no event left to release it once
+    /// the outbox drained.
+    fn pump(&mut self, limits: SessionLimits, stats: &Stats) {
         let Some(outbox) = self.outbox.clone() else {
             return;
         };
-        while self.inflight.len() < limits.max_inflight {
+        let window = self.window(limits);
+        let max_packet_size = self.max_packet_size();
+        let mut now = None;
+        while self.inflight.len() < window {
             let Some(Queued {
                 entry,
                 mut message,
@@ -631,6 +712,21 @@ impl SessionState {
             else {
                 return;
             };
+            // MQTT 5.0: a message whose expiry interval passed while it waited is not sent, nor
+            // one larger than the client now accepts (queued before it reconnected).
+            let expired = message.properties.is_some()
+                && message_expiry::expired(&message, *now.get_or_insert_with(Instant::now));
+            let too_large = max_packet_size
+                .is_some_and(|max| message.encoded_len_as(ProtocolVersion::V5) > max);
+            if expired || too_large {
+                if expired {
+                    stats.messages_expired.increment();
+                } else {
+                    stats.dropped_too_large.increment();
+                }
+                self.journal_op(|client_id| StoreOp::MessageDone { client_id, entry });
+                continue;
+            }
             let id = self.allocate_packet_id();
             message.packet_id = Some(id);
             let seq = self.journal_op(|client_id| StoreOp::MessageSent {

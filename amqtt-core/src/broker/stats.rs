@@ -86,6 +86,13 @@ pub struct Stats {
     /// been sent, which no other member may have [MQTT-4.8.2-5], and messages whose group had no
     /// other member left.
     pub dropped_shared: Counter,
+    /// MQTT 5.0 messages dropped for a subscriber because their Message Expiry Interval passed
+    /// while they waited for it (queued offline, pending, or in its outbound queue);
+    /// `$SYS/broker/messages/publish/dropped/expired`.
+    pub messages_expired: Counter,
+    /// Packets not sent to an MQTT 5.0 client because they were larger than the Maximum Packet
+    /// Size it gave in its CONNECT; `$SYS/broker/messages/publish/dropped/too_large`.
+    pub dropped_too_large: Counter,
     /// Connections refused at once because their listener was at `max_connections`.
     pub connections_refused: Counter,
     /// Connections closed because of a malformed packet or a protocol violation.

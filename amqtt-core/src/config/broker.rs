@@ -39,8 +39,12 @@ pub struct BrokerConfig {
     /// feeding a connected session are held back (backpressure); an offline session, or one
     /// congested longer than `backpressure_timeout`, drops further messages, counted and logged.
     pub max_queued: usize,
-    /// Most QoS 1/2 messages sent to one client and not yet acknowledged.
+    /// Most QoS 1/2 messages sent to one client and not yet acknowledged (less for an MQTT 5.0
+    /// client whose CONNECT gave a smaller Receive Maximum).
     pub max_inflight: u16,
+    /// The Topic Alias Maximum announced to MQTT 5.0 clients: the most topic aliases a client
+    /// may set on one connection; 0 refuses them all.
+    pub topic_alias_maximum: u16,
     /// Most packets waiting in one connection's outbound queue. Past it, publishers feeding the
     /// connection are held back; once it has been congested longer than `backpressure_timeout`,
     /// QoS 0 messages beyond it are dropped.
@@ -134,6 +138,8 @@ pub(super) struct RawBrokerConfig {
     max_queued: Option<usize>,
     #[serde(default, alias = "max-inflight")]
     max_inflight: Option<u16>,
+    #[serde(default, alias = "topic-alias-maximum")]
+    topic_alias_maximum: Option<u16>,
     #[serde(default, alias = "max-outbound")]
     max_outbound: Option<usize>,
     #[serde(default, alias = "backpressure-timeout")]
@@ -218,6 +224,7 @@ impl RawBrokerConfig {
                 0 => return Err(("max_inflight".into(), "expected at least 1".into())),
                 n => n,
             },
+            topic_alias_maximum: self.topic_alias_maximum.unwrap_or(10),
             max_outbound: self.max_outbound.unwrap_or(1024).max(1),
             backpressure_timeout: seconds("backpressure_timeout", self.backpressure_timeout, 5.0)?,
             sys_interval: self.sys_interval,

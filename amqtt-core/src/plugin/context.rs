@@ -257,7 +257,10 @@ impl BrokerContext {
         if !crate::topic::valid_topic_name(topic) {
             return None;
         }
-        self.core.router.retained_matching(topic).pop()
+        self.core
+            .router
+            .retained_matching(topic, self.core.journal.as_deref())
+            .pop()
     }
 
     /// The retained messages whose topics match `filter` (`#` gives them all, except those of
@@ -266,7 +269,10 @@ impl BrokerContext {
         if !crate::topic::valid_topic_filter(filter) {
             return Err(ContextError::InvalidTopicFilter(filter.to_owned()));
         }
-        Ok(self.core.router.retained_matching(filter))
+        Ok(self
+            .core
+            .router
+            .retained_matching(filter, self.core.journal.as_deref()))
     }
 
     /// Number of retained messages.

@@ -261,7 +261,8 @@ async fn mosquitto_v5_clients_and_ours_exchange_user_properties_through_our_brok
         .expect("start mosquitto_sub");
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     // Until mosquitto_sub is subscribed, publish again (its SUBACK is not printed).
-    let line = timeout(STEP, async {
+    // Generous: on a loaded machine mosquitto_sub can take seconds to connect and subscribe.
+    let line = timeout(4 * STEP, async {
         loop {
             run(Command::new(amqtt_binary("amqtt_pub"))
                 .env_remove("RUST_LOG")

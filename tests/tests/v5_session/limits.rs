@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use amqtt_core::codec::{Packet, QoS, ReasonCode};
+use amqtt_core::codec::{Ack, Packet, QoS, ReasonCode};
 use amqtt_tests::{RawClient, TestBroker, connect_packet, pid, publish_packet};
 
 use crate::client::{V5Client, v5_connect};
@@ -65,17 +65,25 @@ async fn receive_maximum_is_announced_and_enforced() {
             Some(id),
         ))
     };
+    // Nobody subscribes: each PUBREC says 0x10 No matching subscribers, a success.
+    let pubrec = |id| {
+        Packet::PubRec(Ack {
+            reason: ReasonCode::NoMatchingSubscribers,
+            ..Ack::new(pid(id))
+        })
+    };
     for id in [1, 2] {
         client.send(qos2(id)).await;
-        assert_eq!(client.recv().await, Packet::PubRec(pid(id).into()));
+        assert_eq!(client.recv().await, pubrec(id));
     }
-    // A retransmission is not one more; a PUBCOMP frees a slot.
+    // A retransmission is not one more (and, not routed again, is answered plain Success); a
+    // PUBCOMP frees a slot.
     client.send(qos2(2)).await;
     assert_eq!(client.recv().await, Packet::PubRec(pid(2).into()));
     client.send(Packet::PubRel(pid(1).into())).await;
     assert_eq!(client.recv().await, Packet::PubComp(pid(1).into()));
     client.send(qos2(3)).await;
-    assert_eq!(client.recv().await, Packet::PubRec(pid(3).into()));
+    assert_eq!(client.recv().await, pubrec(3));
     // A QoS 1 publish counts too: three QoS 2 would be in flight with it.
     client
         .send(Packet::Publish(publish_packet(

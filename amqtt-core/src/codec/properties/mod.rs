@@ -28,8 +28,8 @@ pub const MAX_VAR_INT: u32 = 268_435_455;
 /// for each of the two repeatable ones (subscription identifier, user property). Reasons:
 ///
 /// - an empty set allocates nothing: every field is `None` or an empty `Vec`, and building,
-///   cloning or dropping it touches no heap; its inline size is 384 bytes on 64-bit targets
-///   (ten 32-byte string/binary views; a test bounds it), so a packet type that wants a
+///   cloning or dropping it touches no heap; its inline size is 400 bytes on 64-bit targets
+///   (ten 32-byte string/binary views, and the broker's `received_at`; a test bounds it), so a packet type that wants a
 ///   smaller footprint can hold `Option<Box<Properties>>`;
 /// - typed fields make the single-occurrence rule free to check while decoding (a second
 ///   occurrence finds the field already `Some`) and give the broker direct access with no
@@ -103,6 +103,12 @@ pub struct Properties {
     pub subscription_identifier_available: Option<bool>,
     /// 0x2A shared subscription available.
     pub shared_subscription_available: Option<bool>,
+    /// Not a property, never encoded nor decoded: when a broker received the message these
+    /// properties came with. The broker sets it only on a message that carries a
+    /// [`message_expiry_interval`](Properties::message_expiry_interval), once, where the
+    /// decoded set is not yet shared (no allocation), so every copy of the message shares it
+    /// and the writer can send each subscriber the time left (3.3.2.3.3).
+    pub received_at: Option<std::time::Instant>,
 }
 
 /// Reads a property block that `kind` may carry; an empty block is `None`, so a packet

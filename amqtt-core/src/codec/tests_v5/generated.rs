@@ -80,6 +80,8 @@ fn properties() -> impl Strategy<Value = Properties> {
         wildcard_subscription_available: a.6,
         subscription_identifier_available: a.7,
         shared_subscription_available: a.8,
+        // Not a property: never on the wire.
+        received_at: None,
     })
 }
 
