@@ -5,7 +5,8 @@
 //! CONNACK 0x05 (aMQTT: a configuration that activates no auth plugin admits nobody).
 //! Topic filtering: any Deny denies (a 0x80 SUBACK slot; a publish acknowledged but not routed;
 //! a subscriber that does not receive), Abstain is ignored, all-Abstain allows.
-//! A Refuse is a Deny that tells an MQTT 5.0 client its reason code and reason string.
+//! A Refuse is a Deny that tells an MQTT 5.0 client its reason code (CONNACK, SUBACK, PUBACK)
+//! and reason string (CONNACK, SUBACK).
 
 use std::collections::BTreeMap;
 use std::num::NonZeroU16;
@@ -13,8 +14,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use amqtt_core::codec::{
-    ByteString, ConnAck, Connect, Packet, Properties, ProtocolVersion, QoS, ReasonCode, SubAckCode,
-    Subscribe, decode_as,
+    ByteString, ConnAck, Connect, Packet, Properties, ProtocolVersion, Publish, QoS, ReasonCode,
+    SubAckCode, Subscribe, decode_as,
 };
 use amqtt_core::plugin::{
     Action, BrokerContext, BuildPlugins, FromConfig, Hooks, Plugin, PluginError, SessionInfo,
@@ -508,4 +509,14 @@ async fn a_refusal_reaches_a_v5_client_with_its_reason_code_and_string() {
         reason_string(&suback.properties).as_deref(),
         Some("too many")
     );
+
+    // PUBACK: a publish the plugin refuses gets its code (0x97) instead of 0x87.
+    let publish = Packet::Publish(Publish {
+        packet_id: Some(NonZeroU16::MIN),
+        ..Publish::new("quota/b", &b"x"[..], QoS::AtLeastOnce, false)
+    });
+    let Packet::PubAck(puback) = exchange_v5(&mut stream, publish).await else {
+        panic!("expected PUBACK");
+    };
+    assert_eq!(puback.reason, ReasonCode::QuotaExceeded);
 }

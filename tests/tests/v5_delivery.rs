@@ -548,3 +548,26 @@ async fn a_subscribers_failed_pubrec_ends_the_exchange() {
     assert_eq!(&second.payload[..], b"two");
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn unsuback_says_which_subscriptions_existed() {
+    let broker = TestBroker::start("").await;
+    let mut client = V5Client::connect(broker.addr, "unsub", Properties::default()).await;
+    client.subscribe(1, "had/this", QoS::AtLeastOnce).await;
+    client
+        .send(Packet::Unsubscribe(amqtt_core::codec::Unsubscribe {
+            packet_id: pid(2),
+            filters: vec!["had/this".into(), "never/had".into()],
+            properties: None,
+        }))
+        .await;
+    let Packet::UnsubAck(ack) = client.recv().await else {
+        panic!("expected UNSUBACK");
+    };
+    assert_eq!(ack.packet_id, pid(2));
+    assert_eq!(
+        ack.codes,
+        [ReasonCode::Success, ReasonCode::NoSubscriptionExisted]
+    );
+    broker.stop().await;
+}

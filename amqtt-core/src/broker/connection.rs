@@ -520,14 +520,18 @@ impl<P: Plugin> Connection<'_, P> {
             return self.acknowledge(owed, ReasonCode::TopicNameInvalid);
         }
         let plugins = &self.shared.plugins;
-        if self.shared.hooked(Hooks::TOPIC_FILTERING)
-            && !plugins
+        if self.shared.hooked(Hooks::TOPIC_FILTERING) {
+            let verdict = plugins
                 .topic_filtering(self.info, &message.topic, Action::Publish)
-                .await
-                .permits()
-        {
-            tracing::debug!(client_id = self.client_id(), topic = %message.topic, "publish denied by a plugin");
-            return self.acknowledge(owed, ReasonCode::NotAuthorized);
+                .await;
+            if !verdict.permits() {
+                tracing::debug!(client_id = self.client_id(), topic = %message.topic, "publish denied by a plugin");
+                // A plugin's own reason (e.g. 0x97 Quota exceeded) when PUBACK/PUBREC can carry it.
+                let reason = verdict.refusal().map_or(ReasonCode::NotAuthorized, |r| {
+                    r.reason_in(PacketKind::PubAck)
+                });
+                return self.acknowledge(owed, reason);
+            }
         }
         if self.shared.hooked(Hooks::MESSAGE_BROADCAST) {
             plugins
@@ -640,17 +644,17 @@ impl<P: Plugin> Connection<'_, P> {
 
     async fn handle_unsubscribe(&mut self, unsubscribe: Unsubscribe) {
         let mark = self.durable_mark();
-        if !self
+        let Some(codes) = self
             .shared
             .core
             .unsubscribe(self.session, self.outbox, &unsubscribe.filters)
             .await
-        {
+        else {
             return; // taken over meanwhile: this connection is closing
-        }
+        };
         let mut unsuback = UnsubAck::new(unsubscribe.packet_id);
         if self.info.protocol.is_v5() {
-            unsuback.codes = vec![ReasonCode::Success; unsubscribe.filters.len()];
+            unsuback.codes = codes;
         }
         self.push_durable(Packet::UnsubAck(unsuback), mark);
         if P::HOOKS.contains(Hooks::CLIENT_UNSUBSCRIBED) {

@@ -30,7 +30,7 @@ use super::outbox::Outbox;
 use super::routing::Routed;
 use super::session::{Ended, Session, SessionState};
 use super::shared::Core;
-use crate::codec::{ByteString, QoS};
+use crate::codec::{ByteString, QoS, ReasonCode};
 use crate::store::StoreOp;
 
 /// Filters handled per hold of the index's write lock. A trie insert or removal takes well
@@ -88,25 +88,32 @@ impl Core {
         .await
     }
 
-    /// Unsubscribes `session` from those of `filters` it has, for the connection with `outbox`.
-    /// Returns `false` as soon as that connection no longer owns the session: a connection that
-    /// was taken over must not undo what the new one subscribed to.
+    /// Unsubscribes `session` from those of `filters` it has, for the connection with `outbox`,
+    /// and says for each whether it had it (MQTT 5.0's UNSUBACK codes: Success or 0x11 No
+    /// subscription existed). `None` as soon as that connection no longer owns the session: a
+    /// connection that was taken over must not undo what the new one subscribed to.
     pub(crate) async fn unsubscribe(
         &self,
         session: &Session,
         outbox: &Arc<Outbox>,
         filters: &[ByteString],
-    ) -> bool {
-        self.change_owned(session, outbox, filters, |state, index, filter, freed| {
-            if state.subscriptions.remove(&**filter).is_some() {
-                state.journal_op(|client_id| StoreOp::Unsubscribe {
-                    client_id,
-                    filter: filter.clone(),
-                });
-                index.remove(filter, session.key, freed);
-            }
-        })
-        .await
+    ) -> Option<Vec<ReasonCode>> {
+        let mut codes = Vec::with_capacity(filters.len());
+        let owned = self
+            .change_owned(session, outbox, filters, |state, index, filter, freed| {
+                if state.subscriptions.remove(&**filter).is_some() {
+                    state.journal_op(|client_id| StoreOp::Unsubscribe {
+                        client_id,
+                        filter: filter.clone(),
+                    });
+                    index.remove(filter, session.key, freed);
+                    codes.push(ReasonCode::Success);
+                } else {
+                    codes.push(ReasonCode::NoSubscriptionExisted);
+                }
+            })
+            .await;
+        owned.then_some(codes)
     }
 
     /// Applies `change` to each of `filters`, a slice at a time, each slice under the session's
