@@ -1,6 +1,6 @@
 //! amqtt-core: everything an MQTT broker or client needs, without concrete plugins.
 //!
-//! - [`codec`]: the MQTT 3.1.1 packets, decoded zero-copy and encoded.
+//! - [`codec`]: the MQTT 3.1, 3.1.1 and 5.0 packets, decoded zero-copy and encoded.
 //! - [`topic`]: topic name and filter rules and the subscription trie.
 //! - [`config`]: the aMQTT YAML configuration.
 //! - [`broker`]: the broker, generic over its plugins.

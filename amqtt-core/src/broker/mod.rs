@@ -98,8 +98,8 @@ struct BoundListener {
     acceptor: Acceptor,
 }
 
-/// An MQTT 3.1.1 broker over the plugin set `P` and the persistent store `S` (`()`: none;
-/// a store is on when the configuration's `plugins:` section has its key).
+/// An MQTT broker (5.0, 3.1.1 and 3.1) over the plugin set `P` and the persistent store `S`
+/// (`()`: none; a store is on when the configuration's `plugins:` section has its key).
 ///
 /// # Examples
 ///

@@ -4,7 +4,7 @@ use thiserror::Error;
 
 use super::{PacketKind, PropertyId, ReasonCode};
 
-/// Why bytes received from a peer are not a valid MQTT 3.1.1 packet.
+/// Why bytes received from a peer are not a valid MQTT packet (of the connection's version).
 ///
 /// Small and `Copy`, so tests compare it with `==`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
@@ -58,7 +58,8 @@ pub enum DecodeError {
     /// The CONNECT protocol name is neither `MQTT` nor `MQIsdp`.
     #[error("protocol name is not MQTT")]
     InvalidProtocolName,
-    /// The CONNECT protocol level is not 4 (MQTT 3.1.1); the broker answers CONNACK 0x01.
+    /// The CONNECT names MQTT (`MQTT` or `MQIsdp`) at a level this codec does not speak (3.1 is
+    /// `MQIsdp` 3, 3.1.1 is 4, 5.0 is 5); the broker answers CONNACK 0x01.
     #[error("unsupported protocol level {0}")]
     UnsupportedProtocolLevel(u8),
     /// The CONNECT reserved flag bit is set.
