@@ -120,6 +120,19 @@ async fn mqtt_5_gets_a_v5_connack_and_an_assigned_client_id() {
 }
 
 #[tokio::test]
+async fn mqtt_5_enhanced_authentication_is_refused_with_0x8c() {
+    let broker = TestBroker::start("").await;
+    // Properties: Authentication Method (0x15) "SCRAM".
+    let method = [0x08, 0x15, 0x00, 0x05, b'S', b'C', b'R', b'A', b'M'];
+    let connect = raw_connect(b"MQTT", 5, 0x02, &method, b"scram-client");
+    let answer = send_and_read_answer(&broker, &connect, ProtocolVersion::V5).await;
+    assert_eq!(
+        answer,
+        Packet::ConnAck(ConnAck::new(false, ReasonCode::BadAuthenticationMethod))
+    );
+}
+
+#[tokio::test]
 async fn unknown_protocol_name_closes_without_connack() {
     let broker = TestBroker::start("").await;
     let connect = raw_connect(b"MQTX", 4, 0x02, &[], b"stranger");

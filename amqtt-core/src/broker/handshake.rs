@@ -121,6 +121,14 @@ where
         refuse(shared, &mut stream, protocol, ConnAck::new(false, code)).await;
         return None;
     };
+    if connect.properties.authentication_method.is_some() {
+        // Enhanced authentication (AUTH exchanges) is not supported yet (3.1.2.11.9: the server
+        // may refuse a method it does not support with 0x8C).
+        tracing::info!(?peer, client_id = %info.client_id, "enhanced authentication requested; CONNACK 0x8C");
+        let code = ReasonCode::BadAuthenticationMethod;
+        refuse(shared, &mut stream, protocol, ConnAck::new(false, code)).await;
+        return None;
+    }
     if P::HOOKS.contains(Hooks::AUTHENTICATE) {
         let verdict = shared.plugins.authenticate(&info).await;
         if !verdict.admits() {
