@@ -17,6 +17,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
+pub mod v5;
+
 /// How long a test waits for a packet it expects.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
 

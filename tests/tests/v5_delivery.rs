@@ -1,9 +1,6 @@
 //! End-to-end tests of MQTT 5.0 message delivery: message expiry, topic aliases both ways, the
 //! client's Receive Maximum and Maximum Packet Size, and reason codes in PUBACK/PUBREC.
 
-#[path = "v5_delivery/client.rs"]
-mod client;
-
 use std::collections::BTreeMap;
 use std::num::{NonZeroU16, NonZeroU32};
 use std::time::Duration;
@@ -15,8 +12,8 @@ use amqtt_core::plugin::{
     Action, BrokerContext, FromConfig, Hooks, Plugin, PluginError, SessionInfo, Verdict,
 };
 use amqtt_plugins::PackagedPlugins;
+use amqtt_tests::v5::{V5Client, alias, connect_v5, expiring, publish_v5};
 use amqtt_tests::{RawClient, TestBroker, pid, publish_packet, wait_until};
-use client::{V5Client, alias, connect_v5, expiring, publish_v5};
 
 /// How long a test waits to be sure nothing more comes.
 const QUIET: Duration = Duration::from_millis(300);

@@ -3,8 +3,6 @@
 //! broker sends before it closes a 5.0 client (takeover, keep-alive, shutdown, receive maximum,
 //! packet too large), and the server keep-alive.
 
-#[path = "v5_session/client.rs"]
-mod client;
 #[path = "v5_session/disconnect.rs"]
 mod disconnect;
 #[path = "v5_session/expiry.rs"]

@@ -9,17 +9,17 @@ use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::client::{V5Client, v5_connect};
+use amqtt_tests::v5::{V5Client, session_connect};
 
 #[tokio::test]
 async fn takeover_tells_the_old_connection() {
     let broker = TestBroker::start("").await;
     let mut watcher = RawClient::connect(broker.addr, "watcher").await;
     watcher.subscribe(1, &[("will/#", QoS::AtMostOnce)]).await;
-    let mut connect = v5_connect("twice", false, Some(60));
+    let mut connect = session_connect("twice", false, Some(60));
     connect.will = Some(will("will/twice", "gone", QoS::AtMostOnce, false));
     let (mut old, _) = V5Client::connect_with(broker.addr, connect).await;
-    let (_new, present) = V5Client::connect(broker.addr, "twice", false, Some(60)).await;
+    let (_new, present) = V5Client::connect_session(broker.addr, "twice", false, Some(60)).await;
     assert!(present);
     old.expect_disconnect(ReasonCode::SessionTakenOver).await;
     // The session continues: the client is back, not gone.
@@ -30,7 +30,7 @@ async fn takeover_tells_the_old_connection() {
 #[tokio::test]
 async fn keep_alive_timeout_is_told() {
     let broker = TestBroker::start("").await;
-    let mut connect = v5_connect("silent", true, None);
+    let mut connect = session_connect("silent", true, None);
     connect.keep_alive = 1;
     let (mut client, _) = V5Client::connect_with(broker.addr, connect).await;
     client.expect_disconnect(ReasonCode::KeepAliveTimeout).await;
@@ -40,7 +40,7 @@ async fn keep_alive_timeout_is_told() {
 #[tokio::test]
 async fn shutdown_is_told_to_5_0_clients_only() {
     let broker = TestBroker::start("").await;
-    let (mut client, _) = V5Client::connect(broker.addr, "v5", true, None).await;
+    let (mut client, _) = V5Client::connect_session(broker.addr, "v5", true, None).await;
     let mut old = TcpStream::connect(broker.addr).await.expect("connect");
     let mut out = BytesMut::new();
     Packet::Connect(Box::new(connect_packet("v311", true))).encode(&mut out);

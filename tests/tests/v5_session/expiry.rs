@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use amqtt_core::codec::{Packet, Properties, QoS, ReasonBody, ReasonCode, Subscribe};
 use amqtt_tests::{RawClient, TestBroker, connect_packet, pid, wait_until};
 
-use crate::client::V5Client;
+use amqtt_tests::v5::V5Client;
 
 /// Subscribes `client` to `filter` at QoS 1 and waits for the SUBACK.
 pub(crate) async fn subscribe(client: &mut V5Client, filter: &str) {
@@ -34,11 +34,11 @@ fn expiry_body(seconds: u32) -> ReasonBody {
 #[tokio::test]
 async fn no_expiry_interval_ends_the_session_with_the_connection() {
     let broker = TestBroker::start("").await;
-    let (mut client, _) = V5Client::connect(broker.addr, "zero", false, None).await;
+    let (mut client, _) = V5Client::connect_session(broker.addr, "zero", false, None).await;
     subscribe(&mut client, "t/zero").await;
     client.reset();
     wait_until("the session ended", || broker.handle.session_count() == 0).await;
-    let (_client, present) = V5Client::connect(broker.addr, "zero", false, None).await;
+    let (_client, present) = V5Client::connect_session(broker.addr, "zero", false, None).await;
     assert!(!present);
     broker.stop().await;
 }
@@ -47,7 +47,7 @@ async fn no_expiry_interval_ends_the_session_with_the_connection() {
 async fn session_is_kept_for_its_own_interval_not_the_brokers() {
     // 3.1.1 sessions expire after 0.2 s here; the 5.0 one asks for 2 s.
     let broker = TestBroker::start("session_expiry_interval: 0.2\n").await;
-    let (mut client, _) = V5Client::connect(broker.addr, "two", false, Some(2)).await;
+    let (mut client, _) = V5Client::connect_session(broker.addr, "two", false, Some(2)).await;
     subscribe(&mut client, "t/two").await;
     let (old, _) = RawClient::connect_with(broker.addr, connect_packet("old", false)).await;
     client.reset();
@@ -62,7 +62,7 @@ async fn session_is_kept_for_its_own_interval_not_the_brokers() {
     publisher
         .publish("t/two", "queued", QoS::AtLeastOnce, false)
         .await;
-    let (mut client, present) = V5Client::connect(broker.addr, "two", false, Some(2)).await;
+    let (mut client, present) = V5Client::connect_session(broker.addr, "two", false, Some(2)).await;
     assert!(present);
     match client.recv().await {
         Packet::Publish(p) => assert_eq!(&p.payload[..], b"queued"),
@@ -76,7 +76,7 @@ async fn session_is_kept_for_its_own_interval_not_the_brokers() {
         "{:?}",
         offline.elapsed()
     );
-    let (_client, present) = V5Client::connect(broker.addr, "two", false, Some(2)).await;
+    let (_client, present) = V5Client::connect_session(broker.addr, "two", false, Some(2)).await;
     assert!(!present);
     drop(publisher);
     broker.stop().await;
@@ -85,10 +85,11 @@ async fn session_is_kept_for_its_own_interval_not_the_brokers() {
 #[tokio::test]
 async fn maximum_interval_never_expires() {
     let broker = TestBroker::start("session_expiry_interval: 0.1\n").await;
-    let (client, _) = V5Client::connect(broker.addr, "forever", false, Some(u32::MAX)).await;
+    let (client, _) =
+        V5Client::connect_session(broker.addr, "forever", false, Some(u32::MAX)).await;
     client.reset();
     tokio::time::sleep(Duration::from_millis(600)).await;
-    let (_client, present) = V5Client::connect(broker.addr, "forever", false, None).await;
+    let (_client, present) = V5Client::connect_session(broker.addr, "forever", false, None).await;
     assert!(present);
     broker.stop().await;
 }
@@ -96,11 +97,11 @@ async fn maximum_interval_never_expires() {
 #[tokio::test]
 async fn disconnect_may_shorten_the_interval() {
     let broker = TestBroker::start("").await;
-    let (client, _) = V5Client::connect(broker.addr, "shorten", false, Some(60)).await;
+    let (client, _) = V5Client::connect_session(broker.addr, "shorten", false, Some(60)).await;
     client.disconnect_with(expiry_body(0)).await;
     wait_until("the session ended", || broker.handle.session_count() == 0).await;
 
-    let (client, _) = V5Client::connect(broker.addr, "later", false, Some(60)).await;
+    let (client, _) = V5Client::connect_session(broker.addr, "later", false, Some(60)).await;
     client.disconnect_with(expiry_body(1)).await;
     let offline = Instant::now();
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -113,7 +114,7 @@ async fn disconnect_may_shorten_the_interval() {
 #[tokio::test]
 async fn disconnect_may_not_set_an_interval_after_zero() {
     let broker = TestBroker::start("").await;
-    let (mut client, _) = V5Client::connect(broker.addr, "zero", false, Some(0)).await;
+    let (mut client, _) = V5Client::connect_session(broker.addr, "zero", false, Some(0)).await;
     client.send(Packet::Disconnect(expiry_body(30))).await;
     client.expect_disconnect(ReasonCode::ProtocolError).await;
     wait_until("the session ended", || broker.handle.session_count() == 0).await;

@@ -7,7 +7,7 @@ use std::time::Duration;
 use amqtt_core::codec::{Ack, Packet, QoS, ReasonCode};
 use amqtt_tests::{RawClient, TestBroker, connect_packet, pid, publish_packet};
 
-use crate::client::{V5Client, v5_connect};
+use amqtt_tests::v5::{V5Client, session_connect};
 
 /// Connects a 5.0 client asking for `keep_alive` and returns it with the Server Keep Alive.
 async fn with_keep_alive(
@@ -15,7 +15,7 @@ async fn with_keep_alive(
     client_id: &str,
     keep_alive: u16,
 ) -> (V5Client, Option<u16>) {
-    let mut connect = v5_connect(client_id, true, None);
+    let mut connect = session_connect(client_id, true, None);
     connect.keep_alive = keep_alive;
     let (client, ack) = V5Client::connect_with(broker.addr, connect).await;
     (client, ack.properties.and_then(|p| p.server_keep_alive))
@@ -50,7 +50,7 @@ async fn a_3_1_1_client_keeps_its_own_keep_alive() {
 async fn receive_maximum_is_announced_and_enforced() {
     let broker = TestBroker::start("receive_maximum: 2\n").await;
     let (mut client, ack) =
-        V5Client::connect_with(broker.addr, v5_connect("busy", true, None)).await;
+        V5Client::connect_with(broker.addr, session_connect("busy", true, None)).await;
     let announced = ack
         .properties
         .and_then(|p| p.receive_maximum)
@@ -103,7 +103,8 @@ async fn receive_maximum_is_announced_and_enforced() {
 #[tokio::test]
 async fn default_receive_maximum_is_not_sent() {
     let broker = TestBroker::start("").await;
-    let (_client, ack) = V5Client::connect_with(broker.addr, v5_connect("plain", true, None)).await;
+    let (_client, ack) =
+        V5Client::connect_with(broker.addr, session_connect("plain", true, None)).await;
     assert_eq!(ack.properties.and_then(|p| p.receive_maximum), None);
     broker.stop().await;
 }
@@ -111,7 +112,7 @@ async fn default_receive_maximum_is_not_sent() {
 #[tokio::test]
 async fn packet_too_large_is_told() {
     let broker = TestBroker::start("max_packet_size: 64\n").await;
-    let (mut client, _) = V5Client::connect(broker.addr, "big", true, None).await;
+    let (mut client, _) = V5Client::connect_session(broker.addr, "big", true, None).await;
     let payload = "x".repeat(4000);
     client
         .send(Packet::Publish(publish_packet(

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use amqtt_core::codec::{Properties, QoS, ReasonBody, ReasonCode};
 use amqtt_tests::{RawClient, TestBroker, will};
 
-use crate::client::{V5Client, delayed, v5_connect};
+use amqtt_tests::v5::{V5Client, delayed, session_connect};
 
 /// A 5.0 client `client_id` with a session expiry interval of `expiry` seconds and a will on
 /// `will/<client_id>` delayed by `delay` seconds; and a watcher subscribed to `will/#`.
@@ -18,7 +18,7 @@ async fn setup(
 ) -> (V5Client, RawClient) {
     let mut watcher = RawClient::connect(broker.addr, &format!("watch-{client_id}")).await;
     watcher.subscribe(1, &[("will/#", QoS::AtMostOnce)]).await;
-    let mut connect = v5_connect(client_id, true, Some(expiry));
+    let mut connect = session_connect(client_id, true, Some(expiry));
     let topic = format!("will/{client_id}");
     connect.will = Some(delayed(will(&topic, "gone", QoS::AtMostOnce, false), delay));
     let (client, ack) = V5Client::connect_with(broker.addr, connect).await;
@@ -60,7 +60,7 @@ async fn resuming_the_session_cancels_the_will() {
     let (client, mut watcher) = setup(&broker, "back", 60, 1).await;
     client.reset();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (_client, present) = V5Client::connect(broker.addr, "back", false, Some(60)).await;
+    let (_client, present) = V5Client::connect_session(broker.addr, "back", false, Some(60)).await;
     assert!(present);
     watcher.expect_silence(Duration::from_millis(1500)).await;
     broker.stop().await;
@@ -72,7 +72,7 @@ async fn clean_start_ends_the_session_and_publishes_the_will_at_once() {
     let (client, mut watcher) = setup(&broker, "anew", 60, 30).await;
     client.reset();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let (_client, present) = V5Client::connect(broker.addr, "anew", true, Some(60)).await;
+    let (_client, present) = V5Client::connect_session(broker.addr, "anew", true, Some(60)).await;
     assert!(!present);
     expect_will_now(&mut watcher, "anew").await;
     broker.stop().await;
@@ -82,7 +82,7 @@ async fn clean_start_ends_the_session_and_publishes_the_will_at_once() {
 async fn clean_start_takeover_publishes_the_will_at_once() {
     let broker = TestBroker::start("").await;
     let (_old, mut watcher) = setup(&broker, "taken", 60, 30).await;
-    let (_client, present) = V5Client::connect(broker.addr, "taken", true, Some(60)).await;
+    let (_client, present) = V5Client::connect_session(broker.addr, "taken", true, Some(60)).await;
     assert!(!present);
     expect_will_now(&mut watcher, "taken").await;
     broker.stop().await;

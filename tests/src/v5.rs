@@ -1,0 +1,250 @@
+//! A raw MQTT 5.0 test client: sends and receives whole packets encoded for 5.0, and the
+//! CONNECT, PUBLISH and property builders the v5 tests share.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU16;
+use std::sync::Arc;
+use std::time::Duration;
+
+use amqtt_core::codec::{
+    self, Ack, ByteString, ConnAck, Connect, LastWill, Packet, Properties, ProtocolVersion,
+    Publish, QoS, ReasonBody, ReasonCode, SubAck, Subscribe,
+};
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::{RECV_TIMEOUT, pid};
+
+/// A raw MQTT 5.0 client over TCP.
+pub struct V5Client {
+    stream: TcpStream,
+    buf: BytesMut,
+}
+
+/// A 5.0 CONNECT for `client_id` with `properties`, clean start.
+pub fn connect_v5(client_id: &str, properties: Properties) -> Connect {
+    Connect {
+        protocol: ProtocolVersion::V5,
+        clean_session: true,
+        client_id: ByteString::from(client_id),
+        properties,
+        ..Connect::default()
+    }
+}
+
+/// A 5.0 CONNECT for `client_id` with Clean Start `clean_start` and, if given, a Session Expiry
+/// Interval; keep-alive 0, no will.
+pub fn session_connect(client_id: &str, clean_start: bool, expiry: Option<u32>) -> Connect {
+    Connect {
+        clean_session: clean_start,
+        properties: Properties {
+            session_expiry_interval: expiry,
+            ..Properties::default()
+        },
+        ..connect_v5(client_id, Properties::default())
+    }
+}
+
+/// `will` with a Will Delay Interval of `seconds`.
+pub fn delayed(mut will: LastWill, seconds: u32) -> LastWill {
+    will.properties = Some(Arc::new(Properties {
+        will_delay_interval: Some(seconds),
+        ..Properties::default()
+    }));
+    will
+}
+
+/// A PUBLISH as a 5.0 client sends it, with `properties` (none when empty).
+pub fn publish_v5(
+    topic: &str,
+    payload: &str,
+    qos: QoS,
+    id: Option<u16>,
+    properties: Properties,
+) -> Publish {
+    Publish {
+        packet_id: id.map(pid),
+        properties: (!properties.is_empty()).then(|| Arc::new(properties)),
+        ..Publish::new(
+            ByteString::from(topic),
+            Bytes::copy_from_slice(payload.as_bytes()),
+            qos,
+            false,
+        )
+    }
+}
+
+/// Properties with only a message expiry interval.
+pub fn expiring(seconds: u32) -> Properties {
+    Properties {
+        message_expiry_interval: Some(seconds),
+        ..Properties::default()
+    }
+}
+
+/// Properties with only a topic alias.
+pub fn alias(alias: u16) -> Properties {
+    Properties {
+        topic_alias: NonZeroU16::new(alias),
+        ..Properties::default()
+    }
+}
+
+impl V5Client {
+    /// Connects with `connect` (a 5.0 CONNECT) and returns the client and the CONNACK.
+    pub async fn connect_with(addr: SocketAddr, connect: Connect) -> (V5Client, ConnAck) {
+        let stream = TcpStream::connect(addr).await.expect("tcp connect");
+        stream.set_nodelay(true).expect("nodelay");
+        let mut client = V5Client {
+            stream,
+            buf: BytesMut::new(),
+        };
+        client.send(Packet::Connect(Box::new(connect))).await;
+        match client.recv().await {
+            Packet::ConnAck(ack) => (client, ack),
+            other => panic!("expected CONNACK, got {other:?}"),
+        }
+    }
+
+    /// Connects `client_id` with a clean start and CONNECT `properties`; asserts success.
+    pub async fn connect(addr: SocketAddr, client_id: &str, properties: Properties) -> V5Client {
+        let (client, ack) = V5Client::connect_with(addr, connect_v5(client_id, properties)).await;
+        assert_eq!(ack.code, ReasonCode::Success);
+        client
+    }
+
+    /// Connects `client_id` (see [`session_connect`]), asserts success and returns the client
+    /// and the CONNACK's session-present flag.
+    pub async fn connect_session(
+        addr: SocketAddr,
+        client_id: &str,
+        clean_start: bool,
+        expiry: Option<u32>,
+    ) -> (V5Client, bool) {
+        let connect = session_connect(client_id, clean_start, expiry);
+        let (client, ack) = V5Client::connect_with(addr, connect).await;
+        assert_eq!(ack.code, ReasonCode::Success);
+        (client, ack.session_present)
+    }
+
+    /// Sends one packet, encoded for 5.0.
+    pub async fn send(&mut self, packet: Packet) {
+        let mut out = BytesMut::new();
+        packet.encode_as(ProtocolVersion::V5, &mut out);
+        self.stream.write_all(&out).await.expect("write to broker");
+    }
+
+    /// Sends DISCONNECT with `body` and closes the socket.
+    pub async fn disconnect_with(mut self, body: ReasonBody) {
+        self.send(Packet::Disconnect(body)).await;
+        let _ = self.stream.shutdown().await;
+    }
+
+    /// Closes the connection abruptly (RST), as from a client that vanished.
+    pub fn reset(self) {
+        let _ = self.stream.set_zero_linger();
+    }
+
+    /// Receives the next packet, failing after [`RECV_TIMEOUT`] or if the broker closes.
+    pub async fn recv(&mut self) -> Packet {
+        match self.recv_within(RECV_TIMEOUT).await {
+            Some(packet) => packet,
+            None => panic!("no packet from the broker within {RECV_TIMEOUT:?}"),
+        }
+    }
+
+    /// The next packet if one arrives within `wait`; panics if the connection closes.
+    pub async fn recv_within(&mut self, wait: Duration) -> Option<Packet> {
+        match tokio::time::timeout(wait, self.read_packet()).await {
+            Err(_) => None,
+            Ok(Some(packet)) => Some(packet),
+            Ok(None) => panic!("broker closed the connection"),
+        }
+    }
+
+    /// Asserts no packet arrives within `wait`.
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        if let Some(packet) = self.recv_within(wait).await {
+            panic!("expected no packet, got {packet:?}");
+        }
+    }
+
+    /// Asserts the next packet is a DISCONNECT with `reason` and the broker then closes the
+    /// connection.
+    pub async fn expect_disconnect(&mut self, reason: ReasonCode) {
+        match self.recv().await {
+            Packet::Disconnect(body) => assert_eq!(body.reason, reason, "{body:?}"),
+            other => panic!("expected DISCONNECT {reason:?}, got {other:?}"),
+        }
+        self.expect_closed().await;
+    }
+
+    /// Asserts the broker closes the connection without sending anything more.
+    pub async fn expect_closed(&mut self) {
+        match tokio::time::timeout(RECV_TIMEOUT, self.read_packet()).await {
+            Ok(None) => {}
+            Ok(Some(packet)) => panic!("expected the close, got {packet:?}"),
+            Err(_) => panic!("broker did not close the connection"),
+        }
+    }
+
+    /// Receives a PUBLISH, failing on any other packet.
+    pub async fn recv_publish(&mut self) -> Publish {
+        match self.recv().await {
+            Packet::Publish(p) => p,
+            other => panic!("expected PUBLISH, got {other:?}"),
+        }
+    }
+
+    /// Subscribes to `filter` at `qos` and asserts it was granted.
+    pub async fn subscribe(&mut self, id: u16, filter: &str, qos: QoS) {
+        self.send(Packet::Subscribe(Subscribe {
+            packet_id: pid(id),
+            filters: vec![(ByteString::from(filter), qos.into())],
+            properties: None,
+        }))
+        .await;
+        match self.recv().await {
+            Packet::SubAck(SubAck { codes, .. }) => {
+                assert_eq!(codes, vec![codec::SubAckCode::Success(qos)]);
+            }
+            other => panic!("expected SUBACK, got {other:?}"),
+        }
+    }
+
+    /// Sends a QoS 1 or 2 PUBLISH and returns the PUBACK / PUBREC that answers it.
+    pub async fn publish_acked(&mut self, publish: Publish) -> Ack {
+        let id = publish.packet_id.expect("QoS 1/2");
+        self.send(Packet::Publish(publish)).await;
+        match self.recv().await {
+            Packet::PubAck(ack) | Packet::PubRec(ack) => {
+                assert_eq!(ack.packet_id, id);
+                ack
+            }
+            other => panic!("expected PUBACK or PUBREC, got {other:?}"),
+        }
+    }
+
+    /// Sends PUBACK for `id`.
+    pub async fn puback(&mut self, id: NonZeroU16) {
+        self.send(Packet::PubAck(id.into())).await;
+    }
+
+    /// Reads one packet; `None` when the broker closed the connection.
+    async fn read_packet(&mut self) -> Option<Packet> {
+        loop {
+            let max = codec::MAX_REMAINING_LENGTH + 5;
+            match codec::decode_as(&mut self.buf, max, ProtocolVersion::V5) {
+                Ok(Some(packet)) => return Some(packet),
+                Ok(None) => {}
+                Err(e) => panic!("broker sent a malformed packet: {e}"),
+            }
+            self.buf.reserve(4096);
+            match self.stream.read_buf(&mut self.buf).await {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            }
+        }
+    }
+}
