@@ -4,7 +4,7 @@
 use super::{Command, Connection, Outgoing};
 use crate::client::{ClientError, Message};
 use crate::codec::{
-    Packet, PacketId, Publish, QoS, ReasonBody, ReasonCode, SubAckCode, Subscribe, Unsubscribe,
+    Ack, Packet, PacketId, Publish, QoS, ReasonBody, ReasonCode, SubAckCode, Subscribe, Unsubscribe,
 };
 use crate::plugin::{Hooks, Plugin};
 
@@ -134,26 +134,10 @@ impl<P: Plugin> Connection<P> {
         self.received(&packet);
         match packet {
             Packet::Publish(publish) => self.incoming_publish(publish),
-            Packet::PubAck(ack) => {
-                let id = ack.packet_id;
-                if self
-                    .outgoing
-                    .get(&id.get())
-                    .is_some_and(|o| o.publish.qos == QoS::AtLeastOnce)
-                {
-                    self.complete(id, ack.reason);
-                }
-            }
+            Packet::PubAck(ack) => self.complete_at(&ack, QoS::AtLeastOnce),
             // A PUBREC with a failure code ends the exchange: no PUBREL (4.3.3).
             Packet::PubRec(ack) if ack.reason.is_error() => {
-                let id = ack.packet_id;
-                if self
-                    .outgoing
-                    .get(&id.get())
-                    .is_some_and(|o| o.publish.qos == QoS::ExactlyOnce)
-                {
-                    self.complete(id, ack.reason);
-                }
+                self.complete_at(&ack, QoS::ExactlyOnce);
             }
             Packet::PubRec(ack) => {
                 let id = ack.packet_id;
@@ -164,16 +148,7 @@ impl<P: Plugin> Connection<P> {
                 }
                 self.send(Packet::PubRel(id.into()));
             }
-            Packet::PubComp(ack) => {
-                let id = ack.packet_id;
-                if self
-                    .outgoing
-                    .get(&id.get())
-                    .is_some_and(|o| o.publish.qos == QoS::ExactlyOnce)
-                {
-                    self.complete(id, ack.reason);
-                }
-            }
+            Packet::PubComp(ack) => self.complete_at(&ack, QoS::ExactlyOnce),
             Packet::PubRel(ack) => {
                 let id = ack.packet_id;
                 self.incoming.remove(&id.get());
@@ -198,6 +173,19 @@ impl<P: Plugin> Connection<P> {
                 }
             }
             other => tracing::debug!("client ignores an unexpected {}", other.name()),
+        }
+    }
+
+    /// Ends the exchange `ack` answers if its publish is in flight at `qos` (an ack for another
+    /// QoS's exchange, or for nothing, is ignored).
+    fn complete_at(&mut self, ack: &Ack, qos: QoS) {
+        let id = ack.packet_id;
+        if self
+            .outgoing
+            .get(&id.get())
+            .is_some_and(|o| o.publish.qos == qos)
+        {
+            self.complete(id, ack.reason);
         }
     }
 
