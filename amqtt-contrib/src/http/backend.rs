@@ -134,6 +134,14 @@ impl Backend {
     /// Sends `params` to `url` and reads the answer: `Some(true)` yes, `Some(false)` no, `None`
     /// no opinion (as `response_mode` defines them).
     pub(crate) async fn ask(&self, url: &Url, params: &Params) -> Result<Option<bool>, AskError> {
+        // Boxed: an HTTP exchange is a large future, which would otherwise enlarge the future of
+        // every check (a cache hit too), and with it the per-message path of every broker built
+        // with these plugins, configured or not.
+        Box::pin(self.exchange(url, params)).await
+    }
+
+    /// [`Backend::ask`]'s request and answer.
+    async fn exchange(&self, url: &Url, params: &Params) -> Result<Option<bool>, AskError> {
         let request = self.client.request(self.method.clone(), url.clone());
         let request = match (self.params_mode, &self.method) {
             (ParamsMode::Json, _) => request.json(params),

@@ -110,7 +110,9 @@ impl Plugin for UserAuthLdap {
             );
             return Verdict::Deny;
         };
-        let verdict = match self.directory.login(username, password, &[]).await {
+        // Boxed: a directory exchange is a large future, which would otherwise enlarge the
+        // CONNECT path of every broker built with this plugin, configured or not.
+        let verdict = match Box::pin(self.directory.login(username, password, &[])).await {
             Ok(Lookup::Found(entry)) => {
                 tracing::debug!(
                     user = username,

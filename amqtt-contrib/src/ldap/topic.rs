@@ -175,11 +175,14 @@ impl TopicAuthLdap {
             return Some(rights);
         }
         let attributes: Vec<&str> = self.attributes.iter().map(String::as_str).collect();
+        // Boxed: a directory exchange is a large future, which would otherwise enlarge the
+        // future of every topic check (a cache hit too), and with it the per-message path of
+        // every broker built with this plugin, configured or not.
         let lookup = if self.directory.search_mode() {
-            self.directory.lookup(username, &attributes).await
+            Box::pin(self.directory.lookup(username, &attributes)).await
         } else {
             let password = std::str::from_utf8(password).ok()?;
-            self.directory.login(username, password, &attributes).await
+            Box::pin(self.directory.login(username, password, &attributes)).await
         };
         let entry = match lookup {
             Ok(Lookup::Found(entry)) => entry,
