@@ -34,14 +34,19 @@ impl Plugin for DenyPasswords {
 
 type Plugins = (Option<ScramAuth>, Option<FileAuth>, Option<DenyPasswords>);
 
-/// A password file with `alice` (password `wonderland`) as a SCRAM verifier, written once.
+/// A password file with `alice` (password `wonderland`) and `bob` (`builder`) as SCRAM
+/// verifiers, written once.
 fn password_file(dir: &TempDir) -> PathBuf {
     let path = dir.path().join("passwd");
     if path.exists() {
         return path;
     }
-    let line = format!("alice:{}\n", ScramCredential::generate(b"wonderland"));
-    std::fs::write(&path, line).expect("write password file");
+    let lines = format!(
+        "alice:{}\nbob:{}\n",
+        ScramCredential::generate(b"wonderland"),
+        ScramCredential::generate(b"builder")
+    );
+    std::fs::write(&path, lines).expect("write password file");
     path
 }
 
@@ -351,6 +356,32 @@ async fn failed_reauthentication_disconnects() {
     let reason = body.properties.and_then(|p| p.reason_string);
     assert_eq!(reason.as_deref(), Some("SCRAM authentication failed"));
     client.expect_closed().await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn the_scram_user_must_be_the_connect_user_and_the_one_who_reauthenticates() {
+    let dir = TempDir::new().expect("temp dir");
+    let (broker, mut client) = logged_in(&dir, "identity").await;
+    // Bob's own credentials, but the connection is Alice's.
+    let bob = ScramClient::new("bob", "builder");
+    reauthenticate(&mut client, &bob).await;
+    match client.recv().await {
+        Packet::Disconnect(body) => assert_eq!(body.reason, ReasonCode::NotAuthorized),
+        other => panic!("expected DISCONNECT, got {other:?}"),
+    }
+    client.expect_closed().await;
+
+    let url = format!("mqtt://{}", broker.addr);
+    let options = ClientOptions::new()
+        .protocol(ProtocolVersion::V5)
+        .auto_reconnect(false)
+        .credentials("alice", "")
+        .authenticator(bob);
+    match MqttClient::connect(&url, options).await {
+        Err(ClientError::Refused(code)) => assert_eq!(code, ReasonCode::BadUserNameOrPassword),
+        other => panic!("expected a refusal, got {other:?}"),
+    }
     broker.stop().await;
 }
 
