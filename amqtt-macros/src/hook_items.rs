@@ -161,6 +161,12 @@ pub(crate) fn tuple_methods(members: TokenStream) -> syn::Result<TokenStream> {
                     verdict = verdict.and(#call);
                 },
                 Combine::UntilError => quote!(#call?;),
+                Combine::FirstAnswer => quote! {
+                    let answer = #call;
+                    if !answer.abstains() {
+                        return answer;
+                    }
+                },
             };
             quote!(if #ty::HOOKS.contains(Hooks::#constant) { #step })
         });
@@ -180,6 +186,12 @@ pub(crate) fn tuple_methods(members: TokenStream) -> syn::Result<TokenStream> {
                 #asyncness fn #name(&self, #(#params),*) -> Result<(), PluginError> {
                     #(#calls)*
                     Ok(())
+                }
+            },
+            Combine::FirstAnswer => quote! {
+                #asyncness fn #name(&self, #(#params),*) -> AuthAnswer {
+                    #(#calls)*
+                    AuthAnswer::Abstain
                 }
             },
         }

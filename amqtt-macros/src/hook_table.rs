@@ -13,6 +13,8 @@ pub(crate) enum Combine {
     VerdictsUntilDeny,
     /// `Result<(), PluginError>`: the first error stops the rest and is returned.
     UntilError,
+    /// `AuthAnswer`: the first member that does not abstain answers; the rest are not asked.
+    FirstAnswer,
 }
 
 impl Combine {
@@ -22,6 +24,7 @@ impl Combine {
             Combine::Each => None,
             Combine::Verdicts | Combine::VerdictsUntilDeny => Some("Verdict"),
             Combine::UntilError => Some("Result<(), PluginError>"),
+            Combine::FirstAnswer => Some("AuthAnswer"),
         }
     }
 
@@ -31,6 +34,7 @@ impl Combine {
             Combine::Each => "()",
             Combine::Verdicts | Combine::VerdictsUntilDeny => "Verdict::Abstain",
             Combine::UntilError => "Ok(())",
+            Combine::FirstAnswer => "AuthAnswer::Abstain",
         }
     }
 }
@@ -173,7 +177,28 @@ pub(crate) const HOOK_TABLE: &[HookSpec] = &[
             "authenticate",
             "AUTHENTICATE",
             &[("session", "&SessionInfo")],
-            "Whether a connecting client may connect.",
+            "Whether a connecting client may connect (user name, password, certificate...). Not \
+             asked for a client that authenticated by method ([`Plugin::authenticate_exchange`]).",
+        )
+    },
+    HookSpec {
+        combine: Combine::FirstAnswer,
+        ..event(
+            "authenticate_exchange",
+            "AUTHENTICATE_EXCHANGE",
+            &[
+                ("session", "&SessionInfo"),
+                ("method", "&str"),
+                ("data", "Option<&[u8]>"),
+                ("step", "AuthStep<'_>"),
+            ],
+            "One step of an MQTT 5.0 enhanced authentication (a CONNECT or AUTH with the \
+             Authentication Method `method` and Authentication Data `data`): continue with a \
+             challenge, admit, refuse, or abstain for a method this plugin does not know. \
+             `step` holds what was exchanged before, so a plugin keeps no state per exchange. \
+             The first plugin that does not abstain answers; when all abstain the client gets \
+             0x8C Bad authentication method. A client admitted this way is not asked \
+             [`Plugin::authenticate`].",
         )
     },
     HookSpec {

@@ -5,10 +5,10 @@ use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
-use amqtt_core::codec::{Packet, Publish, QoS};
+use amqtt_core::codec::{Packet, Publish, QoS, ReasonCode};
 use amqtt_core::plugin::{
-    Action, BrokerContext, FromConfig, Hooks, Plugin, PluginError, SessionInfo, Verdict,
-    known_plugin_names, plugin,
+    Action, AuthAnswer, AuthStep, BrokerContext, FromConfig, Hooks, Plugin, PluginError,
+    SessionInfo, Verdict, known_plugin_names, plugin,
 };
 
 /// Runs a future that completes without waiting, as every hook here does.
@@ -191,6 +191,15 @@ impl Plugin for Everything {
     async fn authenticate(&self, _session: &SessionInfo) -> Verdict {
         Verdict::Allow
     }
+    async fn authenticate_exchange(
+        &self,
+        _session: &SessionInfo,
+        _method: &str,
+        _data: Option<&[u8]>,
+        _step: AuthStep<'_>,
+    ) -> AuthAnswer {
+        AuthAnswer::Success(None)
+    }
     async fn topic_filtering(&self, _s: &SessionInfo, _topic: &str, _action: Action) -> Verdict {
         Verdict::Allow
     }
@@ -201,9 +210,9 @@ impl Plugin for Everything {
 }
 
 #[test]
-fn all_seventeen_hooks() {
+fn all_eighteen_hooks() {
     assert_eq!(<Everything as Plugin>::HOOKS, Hooks::ALL);
-    assert_eq!(Hooks::NAMES.len(), 17);
+    assert_eq!(Hooks::NAMES.len(), 18);
 }
 
 /// Each hook alone sets its own bit, the one `Hooks::from_name` gives for its name.
@@ -244,6 +253,7 @@ one_hook_plugins! {
     PacketIn: on_mqtt_packet_received {} (_p: &Packet, _s: Option<&SessionInfo>);
     PacketOut: on_mqtt_packet_sent {} (_p: &Packet, _s: Option<&SessionInfo>);
     Auth: authenticate -> Verdict { Verdict::Allow } (_s: &SessionInfo) async;
+    Exchange: authenticate_exchange -> AuthAnswer { AuthAnswer::Abstain } (_s: &SessionInfo, _m: &str, _d: Option<&[u8]>, _t: AuthStep<'_>) async;
     Filter: topic_filtering -> Verdict { Verdict::Allow } (_s: &SessionInfo, _t: &str, _a: Action) async;
     Close: close {} () async;
     Start: start -> Result<(), PluginError> { Ok(()) } () async;
@@ -265,4 +275,54 @@ impl Plugin for Conditional {
 #[test]
 fn cfg_hooks() {
     assert_eq!(<Conditional as Plugin>::HOOKS, Hooks::BROKER_PRE_START);
+}
+
+/// Answers the enhanced authentication method it is named after, with a fixed answer.
+struct Method(&'static str, AuthAnswer);
+
+#[plugin(name = "method")]
+impl Plugin for Method {
+    fn build(_config: (), _ctx: &BrokerContext) -> Result<Self, PluginError> {
+        Ok(Method("none", AuthAnswer::Abstain))
+    }
+
+    async fn authenticate_exchange(
+        &self,
+        _session: &SessionInfo,
+        method: &str,
+        _data: Option<&[u8]>,
+        _step: AuthStep<'_>,
+    ) -> AuthAnswer {
+        if method == self.0 {
+            self.1.clone()
+        } else {
+            AuthAnswer::Abstain
+        }
+    }
+}
+
+#[test]
+fn the_first_plugin_that_knows_the_method_answers() {
+    let refused = AuthAnswer::refuse(ReasonCode::BadUserNameOrPassword, "no");
+    let set = (
+        Quiet,
+        Method("A", AuthAnswer::Success(None)),
+        Some(Method("B", refused.clone())),
+        Method("B", AuthAnswer::Success(None)),
+    );
+    assert!(<(Quiet, Method) as Plugin>::HOOKS.contains(Hooks::AUTHENTICATE_EXCHANGE));
+    let session = SessionInfo::new("c");
+    let step = AuthStep {
+        reauthentication: false,
+        history: &[],
+    };
+    let ask = |method| ready(set.authenticate_exchange(&session, method, None, step));
+    assert_eq!(ask("A"), AuthAnswer::Success(None));
+    assert_eq!(ask("B"), refused);
+    assert_eq!(ask("C"), AuthAnswer::Abstain);
+    assert_eq!(
+        ready(Quiet.authenticate_exchange(&session, "A", None, step)),
+        AuthAnswer::Abstain,
+        "a plugin without the hook abstains"
+    );
 }

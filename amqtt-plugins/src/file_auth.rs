@@ -10,8 +10,9 @@
 //!
 //! The file holds one `username:hash` pair per line; blank lines and lines starting with `#` are
 //! ignored. A hash is an argon2 PHC string (`$argon2id$`, `$argon2i$`, `$argon2d$`), a bcrypt
-//! hash (`$2b$`, `$2a$`, `$2y$`) or a sha512-crypt hash (`$6$`). The `amqtt_passwd` tool writes
-//! argon2id entries. The broker refuses to start when the file cannot be read, when a line is not
+//! hash (`$2b$`, `$2a$`, `$2y$`), a sha512-crypt hash (`$6$`) or a SCRAM-SHA-256 verifier
+//! (`SCRAM-SHA-256$`, which the `auth_scram` plugin reads too: see [`crate::scram`]). The
+//! `amqtt_passwd` tool writes argon2id entries, and SCRAM verifiers with `--scram`. The broker refuses to start when the file cannot be read, when a line is not
 //! `username:hash`, or when a hash is in none of those formats; the message names the file and,
 //! for a bad line, its number.
 //!
@@ -31,6 +32,8 @@ use std::sync::{Arc, Mutex, PoisonError, RwLock};
 
 use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, SessionInfo, Verdict, plugin};
 use argon2::{Argon2, PasswordVerifier as _};
+
+use crate::scram::ScramCredential;
 use serde::Deserialize;
 use sha_crypt::ShaCrypt;
 use tokio::sync::Semaphore;
@@ -234,7 +237,7 @@ struct UserTable {
 }
 
 /// User name to password hash.
-type Users = HashMap<String, StoredHash>;
+pub(crate) type Users = HashMap<String, StoredHash>;
 
 impl UserTable {
     /// Reads `path`; fails when it cannot be read or a line is bad.
@@ -266,7 +269,7 @@ impl UserTable {
 }
 
 /// Reads and parses a password file; errors name the file and, for a bad line, its number.
-fn read_password_file(path: &Path) -> Result<Users, PluginError> {
+pub(crate) fn read_password_file(path: &Path) -> Result<Users, PluginError> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         PluginError::new(format!("cannot read password file {}: {e}", path.display()))
     })?;
@@ -306,13 +309,16 @@ fn parse_password_file(text: &str) -> Result<Users, (usize, String)> {
 }
 
 /// A password hash from the file, checked for its format when the file was read.
-enum StoredHash {
+pub(crate) enum StoredHash {
     /// An argon2 PHC string, parsed (boxed: it is ten times the size of the others).
     Argon2(Box<argon2::PasswordHash>),
     /// A bcrypt hash.
     Bcrypt(String),
     /// A sha512-crypt hash.
     Sha512Crypt(String),
+    /// A SCRAM-SHA-256 verifier (for the `auth_scram` plugin; plain passwords are checked
+    /// against it too).
+    Scram(ScramCredential),
 }
 
 impl std::fmt::Debug for StoredHash {
@@ -322,6 +328,7 @@ impl std::fmt::Debug for StoredHash {
             StoredHash::Argon2(_) => "Argon2(..)",
             StoredHash::Bcrypt(_) => "Bcrypt(..)",
             StoredHash::Sha512Crypt(_) => "Sha512Crypt(..)",
+            StoredHash::Scram(_) => "Scram(..)",
         })
     }
 }
@@ -343,10 +350,14 @@ impl StoredHash {
             check_sha512_crypt(hash)
                 .map(|()| StoredHash::Sha512Crypt(hash.to_owned()))
                 .map_err(|e| format!("invalid sha512-crypt hash: {e}"))
+        } else if ScramCredential::is_scram(hash) {
+            ScramCredential::parse(hash)
+                .map(StoredHash::Scram)
+                .map_err(|e| format!("invalid SCRAM-SHA-256 verifier: {e}"))
         } else {
             Err(
                 "unrecognised password hash format (expected argon2 `$argon2id$...`, \
-                 bcrypt `$2b$...` or sha512-crypt `$6$...`)"
+                 bcrypt `$2b$...`, sha512-crypt `$6$...` or `SCRAM-SHA-256$...`)"
                     .to_owned(),
             )
         }
@@ -362,6 +373,7 @@ impl StoredHash {
             StoredHash::Sha512Crypt(hash) => ShaCrypt::default()
                 .verify_password(password, hash.as_str())
                 .is_ok(),
+            StoredHash::Scram(credential) => credential.verify_password(password),
         }
     }
 }

@@ -7,6 +7,7 @@
 //! | [`PacketLogger`] | `packet_logger` | `amqtt.plugins.logging_amqtt.PacketLoggerPlugin` |
 //! | [`AnonymousAuth`] | `auth_anonymous` | `amqtt.plugins.authentication.AnonymousAuthPlugin` |
 //! | [`FileAuth`] | `auth_file` | `amqtt.plugins.authentication.FileAuthPlugin` |
+//! | [`ScramAuth`] | `auth_scram` | (none: MQTT 5.0 enhanced authentication, SCRAM-SHA-256) |
 //! | [`BrokerSys`] | `broker_sys` | `amqtt.plugins.sys.broker.BrokerSysPlugin` |
 //! | [`TopicTaboo`] | `topic_taboo` | `amqtt.plugins.topic_checking.TopicTabooPlugin` |
 //! | [`TopicAcl`] | `topic_acl` | `amqtt.plugins.topic_checking.TopicAccessControlListPlugin` |
@@ -14,12 +15,14 @@
 mod authentication;
 pub mod file_auth;
 mod logging;
+pub mod scram;
 mod sys;
 pub mod topic_checking;
 
 pub use authentication::{AnonymousAuth, AnonymousAuthConfig};
 pub use file_auth::{FileAuth, FileAuthConfig};
 pub use logging::{EventLogger, PacketLogger};
+pub use scram::{ScramAuth, ScramAuthConfig, ScramClient};
 pub use sys::{BrokerSys, BrokerSysConfig};
 pub use topic_checking::{TopicAcl, TopicAclConfig, TopicTaboo};
 
@@ -32,6 +35,7 @@ pub type PackagedPlugins = (
     Option<BrokerSys>,
     Option<TopicTaboo>,
     Option<TopicAcl>,
+    Option<ScramAuth>,
 );
 
 /// The README's Rust examples, compiled and run as doctests.

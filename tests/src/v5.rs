@@ -92,8 +92,9 @@ pub fn alias(alias: u16) -> Properties {
 }
 
 impl V5Client {
-    /// Connects with `connect` (a 5.0 CONNECT) and returns the client and the CONNACK.
-    pub async fn connect_with(addr: SocketAddr, connect: Connect) -> (V5Client, ConnAck) {
+    /// Opens a connection and sends `connect` (a 5.0 CONNECT) without waiting for an answer
+    /// (an enhanced authentication answers with AUTH before the CONNACK).
+    pub async fn start(addr: SocketAddr, connect: Connect) -> V5Client {
         let stream = TcpStream::connect(addr).await.expect("tcp connect");
         stream.set_nodelay(true).expect("nodelay");
         let mut client = V5Client {
@@ -101,6 +102,12 @@ impl V5Client {
             buf: BytesMut::new(),
         };
         client.send(Packet::Connect(Box::new(connect))).await;
+        client
+    }
+
+    /// Connects with `connect` (a 5.0 CONNECT) and returns the client and the CONNACK.
+    pub async fn connect_with(addr: SocketAddr, connect: Connect) -> (V5Client, ConnAck) {
+        let mut client = V5Client::start(addr, connect).await;
         match client.recv().await {
             Packet::ConnAck(ack) => (client, ack),
             other => panic!("expected CONNACK, got {other:?}"),

@@ -12,11 +12,12 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use amqtt_core::codec::{Packet, Publish, QoS, SubAckCode};
+use amqtt_core::codec::{Packet, Properties, Publish, QoS, ReasonCode, SubAckCode};
 use amqtt_core::plugin::{
-    Action, BrokerContext, ContextError, FromConfig, Hooks, Plugin, PluginError, SessionInfo,
-    SessionSummary, Verdict,
+    Action, AuthAnswer, AuthStep, BrokerContext, ContextError, FromConfig, Hooks, Plugin,
+    PluginError, SessionInfo, SessionSummary, Verdict,
 };
+use amqtt_tests::v5::{V5Client, connect_v5};
 use amqtt_tests::{RECV_TIMEOUT, RawClient, TestBroker, connect_packet, wait_until};
 
 /// Test plugins' configuration (unused).
@@ -98,6 +99,19 @@ impl<const N: usize> Plugin for Tracer<N> {
     async fn authenticate(&self, session: &SessionInfo) -> Verdict {
         self.push(format!("authenticate {}", session.client_id));
         Verdict::Allow
+    }
+    async fn authenticate_exchange(
+        &self,
+        session: &SessionInfo,
+        method: &str,
+        _data: Option<&[u8]>,
+        _step: AuthStep<'_>,
+    ) -> AuthAnswer {
+        self.push(format!(
+            "authenticate_exchange {} {method}",
+            session.client_id
+        ));
+        AuthAnswer::Abstain
     }
     async fn topic_filtering(&self, s: &SessionInfo, topic: &str, action: Action) -> Verdict {
         self.push(format!(
@@ -188,6 +202,13 @@ async fn nested_tuples_call_every_hook_in_member_order() {
     // Always-on members need no section.
     let broker = TestBroker::<P>::start_with_plugins("plugins: {}\n").await;
     exercise(broker.addr).await;
+    // An enhanced authentication method: every tracer abstains in turn, so 0x8C.
+    let properties = Properties {
+        authentication_method: Some("X-TRACE".into()),
+        ..Properties::default()
+    };
+    let (_, ack) = V5Client::connect_with(broker.addr, connect_v5("m", properties)).await;
+    assert_eq!(ack.code, ReasonCode::BadAuthenticationMethod);
     let handle = broker.handle.clone();
     let (a, (b, c)) = handle.plugins();
     wait_until("both clients are gone", || both_gone(&a.events())).await;

@@ -5,12 +5,15 @@
 //! amqtt_passwd FILE USER       add USER, or change their password (creates FILE if missing)
 //! amqtt_passwd -c FILE USER    start a new FILE holding only USER (replaces an existing FILE)
 //! amqtt_passwd -D FILE USER    delete USER
+//! amqtt_passwd --scram FILE USER   add or change USER as a SCRAM-SHA-256 verifier
 //! ```
 //!
 //! The password is asked twice on the terminal, without echo; when standard input is not a
 //! terminal, its first line is the password (`echo secret | amqtt_passwd FILE USER`). It is
 //! never taken from the command line, where other users could see it. Entries are argon2id hashes
-//! with the argon2 crate's default parameters and a random salt. Comments and the other users'
+//! with the argon2 crate's default parameters and a random salt; with `--scram`, SCRAM-SHA-256
+//! verifiers (4096 iterations, random salt), which the `auth_scram` plugin needs for MQTT 5.0
+//! enhanced authentication and `auth_file` accepts for plain logins too. Comments and the other users'
 //! lines are kept as they are; the file is replaced atomically and left readable by its owner
 //! only (mode 0600 on unix). A running broker picks the change up on SIGHUP.
 
@@ -19,6 +22,7 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use amqtt_plugins::scram::ScramCredential;
 use argon2::{Argon2, PasswordHasher};
 use clap::Parser;
 
@@ -38,6 +42,9 @@ struct Args {
     /// Delete USER from FILE.
     #[arg(short = 'D')]
     delete: bool,
+    /// Store a SCRAM-SHA-256 verifier (for the auth_scram plugin) instead of an argon2id hash.
+    #[arg(long, conflicts_with = "delete")]
+    scram: bool,
     /// The password file.
     file: PathBuf,
     /// The user name.
@@ -81,9 +88,14 @@ fn run(args: &Args) -> Result<(), String> {
         kept
     } else {
         let password = read_password()?;
-        let hash = Argon2::default()
-            .hash_password(password.as_bytes())
-            .map_err(|e| format!("cannot hash the password: {e}"))?;
+        let hash = if args.scram {
+            ScramCredential::generate(password.as_bytes()).to_string()
+        } else {
+            Argon2::default()
+                .hash_password(password.as_bytes())
+                .map_err(|e| format!("cannot hash the password: {e}"))?
+                .to_string()
+        };
         let line = format!("{}:{hash}", args.user);
         let (updated, replaced) = set_user(&existing, &args.user, &line);
         if replaced {

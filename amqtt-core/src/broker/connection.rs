@@ -8,6 +8,7 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 
+use super::enhanced_auth::{self, Exchange, ReauthFailure};
 use super::framing::{ReadError, read_packet};
 use super::handshake::{Opened, Origin, open};
 use super::journal::Journal;
@@ -51,6 +52,8 @@ enum End {
     /// A new connection of the client took the session over and continues it: no will, the
     /// client is back.
     TakenOver,
+    /// A re-authentication (MQTT 5.0 AUTH) failed: the broker sent DISCONNECT.
+    ReauthenticationFailed,
 }
 
 /// Serves one client connection to its end. The CONNECT exchange and the close run in boxed
@@ -79,6 +82,7 @@ where
         outbox: &outbox,
         keep_alive,
         aliases: InboundAliases::default(),
+        reauthentication: None,
     };
     let end = connection.read_loop(&mut reader, buf).await;
     let will = Box::pin(connection.close(end, writer_task)).await;
@@ -100,6 +104,8 @@ struct Connection<'a, P> {
     keep_alive: Option<Duration>,
     /// The topic aliases the client set on this connection (MQTT 5.0).
     aliases: InboundAliases,
+    /// The re-authentication in progress (MQTT 5.0 AUTH 0x19), boxed: rare.
+    reauthentication: Option<Box<Exchange>>,
 }
 
 impl<P: Plugin> Connection<'_, P> {
@@ -355,16 +361,36 @@ impl<P: Plugin> Connection<'_, P> {
             }
             Packet::PingReq => self.outbox.push(Packet::PingResp),
             Packet::Disconnect(body) => return Some(self.handle_disconnect(&body)),
+            Packet::Auth(body) => return Box::pin(self.handle_auth(&body)).await,
             other @ (Packet::Connect(_)
             | Packet::ConnAck(_)
             | Packet::SubAck(_)
             | Packet::UnsubAck(_)
-            | Packet::PingResp
-            | Packet::Auth(_)) => {
+            | Packet::PingResp) => {
                 return Some(self.violation(other.name(), ReasonCode::ProtocolError));
             }
         }
         None
+    }
+
+    /// A client's AUTH: a step of a re-authentication (`enhanced_auth`); `Some` when it breaks
+    /// the protocol or fails, which ends the connection with a DISCONNECT.
+    async fn handle_auth(&mut self, body: &ReasonBody) -> Option<End> {
+        let (shared, info, outbox) = (self.shared, self.info, self.outbox);
+        let step =
+            enhanced_auth::reauthenticate(shared, info, outbox, &mut self.reauthentication, body);
+        match step.await {
+            Ok(()) => None,
+            Err(ReauthFailure::Protocol(what)) => {
+                Some(self.violation(what, ReasonCode::ProtocolError))
+            }
+            Err(ReauthFailure::Refused(refusal)) => {
+                tracing::info!(client_id = self.client_id(), reason = ?refusal.reason, "re-authentication failed; closing");
+                let disconnect = enhanced_auth::refusal_disconnect(refusal);
+                outbox.push_disconnect_body(info.protocol, disconnect);
+                Some(End::ReauthenticationFailed)
+            }
+        }
     }
 
     /// A client's DISCONNECT: applies its Session Expiry Interval (MQTT 5.0) and ends the

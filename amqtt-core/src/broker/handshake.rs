@@ -10,15 +10,16 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
+use super::enhanced_auth::{self, Rejected, refusal_connack, write_packet};
 use super::framing::{ReadError, read_packet};
 use super::outbox::Outbox;
 use super::session::Session;
 use super::shared::{Core, Shared};
 use crate::codec::{
-    ByteString, ConnAck, Connect, DecodeError, LastWill, Packet, PacketKind, Properties,
-    ProtocolVersion, ReasonCode,
+    ByteString, ConnAck, Connect, DecodeError, LastWill, Packet, Properties, ProtocolVersion,
+    ReasonCode,
 };
-use crate::plugin::{Hooks, Plugin, Refusal, SessionInfo};
+use crate::plugin::{Hooks, Plugin, SessionInfo};
 
 /// Where a connection comes from.
 #[derive(Debug, Clone)]
@@ -121,15 +122,23 @@ where
         refuse(shared, &mut stream, protocol, ConnAck::new(false, code)).await;
         return None;
     };
-    if connect.properties.authentication_method.is_some() {
-        // Enhanced authentication (AUTH exchanges) is not supported yet (3.1.2.11.9: the server
-        // may refuse a method it does not support with 0x8C).
-        tracing::info!(?peer, client_id = %info.client_id, "enhanced authentication requested; CONNACK 0x8C");
-        let code = ReasonCode::BadAuthenticationMethod;
-        refuse(shared, &mut stream, protocol, ConnAck::new(false, code)).await;
-        return None;
-    }
-    if P::HOOKS.contains(Hooks::AUTHENTICATE) {
+    // A client that authenticates by method is admitted by that exchange alone: the
+    // `authenticate` hook (user name and password) is not asked.
+    let mut auth_properties = None;
+    if let Some(method) = &connect.properties.authentication_method {
+        let data = connect.properties.authentication_data.as_deref();
+        let deadline = origin.accepted + core.config.connect_timeout;
+        let exchange =
+            enhanced_auth::at_connect(shared, &mut stream, &mut buf, &info, method, data, deadline);
+        match exchange.await {
+            Ok(properties) => auth_properties = Some(properties),
+            Err(Rejected::ConnAck(connack)) => {
+                refuse(shared, &mut stream, protocol, connack).await;
+                return None;
+            }
+            Err(Rejected::Close) => return None,
+        }
+    } else if P::HOOKS.contains(Hooks::AUTHENTICATE) {
         let verdict = shared.plugins.authenticate(&info).await;
         if !verdict.admits() {
             let connack = refusal_connack(verdict.refusal());
@@ -144,6 +153,10 @@ where
     let connack_properties = protocol.is_v5().then(|| {
         let mut properties = connack_properties(core, assigned.then(|| info.client_id.clone()));
         properties.server_keep_alive = server_keep_alive(core, &connect);
+        if let Some(auth) = auth_properties {
+            properties.authentication_method = auth.authentication_method;
+            properties.authentication_data = auth.authentication_data;
+        }
         Box::new(properties)
     });
     let (session, present) = core.attach(&info, &outbox, connack_properties).await;
@@ -260,22 +273,6 @@ fn keep_alive_limit(keep_alive: u16, delay: Duration) -> Option<Duration> {
     (keep_alive > 0).then(|| Duration::from_millis(u64::from(keep_alive) * 1500) + delay)
 }
 
-/// The CONNACK of a failed authentication: the plugin's refusal (reason code and reason string,
-/// which only a 5.0 client sees), else 0x87 Not authorized (0x05 in 3.1.1).
-fn refusal_connack(refusal: Option<Refusal>) -> ConnAck {
-    let Some(refusal) = refusal else {
-        return ConnAck::new(false, ReasonCode::NotAuthorized);
-    };
-    let mut connack = ConnAck::new(false, refusal.reason_in(PacketKind::ConnAck));
-    if let Some(text) = refusal.reason_string {
-        connack.properties = Some(Box::new(Properties {
-            reason_string: Some(ByteString::from(text)),
-            ..Properties::default()
-        }));
-    }
-    connack
-}
-
 /// Answers a refused CONNECT with `connack` and lets the connection close.
 async fn refuse<P: Plugin, S: AsyncWrite + Unpin>(
     shared: &Shared<P>,
@@ -283,12 +280,6 @@ async fn refuse<P: Plugin, S: AsyncWrite + Unpin>(
     protocol: ProtocolVersion,
     connack: ConnAck,
 ) {
-    let connack = Packet::ConnAck(connack);
-    if P::HOOKS.contains(Hooks::PACKET_SENT) {
-        shared.plugins.on_mqtt_packet_sent(&connack, None);
-    }
-    let mut out = BytesMut::new();
-    connack.encode_as(protocol, &mut out);
-    let _ = stream.write_all(&out).await;
+    let _ = write_packet(shared, stream, protocol, &Packet::ConnAck(connack)).await;
     let _ = stream.shutdown().await;
 }

@@ -5,6 +5,7 @@
 
 mod connection;
 mod disconnect;
+mod enhanced_auth;
 mod expiry;
 mod framing;
 mod handshake;

@@ -167,6 +167,11 @@ impl Outbox {
     /// The caller closes the connection; the writer sends what is queued before the socket
     /// closes.
     pub(crate) fn push_disconnect(&self, protocol: ProtocolVersion, reason: ReasonCode) {
+        self.push_disconnect_body(protocol, ReasonBody::new(reason));
+    }
+
+    /// [`Outbox::push_disconnect`] with properties (a reason string).
+    pub(crate) fn push_disconnect_body(&self, protocol: ProtocolVersion, body: ReasonBody) {
         if !protocol.is_v5() {
             return;
         }
@@ -174,9 +179,7 @@ impl Outbox {
         if queue.sealed {
             return; // the client was already told why
         }
-        queue
-            .packets
-            .push_back(Packet::Disconnect(ReasonBody::new(reason)));
+        queue.packets.push_back(Packet::Disconnect(body));
         queue.pushed += 1;
         queue.sealed = true;
         drop(queue);

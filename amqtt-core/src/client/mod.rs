@@ -20,6 +20,7 @@
 //! # Ok(()) }
 //! ```
 
+mod auth;
 mod config;
 mod options;
 mod task;
@@ -39,6 +40,7 @@ use crate::codec::{
 use crate::plugin::Plugin;
 use crate::transport::client::{ClientTransport, ClientTransportError};
 
+pub use auth::Authenticator;
 pub use config::{ClientConfig, ClientConfigError, ConnectionConfig, TopicConfig, WillConfig};
 pub use options::ClientOptions;
 use task::{Command, Connection};
@@ -77,6 +79,10 @@ pub enum ClientError {
     /// The broker sent something that is not the expected MQTT packet.
     #[error("protocol error: {0}")]
     Protocol(String),
+    /// The enhanced authentication ([`Authenticator`]) could not answer the broker, or found
+    /// its final word wrong.
+    #[error("enhanced authentication failed: {0}")]
+    Authentication(String),
     /// No CONNACK arrived within the connect timeout.
     #[error("no CONNACK within {0:?}")]
     ConnAckTimeout(Duration),
@@ -293,6 +299,16 @@ impl MqttClient {
     /// connection task never blocks on a slow reader, so read it (or drop the client).
     pub fn messages(&mut self) -> &mut mpsc::UnboundedReceiver<Message> {
         &mut self.messages
+    }
+
+    /// Re-authenticates by the [`ClientOptions::authenticator`] method (MQTT 5.0 AUTH 0x19,
+    /// spec 4.12.1) while the connection keeps working; returns once the broker answered
+    /// AUTH 0x00 and the authenticator accepted its final data. A broker that refuses sends
+    /// DISCONNECT and closes the connection ([`ClientError::ConnectionClosed`]).
+    pub async fn reauthenticate(&self) -> Result<(), ClientError> {
+        let (done, rx) = oneshot::channel();
+        self.command(Command::Reauthenticate { done })?;
+        self.wait_ack(rx).await?
     }
 
     /// Sends DISCONNECT, closes the connection and stops the background task.

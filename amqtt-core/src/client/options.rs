@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 
+use super::auth::{Authenticator, SharedAuthenticator};
 use crate::codec::{ByteString, Connect, LastWill, Properties, ProtocolVersion, QoS};
 use crate::plugin::Plugin;
 use crate::transport::client::{BrokerUrl, ConnectOptions};
@@ -40,6 +41,9 @@ pub struct ClientOptions<P: Plugin = ()> {
     pub password: Option<String>,
     /// The will message.
     pub will: Option<LastWill>,
+    /// MQTT 5.0 enhanced authentication: the method and its steps (see
+    /// [`ClientOptions::authenticator`]); ignored by 3.1.1.
+    authenticator: Option<SharedAuthenticator>,
     /// Transport options: TLS, WebSocket headers, connect timeout (also the CONNACK timeout).
     pub connection: ConnectOptions,
     /// Bound on waiting for a publish, subscribe or unsubscribe acknowledgement.
@@ -88,6 +92,7 @@ impl<P: Plugin> ClientOptions<P> {
             username: None,
             password: None,
             will: None,
+            authenticator: None,
             connection: ConnectOptions::new(),
             ack_timeout: None,
             default_qos: QoS::AtMostOnce,
@@ -134,6 +139,14 @@ impl<P: Plugin> ClientOptions<P> {
     pub fn credentials(mut self, username: impl Into<String>, password: impl Into<String>) -> Self {
         self.username = Some(username.into());
         self.password = Some(password.into());
+        self
+    }
+
+    /// Authenticates by an MQTT 5.0 enhanced authentication method: the CONNECT carries its
+    /// Authentication Method and first data, and the broker's challenges (AUTH 0x18) are
+    /// answered by `authenticator` until the CONNACK. Needs [`ProtocolVersion::V5`].
+    pub fn authenticator(mut self, authenticator: impl Authenticator) -> Self {
+        self.authenticator = Some(SharedAuthenticator(Arc::new(authenticator)));
         self
     }
 
@@ -237,6 +250,7 @@ impl<P: Plugin> ClientOptions<P> {
                     Properties::default()
                 },
             },
+            authenticator: self.authenticator.clone().filter(|_| self.protocol.is_v5()),
             ping_interval,
             ping_timeout: self.ping_timeout.unwrap_or(keep_alive),
             connack_timeout: self
@@ -254,6 +268,9 @@ impl<P: Plugin> ClientOptions<P> {
 #[derive(Debug, Clone)]
 pub(super) struct Settings {
     pub(super) connect: Connect,
+    /// The enhanced authentication method (MQTT 5.0), which fills the CONNECT's Authentication
+    /// Method and Data anew for every connection.
+    pub(super) authenticator: Option<SharedAuthenticator>,
     /// Idle time before a PINGREQ (zero: no pings).
     pub(super) ping_interval: Duration,
     pub(super) ping_timeout: Duration,

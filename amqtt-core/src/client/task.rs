@@ -5,16 +5,18 @@ use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 mod handle;
+mod reauth;
 mod server;
 
 pub(super) use server::ServerLimits;
 
+use super::auth;
 use super::options::Settings;
 use super::{ClientError, Message};
 use crate::codec::{
@@ -63,6 +65,9 @@ pub(super) enum Command {
     Disconnect {
         done: oneshot::Sender<()>,
     },
+    Reauthenticate {
+        done: Done<()>,
+    },
 }
 
 /// An outgoing QoS 1/2 publish awaiting its acknowledgement.
@@ -82,51 +87,106 @@ enum Exit {
     Lost,
 }
 
-/// Opens a connection: transport, CONNECT, CONNACK. Returns the stream, the bytes read after
-/// the CONNACK, and the CONNACK.
+/// Opens a connection: transport, CONNECT, the AUTH exchange of an enhanced authentication
+/// method (MQTT 5.0), CONNACK. Returns the stream, the bytes read after the CONNACK, and the
+/// CONNACK.
 pub(super) async fn open<P: Plugin>(
     transport: &ClientTransport,
     settings: &Settings,
     plugins: &P,
 ) -> Result<(ClientStream, BytesMut, ConnAck), ClientError> {
     let mut stream = transport.connect().await?;
-    let connect = Packet::Connect(Box::new(settings.connect.clone()));
-    if P::HOOKS.contains(Hooks::PACKET_SENT) {
-        plugins.on_mqtt_packet_sent(&connect, None);
+    let mut connect = settings.connect.clone();
+    let authenticator = settings.authenticator.as_ref().map(|a| &*a.0);
+    let mut history = Vec::new();
+    if let Some(authenticator) = authenticator {
+        let data = authenticator.start();
+        history.push(data.clone().unwrap_or_default());
+        connect.properties.authentication_method = Some(ByteString::from(authenticator.method()));
+        connect.properties.authentication_data = data;
     }
-    let mut out = BytesMut::new();
-    connect.encode(&mut out);
-    stream.write_all(&out).await?;
-    stream.flush().await?;
+    let protocol = connect.protocol;
+    send(
+        &mut stream,
+        plugins,
+        protocol,
+        &Packet::Connect(Box::new(connect)),
+    )
+    .await?;
     let mut buf = BytesMut::new();
-    let read = async {
+    let exchange = async {
         loop {
-            match codec::decode_as(&mut buf, MAX_PACKET, settings.connect.protocol) {
-                Ok(Some(packet)) => return Ok(packet),
-                Ok(None) => {}
-                Err(e) => return Err(ClientError::Protocol(e.to_string())),
+            let packet = read(&mut stream, &mut buf, protocol).await?;
+            if P::HOOKS.contains(Hooks::PACKET_RECEIVED) {
+                plugins.on_mqtt_packet_received(&packet, None);
             }
-            buf.reserve(4096);
-            if stream.read_buf(&mut buf).await? == 0 {
-                return Err(ClientError::Protocol(
-                    "the broker closed the connection before CONNACK".into(),
-                ));
-            }
+            let (Some(authenticator), Packet::Auth(body)) = (authenticator, &packet) else {
+                return Ok::<_, ClientError>(packet);
+            };
+            let answer = auth::answer(authenticator, &mut history, body)
+                .map_err(ClientError::Authentication)?;
+            send(&mut stream, plugins, protocol, &answer).await?;
         }
     };
-    let packet = tokio::time::timeout(settings.connack_timeout, read)
+    let packet = tokio::time::timeout(settings.connack_timeout, exchange)
         .await
         .map_err(|_| ClientError::ConnAckTimeout(settings.connack_timeout))??;
-    if P::HOOKS.contains(Hooks::PACKET_RECEIVED) {
-        plugins.on_mqtt_packet_received(&packet, None);
-    }
     match packet {
-        Packet::ConnAck(ack) if ack.code == ReasonCode::Success => Ok((stream, buf, ack)),
+        Packet::ConnAck(ack) if ack.code == ReasonCode::Success => {
+            if let Some(authenticator) = authenticator {
+                let data = ack
+                    .properties
+                    .as_ref()
+                    .and_then(|p| p.authentication_data.as_deref());
+                authenticator
+                    .finish(&history, data)
+                    .map_err(ClientError::Authentication)?;
+            }
+            Ok((stream, buf, ack))
+        }
         Packet::ConnAck(ack) => Err(ClientError::Refused(ack.code)),
         other => Err(ClientError::Protocol(format!(
             "expected CONNACK, got {}",
             other.name()
         ))),
+    }
+}
+
+/// Writes one packet of the CONNECT exchange, showing it to the plugins first.
+async fn send<P: Plugin>(
+    stream: &mut ClientStream,
+    plugins: &P,
+    protocol: ProtocolVersion,
+    packet: &Packet,
+) -> Result<(), ClientError> {
+    if P::HOOKS.contains(Hooks::PACKET_SENT) {
+        plugins.on_mqtt_packet_sent(packet, None);
+    }
+    let mut out = BytesMut::new();
+    packet.encode_as(protocol, &mut out);
+    stream.write_all(&out).await?;
+    stream.flush().await?;
+    Ok(())
+}
+
+/// Reads one packet of the CONNECT exchange.
+async fn read(
+    stream: &mut ClientStream,
+    buf: &mut BytesMut,
+    protocol: ProtocolVersion,
+) -> Result<Packet, ClientError> {
+    loop {
+        match codec::decode_as(buf, MAX_PACKET, protocol) {
+            Ok(Some(packet)) => return Ok(packet),
+            Ok(None) => {}
+            Err(e) => return Err(ClientError::Protocol(e.to_string())),
+        }
+        buf.reserve(4096);
+        if stream.read_buf(buf).await? == 0 {
+            return Err(ClientError::Protocol(
+                "the broker closed the connection before CONNACK".into(),
+            ));
+        }
     }
 }
 
@@ -156,6 +216,8 @@ pub(super) struct Connection<P> {
     /// The granted subscriptions, re-subscribed after a reconnect.
     subscriptions: Filters,
     disconnecting: Option<oneshot::Sender<()>>,
+    /// The re-authentication in progress (MQTT 5.0): the data exchanged so far, and its caller.
+    reauthentication: Option<(Vec<Bytes>, Done<()>)>,
 }
 
 impl<P: Plugin> Connection<P> {
@@ -186,6 +248,7 @@ impl<P: Plugin> Connection<P> {
             incoming: HashSet::new(),
             subscriptions: Vec::new(),
             disconnecting: None,
+            reauthentication: None,
         }
     }
 
@@ -228,8 +291,10 @@ impl<P: Plugin> Connection<P> {
             let opening = async move { open(&transport, &settings, &*plugins).await };
             match self.wait_commands(opening).await? {
                 Ok((stream, buf, connack)) => {
-                    // What commands queued is re-sent by `resume`.
+                    // What commands queued is re-sent by `resume`; a re-authentication asked
+                    // for meanwhile is moot (its caller is told the connection closed).
                     self.out.clear();
+                    self.reauthentication = None;
                     self.server = ServerLimits::from_connack(&connack);
                     return Some((stream, buf));
                 }

@@ -24,6 +24,7 @@ macro_rules! for_each_arity {
 mod attributes;
 mod build;
 mod context;
+mod exchange;
 mod hooks;
 mod tuple;
 
@@ -32,6 +33,7 @@ pub use attributes::SessionAttributes;
 pub(crate) use build::build_plugin_set;
 pub use build::{BuildPlugins, FromConfig, PluginConfig, PluginError, known_plugin_names};
 pub use context::{BrokerContext, ContextError, SessionInfo, SessionSummary};
+pub use exchange::{AuthAnswer, AuthStep};
 pub use hooks::Hooks;
 
 use crate::codec::{Packet, Publish, QoS, ReasonCode};
@@ -162,8 +164,9 @@ pub trait Plugin: Send + Sync + 'static {
     }
 
     // Every hook, with its documentation and a default that does nothing, from the one list
-    // of hooks (amqtt-macros' `hook_table`): the per-connection events, `authenticate` and
-    // `topic_filtering` (answering Abstain), the broker lifecycle, and `start` (answering Ok).
+    // of hooks (amqtt-macros' `hook_table`): the per-connection events, `authenticate`,
+    // `authenticate_exchange` and `topic_filtering` (answering Abstain), the broker lifecycle,
+    // and `start` (answering Ok).
     amqtt_macros::__plugin_trait_hooks!();
 }
 

@@ -126,6 +126,7 @@ impl<P: Plugin> Connection<P> {
                 self.send(Packet::Disconnect(ReasonBody::default()));
                 self.disconnecting = Some(done);
             }
+            Command::Reauthenticate { done } => self.start_reauthentication(done),
         }
     }
 
@@ -172,6 +173,7 @@ impl<P: Plugin> Connection<P> {
                     let _ = done.send(Ok(()));
                 }
             }
+            Packet::Auth(body) => self.reauthentication_step(&body),
             other => tracing::debug!("client ignores an unexpected {}", other.name()),
         }
     }

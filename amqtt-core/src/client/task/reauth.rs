@@ -1,0 +1,61 @@
+//! Re-authentication (MQTT 5.0, spec 4.12.1) of a connected client: AUTH 0x19 with the
+//! authenticator's first data, its answers to the broker's AUTH 0x18, and the broker's AUTH 0x00.
+//! The connection keeps working meanwhile; a broker that refuses sends DISCONNECT and closes.
+
+use super::{Connection, Done};
+use crate::client::{ClientError, auth};
+use crate::codec::{ReasonBody, ReasonCode};
+use crate::plugin::Plugin;
+
+impl<P: Plugin> Connection<P> {
+    /// Sends AUTH 0x19 to start a re-authentication that answers `done`.
+    pub(super) fn start_reauthentication(&mut self, done: Done<()>) {
+        let Some(authenticator) = self.settings.authenticator.clone() else {
+            let error = "no authenticator: the connection did not use enhanced authentication";
+            let _ = done.send(Err(ClientError::Authentication(error.to_owned())));
+            return;
+        };
+        if self.reauthentication.is_some() {
+            let error = "a re-authentication is already in progress";
+            let _ = done.send(Err(ClientError::Authentication(error.to_owned())));
+            return;
+        }
+        let data = authenticator.0.start();
+        let history = vec![data.clone().unwrap_or_default()];
+        self.send(auth::packet(
+            &*authenticator.0,
+            ReasonCode::ReAuthenticate,
+            data,
+        ));
+        self.reauthentication = Some((history, done));
+    }
+
+    /// Handles the broker's AUTH: answers a challenge, or ends the re-authentication on
+    /// success (checking the broker's final data).
+    pub(super) fn reauthentication_step(&mut self, body: &ReasonBody) {
+        let (Some(authenticator), Some((mut history, done))) = (
+            self.settings.authenticator.clone(),
+            self.reauthentication.take(),
+        ) else {
+            tracing::debug!("client ignores an AUTH outside a re-authentication");
+            return;
+        };
+        let authenticator = &*authenticator.0;
+        if body.reason == ReasonCode::Success {
+            let properties = body.properties.as_deref();
+            let data = properties.and_then(|p| p.authentication_data.as_deref());
+            let checked = authenticator.finish(&history, data);
+            let _ = done.send(checked.map_err(ClientError::Authentication));
+            return;
+        }
+        match auth::answer(authenticator, &mut history, body) {
+            Ok(answer) => {
+                self.send(answer);
+                self.reauthentication = Some((history, done));
+            }
+            Err(error) => {
+                let _ = done.send(Err(ClientError::Authentication(error)));
+            }
+        }
+    }
+}
