@@ -6,6 +6,7 @@
 mod connection;
 mod disconnect;
 mod expiry;
+mod forwarded;
 mod framing;
 mod handshake;
 mod inbound_quota;
