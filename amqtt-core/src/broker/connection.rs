@@ -265,13 +265,15 @@ impl<P: Plugin> Connection<'_, P> {
 
     /// Counts and logs a malformed packet, which ends the connection (an MQTT 5.0 client is
     /// told why with a DISCONNECT: 0x95 for a packet over `max_packet_size`, 0x82 Protocol Error
-    /// for a Subscription Identifier of 0 (section 3.8.2.1.2), 0x81 otherwise).
+    /// for a Subscription Identifier of 0 or a SUBSCRIBE with two (section 3.8.2.1.2), 0x81
+    /// otherwise).
     fn malformed(&self, error: DecodeError) -> End {
         self.shared.core.stats.protocol_errors.increment();
         tracing::warn!(client_id = self.client_id(), %error, "malformed packet; closing connection");
         self.disconnect_v5(match error {
             DecodeError::MaxSizeExceeded { .. } => ReasonCode::PacketTooLarge,
-            DecodeError::InvalidPropertyValue(PropertyId::SubscriptionIdentifier) => {
+            DecodeError::InvalidPropertyValue(PropertyId::SubscriptionIdentifier)
+            | DecodeError::DuplicateProperty(PropertyId::SubscriptionIdentifier) => {
                 ReasonCode::ProtocolError
             }
             _ => ReasonCode::MalformedPacket,

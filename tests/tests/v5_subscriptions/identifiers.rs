@@ -129,14 +129,17 @@ async fn a_3_1_1_subscriber_beside_a_v5_one_is_unaffected() {
 }
 
 #[tokio::test]
-async fn a_subscription_identifier_of_0_is_a_protocol_error() {
+async fn a_subscription_identifier_of_0_or_a_second_one_is_a_protocol_error() {
     let broker = TestBroker::start("").await;
-    let mut client = connected(broker.addr, "zero").await;
-    // SUBSCRIBE, id 1, properties: Subscription Identifier 0, filter "a" at QoS 0.
-    client
-        .send_bytes(&[0x82, 9, 0, 1, 2, 0x0B, 0, 0, 1, b'a', 0])
-        .await;
-    client.expect_disconnect(ReasonCode::ProtocolError).await;
+    // SUBSCRIBE, packet id 1, properties, filter "a" at QoS 0; the properties: Subscription
+    // Identifier 0, then identifiers 1 and 2.
+    let zero: &[u8] = &[0x82, 9, 0, 1, 2, 0x0B, 0, 0, 1, b'a', 0];
+    let two: &[u8] = &[0x82, 11, 0, 1, 4, 0x0B, 1, 0x0B, 2, 0, 1, b'a', 0];
+    for subscribe in [zero, two] {
+        let mut client = connected(broker.addr, "invalid").await;
+        client.send_bytes(subscribe).await;
+        client.expect_disconnect(ReasonCode::ProtocolError).await;
+    }
     broker.stop().await;
 }
 
