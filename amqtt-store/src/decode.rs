@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use amqtt_core::codec::{
     ByteString, LastWill, PacketId, Properties, ProtocolVersion, Publish, QoS,
 };
-use amqtt_core::store::{MessageState, StoredMessage, StoredSession};
+use amqtt_core::store::{Grant, MessageState, StoredMessage, StoredSession};
 use bytes::{Bytes, BytesMut};
 
 /// Why a row is skipped: the text given to `Restore::skipped`.
@@ -168,6 +168,14 @@ pub(crate) fn text(bytes: &[u8]) -> Option<ByteString> {
 /// A QoS column.
 pub(crate) fn qos(code: i64) -> Option<QoS> {
     u8::try_from(code).ok().and_then(QoS::from_u8)
+}
+
+/// A subscription's QoS, options and identifier columns (NULL options or identifier: none, as
+/// in a row written before MQTT 5.0).
+pub(crate) fn grant(qos_code: i64, options: Option<i64>, id: Option<i64>) -> Option<Grant> {
+    let options = u8::try_from(options.unwrap_or(0)).ok()?;
+    let id = u32::try_from(id.unwrap_or(0)).ok()?;
+    Grant::from_stored(qos(qos_code)?, options, id)
 }
 
 /// A packet id column: 1 to 65535.

@@ -106,8 +106,12 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
         // Version 2: MQTT 5.0. A session's protocol (NULL: 3.1.1) and CONNECT properties, the
         // will's properties, and the properties of queued and retained messages, each as an
-        // encoded MQTT 5.0 property block (NULL: none).
+        // encoded MQTT 5.0 property block (NULL: none); a subscription's options No Local and
+        // Retain As Published (their bits of the SUBSCRIBE options byte, 0x04 and 0x08; NULL:
+        // none) and its Subscription Identifier (NULL: none).
         sqlite: "
+        ALTER TABLE amqtt_subscriptions ADD COLUMN options INTEGER;
+        ALTER TABLE amqtt_subscriptions ADD COLUMN subscription_id INTEGER;
         ALTER TABLE amqtt_sessions ADD COLUMN protocol INTEGER;
         ALTER TABLE amqtt_sessions ADD COLUMN properties BLOB;
         ALTER TABLE amqtt_sessions ADD COLUMN will_properties BLOB;
@@ -115,6 +119,8 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         ALTER TABLE amqtt_retained ADD COLUMN properties BLOB;
     ",
         postgres: "
+        ALTER TABLE amqtt_subscriptions ADD COLUMN options SMALLINT;
+        ALTER TABLE amqtt_subscriptions ADD COLUMN subscription_id INTEGER;
         ALTER TABLE amqtt_sessions ADD COLUMN protocol SMALLINT;
         ALTER TABLE amqtt_sessions ADD COLUMN properties BYTEA;
         ALTER TABLE amqtt_sessions ADD COLUMN will_properties BYTEA;
@@ -164,10 +170,11 @@ pub(crate) const DELETE_SESSION_MESSAGES: &str = "DELETE FROM amqtt_messages WHE
 /// Deletes a session's QoS 2 ids.
 pub(crate) const DELETE_SESSION_QOS2: &str = "DELETE FROM amqtt_qos2 WHERE client_id = $1";
 
-/// Writes a subscription: client id, filter, QoS.
+/// Writes a subscription: client id, filter, QoS, options, subscription identifier.
 pub(crate) const UPSERT_SUBSCRIPTION: &str = "INSERT INTO amqtt_subscriptions (client_id, \
-     filter, qos) VALUES ($1, $2, $3) ON CONFLICT (client_id, filter) DO UPDATE SET qos = \
-     excluded.qos";
+     filter, qos, options, subscription_id) VALUES ($1, $2, $3, $4, $5) \
+     ON CONFLICT (client_id, filter) DO UPDATE SET qos = excluded.qos, \
+     options = excluded.options, subscription_id = excluded.subscription_id";
 /// Deletes a subscription: client id, filter.
 pub(crate) const DELETE_SUBSCRIPTION: &str =
     "DELETE FROM amqtt_subscriptions WHERE client_id = $1 AND filter = $2";
@@ -208,9 +215,9 @@ pub(crate) const DELETE_RETAINED: &str = "DELETE FROM amqtt_retained WHERE topic
 pub(crate) const SELECT_SESSIONS: &str = "SELECT client_id, username, keep_alive, will_topic, \
      will_payload, will_qos, will_retain, disconnected_at_ms, protocol, properties, \
      will_properties FROM amqtt_sessions ORDER BY client_id";
-/// Every subscription: client id, filter, QoS.
-pub(crate) const SELECT_SUBSCRIPTIONS: &str =
-    "SELECT client_id, filter, qos FROM amqtt_subscriptions ORDER BY client_id, filter";
+/// Every subscription: client id, filter, QoS, options, subscription identifier.
+pub(crate) const SELECT_SUBSCRIPTIONS: &str = "SELECT client_id, filter, qos, options, \
+     subscription_id FROM amqtt_subscriptions ORDER BY client_id, filter";
 /// Every message, in entry order within a session: client id, entry, state, packet id, QoS,
 /// retain, topic, payload, properties.
 pub(crate) const SELECT_MESSAGES: &str = "SELECT client_id, entry, state, packet_id, qos, \

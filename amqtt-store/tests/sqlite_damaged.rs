@@ -198,7 +198,9 @@ fn rows_that_do_not_decode_are_skipped_and_the_rest_loads() -> TestResult {
              VALUES ('bad-will', 5, 'w', 3, 0);
          INSERT INTO amqtt_sessions (client_id, keep_alive) VALUES (CAST(x'ff' AS TEXT), 1);
          INSERT INTO amqtt_sessions (client_id, keep_alive) VALUES ('text-keep-alive', 'ten');
-         INSERT INTO amqtt_subscriptions VALUES ('client-b', 'q', 7);
+         INSERT INTO amqtt_subscriptions VALUES ('client-b', 'q', 7, NULL, NULL);
+         INSERT INTO amqtt_subscriptions VALUES ('client-b', 'o', 1, 16, NULL);
+         INSERT INTO amqtt_subscriptions VALUES ('client-b', 'i', 1, 0, 268435456);
          INSERT INTO amqtt_messages VALUES ('client-a', 20, 9, NULL, 1, 0, 't', x'00', NULL);
          INSERT INTO amqtt_messages VALUES ('client-a', 21, 1, 0, 1, 0, 't', x'00', NULL);
          INSERT INTO amqtt_messages VALUES ('client-a', 22, 0, NULL, 1, 0, CAST(x'c328' AS TEXT), x'', NULL);
@@ -214,13 +216,13 @@ fn rows_that_do_not_decode_are_skipped_and_the_rest_loads() -> TestResult {
     let mut store = SqlStore::open(sqlite_config(&path))?;
     let mut loaded = load(&mut store)?;
     let skipped: Vec<String> = loaded.skipped().iter().map(|s| s.to_string()).collect();
-    assert_eq!(skipped.len(), 15, "{skipped:?}");
+    assert_eq!(skipped.len(), 17, "{skipped:?}");
     for expected in [
         "a session with an invalid keep-alive",
         "a session with an invalid will QoS",
         "a session whose client id is not UTF-8",
         "a session row with a value of the wrong type",
-        "a subscription with an invalid QoS",
+        "a subscription with an invalid QoS, options or identifier",
         "a message with an invalid state",
         "a message with an invalid packet id",
         "a message whose topic is not UTF-8",

@@ -5,7 +5,7 @@
 mod common;
 
 use amqtt_core::codec::QoS;
-use amqtt_core::store::{Durability, MessageState, Store, StoreOp};
+use amqtt_core::store::{Durability, Grant, MessageState, Store, StoreOp};
 use amqtt_store::{Config, Location, SqlStore};
 use common::*;
 
@@ -154,6 +154,7 @@ fn a_version_1_database_is_upgraded_in_place_and_keeps_its_rows() -> TestResult 
     let mut store = SqlStore::open(sqlite_config(&path))?;
     store.commit(&[
         StoreOp::Session(session("old-client")),
+        subscribe("old-client", "t/#", QoS::AtLeastOnce),
         queued("old-client", 1, "t/1", QoS::AtLeastOnce, b"queued"),
         retain("r/old", Some((QoS::AtLeastOnce, b"kept"))),
     ])?;
@@ -161,7 +162,9 @@ fn a_version_1_database_is_upgraded_in_place_and_keeps_its_rows() -> TestResult 
     // Back to version 1's tables: without the MQTT 5.0 columns.
     let raw = rusqlite::Connection::open(&path)?;
     raw.execute_batch(
-        "ALTER TABLE amqtt_sessions DROP COLUMN protocol;
+        "ALTER TABLE amqtt_subscriptions DROP COLUMN options;
+         ALTER TABLE amqtt_subscriptions DROP COLUMN subscription_id;
+         ALTER TABLE amqtt_sessions DROP COLUMN protocol;
          ALTER TABLE amqtt_sessions DROP COLUMN properties;
          ALTER TABLE amqtt_sessions DROP COLUMN will_properties;
          ALTER TABLE amqtt_messages DROP COLUMN properties;
@@ -173,20 +176,25 @@ fn a_version_1_database_is_upgraded_in_place_and_keeps_its_rows() -> TestResult 
     let loaded = load(&mut store)?;
     assert!(loaded.skipped().is_empty(), "{:?}", loaded.skipped());
     assert_eq!(loaded.sessions(), [&session("old-client")]);
+    let plain = QoS::AtLeastOnce.into();
+    assert_eq!(loaded.subscriptions(), [("old-client", "t/#", plain)]);
     let messages = loaded.messages();
     assert_eq!(messages.len(), 1);
     assert_eq!(&messages[0].1.message.payload[..], b"queued");
     assert_eq!(messages[0].1.message.properties, None);
     assert_eq!(&loaded.retained()[0].payload[..], b"kept");
     // The upgraded file takes MQTT 5.0 rows.
-    store.commit(&[with_properties(queued(
-        "old-client",
-        2,
-        "t/2",
-        QoS::AtLeastOnce,
-        b"v5",
-    ))])?;
+    let v5_grant = Grant {
+        no_local: true,
+        id: std::num::NonZeroU32::new(3),
+        ..plain
+    };
+    store.commit(&[
+        with_properties(queued("old-client", 2, "t/2", QoS::AtLeastOnce, b"v5")),
+        subscribe("old-client", "t/#", v5_grant),
+    ])?;
     let loaded = load(&mut store)?;
+    assert_eq!(loaded.subscriptions(), [("old-client", "t/#", v5_grant)]);
     assert_eq!(
         loaded.messages()[1].1.message.properties.as_deref(),
         Some(&message_properties())

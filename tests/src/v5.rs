@@ -2,13 +2,14 @@
 //! CONNECT, PUBLISH and property builders the v5 tests share.
 
 use std::net::SocketAddr;
-use std::num::NonZeroU16;
+use std::num::{NonZeroU16, NonZeroU32};
 use std::sync::Arc;
 use std::time::Duration;
 
 use amqtt_core::codec::{
     self, Ack, ByteString, ConnAck, Connect, LastWill, Packet, Properties, ProtocolVersion,
-    Publish, QoS, ReasonBody, ReasonCode, SubAck, Subscribe,
+    Publish, QoS, ReasonBody, ReasonCode, RetainHandling, SubAck, SubAckCode, Subscribe,
+    SubscriptionOptions,
 };
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -206,18 +207,41 @@ impl V5Client {
 
     /// Subscribes to `filter` at `qos` and asserts it was granted.
     pub async fn subscribe(&mut self, id: u16, filter: &str, qos: QoS) {
+        self.subscribe_with(id, filter, qos.into(), None).await;
+    }
+
+    /// Subscribes to `filter` with `options` and, if given, the Subscription Identifier
+    /// `subscription_id`; asserts it was granted at the options' QoS.
+    pub async fn subscribe_with(
+        &mut self,
+        id: u16,
+        filter: &str,
+        options: SubscriptionOptions,
+        subscription_id: Option<u32>,
+    ) {
+        let properties = subscription_id.map(|n| {
+            Box::new(Properties {
+                subscription_identifiers: vec![NonZeroU32::new(n).expect("non-zero id")],
+                ..Properties::default()
+            })
+        });
         self.send(Packet::Subscribe(Subscribe {
             packet_id: pid(id),
-            filters: vec![(ByteString::from(filter), qos.into())],
-            properties: None,
+            filters: vec![(ByteString::from(filter), options)],
+            properties,
         }))
         .await;
         match self.recv().await {
             Packet::SubAck(SubAck { codes, .. }) => {
-                assert_eq!(codes, vec![codec::SubAckCode::Success(qos)]);
+                assert_eq!(codes, vec![SubAckCode::Success(options.qos)]);
             }
             other => panic!("expected SUBACK, got {other:?}"),
         }
+    }
+
+    /// Sends bytes as they are: for packets the codec will not encode.
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.expect("write to broker");
     }
 
     /// Sends a QoS 1 or 2 PUBLISH and returns the PUBACK / PUBREC that answers it.
@@ -253,5 +277,40 @@ impl V5Client {
                 Ok(_) => {}
             }
         }
+    }
+}
+
+/// The Subscription Identifiers a received PUBLISH carries, in increasing order.
+pub fn subscription_ids(publish: &Publish) -> Vec<u32> {
+    let mut ids: Vec<u32> = publish
+        .properties
+        .iter()
+        .flat_map(|p| p.subscription_identifiers.iter().map(|id| id.get()))
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// Subscription options: QoS 0 with No Local.
+pub fn no_local() -> SubscriptionOptions {
+    SubscriptionOptions {
+        no_local: true,
+        ..QoS::AtMostOnce.into()
+    }
+}
+
+/// Subscription options: QoS 0 with Retain As Published.
+pub fn as_published() -> SubscriptionOptions {
+    SubscriptionOptions {
+        retain_as_published: true,
+        ..QoS::AtMostOnce.into()
+    }
+}
+
+/// Subscription options: QoS 0 with Retain Handling `handling`.
+pub fn retain_handling(handling: RetainHandling) -> SubscriptionOptions {
+    SubscriptionOptions {
+        retain_handling: handling,
+        ..QoS::AtMostOnce.into()
     }
 }

@@ -5,8 +5,9 @@
 //! queue, messages in flight both ways, QoS 2 ids awaiting PUBREL) and the retained messages;
 //! that acknowledged messages survive `kill -9` in `sync: always` (QoS 2 exactly once with a
 //! conforming publisher); session expiry across a restart; damaged store files; clearing at a
-//! clean stop; the configuration forms aMQTT accepts; `max_queued` applied to restored queues; and
-//! shared subscriptions restored as group memberships.
+//! clean stop; the configuration forms aMQTT accepts; `max_queued` applied to restored queues;
+//! shared subscriptions restored as group memberships; and MQTT 5.0 subscription options and
+//! identifiers restored with their subscriptions.
 
 #[path = "persistence/config_forms.rs"]
 mod config_forms;
@@ -30,5 +31,7 @@ mod scenario;
 mod shared;
 #[path = "persistence/shutdown.rs"]
 mod shutdown;
+#[path = "persistence/subscription_options.rs"]
+mod subscription_options;
 #[path = "persistence/support.rs"]
 mod support;

@@ -8,6 +8,8 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::task::JoinHandle;
 
+mod subscribe;
+
 use super::enhanced_auth::{self, Exchange, ReauthFailure};
 use super::framing::{ReadError, read_packet};
 use super::handshake::{Opened, Origin, open};
@@ -16,20 +18,17 @@ use super::message_expiry;
 use super::outbox::Outbox;
 use super::publish_ack::{self, Owed};
 use super::routing::HeldBack;
-use super::session::Producer;
 use super::session::Session;
 use super::shared::Shared;
-use super::subscriptions::SliceYield;
 use super::topic_alias::InboundAliases;
 use super::will_delay::{self, PendingWill};
 use super::{disconnect, expiry, inbound_quota};
 use crate::codec::{
-    self, ByteString, DecodeError, LastWill, Packet, PacketKind, Properties, Publish, QoS,
-    ReasonBody, ReasonCode, SubAck, SubAckCode, Subscribe, UnsubAck, Unsubscribe,
+    self, DecodeError, LastWill, Packet, PacketKind, PropertyId, Publish, QoS, ReasonBody,
+    ReasonCode,
 };
 use crate::plugin::{Action, Hooks, Plugin, SessionInfo};
 use crate::store::StoreOp;
-use crate::topic::{shared_filter, valid_subscription_filter};
 
 /// How long the writer may take to flush after the reader has finished.
 const WRITER_GRACE: Duration = Duration::from_secs(2);
@@ -271,12 +270,18 @@ impl<P: Plugin> Connection<'_, P> {
     }
 
     /// Counts and logs a malformed packet, which ends the connection (an MQTT 5.0 client is
-    /// told why with a DISCONNECT: 0x95 for a packet over `max_packet_size`, 0x81 otherwise).
+    /// told why with a DISCONNECT: 0x95 for a packet over `max_packet_size`, 0x82 Protocol Error
+    /// for a Subscription Identifier of 0 or a SUBSCRIBE with two (section 3.8.2.1.2), 0x81
+    /// otherwise).
     fn malformed(&self, error: DecodeError) -> End {
         self.shared.core.stats.protocol_errors.increment();
         tracing::warn!(client_id = self.client_id(), %error, "malformed packet; closing connection");
         self.disconnect_v5(match error {
             DecodeError::MaxSizeExceeded { .. } => ReasonCode::PacketTooLarge,
+            DecodeError::InvalidPropertyValue(PropertyId::SubscriptionIdentifier)
+            | DecodeError::DuplicateProperty(PropertyId::SubscriptionIdentifier) => {
+                ReasonCode::ProtocolError
+            }
             _ => ReasonCode::MalformedPacket,
         });
         End::ProtocolError
@@ -319,7 +324,12 @@ impl<P: Plugin> Connection<'_, P> {
                     ));
                 }
                 // MQTT 5.0 only: resolve the topic alias, note the arrival for message expiry.
-                if publish.properties.is_some() {
+                if let Some(properties) = &publish.properties {
+                    // Only the broker sets Subscription Identifiers [MQTT-3.3.4-6].
+                    if !properties.subscription_identifiers.is_empty() {
+                        let what = "subscription identifier in a client's PUBLISH";
+                        return Some(self.violation(what, ReasonCode::ProtocolError));
+                    }
                     let maximum = self.shared.core.config.topic_alias_maximum;
                     if self.aliases.resolve(&mut publish, maximum).is_err() {
                         return Some(
@@ -355,7 +365,9 @@ impl<P: Plugin> Connection<'_, P> {
             }
             // Boxed: rare, and their futures are large; inline they would enlarge the state
             // every idle connection keeps.
-            Packet::Subscribe(subscribe) => Box::pin(self.handle_subscribe(subscribe)).await,
+            Packet::Subscribe(subscribe) => {
+                return Box::pin(self.handle_subscribe(subscribe)).await;
+            }
             Packet::Unsubscribe(unsubscribe) => {
                 Box::pin(self.handle_unsubscribe(unsubscribe)).await;
             }
@@ -582,117 +594,6 @@ impl<P: Plugin> Connection<'_, P> {
         };
         let (packet, reason) = owed.packet(reason, self.info.protocol);
         (self.push_ack_first(packet), reason)
-    }
-
-    async fn handle_subscribe(&mut self, subscribe: Subscribe) {
-        let shared = self.shared;
-        let mut codes = Vec::with_capacity(subscribe.filters.len());
-        let mut granted = Vec::with_capacity(subscribe.filters.len());
-        let mut slices = SliceYield::default();
-        let mark = self.durable_mark();
-        // The first plugin refusal's reason string, for the SUBACK of a 5.0 client.
-        let mut reason_string = None;
-        for (filter, options) in subscribe.filters {
-            let qos = options.qos;
-            let refusal = if !valid_subscription_filter(&filter) {
-                Some(ReasonCode::TopicFilterInvalid)
-            } else if P::HOOKS.contains(Hooks::TOPIC_FILTERING) {
-                let verdict = shared
-                    .plugins
-                    .topic_filtering(self.info, &filter, Action::Subscribe)
-                    .await;
-                match verdict.refusal() {
-                    Some(refusal) => {
-                        reason_string = reason_string.or(refusal.reason_string);
-                        Some(refusal.reason_in(PacketKind::SubAck))
-                    }
-                    None if !verdict.permits() => Some(ReasonCode::NotAuthorized),
-                    None => None,
-                }
-            } else {
-                None
-            };
-            match refusal {
-                None => {
-                    codes.push(SubAckCode::Success(qos));
-                    granted.push((filter, qos));
-                }
-                Some(reason) => codes.push(SubAckCode::Failure(reason)),
-            }
-            slices.tick().await;
-        }
-        if !shared
-            .core
-            .subscribe(self.session, self.outbox, &granted)
-            .await
-        {
-            // Taken over (or the session ended) meanwhile: this connection is closing and its
-            // subscriptions would belong to a session it no longer has.
-            return;
-        }
-        self.push_durable(
-            Packet::SubAck(SubAck {
-                packet_id: subscribe.packet_id,
-                codes,
-                properties: reason_string.map(|text| {
-                    Box::new(Properties {
-                        reason_string: Some(ByteString::from(text)),
-                        ..Properties::default()
-                    })
-                }),
-            }),
-            mark,
-        );
-        if P::HOOKS.contains(Hooks::CLIENT_SUBSCRIBED) {
-            for (filter, qos) in &granted {
-                shared
-                    .plugins
-                    .on_broker_client_subscribed(self.client_id(), filter, *qos)
-                    .await;
-                slices.tick().await;
-            }
-        }
-        // Retained messages go to this subscriber only, for each filter just subscribed; none
-        // for a shared subscription (MQTT 5.0 section 4.8.2).
-        for (filter, qos) in granted {
-            if shared_filter(&filter).is_some() {
-                continue;
-            }
-            let journal = shared.core.journal.as_deref();
-            for message in shared.core.router.retained_matching(&filter, journal) {
-                shared
-                    .deliver(self.session, &message, qos, None, Producer::Capped)
-                    .await;
-            }
-            slices.tick().await;
-        }
-    }
-
-    async fn handle_unsubscribe(&mut self, unsubscribe: Unsubscribe) {
-        let mark = self.durable_mark();
-        let Some(codes) = self
-            .shared
-            .core
-            .unsubscribe(self.session, self.outbox, &unsubscribe.filters)
-            .await
-        else {
-            return; // taken over meanwhile: this connection is closing
-        };
-        let mut unsuback = UnsubAck::new(unsubscribe.packet_id);
-        if self.info.protocol.is_v5() {
-            unsuback.codes = codes;
-        }
-        self.push_durable(Packet::UnsubAck(unsuback), mark);
-        if P::HOOKS.contains(Hooks::CLIENT_UNSUBSCRIBED) {
-            let mut slices = SliceYield::default();
-            for filter in &unsubscribe.filters {
-                self.shared
-                    .plugins
-                    .on_broker_client_unsubscribed(self.client_id(), filter)
-                    .await;
-                slices.tick().await;
-            }
-        }
     }
 }
 

@@ -252,7 +252,6 @@ fn connack_properties(core: &Core, assigned: Option<ByteString>) -> Properties {
             .ok()
             .and_then(std::num::NonZeroU32::new),
         topic_alias_maximum: Some(core.config.topic_alias_maximum).filter(|&max| max > 0),
-        subscription_identifier_available: Some(false),
         receive_maximum: std::num::NonZeroU16::new(core.config.receive_maximum)
             .filter(|max| max.get() != u16::MAX),
         ..Properties::default()

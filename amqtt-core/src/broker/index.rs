@@ -12,18 +12,19 @@
 //! collects anyway.
 
 use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::session::{Presence, Session};
-use crate::codec::QoS;
+use crate::store::Grant;
 use crate::topic::{Released, Subscribers, TopicTrie, shared_filter};
 
 /// One subscription in the index: an ordinary one, or a member of a group.
 #[derive(Debug, Clone)]
 pub(crate) struct Subscriber {
     pub(crate) session: Arc<Session>,
-    pub(crate) qos: QoS,
+    pub(crate) grant: Grant,
 }
 
 /// The shared subscription a message was routed through, as its members subscribed to it
@@ -82,9 +83,24 @@ pub(crate) struct Target {
     /// The session's key: ordinary subscriptions of one session are merged by it.
     key: u64,
     pub(crate) session: Arc<Session>,
-    pub(crate) qos: QoS,
+    /// The subscription's grant; for several of one session merged, their [`Grant::merged`].
+    pub(crate) grant: Grant,
+    /// The Subscription Identifiers of the session's other matching subscriptions merged into
+    /// this target, after the grant's own: empty (no allocation) unless two or more of them
+    /// carry one.
+    pub(crate) more_ids: Vec<NonZeroU32>,
     /// The group it was picked from; `None` for an ordinary subscription.
     pub(crate) share: Option<Arc<Share>>,
+}
+
+impl Target {
+    /// Every Subscription Identifier the copy for this target carries (MQTT 5.0 section 3.3.4).
+    pub(crate) fn ids(&self) -> impl Iterator<Item = NonZeroU32> + '_ {
+        self.grant
+            .id
+            .into_iter()
+            .chain(self.more_ids.iter().copied())
+    }
 }
 
 /// Memory removals released, freed when this is dropped, after the index's lock is released (see
@@ -95,8 +111,8 @@ pub(crate) struct Freed {
     groups: Vec<Released<Box<str>, Group>>,
 }
 
-/// A live session and its own list of subscriptions (filter, granted QoS), for [`Index::check`].
-pub(crate) type Listed = (Arc<Session>, HashMap<Box<str>, QoS>);
+/// A live session and its own list of subscriptions (filter, grant), for [`Index::check`].
+pub(crate) type Listed = (Arc<Session>, HashMap<Box<str>, Grant>);
 
 /// The subscription index.
 #[derive(Debug, Default)]
@@ -109,12 +125,12 @@ pub(crate) struct Index {
 }
 
 impl Index {
-    /// Subscribes `session` to `filter` (valid) at `qos`: an ordinary subscription, or, for
+    /// Subscribes `session` to `filter` (valid) with `grant`: an ordinary subscription, or, for
     /// `$share/<group>/<filter>`, membership of that group (created if it is new).
-    pub(crate) fn insert(&mut self, filter: &str, session: &Arc<Session>, qos: QoS) {
+    pub(crate) fn insert(&mut self, filter: &str, session: &Arc<Session>, grant: Grant) {
         let subscriber = Subscriber {
             session: session.clone(),
-            qos,
+            grant,
         };
         let Some(shared) = shared_filter(filter) else {
             self.plain.insert(filter, session.key, subscriber);
@@ -187,15 +203,20 @@ impl Index {
         self.plain.len() + self.members
     }
 
-    /// Appends to `targets` the sessions that should receive a message on `topic`: one entry per
-    /// matching ordinary subscription (a session with several is merged later, [`merge`]), then
-    /// one member picked from every matching group.
-    pub(crate) fn collect(&self, topic: &str, targets: &mut Vec<Target>) {
+    /// Appends to `targets` the sessions that should receive a message on `topic` published by
+    /// the client `sender`: one entry per matching ordinary subscription but those of `sender`
+    /// with No Local (a session with several is merged later, [`merge`]), then one member
+    /// picked from every matching group.
+    pub(crate) fn collect(&self, topic: &str, sender: &str, targets: &mut Vec<Target>) {
         self.plain.for_each_match(topic, |key, sub| {
+            if sub.grant.no_local && sub.session.client_id() == sender {
+                return;
+            }
             targets.push(Target {
                 key: *key,
                 session: sub.session.clone(),
-                qos: sub.qos,
+                grant: sub.grant,
+                more_ids: Vec::new(),
                 share: None,
             });
         });
@@ -207,7 +228,8 @@ impl Index {
                 targets.push(Target {
                     key: member.session.key,
                     session: member.session.clone(),
-                    qos: member.qos,
+                    grant: member.grant,
+                    more_ids: Vec::new(),
                     share: Some(group.share.clone()),
                 });
             }
@@ -215,13 +237,13 @@ impl Index {
     }
 
     /// Checks the index against the live sessions' own lists (`listed`): each subscription is in
-    /// the index under the session's key with the same QoS, and the index holds nothing else: as
+    /// the index under the session's key with the same grant, and the index holds nothing else: as
     /// many ordinary subscriptions and group members, and as many groups (none left empty).
     pub(crate) fn check(&self, listed: &[Listed]) -> Result<(), String> {
         let (mut plain, mut members) = (0, 0);
         let mut groups = HashSet::new();
         for (session, filters) in listed {
-            for (filter, qos) in filters {
+            for (filter, grant) in filters {
                 match shared_filter(filter) {
                     Some(shared) => {
                         members += 1;
@@ -230,12 +252,13 @@ impl Index {
                     None => plain += 1,
                 }
                 match self.get(filter, session.key) {
-                    Some(entry) if Arc::ptr_eq(&entry.session, session) && entry.qos == *qos => {}
+                    Some(entry)
+                        if Arc::ptr_eq(&entry.session, session) && entry.grant == *grant => {}
                     Some(entry) => {
                         return Err(format!(
-                            "index entry for `{filter}` of `{}` is {:?} of another session object, expected {qos:?}",
+                            "index entry for `{filter}` of `{}` is {:?} of another session object, expected {grant:?}",
                             session.client_id(),
-                            entry.qos
+                            entry.grant
                         ));
                     }
                     None => {
@@ -271,17 +294,29 @@ impl Index {
     }
 }
 
-/// Merges the ordinary subscriptions of one session in `targets` into one entry at the highest
-/// QoS. Picks from groups stay as they are: a session that has an ordinary subscription and is
-/// picked from a group gets a copy for each (MQTT 5.0 section 4.8.2), as it does when two of its
-/// groups pick it.
+/// Merges the ordinary subscriptions of one session in `targets` into one entry: the highest
+/// QoS, and every Subscription Identifier among them, each once (MQTT 5.0 section 3.3.4, see
+/// [`Grant::merged`]). Picks from groups stay as they are: a session that has an ordinary
+/// subscription and is picked from a group gets a copy for each (MQTT 5.0 section 4.8.2), as it
+/// does when two of its groups pick it.
 pub(crate) fn merge(targets: &mut Vec<Target>) {
     if targets.len() > 1 {
-        targets.sort_unstable_by(|a, b| {
-            (a.share.is_some(), a.key)
-                .cmp(&(b.share.is_some(), b.key))
-                .then(b.qos.cmp(&a.qos))
+        targets.sort_unstable_by_key(|target| (target.share.is_some(), target.key));
+        targets.dedup_by(|later, kept| {
+            if later.share.is_some() || kept.share.is_some() || later.key != kept.key {
+                return false;
+            }
+            // An identifier two of them share is sent once: twice says nothing more, and
+            // libmosquitto 2.0 drops a PUBLISH with more than one, so a `mosquitto_sub` of
+            // several overlapping filters under one identifier keeps working.
+            if let (Some(first), Some(id)) = (kept.grant.id, later.grant.id)
+                && id != first
+                && !kept.more_ids.contains(&id)
+            {
+                kept.more_ids.push(id);
+            }
+            kept.grant = kept.grant.merged(later.grant);
+            true
         });
-        targets.dedup_by(|a, b| a.share.is_none() && b.share.is_none() && a.key == b.key);
     }
 }

@@ -7,6 +7,7 @@ mod connection;
 mod disconnect;
 mod enhanced_auth;
 mod expiry;
+mod forwarded;
 mod framing;
 mod handshake;
 mod inbound_quota;

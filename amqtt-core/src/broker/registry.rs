@@ -17,7 +17,7 @@ use super::shared::Core;
 use super::will_delay::PendingWill;
 use crate::codec::{ByteString, ConnAck, Packet, Properties, QoS, ReasonCode};
 use crate::plugin::{SessionInfo, SessionSummary};
-use crate::store::StoreOp;
+use crate::store::{Grant, StoreOp};
 
 impl Core {
     fn sessions(&self) -> MutexGuard<'_, HashMap<String, Arc<Session>>> {
@@ -218,13 +218,14 @@ impl Core {
             .clone();
         let mut state = session.lock();
         drop(sessions);
-        state.subscriptions.insert(Box::from(filter), qos);
+        let grant = Grant::from(qos);
+        state.subscriptions.insert(Box::from(filter), grant);
         state.journal_op(|client_id| StoreOp::Subscribe {
             client_id,
             filter: ByteString::from(filter),
-            qos,
+            grant,
         });
-        self.router.index_mut().insert(filter, &session, qos);
+        self.router.index_mut().insert(filter, &session, grant);
     }
 
     /// Registers a persistent session read from the store, offline since `disconnected_at`.

@@ -10,8 +10,8 @@ use super::session::Session;
 use super::shared::Core;
 use crate::codec::{ByteString, PacketId, Publish, QoS};
 use crate::plugin::SessionInfo;
-use crate::store::{Restore, StoreOp, StoredMessage, StoredSession};
-use crate::topic::{valid_subscription_filter, valid_topic_name};
+use crate::store::{Grant, Restore, StoreOp, StoredMessage, StoredSession};
+use crate::topic::{shared_filter, valid_subscription_filter, valid_topic_name};
 
 /// What a restore read, kept and left out.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -94,16 +94,22 @@ impl Restore for Restorer<'_> {
         self.sessions.insert(stored.client_id, session);
     }
 
-    /// A subscription of a session already restored.
-    fn subscription(&mut self, client_id: &str, filter: &str, qos: QoS) {
+    /// A subscription of a session already restored, with its options and identifier.
+    fn subscription(&mut self, client_id: &str, filter: &str, grant: Grant) {
         let Some(session) = self.sessions.get(client_id) else {
             return self.skipped("a subscription of no stored session");
         };
         if !valid_subscription_filter(filter) {
             return self.skipped("a subscription with an invalid topic filter");
         }
-        session.lock().subscriptions.insert(Box::from(filter), qos);
-        self.core.router.index_mut().insert(filter, session, qos);
+        if grant.no_local && shared_filter(filter).is_some() {
+            return self.skipped("a shared subscription with No Local");
+        }
+        session
+            .lock()
+            .subscriptions
+            .insert(Box::from(filter), grant);
+        self.core.router.index_mut().insert(filter, session, grant);
         self.counts.subscriptions += 1;
     }
 

@@ -14,8 +14,8 @@ use super::index::{Index, Target, merge};
 use super::journal::Journal;
 use super::message_expiry;
 use super::session::Session;
-use crate::codec::{Publish, QoS};
-use crate::store::StoreOp;
+use crate::codec::Publish;
+use crate::store::{Grant, StoreOp};
 use crate::topic::filter_matches;
 
 /// Subscriptions and retained messages.
@@ -38,12 +38,14 @@ impl Router {
         self.subscriptions.read()
     }
 
-    /// The sessions that should receive a message on `topic`: each session with matching
-    /// subscriptions once, at the highest QoS among them, and one member of every matching
-    /// shared-subscription group. The index is read-locked only while they are collected.
-    pub(crate) fn targets(&self, topic: &str) -> Vec<Target> {
+    /// The sessions that should receive a message on `topic` published by the client `sender`
+    /// (empty for the broker's and plugins' messages): each session with matching
+    /// subscriptions once, at the highest QoS among them, leaving out `sender`'s own
+    /// subscriptions with No Local; and one member of every matching shared-subscription group.
+    /// The index is read-locked only while they are collected.
+    pub(crate) fn targets(&self, topic: &str, sender: &str) -> Vec<Target> {
         let mut targets = Vec::new();
-        self.index().collect(topic, &mut targets);
+        self.index().collect(topic, sender, &mut targets);
         merge(&mut targets);
         targets
     }
@@ -51,10 +53,10 @@ impl Router {
     /// A member of the shared subscription `share` (`$share/<group>/<filter>`) other than the
     /// sessions `skip` (by key), picked as for a new message; `None` when the group has no
     /// other member.
-    pub(crate) fn pick(&self, share: &str, skip: &[u64]) -> Option<(Arc<Session>, QoS)> {
+    pub(crate) fn pick(&self, share: &str, skip: &[u64]) -> Option<(Arc<Session>, Grant)> {
         let index = self.index();
         let member = index.group(share)?.pick(skip)?;
-        Some((member.session.clone(), member.qos))
+        Some((member.session.clone(), member.grant))
     }
 
     /// Stores, replaces or (with an empty payload) deletes the retained message of `message.topic`;

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use super::forwarded::{forwarded, identified};
 use super::index::Share;
 use super::message_expiry;
 use super::session::{Delivery, Producer, Session, SessionLimits};
@@ -88,7 +89,9 @@ impl<P: Plugin> Shared<P> {
                     .await;
             }
         }
-        // Live forwarding carries retain=0; only messages sent for a new subscription carry 1.
+        // Live forwarding carries retain=0 but through a subscription with Retain As Published;
+        // messages sent for a new subscription carry 1.
+        let published = message;
         let live;
         let message = if message.retain {
             live = Publish {
@@ -103,12 +106,18 @@ impl<P: Plugin> Shared<P> {
             Some(_) => Producer::Waits,
             None => Producer::Capped,
         };
-        let targets = core.router.targets(&message.topic);
+        let targets = core.router.targets(&message.topic, sender);
         targeted(targets.len());
         for target in targets {
             let share = target.share.as_ref();
+            let kept = if target.grant.retain_as_published {
+                published
+            } else {
+                message
+            };
+            let copy = identified(kept, target.ids());
             match self
-                .deliver(&target.session, message, target.qos, share, producer)
+                .deliver(&target.session, &copy, target.grant.qos, share, producer)
                 .await
             {
                 Offered::Taken { congested: true } => {
@@ -120,7 +129,7 @@ impl<P: Plugin> Shared<P> {
                 Offered::Refused => {
                     if let Some(share) = share {
                         let tried = vec![target.session.key];
-                        self.reroute(share, message, tried, held.as_deref_mut(), producer)
+                        self.reroute(share, published, tried, held.as_deref_mut(), producer)
                             .await;
                     }
                 }
@@ -128,9 +137,10 @@ impl<P: Plugin> Shared<P> {
         }
     }
 
-    /// Offers a message of the shared subscription `share` to a member of its group other than
-    /// those `tried` (refused by the plugins, or ended), picked as for a new message, until one
-    /// takes it; with none left it is lost and counted. For a member that refused it, and for
+    /// Offers a message of the shared subscription `share` (with the RETAIN flag it was
+    /// published with) to a member of its group other than those `tried` (refused by the
+    /// plugins, or ended), picked as for a new message, until one takes it, as that member's
+    /// options make it ([`forwarded`]); with none left it is lost and counted. For a member that refused it, and for
     /// what a member that ended left behind.
     async fn reroute(
         &self,
@@ -140,9 +150,10 @@ impl<P: Plugin> Shared<P> {
         held: Option<&mut HeldBack>,
         producer: Producer,
     ) {
-        while let Some((session, granted)) = self.core.router.pick(share.filter(), &tried) {
+        while let Some((session, grant)) = self.core.router.pick(share.filter(), &tried) {
+            let copy = forwarded(message, grant);
             match self
-                .deliver(&session, message, granted, Some(share), producer)
+                .deliver(&session, &copy, grant.qos, Some(share), producer)
                 .await
             {
                 Offered::Taken { congested } => {

@@ -20,7 +20,7 @@ use super::stats::Stats;
 use super::will_delay::PendingWill;
 use crate::codec::{ByteString, Packet, PacketId, ProtocolVersion, Publish, QoS};
 use crate::plugin::{SessionInfo, SessionSummary};
-use crate::store::{MessageState, StoreOp, StoredMessage, StoredSession};
+use crate::store::{Grant, MessageState, StoreOp, StoredMessage, StoredSession};
 
 /// A message sent to the client and not yet fully acknowledged.
 #[derive(Debug)]
@@ -61,7 +61,7 @@ pub(crate) enum Presence {
 #[derive(Debug, Default)]
 pub(crate) struct Ended {
     /// Its subscriptions, which the caller removes from the index ([`Core::retire`](super::Core)).
-    pub(crate) subscriptions: HashMap<Box<str>, QoS>,
+    pub(crate) subscriptions: HashMap<Box<str>, Grant>,
     /// QoS 1/2 messages it had from shared subscriptions and never completed: queued ones, and
     /// QoS 1 ones sent and not acknowledged, for another member of their group.
     pub(crate) orphans: Vec<(Arc<Share>, Publish)>,
@@ -156,9 +156,10 @@ pub(crate) struct SessionState {
     pub(crate) clean: bool,
     /// The client as its latest CONNECT described it (what plugins are shown).
     pub(crate) info: Arc<SessionInfo>,
-    /// The client's subscriptions: filter -> granted QoS. Every entry is in the router's index
-    /// under this session's key, and nothing else of this session is (see `subscriptions.rs`).
-    pub(crate) subscriptions: HashMap<Box<str>, QoS>,
+    /// The client's subscriptions: filter -> grant (QoS, options, identifier). Every entry is in
+    /// the router's index under this session's key, and nothing else of this session is (see
+    /// `subscriptions.rs`).
+    pub(crate) subscriptions: HashMap<Box<str>, Grant>,
     /// Set once the session has left the registry (clean session closed or replaced, expired):
     /// no subscription may enter the index for it any more, and nothing is queued for it.
     pub(crate) ended: bool,
@@ -258,7 +259,7 @@ impl Session {
         let mut subscriptions: Vec<(String, QoS)> = state
             .subscriptions
             .iter()
-            .map(|(f, q)| (f.to_string(), *q))
+            .map(|(filter, grant)| (filter.to_string(), grant.qos))
             .collect();
         subscriptions.sort();
         SessionSummary {

@@ -30,8 +30,8 @@ use super::outbox::Outbox;
 use super::routing::Routed;
 use super::session::{Ended, Session, SessionState};
 use super::shared::Core;
-use crate::codec::{ByteString, QoS, ReasonCode};
-use crate::store::StoreOp;
+use crate::codec::{ByteString, ReasonCode};
+use crate::store::{Grant, StoreOp};
 
 /// Filters handled per hold of the index's write lock. A trie insert or removal takes well
 /// under a microsecond, so a slice holds the lock for a small fraction of a millisecond.
@@ -62,30 +62,36 @@ fn end_slice(index: RwLockWriteGuard<'_, Index>, freed: Freed) {
 }
 
 impl Core {
-    /// Subscribes `session` to `filters` (valid, permitted) for the connection with `outbox`.
-    /// Returns `false` as soon as that connection no longer owns the session (taken over, or
-    /// its clean session ended): the filters not yet added are then not added.
+    /// Subscribes `session` to `filters` (valid, permitted) with their grants for the
+    /// connection with `outbox`, replacing the grant of a filter it had (its identifier too,
+    /// removed when the new one has none), and says for each whether it had it (for MQTT 5.0's
+    /// Retain Handling 1). `None` as soon as that connection no longer owns the session (taken
+    /// over, or its clean session ended): the filters not yet added are then not added.
     pub(crate) async fn subscribe(
         &self,
         session: &Arc<Session>,
         outbox: &Arc<Outbox>,
-        filters: &[(ByteString, QoS)],
-    ) -> bool {
-        self.change_owned(
-            session,
-            outbox,
-            filters,
-            |state, index, (filter, qos), _| {
-                state.subscriptions.insert(Box::from(&**filter), *qos);
-                state.journal_op(|client_id| StoreOp::Subscribe {
-                    client_id,
-                    filter: filter.clone(),
-                    qos: *qos,
-                });
-                index.insert(filter, session, *qos);
-            },
-        )
-        .await
+        filters: &[(ByteString, Grant)],
+    ) -> Option<Vec<bool>> {
+        let mut existed = Vec::with_capacity(filters.len());
+        let owned = self
+            .change_owned(
+                session,
+                outbox,
+                filters,
+                |state, index, (filter, grant), _| {
+                    let old = state.subscriptions.insert(Box::from(&**filter), *grant);
+                    existed.push(old.is_some());
+                    state.journal_op(|client_id| StoreOp::Subscribe {
+                        client_id,
+                        filter: filter.clone(),
+                        grant: *grant,
+                    });
+                    index.insert(filter, session, *grant);
+                },
+            )
+            .await;
+        owned.then_some(existed)
     }
 
     /// Unsubscribes `session` from those of `filters` it has, for the connection with `outbox`,
@@ -163,7 +169,7 @@ impl Core {
     }
 
     /// Removes from the index the subscriptions an ended session had, a slice at a time.
-    async fn remove_subscriptions(&self, session_key: u64, filters: HashMap<Box<str>, QoS>) {
+    async fn remove_subscriptions(&self, session_key: u64, filters: HashMap<Box<str>, Grant>) {
         let mut filters = filters.into_keys().peekable();
         while filters.peek().is_some() {
             {
@@ -181,7 +187,7 @@ impl Core {
     }
 
     /// Checks that the index and the sessions agree: every live session's subscriptions are in
-    /// the index under its key with the same QoS (its shared ones as members of their groups),
+    /// the index under its key with the same grant (its shared ones as members of their groups),
     /// no session in the registry has ended, and the index holds nothing else (as many ordinary
     /// subscriptions and group members as the sessions list, and no group without members).
     /// Meant for tests and diagnostics, when no client is changing subscriptions: a session

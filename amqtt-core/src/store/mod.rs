@@ -15,9 +15,9 @@ use std::time::Duration;
 use thiserror::Error;
 
 pub use crate::broker::RestoreCounts;
-use crate::codec::{PacketId, Publish, QoS};
+use crate::codec::{PacketId, Publish};
 use crate::plugin::PluginConfig;
-pub use record::{MessageState, StoreOp, StoredMessage, StoredSession};
+pub use record::{Grant, MessageState, StoreOp, StoredMessage, StoredSession};
 
 /// When a write is on disk, and so what an acknowledgement promises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
@@ -120,7 +120,7 @@ pub trait Restore {
     /// A persistent session; its subscriptions, messages and QoS 2 ids follow it.
     fn session(&mut self, session: StoredSession);
     /// A subscription of a session already given.
-    fn subscription(&mut self, client_id: &str, filter: &str, qos: QoS);
+    fn subscription(&mut self, client_id: &str, filter: &str, grant: Grant);
     /// A queued or in-flight message of a session already given; a session's messages come in
     /// entry order.
     fn message(&mut self, client_id: &str, message: StoredMessage);

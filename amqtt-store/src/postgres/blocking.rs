@@ -7,8 +7,8 @@
 
 use std::sync::mpsc::{self, SyncSender};
 
-use amqtt_core::codec::{PacketId, Publish, QoS};
-use amqtt_core::store::{Restore, StoredMessage, StoredSession};
+use amqtt_core::codec::{PacketId, Publish};
+use amqtt_core::store::{Grant, Restore, StoredMessage, StoredSession};
 
 /// How many records a load forwarded from its helper thread may have in flight.
 const FORWARD_BOUND: usize = 1024;
@@ -54,7 +54,7 @@ pub(super) fn load_off_runtime<R: Restore, E: Send>(
 /// One call of [`Restore`], carried between threads.
 enum Record {
     Session(StoredSession),
-    Subscription(String, String, QoS),
+    Subscription(String, String, Grant),
     Message(String, StoredMessage),
     Qos2Received(String, PacketId),
     Retained(Publish),
@@ -65,8 +65,8 @@ impl Record {
     fn replay(self, restore: &mut impl Restore) {
         match self {
             Record::Session(session) => restore.session(session),
-            Record::Subscription(client_id, filter, qos) => {
-                restore.subscription(&client_id, &filter, qos);
+            Record::Subscription(client_id, filter, grant) => {
+                restore.subscription(&client_id, &filter, grant);
             }
             Record::Message(client_id, message) => restore.message(&client_id, message),
             Record::Qos2Received(client_id, id) => restore.qos2_received(&client_id, id),
@@ -84,8 +84,8 @@ impl Restore for Forward {
     fn session(&mut self, session: StoredSession) {
         let _ = self.0.send(Record::Session(session));
     }
-    fn subscription(&mut self, client_id: &str, filter: &str, qos: QoS) {
-        let record = Record::Subscription(client_id.to_owned(), filter.to_owned(), qos);
+    fn subscription(&mut self, client_id: &str, filter: &str, grant: Grant) {
+        let record = Record::Subscription(client_id.to_owned(), filter.to_owned(), grant);
         let _ = self.0.send(record);
     }
     fn message(&mut self, client_id: &str, message: StoredMessage) {

@@ -97,12 +97,20 @@ fn apply(tx: &mut Transaction<'_>, st: &Statements, op: &StoreOp) -> Result<(), 
         StoreOp::Subscribe {
             client_id,
             filter,
-            qos,
+            grant,
         } => {
             let (client_id, filter): (&str, &str) = (client_id, filter);
+            // At most `MAX_VAR_INT`: it fits.
+            let id = grant.id.and_then(|id| i32::try_from(id.get()).ok());
             tx.execute(
                 &st.upsert_subscription,
-                &[&client_id, &filter, &small(*qos as u8)],
+                &[
+                    &client_id,
+                    &filter,
+                    &small(grant.qos as u8),
+                    &small(grant.stored_options()),
+                    &id,
+                ],
             )?;
         }
         StoreOp::Unsubscribe { client_id, filter } => {
@@ -237,12 +245,12 @@ pub(super) fn load(client: &mut Client, restore: &mut dyn Restore) -> Result<(),
             const WHY: Skip = "a subscription row with a value of the wrong type";
             let client_id: &str = row.try_get(0).map_err(|_| WHY)?;
             let filter: &str = row.try_get(1).map_err(|_| WHY)?;
-            let qos = row
-                .try_get::<_, i16>(2)
-                .ok()
-                .and_then(|q| decode::qos(i64::from(q)))
-                .ok_or("a subscription with an invalid QoS")?;
-            restore.subscription(client_id, filter, qos);
+            let qos: i16 = row.try_get(2).map_err(|_| WHY)?;
+            let options: Option<i16> = row.try_get(3).map_err(|_| WHY)?;
+            let id: Option<i32> = row.try_get(4).map_err(|_| WHY)?;
+            let grant = decode::grant(i64::from(qos), options.map(i64::from), id.map(i64::from))
+                .ok_or("a subscription with an invalid QoS, options or identifier")?;
+            restore.subscription(client_id, filter, grant);
             Ok(())
         },
     )?;

@@ -49,10 +49,16 @@ fn apply(conn: &Connection, op: &StoreOp) -> rusqlite::Result<()> {
         StoreOp::Subscribe {
             client_id,
             filter,
-            qos,
+            grant,
         } => {
             conn.prepare_cached(schema::UPSERT_SUBSCRIPTION)?
-                .execute(params![&**client_id, &**filter, *qos as u8])?;
+                .execute(params![
+                    &**client_id,
+                    &**filter,
+                    grant.qos as u8,
+                    grant.stored_options(),
+                    grant.id.map(|id| id.get()),
+                ])?;
         }
         StoreOp::Unsubscribe { client_id, filter } => {
             conn.prepare_cached(schema::DELETE_SUBSCRIPTION)?
@@ -153,10 +159,12 @@ pub(super) fn load<R: Restore>(conn: &Connection, restore: &mut R) -> rusqlite::
             let filter = text(row, 1).ok_or(WHY)?;
             let filter = std::str::from_utf8(filter)
                 .map_err(|_| "a subscription filter that is not UTF-8")?;
-            let qos = int(row, 2)
-                .and_then(decode::qos)
-                .ok_or("a subscription with an invalid QoS")?;
-            restore.subscription(client_id, filter, qos);
+            let qos = int(row, 2).ok_or(WHY)?;
+            let options = opt(row, 3, int).ok_or(WHY)?;
+            let id = opt(row, 4, int).ok_or(WHY)?;
+            let grant = decode::grant(qos, options, id)
+                .ok_or("a subscription with an invalid QoS, options or identifier")?;
+            restore.subscription(client_id, filter, grant);
             Ok(())
         },
     )?;

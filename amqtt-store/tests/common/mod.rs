@@ -4,14 +4,14 @@
 // Each test file uses a part of this module.
 #![allow(dead_code)]
 
-use std::num::NonZeroU16;
+use std::num::{NonZeroU16, NonZeroU32};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use amqtt_core::codec::{
     ByteString, LastWill, PacketId, Properties, ProtocolVersion, Publish, QoS,
 };
-use amqtt_core::store::{MessageState, Restore, StoreOp, StoredMessage, StoredSession};
+use amqtt_core::store::{Grant, MessageState, Restore, StoreOp, StoredMessage, StoredSession};
 use amqtt_store::{Config, SqlStore};
 use bytes::Bytes;
 
@@ -21,7 +21,7 @@ pub(crate) type TestResult = Result<(), Box<dyn std::error::Error>>;
 #[derive(Debug, Clone)]
 pub(crate) enum Event {
     Session(StoredSession),
-    Subscription(String, String, QoS),
+    Subscription(String, String, Grant),
     Message(String, StoredMessage),
     Qos2(String, u16),
     Retained(Publish),
@@ -38,8 +38,8 @@ impl Restore for Collected {
     fn session(&mut self, session: StoredSession) {
         self.events.push(Event::Session(session));
     }
-    fn subscription(&mut self, client_id: &str, filter: &str, qos: QoS) {
-        let event = Event::Subscription(client_id.into(), filter.into(), qos);
+    fn subscription(&mut self, client_id: &str, filter: &str, grant: Grant) {
+        let event = Event::Subscription(client_id.into(), filter.into(), grant);
         self.events.push(event);
     }
     fn message(&mut self, client_id: &str, message: StoredMessage) {
@@ -67,7 +67,7 @@ impl Collected {
             })
             .collect()
     }
-    pub(crate) fn subscriptions(&self) -> Vec<(&str, &str, QoS)> {
+    pub(crate) fn subscriptions(&self) -> Vec<(&str, &str, Grant)> {
         self.events
             .iter()
             .filter_map(|e| match e {
@@ -227,11 +227,21 @@ pub(crate) fn queued(
     }
 }
 
-pub(crate) fn subscribe(client_id: &str, filter: &str, qos: QoS) -> StoreOp {
+pub(crate) fn subscribe(client_id: &str, filter: &str, grant: impl Into<Grant>) -> StoreOp {
     StoreOp::Subscribe {
         client_id: bs(client_id),
         filter: bs(filter),
-        qos,
+        grant: grant.into(),
+    }
+}
+
+/// The MQTT 5.0 grant the scenario re-subscribes `x/#` with: options and an identifier.
+fn grant_v5() -> Grant {
+    Grant {
+        id: NonZeroU32::new(268_435_455),
+        qos: QoS::ExactlyOnce,
+        no_local: true,
+        retain_as_published: true,
     }
 }
 
@@ -313,7 +323,7 @@ pub(crate) fn scenario() -> [Vec<StoreOp>; 2] {
             client_id: id("client-a"),
             filter: id("y/+"),
         },
-        subscribe("client-a", "x/#", QoS::ExactlyOnce),
+        subscribe("client-a", "x/#", grant_v5()),
         StoreOp::Qos2Released {
             client_id: id("client-a"),
             packet_id: pid(9),
@@ -351,8 +361,8 @@ pub(crate) fn check_scenario(loaded: &Collected) {
     assert_eq!(
         subscriptions,
         [
-            ("client-a", "x/#", QoS::ExactlyOnce),
-            ("client-b", "z", QoS::AtMostOnce)
+            ("client-a", "x/#", grant_v5()),
+            ("client-b", "z", QoS::AtMostOnce.into())
         ]
     );
 

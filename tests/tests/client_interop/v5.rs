@@ -138,7 +138,22 @@ async fn v5_subscription_options_and_identifier_against_mosquitto() {
         return;
     }
     let broker = Mosquitto::start(Listeners::default()).await;
-    let mut client = connect(&broker.url(), v5("opts")).await;
+    subscription_options_and_identifier(&broker.url()).await;
+}
+
+/// The same exchange against our broker: No Local and the Subscription Identifier as Mosquitto
+/// applies them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_subscription_options_and_identifier_against_ours() {
+    let broker = TestBroker::<()>::start("").await;
+    subscription_options_and_identifier(&format!("mqtt://{}", broker.addr)).await;
+    broker.stop().await;
+}
+
+/// Subscribes with No Local and Subscription Identifier 7 on the broker at `url`: the client's
+/// own message does not come back, another client's does, carrying the identifier.
+async fn subscription_options_and_identifier(url: &str) {
+    let mut client = connect(url, v5("opts")).await;
     let no_local = SubscriptionOptions {
         no_local: true,
         ..QoS::AtLeastOnce.into()
@@ -159,7 +174,7 @@ async fn v5_subscription_options_and_identifier_against_mosquitto() {
         .await
         .expect("publish");
     expect_nothing(&mut client).await;
-    let other = connect(&broker.url(), v5("other")).await;
+    let other = connect(url, v5("other")).await;
     bounded(other.publish("opts/other", "theirs", QoS::AtLeastOnce, false))
         .await
         .expect("publish");
