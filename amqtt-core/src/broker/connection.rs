@@ -20,7 +20,6 @@ use super::publish_ack::{self, Owed};
 use super::routing::HeldBack;
 use super::session::Session;
 use super::shared::Shared;
-use super::topic_alias::InboundAliases;
 use super::will_delay::{self, PendingWill};
 use super::{disconnect, expiry, inbound_quota};
 use crate::codec::{
@@ -29,6 +28,7 @@ use crate::codec::{
 };
 use crate::plugin::{Action, Hooks, Plugin, SessionInfo};
 use crate::store::StoreOp;
+use crate::topic::alias::InboundAliases;
 
 /// How long the writer may take to flush after the reader has finished.
 const WRITER_GRACE: Duration = Duration::from_secs(2);

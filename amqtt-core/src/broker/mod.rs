@@ -26,7 +26,6 @@ mod shared;
 mod stats;
 mod store_thread;
 mod subscriptions;
-mod topic_alias;
 mod trigger;
 mod v5_writer;
 mod will_delay;

@@ -19,9 +19,9 @@ use bytes::BytesMut;
 
 use super::message_expiry::{Expiry, expiry};
 use super::stats::Stats;
-use super::topic_alias::OutboundAliases;
 use crate::codec::{ByteString, Packet, Properties, ProtocolVersion, Publish, QoS};
 use crate::plugin::SessionInfo;
+use crate::topic::alias::OutboundAliases;
 
 /// Bytes a topic alias may add to a PUBLISH: the property (3) and one more byte for each of the
 /// property length and the remaining length.

@@ -20,10 +20,11 @@ use super::auth;
 use super::options::Settings;
 use super::{ClientError, Message};
 use crate::codec::{
-    self, ByteString, ConnAck, Packet, PacketId, Properties, ProtocolVersion, Publish, ReasonCode,
-    SubAckCode, Subscribe, SubscriptionOptions, Unsubscribe,
+    self, ByteString, ConnAck, Packet, PacketId, Properties, ProtocolVersion, Publish, ReasonBody,
+    ReasonCode, SubAckCode, Subscribe, SubscriptionOptions, Unsubscribe,
 };
 use crate::plugin::{Hooks, Plugin};
+use crate::topic::alias::InboundAliases;
 use crate::transport::client::{ClientStream, ClientTransport};
 
 /// The largest packet the client accepts.
@@ -218,6 +219,9 @@ pub(super) struct Connection<P> {
     disconnecting: Option<oneshot::Sender<()>>,
     /// The re-authentication in progress (MQTT 5.0): the data exchanged so far, and its caller.
     reauthentication: Option<(Vec<Bytes>, Done<()>)>,
+    /// The topic aliases the broker set on this network connection (MQTT 5.0; only when the
+    /// CONNECT's Topic Alias Maximum allowed it).
+    aliases: InboundAliases,
 }
 
 impl<P: Plugin> Connection<P> {
@@ -249,6 +253,7 @@ impl<P: Plugin> Connection<P> {
             subscriptions: Vec::new(),
             disconnecting: None,
             reauthentication: None,
+            aliases: InboundAliases::default(),
         }
     }
 
@@ -295,6 +300,7 @@ impl<P: Plugin> Connection<P> {
                     // for meanwhile is moot (its caller is told the connection closed).
                     self.out.clear();
                     self.reauthentication = None;
+                    self.aliases = InboundAliases::default();
                     self.server = ServerLimits::from_connack(&connack);
                     return Some((stream, buf));
                 }
@@ -423,7 +429,12 @@ impl<P: Plugin> Connection<P> {
                         return Exit::Lost;
                     }
                     match self.drain(buf) {
-                        Err(()) => return Exit::Lost,
+                        Err(()) => {
+                            // What a violation queued (a DISCONNECT with its reason) goes out
+                            // before the close, if the socket takes it.
+                            let _ = stream.write_all(&self.out).await;
+                            return Exit::Lost;
+                        }
                         Ok(true) => ping_sent = None,
                         Ok(false) => {}
                     }
@@ -457,6 +468,20 @@ impl<P: Plugin> Connection<P> {
                         *reason = Some(body.reason);
                     }
                     return Err(());
+                }
+                Ok(Some(Packet::Publish(mut publish))) => {
+                    let maximum = self.settings.connect.properties.topic_alias_maximum;
+                    if self
+                        .aliases
+                        .resolve(&mut publish, maximum.unwrap_or(0))
+                        .is_err()
+                    {
+                        tracing::debug!("client: the broker used an invalid topic alias");
+                        let reason = ReasonCode::TopicAliasInvalid;
+                        self.send(Packet::Disconnect(ReasonBody::new(reason)));
+                        return Err(());
+                    }
+                    self.packet(Packet::Publish(publish));
                 }
                 Ok(Some(packet)) => self.packet(packet),
                 Ok(None) => return Ok(pong),

@@ -29,6 +29,7 @@
 //! assert_eq!(matched, [("client-1", 1)]);
 //! ```
 
+pub(crate) mod alias;
 mod matching;
 mod share;
 mod trie;

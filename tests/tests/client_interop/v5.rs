@@ -325,3 +325,38 @@ async fn v5_client_reads_the_receive_maximum_of_mosquitto_and_publishes_past_it(
     }
     assert_eq!(client.disconnect_reason(), None);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_client_resolves_the_topic_aliases_our_broker_sends() {
+    let broker = TestBroker::start("").await;
+    let url = format!("mqtt://{}", broker.addr);
+    let allows_aliases = Properties {
+        topic_alias_maximum: Some(4),
+        ..Properties::default()
+    };
+    let mut subscriber = connect(&url, v5("alias-sub").connect_properties(allows_aliases)).await;
+    bounded(subscriber.subscribe(&[("alias/#", QoS::AtLeastOnce)]))
+        .await
+        .expect("subscribe");
+    let publisher = connect(&url, v5("alias-pub")).await;
+    // The broker gives each topic an alias: the first message of a topic carries it with the
+    // topic, the later ones carry the alias alone (an empty topic name on the wire).
+    let sent = ["alias/a", "alias/a", "alias/b", "alias/a", "alias/b"];
+    for (n, topic) in sent.iter().enumerate() {
+        bounded(publisher.publish(*topic, n.to_string(), QoS::AtLeastOnce, false))
+            .await
+            .expect("publish");
+    }
+    for (n, topic) in sent.iter().enumerate() {
+        let message = expect_message(&mut subscriber).await;
+        assert_eq!(&*message.topic, *topic, "message {n}");
+        assert_eq!(&message.payload[..], n.to_string().as_bytes());
+        let alias = message.properties.as_deref().and_then(|p| p.topic_alias);
+        assert_eq!(
+            alias, None,
+            "the alias is the connection's, not the message's"
+        );
+    }
+    bounded(publisher.disconnect()).await.expect("disconnect");
+    bounded(subscriber.disconnect()).await.expect("disconnect");
+}

@@ -1,4 +1,5 @@
-//! MQTT 5.0 topic aliases (3.3.2.3.4), both directions. Aliases belong to one network
+//! MQTT 5.0 topic aliases (3.3.2.3.4), both directions, as the broker uses them (the client
+//! resolves the broker's with the same [`InboundAliases`]). Aliases belong to one network
 //! connection, never to the session: a resumed session starts with none either way.
 //!
 //! - Inbound: the broker announces `topic_alias_maximum` (config, default 10; 0 turns them off)
