@@ -81,10 +81,16 @@ pub(crate) fn disconnect_expiry(info: &SessionInfo, body: &ReasonBody) -> Result
 
 impl SessionState {
     /// Applies the Session Expiry Interval of a DISCONNECT: 0 ends the session with the
-    /// connection, `u32::MAX` keeps it until the broker stops.
+    /// connection, `u32::MAX` keeps it until the broker stops. The session's CONNECT properties
+    /// take the new interval too, so that the store, which keeps them, restores it.
     pub(crate) fn set_expiry_interval(&mut self, seconds: u32) {
         self.clean = seconds == 0;
         self.expiry = (seconds != u32::MAX).then(|| Duration::from_secs(u64::from(seconds)));
+        let mut info = (*self.info).clone();
+        info.properties
+            .get_or_insert_default()
+            .session_expiry_interval = Some(seconds);
+        self.info = Arc::new(info);
     }
 }
 
