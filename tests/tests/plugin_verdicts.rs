@@ -519,4 +519,8 @@ async fn a_refusal_reaches_a_v5_client_with_its_reason_code_and_string() {
         panic!("expected PUBACK");
     };
     assert_eq!(puback.reason, ReasonCode::QuotaExceeded);
+    assert_eq!(
+        reason_string(&puback.properties).as_deref(),
+        Some("too many")
+    );
 }

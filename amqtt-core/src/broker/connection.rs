@@ -560,7 +560,7 @@ impl<P: Plugin> Connection<'_, P> {
     ) -> (Option<u64>, ReasonCode) {
         if message.topic.starts_with('$') && !self.shared.core.dollar_topic_open(&message.topic) {
             tracing::debug!(topic = %message.topic, "client publish to a $ topic dropped");
-            return self.acknowledge(owed, ReasonCode::TopicNameInvalid);
+            return self.acknowledge(owed, ReasonCode::TopicNameInvalid, None);
         }
         let plugins = &self.shared.plugins;
         if self.shared.hooked(Hooks::TOPIC_FILTERING) {
@@ -569,11 +569,14 @@ impl<P: Plugin> Connection<'_, P> {
                 .await;
             if !verdict.permits() {
                 tracing::debug!(client_id = self.client_id(), topic = %message.topic, "publish denied by a plugin");
-                // A plugin's own reason (e.g. 0x97 Quota exceeded) when PUBACK/PUBREC can carry it.
-                let reason = verdict.refusal().map_or(ReasonCode::NotAuthorized, |r| {
+                // A plugin's own reason (e.g. 0x97 Quota exceeded) when PUBACK/PUBREC can carry
+                // it, with its reason string.
+                let refusal = verdict.refusal();
+                let reason = refusal.map_or(ReasonCode::NotAuthorized, |r| {
                     r.reason_in(PacketKind::PubAck)
                 });
-                return self.acknowledge(owed, reason);
+                let text = refusal.and_then(|r| r.reason_string);
+                return self.acknowledge(owed, reason, text);
             }
         }
         if self.shared.hooked(Hooks::MESSAGE_BROADCAST) {
@@ -584,20 +587,25 @@ impl<P: Plugin> Connection<'_, P> {
         let mut acked = (None, ReasonCode::Success);
         self.shared
             .route_then(self.client_id(), message, held, |targets| {
-                acked = self.acknowledge(owed, publish_ack::routed(targets));
+                acked = self.acknowledge(owed, publish_ack::routed(targets), None);
             })
             .await;
         acked
     }
 
     /// Queues the acknowledgement `owed`, if any ([`Connection::push_ack_first`]), with `reason`
-    /// on an MQTT 5.0 connection and success on the others; returns its position and the
-    /// reason sent.
-    fn acknowledge(&self, owed: Option<Owed>, reason: ReasonCode) -> (Option<u64>, ReasonCode) {
+    /// and `reason_string` on an MQTT 5.0 connection and success on the others; returns its
+    /// position and the reason sent.
+    fn acknowledge(
+        &self,
+        owed: Option<Owed>,
+        reason: ReasonCode,
+        reason_string: Option<&'static str>,
+    ) -> (Option<u64>, ReasonCode) {
         let Some(owed) = owed else {
             return (None, reason);
         };
-        let (packet, reason) = owed.packet(reason, self.info.protocol);
+        let (packet, reason) = owed.packet(reason, reason_string, self.info.protocol);
         (self.push_ack_first(packet), reason)
     }
 }

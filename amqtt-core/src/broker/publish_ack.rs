@@ -4,7 +4,7 @@
 //! matching subscribers when no subscription matched, 0x00 otherwise. A 3.1.1 publisher has no
 //! reason codes: it is acknowledged alike whatever happened.
 
-use crate::codec::{Ack, Packet, PacketId, ProtocolVersion, ReasonCode};
+use crate::codec::{Ack, ByteString, Packet, PacketId, Properties, ProtocolVersion, ReasonCode};
 
 /// The acknowledgement a QoS 1/2 PUBLISH is owed.
 #[derive(Debug, Clone, Copy)]
@@ -16,22 +16,29 @@ pub(crate) enum Owed {
 }
 
 impl Owed {
-    /// The acknowledgement with `reason` for a `protocol` connection, and the reason it carries
-    /// (success on a connection without reason codes).
+    /// The acknowledgement with `reason` (and, in MQTT 5.0, `reason_string` as its Reason
+    /// String) for a `protocol` connection, and the reason it carries (success on a connection
+    /// without reason codes).
     pub(crate) fn packet(
         self,
         reason: ReasonCode,
+        reason_string: Option<&'static str>,
         protocol: ProtocolVersion,
     ) -> (Packet, ReasonCode) {
-        let reason = if protocol.is_v5() {
-            reason
+        let (reason, reason_string) = if protocol.is_v5() {
+            (reason, reason_string)
         } else {
-            ReasonCode::Success
+            (ReasonCode::Success, None)
         };
         let ack = |packet_id| Ack {
             packet_id,
             reason,
-            properties: None,
+            properties: reason_string.map(|text| {
+                Box::new(Properties {
+                    reason_string: Some(ByteString::from_static(text)),
+                    ..Properties::default()
+                })
+            }),
         };
         let packet = match self {
             Owed::PubAck(id) => Packet::PubAck(ack(id)),
