@@ -22,6 +22,10 @@ pub struct ClientOptions<P: Plugin = ()> {
     /// MQTT 5.0 CONNECT properties (session expiry interval, receive maximum, user
     /// properties...); ignored by 3.1.1.
     pub connect_properties: Properties,
+    /// MQTT 5.0: the most topic aliases the client gives the topics it publishes to, within the
+    /// broker's Topic Alias Maximum (the first distinct topics get one each, for the connection);
+    /// 0, the default, sends every topic in full.
+    pub outbound_topic_aliases: u16,
     /// Client identifier; when empty with a clean session one is generated (in MQTT 5.0 the
     /// broker assigns one: see [`MqttClient::client_id`](super::MqttClient::client_id)).
     pub client_id: String,
@@ -84,6 +88,7 @@ impl<P: Plugin> ClientOptions<P> {
         ClientOptions {
             protocol: ProtocolVersion::V311,
             connect_properties: Properties::default(),
+            outbound_topic_aliases: 0,
             client_id: String::new(),
             clean_session: true,
             keep_alive: 10,
@@ -205,6 +210,12 @@ impl<P: Plugin> ClientOptions<P> {
         self
     }
 
+    /// Sets [`ClientOptions::outbound_topic_aliases`].
+    pub fn outbound_topic_aliases(mut self, maximum: u16) -> Self {
+        self.outbound_topic_aliases = maximum;
+        self
+    }
+
     /// Sets [`ClientOptions::connect_properties`].
     pub fn connect_properties(mut self, properties: Properties) -> Self {
         self.connect_properties = properties;
@@ -251,6 +262,11 @@ impl<P: Plugin> ClientOptions<P> {
                 },
             },
             authenticator: self.authenticator.clone().filter(|_| self.protocol.is_v5()),
+            outbound_topic_aliases: if self.protocol.is_v5() {
+                self.outbound_topic_aliases
+            } else {
+                0
+            },
             ping_interval,
             ping_timeout: self.ping_timeout.unwrap_or(keep_alive),
             connack_timeout: self
@@ -271,6 +287,8 @@ pub(super) struct Settings {
     /// The enhanced authentication method (MQTT 5.0), which fills the CONNECT's Authentication
     /// Method and Data anew for every connection.
     pub(super) authenticator: Option<SharedAuthenticator>,
+    /// The most topic aliases to give outgoing topics (MQTT 5.0; 0: none).
+    pub(super) outbound_topic_aliases: u16,
     /// Idle time before a PINGREQ (zero: no pings).
     pub(super) ping_interval: Duration,
     pub(super) ping_timeout: Duration,

@@ -24,7 +24,7 @@ use crate::codec::{
     ReasonCode, SubAckCode, Subscribe, SubscriptionOptions, Unsubscribe,
 };
 use crate::plugin::{Hooks, Plugin};
-use crate::topic::alias::InboundAliases;
+use crate::topic::alias::{InboundAliases, OutboundAliases};
 use crate::transport::client::{ClientStream, ClientTransport};
 
 /// The largest packet the client accepts.
@@ -222,6 +222,9 @@ pub(super) struct Connection<P> {
     /// The topic aliases the broker set on this network connection (MQTT 5.0; only when the
     /// CONNECT's Topic Alias Maximum allowed it).
     aliases: InboundAliases,
+    /// The topic aliases this client gave its topics on this network connection (MQTT 5.0;
+    /// `None` unless both the options and the broker allow them).
+    outbound_aliases: Option<OutboundAliases>,
 }
 
 impl<P: Plugin> Connection<P> {
@@ -234,7 +237,7 @@ impl<P: Plugin> Connection<P> {
         connack: &ConnAck,
         disconnect_reason: Arc<Mutex<Option<ReasonCode>>>,
     ) -> Connection<P> {
-        Connection {
+        let mut connection = Connection {
             version: settings.connect.protocol,
             transport: Arc::new(transport),
             settings: Arc::new(settings),
@@ -254,7 +257,17 @@ impl<P: Plugin> Connection<P> {
             disconnecting: None,
             reauthentication: None,
             aliases: InboundAliases::default(),
-        }
+            outbound_aliases: None,
+        };
+        connection.outbound_aliases = connection.new_outbound_aliases();
+        connection
+    }
+
+    /// Fresh outbound topic aliases for a new network connection: as many as both the options
+    /// and the broker's last CONNACK allow, `None` for none.
+    fn new_outbound_aliases(&self) -> Option<OutboundAliases> {
+        let maximum = self.settings.outbound_topic_aliases;
+        OutboundAliases::new(maximum.min(self.server.topic_alias_maximum))
     }
 
     /// Serves the connection, reconnecting after a loss while configured to.
@@ -302,6 +315,7 @@ impl<P: Plugin> Connection<P> {
                     self.reauthentication = None;
                     self.aliases = InboundAliases::default();
                     self.server = ServerLimits::from_connack(&connack);
+                    self.outbound_aliases = self.new_outbound_aliases();
                     return Some((stream, buf));
                 }
                 Err(e) => tracing::debug!("client reconnection failed: {e}"),

@@ -7,7 +7,8 @@ use std::process::Stdio;
 
 use amqtt_core::client::{ClientError, ClientOptions, Message, MqttClient};
 use amqtt_core::codec::{
-    ByteString, Properties, ProtocolVersion, QoS, ReasonCode, SubAckCode, SubscriptionOptions,
+    self, ByteString, ConnAck, Packet, Properties, ProtocolVersion, QoS, ReasonCode, SubAckCode,
+    SubscriptionOptions,
 };
 use amqtt_plugins::PackagedPlugins;
 use amqtt_tests::{TestBroker, amqtt_binary};
@@ -359,4 +360,77 @@ async fn v5_client_resolves_the_topic_aliases_our_broker_sends() {
     }
     bounded(publisher.disconnect()).await.expect("disconnect");
     bounded(subscriber.disconnect()).await.expect("disconnect");
+}
+
+/// Reads packets from `stream` until one decodes, as MQTT 5.0.
+async fn read_v5(stream: &mut tokio::net::TcpStream, buf: &mut bytes::BytesMut) -> Packet {
+    use tokio::io::AsyncReadExt;
+    loop {
+        if let Some(packet) = codec::decode_as(buf, 1 << 20, ProtocolVersion::V5).expect("decodes")
+        {
+            return packet;
+        }
+        let read = timeout(STEP, stream.read_buf(buf)).await.expect("in time");
+        assert!(read.expect("reads") > 0, "the client closed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_client_gives_its_topics_aliases_within_the_brokers_maximum() {
+    use tokio::io::AsyncWriteExt;
+    // A broker of a few lines that accepts two aliases and shows what arrives on the wire.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("mqtt://{}", listener.local_addr().expect("addr"));
+    let broker = tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.expect("accept");
+        let mut buf = bytes::BytesMut::new();
+        assert!(matches!(
+            read_v5(&mut stream, &mut buf).await,
+            Packet::Connect(_)
+        ));
+        let connack = ConnAck {
+            properties: Some(Box::new(Properties {
+                topic_alias_maximum: Some(2),
+                ..Properties::default()
+            })),
+            ..ConnAck::new(false, ReasonCode::Success)
+        };
+        let mut out = bytes::BytesMut::new();
+        Packet::ConnAck(connack).encode_as(ProtocolVersion::V5, &mut out);
+        stream.write_all(&out).await.expect("CONNACK");
+        let mut seen = Vec::new();
+        for _ in 0..5 {
+            let Packet::Publish(publish) = read_v5(&mut stream, &mut buf).await else {
+                panic!("expected PUBLISH");
+            };
+            let alias = publish.properties.as_deref().and_then(|p| p.topic_alias);
+            seen.push((publish.topic.to_string(), alias.map(|a| a.get())));
+        }
+        seen
+    });
+    let client = connect(&url, v5("aliaser").outbound_topic_aliases(8)).await;
+    for topic in ["al/a", "al/a", "al/b", "al/c", "al/b"] {
+        bounded(client.publish(topic, "x", QoS::AtMostOnce, false))
+            .await
+            .expect("publish");
+    }
+    let seen = timeout(STEP, broker)
+        .await
+        .expect("in time")
+        .expect("broker");
+    let expected = [
+        ("al/a", Some(1)),
+        ("", Some(1)),
+        ("al/b", Some(2)),
+        ("al/c", None), // the broker's maximum of 2 is reached: sent in full
+        ("", Some(2)),
+    ];
+    let expected: Vec<(String, Option<u16>)> = expected
+        .iter()
+        .map(|(topic, alias)| (topic.to_string(), *alias))
+        .collect();
+    assert_eq!(seen, expected);
+    drop(client);
 }

@@ -1,12 +1,16 @@
 //! The packet bookkeeping of a client connection: commands from the API become packets,
 //! packets from the broker complete operations and deliver messages.
 
+use std::sync::Arc;
+
 use super::{Command, Connection, Outgoing};
 use crate::client::{ClientError, Message};
 use crate::codec::{
-    Ack, Packet, PacketId, Publish, QoS, ReasonBody, ReasonCode, SubAckCode, Subscribe, Unsubscribe,
+    Ack, ByteString, Packet, PacketId, Publish, QoS, ReasonBody, ReasonCode, SubAckCode, Subscribe,
+    Unsubscribe,
 };
 use crate::plugin::{Hooks, Plugin};
+use crate::topic::alias::OutboundAliases;
 
 impl<P: Plugin> Connection<P> {
     /// Encodes a packet for the next write.
@@ -14,7 +18,12 @@ impl<P: Plugin> Connection<P> {
         if P::HOOKS.contains(Hooks::PACKET_SENT) {
             self.plugins.on_mqtt_packet_sent(&packet, None);
         }
-        packet.encode_as(self.version, &mut self.out);
+        match (&packet, &mut self.outbound_aliases) {
+            (Packet::Publish(publish), Some(aliases)) => {
+                aliased(publish, aliases).encode_as(self.version, &mut self.out);
+            }
+            _ => packet.encode_as(self.version, &mut self.out),
+        }
     }
 
     /// Refuses a publish the broker said it does not take: above its Maximum QoS, retained
@@ -249,5 +258,26 @@ impl<P: Plugin> Connection<P> {
             }
             (_, None) => tracing::debug!("client: QoS 1/2 PUBLISH without packet id"),
         }
+    }
+}
+
+/// `publish` as it goes out on a connection with outbound topic aliases: with the alias of its
+/// topic, and an empty topic once the broker knows that alias; unchanged when its topic has none
+/// and none is left. The message kept for a resend keeps its topic: aliases end with the
+/// connection.
+fn aliased(publish: &Publish, aliases: &mut OutboundAliases) -> Publish {
+    let Some((alias, known)) = aliases.alias(&publish.topic, true) else {
+        return publish.clone();
+    };
+    let mut properties = publish.properties.clone().unwrap_or_default();
+    Arc::make_mut(&mut properties).topic_alias = Some(alias);
+    Publish {
+        topic: if known {
+            ByteString::new()
+        } else {
+            publish.topic.clone()
+        },
+        properties: Some(properties),
+        ..publish.clone()
     }
 }

@@ -17,6 +17,8 @@ pub(in crate::client) struct ServerLimits {
     pub(in crate::client) retain_available: bool,
     /// Server Keep Alive, in seconds, replacing the client's own.
     pub(in crate::client) keep_alive: Option<u16>,
+    /// Topic Alias Maximum: the aliases the broker accepts (0 when not given).
+    pub(in crate::client) topic_alias_maximum: u16,
 }
 
 impl Default for ServerLimits {
@@ -27,6 +29,7 @@ impl Default for ServerLimits {
             maximum_qos: QoS::ExactlyOnce,
             retain_available: true,
             keep_alive: None,
+            topic_alias_maximum: 0,
         }
     }
 }
@@ -46,6 +49,7 @@ impl ServerLimits {
             maximum_qos: p.maximum_qos.unwrap_or(defaults.maximum_qos),
             retain_available: p.retain_available.unwrap_or(true),
             keep_alive: p.server_keep_alive,
+            topic_alias_maximum: p.topic_alias_maximum.unwrap_or(0),
         }
     }
 }
