@@ -434,3 +434,24 @@ async fn v5_client_gives_its_topics_aliases_within_the_brokers_maximum() {
     assert_eq!(seen, expected);
     drop(client);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v5_client_keeps_within_our_brokers_receive_maximum() {
+    // Our broker ends a connection that goes over its Receive Maximum (DISCONNECT 0x93): twenty
+    // QoS 2 publishes at once all complete only if the client queues past the limit of 2.
+    let broker = TestBroker::start("receive_maximum: 2\n").await;
+    let url = format!("mqtt://{}", broker.addr);
+    let client = connect(&url, v5("flow-ours")).await;
+    let receive_maximum = client
+        .connack_properties()
+        .and_then(|p| p.receive_maximum)
+        .map(|v| v.get());
+    assert_eq!(receive_maximum, Some(2));
+    let publishes =
+        (0..20).map(|i| client.publish(format!("flow/{i}"), "x", QoS::ExactlyOnce, false));
+    for result in bounded(futures_util::future::join_all(publishes)).await {
+        result.expect("every publish completes");
+    }
+    assert_eq!(client.disconnect_reason(), None);
+    bounded(client.disconnect()).await.expect("disconnect");
+}
