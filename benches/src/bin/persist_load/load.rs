@@ -1,19 +1,21 @@
-//! One measured load run: a fresh broker, the scenario's persistent subscribers and QoS 1
-//! publishers for `--secs`, the broker's CPU and memory, then a drain and a loss check.
+//! One measured load run: a fresh broker, the scenario's subscribers and publishers (3.1.1 or
+//! 5.0 clients) for `--secs`, the broker's CPU and memory, then a drain and a loss check.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use amqtt_core::codec::ProtocolVersion;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::Result;
 use crate::broker::{Broker, Variant, log_problems};
-use crate::clients::{Shared, publisher, subscriber, wait_received};
+use crate::clients::{PublishPlan, Shared, publisher, subscriber, wait_received};
 use crate::options::Options;
 use crate::procfs;
 use crate::report::{Json, Run, percentile_ms};
+use crate::scenario::Scenario;
 use crate::wire::Conn;
 
 /// Queue limit per session (as in the shared load tool's Mosquitto configuration).
@@ -21,39 +23,47 @@ const MAX_QUEUED: usize = 100_000;
 /// Longest the subscribers may go without a message while catching up after the run.
 const QUIET: Duration = Duration::from_secs(10);
 
-/// The scenario's subscribers (client id, filter: all clean_session=0) and publishers' topics.
-fn layout(scenario: &str) -> (Vec<(String, String)>, Vec<String>) {
-    if scenario == "fanin_q1" {
-        let subs = vec![("pl-fanin-sub".to_string(), "pl/fanin/+".to_string())];
-        (subs, (0..4).map(|i| format!("pl/fanin/{i}")).collect())
-    } else {
-        let subs = (0..16)
-            .map(|i| (format!("pl-pairs-sub-{i}"), format!("pl/pair/{i}")))
-            .collect();
-        (subs, (0..16).map(|i| format!("pl/pair/{i}")).collect())
+/// One run's place in the sitting: scenario, broker variant, clients' protocol, repetition.
+#[derive(Clone, Copy)]
+pub(crate) struct Case<'a> {
+    /// Scenario name.
+    pub(crate) scenario: &'a str,
+    /// Broker variant.
+    pub(crate) variant: Variant,
+    /// The clients' protocol.
+    pub(crate) protocol: ProtocolVersion,
+    /// Repetition, from 0.
+    pub(crate) rep: usize,
+}
+
+impl Case<'_> {
+    /// `scenario variant protocol rep N`, for messages.
+    pub(crate) fn label(&self) -> String {
+        let (scenario, variant) = (self.scenario, self.variant.name());
+        format!("{scenario} {variant} {} rep {}", self.protocol, self.rep)
     }
 }
 
-/// Runs `scenario` once against a fresh broker of `variant`; writes its JSON line to the
-/// results file and returns its figures (`None` when the run failed: the error is in the line).
-pub(crate) async fn run(
-    o: &Options,
-    scenario: &str,
-    variant: Variant,
-    rep: usize,
-) -> Result<Option<Run>> {
-    let dir = o.work.join(format!("{scenario}-{}-{rep}", variant.name()));
+/// Runs `case` once against a fresh broker; writes its JSON line to the results file and
+/// returns its figures (`None` when the run failed: the error is in the line).
+pub(crate) async fn run(o: &Options, case: Case<'_>) -> Result<Option<Run>> {
+    let proto = if case.protocol.is_v5() { "v5" } else { "v311" };
+    let variant = case.variant.name();
+    let dir = o
+        .work
+        .join(format!("{}-{variant}-{proto}-{}", case.scenario, case.rep));
     if dir.exists() {
         std::fs::remove_dir_all(&dir)?;
     }
     let mut json = Json::default();
-    json.s("scenario", scenario).s("variant", variant.name());
-    json.n("rep", rep as f64, 0)
+    json.s("scenario", case.scenario).s("variant", variant);
+    json.s("protocol", &case.protocol.to_string());
+    json.n("rep", case.rep as f64, 0)
         .n("payload", o.payload as f64, 0);
     json.n("window", o.window as f64, 0);
-    let mut broker = Broker::start(o, variant, &dir, MAX_QUEUED, "broker.log").await?;
+    let mut broker = Broker::start(o, case.variant, &dir, MAX_QUEUED, "broker.log").await?;
     let measured = match broker.wait_accepting(Duration::from_secs(60)).await {
-        Ok(_) => measure(o, scenario, variant, &broker, &mut json).await,
+        Ok(_) => measure(o, case, &broker, &mut json).await,
         Err(e) => Err(e),
     };
     let log = broker.log.clone();
@@ -74,7 +84,7 @@ pub(crate) async fn run(
         }
         Err(e) => {
             json.s("error", &e.to_string());
-            eprintln!("persist_load: {scenario} {} rep {rep}: {e}", variant.name());
+            eprintln!("persist_load: {}: {e}", case.label());
             None
         }
     };
@@ -83,34 +93,25 @@ pub(crate) async fn run(
 }
 
 /// The measurement proper, on a broker that accepts.
-async fn measure(
-    o: &Options,
-    scenario: &str,
-    variant: Variant,
-    broker: &Broker,
-    json: &mut Json,
-) -> Result<Run> {
-    let (subs, topics) = layout(scenario);
+async fn measure(o: &Options, case: Case<'_>, broker: &Broker, json: &mut Json) -> Result<Run> {
+    let scenario = Scenario::named(case.scenario, o.rate)
+        .ok_or_else(|| format!("unknown scenario {}", case.scenario))?;
+    let (qos, timed) = (scenario.qos, scenario.rate.is_some());
     let shared = Arc::new(Shared::default());
     let (stop, stopped) = watch::channel(false);
     let mut sub_tasks = Vec::new();
-    for (id, filter) in subs.iter() {
-        let (mut conn, _) = Conn::open(broker.addr, id, false).await?;
-        conn.subscribe(filter).await?;
-        sub_tasks.push(tokio::spawn(subscriber(
-            conn,
-            id.clone(),
-            shared.clone(),
-            stopped.clone(),
-        )));
+    for (id, filter) in &scenario.subscribers {
+        let clean = !scenario.persistent;
+        let (mut conn, _) = Conn::open(broker.addr, id, clean, case.protocol).await?;
+        conn.subscribe(filter, qos).await?;
+        let (shared, stopped) = (shared.clone(), stopped.clone());
+        let task = subscriber(conn, id.clone(), qos, timed, shared, stopped);
+        sub_tasks.push(tokio::spawn(task));
     }
     let mut pubs = Vec::new();
-    for i in 0..topics.len() {
-        pubs.push(
-            Conn::open(broker.addr, &format!("pl-pub-{i}"), true)
-                .await?
-                .0,
-        );
+    for i in 0..scenario.topics.len() {
+        let id = format!("pl-pub-{i}");
+        pubs.push(Conn::open(broker.addr, &id, true, case.protocol).await?.0);
     }
     let pid = broker.pid.to_string();
     let (cpu0, tool0) = (procfs::cpu_seconds(&pid)?, procfs::cpu_seconds("self")?);
@@ -118,18 +119,18 @@ async fn measure(
     let deadline = t0 + o.secs;
     let pub_tasks: Vec<_> = pubs
         .into_iter()
-        .zip(topics.iter())
+        .zip(scenario.topics.iter())
         .map(|(conn, topic)| {
-            let shared = shared.clone();
-            tokio::spawn(publisher(
-                conn,
-                topic.clone(),
-                o.window,
-                o.payload,
+            let plan = PublishPlan {
+                topic: topic.clone(),
+                qos,
+                window: o.window,
+                payload: o.payload,
+                rate: scenario.rate,
                 deadline,
-                u64::MAX,
-                shared,
-            ))
+                count: u64::MAX,
+            };
+            tokio::spawn(publisher(conn, plan, shared.clone()))
         })
         .collect();
     tokio::time::sleep_until(deadline).await;
@@ -142,31 +143,37 @@ async fn measure(
         latencies.extend(task.await?);
     }
     let sent = shared.sent.load(Relaxed);
-    let received = wait_received(&shared, sent, QUIET).await;
+    let expected = sent * scenario.copies;
+    let received = wait_received(&shared, expected, QUIET).await;
     let _ = stop.send(true);
+    let mut e2e = Vec::new();
     for task in sub_tasks {
-        task.await?;
+        e2e.extend(task.await?);
     }
     let max_rss_mib = procfs::mem_mib(broker.pid, "VmHWM")?;
     latencies.sort_unstable();
+    e2e.sort_unstable();
     let errors = shared.errors();
     let cpu_s = cpu1 - cpu0;
     let run = Run {
-        scenario: scenario.to_string(),
-        variant: variant.name(),
+        scenario: case.scenario.to_string(),
+        variant: case.variant.name(),
+        protocol: case.protocol,
         msgs_per_s: delivered as f64 / secs,
         ack_p50_ms: percentile_ms(&latencies, 0.50),
         ack_p99_ms: percentile_ms(&latencies, 0.99),
+        e2e_p50_ms: percentile_ms(&e2e, 0.50),
+        e2e_p99_ms: percentile_ms(&e2e, 0.99),
         cpu_s,
         msgs_per_cpu_s: delivered as f64 / cpu_s,
         max_rss_mib,
-        lost: sent.saturating_sub(received),
+        lost: expected.saturating_sub(received),
         unacked: shared.unacked.load(Relaxed),
         log_problems: 0,
         errors: errors.len(),
     };
-    json.n("publishers", topics.len() as f64, 0)
-        .n("subscribers", subs.len() as f64, 0);
+    json.n("publishers", scenario.topics.len() as f64, 0);
+    json.n("subscribers", scenario.subscribers.len() as f64, 0);
     json.n("secs", secs, 3).n("delivered", delivered as f64, 0);
     json.n("msgs_per_s", run.msgs_per_s, 1)
         .n("sent_in_run", sent_in_run as f64, 0);
@@ -174,11 +181,13 @@ async fn measure(
         .n("acked", shared.acked.load(Relaxed) as f64, 0);
     json.n("received", received as f64, 0)
         .n("lost", run.lost as f64, 0);
-    json.n("dup", received.saturating_sub(sent) as f64, 0);
+    json.n("dup", received.saturating_sub(expected) as f64, 0);
     json.n("unacked", run.unacked as f64, 0);
     json.n("ack_p50_ms", run.ack_p50_ms, 3)
         .n("ack_p99_ms", run.ack_p99_ms, 3);
     json.n("ack_max_ms", percentile_ms(&latencies, 1.0), 3);
+    json.n("e2e_p50_ms", run.e2e_p50_ms, 3)
+        .n("e2e_p99_ms", run.e2e_p99_ms, 3);
     json.n("broker_cpu_s", cpu_s, 2)
         .n("msgs_per_cpu_s", run.msgs_per_cpu_s, 0);
     json.n("broker_max_rss_mib", max_rss_mib, 1)

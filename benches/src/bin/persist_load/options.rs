@@ -3,18 +3,22 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use amqtt_core::codec::ProtocolVersion;
+
 use crate::Result;
 use crate::broker::Variant;
+use crate::scenario;
+use crate::wire::STAMP_LEN;
 
 /// Usage text.
 const USAGE: &str = "usage: persist_load [--scenarios pairs_q1,fanin_q1] \
-[--variants memory,always,batch,none,mosquitto] [--secs 10] [--reps 3] [--payload 64] \
-[--window 64] [--amqtt target/release/amqtt] [--mosquitto /usr/sbin/mosquitto] \
+[--variants memory,always,batch,none,mosquitto] [--protocol 311|5|both] [--secs 10] [--reps 3] \
+[--payload 64] [--window 64] [--rate 5000] [--amqtt target/release/amqtt] [--mosquitto /usr/sbin/mosquitto] \
 [--amqtt-port 21887] [--mosquitto-port 21884] [--work /tmp/persist_load] [--out FILE] \
 [--startup N]";
 
-/// The load scenarios.
-pub(crate) const SCENARIOS: [&str; 2] = ["pairs_q1", "fanin_q1"];
+/// The scenarios run by default: the store measurement's.
+const DEFAULT_SCENARIOS: [&str; 2] = ["pairs_q1", "fanin_q1"];
 
 /// Command-line options.
 #[derive(Debug, Clone)]
@@ -23,6 +27,8 @@ pub(crate) struct Options {
     pub(crate) scenarios: Vec<String>,
     /// Broker variants to run each scenario against.
     pub(crate) variants: Vec<Variant>,
+    /// Protocols of the clients; each scenario × variant runs once per protocol.
+    pub(crate) protocols: Vec<ProtocolVersion>,
     /// Length of one measured run.
     pub(crate) secs: Duration,
     /// Runs per scenario and variant (each on a fresh broker).
@@ -31,6 +37,8 @@ pub(crate) struct Options {
     pub(crate) payload: usize,
     /// Unacknowledged QoS 1 PUBLISHes each publisher keeps in flight.
     pub(crate) window: usize,
+    /// Messages per second of the latency scenarios' publisher.
+    pub(crate) rate: f64,
     /// The amqtt binary.
     pub(crate) amqtt: PathBuf,
     /// The mosquitto binary.
@@ -51,12 +59,14 @@ impl Options {
     /// Parses the command line.
     pub(crate) fn parse() -> Result<Options> {
         let mut o = Options {
-            scenarios: SCENARIOS.iter().map(|s| s.to_string()).collect(),
+            scenarios: DEFAULT_SCENARIOS.iter().map(|s| s.to_string()).collect(),
             variants: Variant::ALL.to_vec(),
+            protocols: vec![ProtocolVersion::V311],
             secs: Duration::from_secs(10),
             reps: 3,
             payload: 64,
             window: 64,
+            rate: 5000.0,
             amqtt: PathBuf::from("target/release/amqtt"),
             mosquitto: PathBuf::from("/usr/sbin/mosquitto"),
             amqtt_port: 21887,
@@ -82,10 +92,19 @@ impl Options {
                         .map(|v| Variant::parse(v))
                         .collect::<Result<_>>()?;
                 }
+                "--protocol" => {
+                    o.protocols = match value.as_str() {
+                        "311" => vec![ProtocolVersion::V311],
+                        "5" => vec![ProtocolVersion::V5],
+                        "both" => vec![ProtocolVersion::V311, ProtocolVersion::V5],
+                        _ => return Err(format!("--protocol is 311, 5 or both; {USAGE}").into()),
+                    }
+                }
                 "--secs" => o.secs = Duration::try_from_secs_f64(value.parse()?)?,
                 "--reps" => o.reps = value.parse()?,
                 "--payload" => o.payload = value.parse()?,
                 "--window" => o.window = value.parse()?,
+                "--rate" => o.rate = value.parse()?,
                 "--amqtt" => o.amqtt = PathBuf::from(value),
                 "--mosquitto" => o.mosquitto = PathBuf::from(value),
                 "--amqtt-port" => o.amqtt_port = value.parse()?,
@@ -99,14 +118,20 @@ impl Options {
         if let Some(bad) = o
             .scenarios
             .iter()
-            .find(|s| !SCENARIOS.contains(&s.as_str()))
+            .find(|s| !scenario::NAMES.contains(&s.as_str()))
         {
             return Err(format!("unknown scenario {bad}; {USAGE}").into());
         }
-        if !(1..=1000).contains(&o.window) || o.payload < 1 {
-            return Err(
-                format!("--window must be 1 to 1000 and --payload at least 1; {USAGE}").into(),
-            );
+        if !(1..=1000).contains(&o.window)
+            || o.payload < STAMP_LEN
+            || o.rate.is_nan()
+            || o.rate <= 0.0
+        {
+            return Err(format!(
+                "--window must be 1 to 1000, --payload at least {STAMP_LEN}, --rate above 0; \
+                 {USAGE}"
+            )
+            .into());
         }
         // Relative paths would change meaning in the per-run folders.
         o.amqtt = std::path::absolute(&o.amqtt)?;

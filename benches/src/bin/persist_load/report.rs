@@ -5,6 +5,8 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
 
+use amqtt_core::codec::ProtocolVersion;
+
 use crate::Result;
 
 /// A JSON object built field by field.
@@ -73,18 +75,24 @@ pub(crate) fn percentile_ms(sorted_us: &[u32], q: f64) -> f64 {
 }
 
 /// The figures of one load run.
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Clone)]
 pub(crate) struct Run {
     /// Scenario name.
     pub(crate) scenario: String,
     /// Broker variant name.
     pub(crate) variant: &'static str,
+    /// The clients' protocol.
+    pub(crate) protocol: ProtocolVersion,
     /// Messages delivered to the subscribers per second of the run.
     pub(crate) msgs_per_s: f64,
     /// Publisher send-to-PUBACK latency, median, ms.
     pub(crate) ack_p50_ms: f64,
     /// Publisher send-to-PUBACK latency, 99th percentile, ms.
     pub(crate) ack_p99_ms: f64,
+    /// Send-to-receipt latency, median, ms (timed scenarios only; 0 otherwise).
+    pub(crate) e2e_p50_ms: f64,
+    /// Send-to-receipt latency, 99th percentile, ms (timed scenarios only; 0 otherwise).
+    pub(crate) e2e_p99_ms: f64,
     /// Broker CPU seconds over the run.
     pub(crate) cpu_s: f64,
     /// Messages delivered per broker CPU-second.
@@ -111,17 +119,74 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-/// Prints the median over each scenario × variant's runs (lost, unacked, log lines and errors
-/// are totals), in the order given.
-pub(crate) fn print_table(runs: &[Run], scenarios: &[String], variants: &[&str]) {
+/// The runs of one scenario × variant × protocol, summarised.
+struct Group {
+    /// Runs in the group.
+    runs: usize,
+    /// Median of each [`Run`] figure (lost, unacked, log lines and errors: totals).
+    median: Run,
+}
+
+impl Group {
+    /// The runs of `scenario` × `variant` × `protocol` in `runs`, or `None` if there are none.
+    fn of(runs: &[Run], scenario: &str, variant: &str, protocol: ProtocolVersion) -> Option<Group> {
+        let group: Vec<&Run> = runs
+            .iter()
+            .filter(|r| r.scenario == scenario && r.variant == variant && r.protocol == protocol)
+            .collect();
+        let first = *group.first()?;
+        let med = |f: fn(&Run) -> f64| median(group.iter().map(|r| f(r)).collect());
+        let median = Run {
+            msgs_per_s: med(|r| r.msgs_per_s),
+            ack_p50_ms: med(|r| r.ack_p50_ms),
+            ack_p99_ms: med(|r| r.ack_p99_ms),
+            e2e_p50_ms: med(|r| r.e2e_p50_ms),
+            e2e_p99_ms: med(|r| r.e2e_p99_ms),
+            cpu_s: med(|r| r.cpu_s),
+            msgs_per_cpu_s: med(|r| r.msgs_per_cpu_s),
+            max_rss_mib: med(|r| r.max_rss_mib),
+            lost: group.iter().map(|r| r.lost).sum(),
+            unacked: group.iter().map(|r| r.unacked).sum(),
+            log_problems: group.iter().map(|r| r.log_problems).sum(),
+            errors: group.iter().map(|r| r.errors).sum(),
+            ..first.clone()
+        };
+        Some(Group {
+            runs: group.len(),
+            median,
+        })
+    }
+
+    /// The latency the scenario is about: send to receipt if timed, else send to PUBACK;
+    /// `p50/p99` in ms (`-` for an untimed QoS 0 flood).
+    fn latency(&self) -> String {
+        let m = &self.median;
+        if m.ack_p50_ms == 0.0 && m.e2e_p50_ms == 0.0 {
+            "-".into()
+        } else if m.e2e_p50_ms > 0.0 {
+            format!("{:.3}/{:.3}", m.e2e_p50_ms, m.e2e_p99_ms)
+        } else {
+            format!("{:.2}/{:.2}", m.ack_p50_ms, m.ack_p99_ms)
+        }
+    }
+}
+
+/// Prints the median over each scenario × variant × protocol's runs in the order given and,
+/// with both protocols, each scenario × variant's 5.0 figures beside its 3.1.1 ones.
+pub(crate) fn print_table(
+    runs: &[Run],
+    scenarios: &[String],
+    variants: &[&str],
+    protocols: &[ProtocolVersion],
+) {
     println!(
-        "{:<9} {:<10} {:>4} {:>9} {:>8} {:>8} {:>7} {:>10} {:>8} {:>6} {:>8} {:>5} {:>5}",
+        "{:<10} {:<10} {:<5} {:>4} {:>9} {:>13} {:>7} {:>10} {:>8} {:>6} {:>8} {:>5} {:>5}",
         "scenario",
         "variant",
+        "proto",
         "runs",
         "msgs/s",
-        "ack p50",
-        "ack p99",
+        "lat p50/p99",
         "CPU s",
         "msgs/CPU-s",
         "RSS MiB",
@@ -132,33 +197,76 @@ pub(crate) fn print_table(runs: &[Run], scenarios: &[String], variants: &[&str])
     );
     for scenario in scenarios {
         for &variant in variants {
-            let group: Vec<&Run> = runs
-                .iter()
-                .filter(|r| &r.scenario == scenario && r.variant == variant)
-                .collect();
-            if group.is_empty() {
-                continue;
+            for &protocol in protocols {
+                let Some(g) = Group::of(runs, scenario, variant, protocol) else {
+                    continue;
+                };
+                let m = &g.median;
+                println!(
+                    "{:<10} {:<10} {:<5} {:>4} {:>9.0} {:>13} {:>7.2} {:>10.0} {:>8.1} {:>6} {:>8} {:>5} {:>5}",
+                    scenario,
+                    variant,
+                    protocol.to_string(),
+                    g.runs,
+                    m.msgs_per_s,
+                    g.latency(),
+                    m.cpu_s,
+                    m.msgs_per_cpu_s,
+                    m.max_rss_mib,
+                    m.lost,
+                    m.unacked,
+                    m.log_problems,
+                    m.errors,
+                );
             }
-            let med = |f: fn(&Run) -> f64| median(group.iter().map(|r| f(r)).collect());
-            println!(
-                "{:<9} {:<10} {:>4} {:>9.0} {:>8.2} {:>8.2} {:>7.2} {:>10.0} {:>8.1} {:>6} {:>8} {:>5} {:>5}",
-                scenario,
-                variant,
-                group.len(),
-                med(|r| r.msgs_per_s),
-                med(|r| r.ack_p50_ms),
-                med(|r| r.ack_p99_ms),
-                med(|r| r.cpu_s),
-                med(|r| r.msgs_per_cpu_s),
-                med(|r| r.max_rss_mib),
-                group.iter().map(|r| r.lost).sum::<u64>(),
-                group.iter().map(|r| r.unacked).sum::<u64>(),
-                group.iter().map(|r| r.log_problems).sum::<usize>(),
-                group.iter().map(|r| r.errors).sum::<usize>(),
-            );
         }
     }
     println!(
-        "(medians; lost, unacked, warn (broker log WARN/ERROR lines) and errs (client) are totals)"
+        "(medians; lat: send to receipt in the latency scenarios, else send to PUBACK, ms; lost, \
+         unacked, warn (broker log WARN/ERROR lines) and errs (client) are totals)"
     );
+    if protocols.len() == 2 {
+        print_protocols(runs, scenarios, variants);
+    }
+}
+
+/// Prints each scenario × variant's 3.1.1 and 5.0 medians side by side, with 5.0's msgs per
+/// CPU-second as a share of 3.1.1's.
+fn print_protocols(runs: &[Run], scenarios: &[String], variants: &[&str]) {
+    println!(
+        "\n{:<10} {:<10} {:>12} {:>12} {:>6} {:>10} {:>10} {:>13} {:>13}",
+        "scenario",
+        "variant",
+        "3.1.1 /CPU-s",
+        "5.0 /CPU-s",
+        "ratio",
+        "3.1.1 /s",
+        "5.0 /s",
+        "3.1.1 lat",
+        "5.0 lat"
+    );
+    for scenario in scenarios {
+        for &variant in variants {
+            let (Some(old), Some(new)) = (
+                Group::of(runs, scenario, variant, ProtocolVersion::V311),
+                Group::of(runs, scenario, variant, ProtocolVersion::V5),
+            ) else {
+                continue;
+            };
+            let (o, n) = (&old.median, &new.median);
+            println!(
+                "{:<10} {:<10} {:>12.0} {:>12.0} {:>6.3} {:>10.0} {:>10.0} {:>13} {:>13}",
+                scenario,
+                variant,
+                o.msgs_per_cpu_s,
+                n.msgs_per_cpu_s,
+                n.msgs_per_cpu_s / o.msgs_per_cpu_s,
+                o.msgs_per_s,
+                n.msgs_per_s,
+                old.latency(),
+                new.latency(),
+            );
+        }
+    }
+    println!("(medians; ratio = 5.0 msgs per broker CPU-s / 3.1.1's; lat p50/p99 ms as above)");
 }

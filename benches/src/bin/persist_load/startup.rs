@@ -9,12 +9,14 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use amqtt_core::codec::ProtocolVersion::V311;
+use amqtt_core::codec::QoS;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::Result;
 use crate::broker::{Broker, Variant, log_lines, log_problems};
-use crate::clients::{Shared, publisher, subscriber, wait_received};
+use crate::clients::{PublishPlan, Shared, publisher, subscriber, wait_received};
 use crate::options::Options;
 use crate::procfs;
 use crate::report::Json;
@@ -41,23 +43,22 @@ pub(crate) async fn run(o: &Options, n: usize) -> Result<()> {
     json.n("empty_accept_ms", empty.as_secs_f64() * 1e3, 1);
     json.n("empty_rss_mib", procfs::mem_mib(broker.pid, "VmRSS")?, 1);
 
-    let (mut sub, _) = Conn::open(broker.addr, SUB_ID, false).await?;
-    sub.subscribe(TOPIC).await?;
+    let (mut sub, _) = Conn::open(broker.addr, SUB_ID, false, V311).await?;
+    sub.subscribe(TOPIC, QoS::AtLeastOnce).await?;
     sub.close().await;
     let shared = Arc::new(Shared::default());
-    let (conn, _) = Conn::open(broker.addr, "pl-startup-pub", true).await?;
+    let (conn, _) = Conn::open(broker.addr, "pl-startup-pub", true, V311).await?;
     let started = Instant::now();
-    let far = started + Duration::from_secs(86_400);
-    let latencies = publisher(
-        conn,
-        TOPIC.into(),
-        o.window,
-        o.payload,
-        far,
-        n as u64,
-        shared.clone(),
-    )
-    .await;
+    let plan = PublishPlan {
+        topic: TOPIC.into(),
+        qos: QoS::AtLeastOnce,
+        window: o.window,
+        payload: o.payload,
+        rate: None,
+        deadline: started + Duration::from_secs(86_400),
+        count: n as u64,
+    };
+    let latencies = publisher(conn, plan, shared.clone()).await;
     let publish_s = started.elapsed().as_secs_f64();
     let acked = shared.acked.load(Relaxed);
     json.n("publish_s", publish_s, 2)
@@ -86,8 +87,10 @@ pub(crate) async fn run(o: &Options, n: usize) -> Result<()> {
     let shared = Arc::new(Shared::default());
     let (stop, stopped) = watch::channel(false);
     let started = Instant::now();
-    let (conn, present) = Conn::open(broker.addr, SUB_ID, false).await?;
-    let task = tokio::spawn(subscriber(conn, SUB_ID.into(), shared.clone(), stopped));
+    let (conn, present) = Conn::open(broker.addr, SUB_ID, false, V311).await?;
+    let qos = QoS::AtLeastOnce;
+    let task = subscriber(conn, SUB_ID.into(), qos, false, shared.clone(), stopped);
+    let task = tokio::spawn(task);
     let received = wait_received(&shared, n as u64, Duration::from_secs(10)).await;
     let drain_s = started.elapsed().as_secs_f64();
     // Anything beyond N (redeliveries) arrives right after.

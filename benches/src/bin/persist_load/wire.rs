@@ -1,10 +1,17 @@
-//! Raw MQTT 3.1.1 frames over tokio TCP: the few packets the load needs, encoded by hand (a
-//! pre-encoded PUBLISH whose packet id is patched per message), and a whole-frame reader.
+//! MQTT frames over tokio TCP, for 3.1.1 or 5.0 clients: CONNECT, SUBSCRIBE and the PUBLISH
+//! template are encoded, and CONNACK and SUBACK decoded, by `amqtt_core::codec`; per message
+//! the PUBLISH template gets its packet id and send time patched in, PUBACKs are written by hand
+//! (their 4-byte form is the same in both versions), and whole frames are split off the input.
 
 use std::net::SocketAddr;
+use std::num::NonZeroU16;
 use std::time::Duration;
 
-use bytes::{Buf, Bytes, BytesMut};
+use amqtt_core::codec::{
+    self, Connect, Packet, PacketId, Properties, ProtocolVersion, Publish, QoS, ReasonCode,
+    SubAckCode, Subscribe,
+};
+use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
@@ -14,83 +21,76 @@ use crate::Result;
 pub(crate) const PUBLISH: u8 = 3;
 /// Packet type of PUBACK.
 pub(crate) const PUBACK: u8 = 4;
-/// DISCONNECT, whole.
+/// DISCONNECT, whole: 3.1.1's, and 5.0's normal disconnection (reason code omitted).
 pub(crate) const DISCONNECT: [u8; 2] = [0xE0, 0];
 /// Longest wait for a CONNACK or SUBACK.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+/// Largest frame accepted from the broker.
+const MAX_FRAME: usize = 1 << 20;
+/// Bytes of the send time the PUBLISH template carries at the start of its payload.
+pub(crate) const STAMP_LEN: usize = 8;
 
-/// Appends an MQTT variable-length integer.
-fn put_len(out: &mut Vec<u8>, mut n: usize) {
-    loop {
-        let mut byte = (n % 128) as u8;
-        n /= 128;
-        if n > 0 {
-            byte |= 0x80;
-        }
-        out.push(byte);
-        if n == 0 {
-            return;
-        }
-    }
+/// The packet id 1, for the single SUBSCRIBE of a connection and the PUBLISH template.
+fn first_id() -> PacketId {
+    NonZeroU16::MIN
 }
 
-/// Appends a length-prefixed UTF-8 string.
-fn put_str(out: &mut Vec<u8>, s: &str) {
-    out.extend_from_slice(&(s.len() as u16).to_be_bytes());
-    out.extend_from_slice(s.as_bytes());
-}
-
-/// A whole packet: fixed header byte, then the variable header and payload.
-fn frame(first: u8, body: &[u8]) -> Vec<u8> {
-    let mut out = vec![first];
-    put_len(&mut out, body.len());
-    out.extend_from_slice(body);
-    out
-}
-
-/// CONNECT with keep-alive 0 and no credentials.
-fn connect(client_id: &str, clean: bool) -> Vec<u8> {
-    let mut body = Vec::new();
-    put_str(&mut body, "MQTT");
-    body.push(4);
-    body.push(if clean { 0x02 } else { 0 });
-    body.extend_from_slice(&0u16.to_be_bytes());
-    put_str(&mut body, client_id);
-    frame(0x10, &body)
-}
-
-/// Appends a PUBACK of `pid`.
+/// Appends a PUBACK of `pid` (in 5.0 too: reason code Success and no properties are omitted).
 pub(crate) fn puback(out: &mut Vec<u8>, pid: u16) {
     out.extend_from_slice(&[0x40, 2]);
     out.extend_from_slice(&pid.to_be_bytes());
 }
 
-/// A pre-encoded QoS 1 PUBLISH; [`PublishTemplate::append`] patches in the packet id.
+/// A pre-encoded PUBLISH; [`PublishTemplate::append`] patches in the packet id (QoS 1) and the
+/// send time (the first [`STAMP_LEN`] payload bytes).
 pub(crate) struct PublishTemplate {
-    /// The whole frame, packet id zero.
+    /// The whole frame, packet id 1.
     frame: Vec<u8>,
-    /// Offset of the packet id in `frame`.
-    pid_at: usize,
+    /// Offset of the packet id in `frame` (QoS 1 only).
+    pid_at: Option<usize>,
+    /// Offset of the payload in `frame`.
+    payload_at: usize,
 }
 
 impl PublishTemplate {
-    /// A QoS 1 PUBLISH to `topic` with `payload` bytes (0x5A).
-    pub(crate) fn new(topic: &str, payload: usize) -> PublishTemplate {
-        let mut body = Vec::new();
-        put_str(&mut body, topic);
-        let pid_in_body = body.len();
-        body.extend_from_slice(&[0, 0]);
-        body.resize(body.len() + payload, 0x5A);
-        let frame = frame(0x32, &body);
-        let pid_at = frame.len() - body.len() + pid_in_body;
-        PublishTemplate { frame, pid_at }
+    /// A PUBLISH to `topic` at `qos` with `payload` bytes (0x5A, at least [`STAMP_LEN`]), as a
+    /// `protocol` client sends it (5.0: an empty property block).
+    pub(crate) fn new(
+        topic: &str,
+        qos: QoS,
+        payload: usize,
+        protocol: ProtocolVersion,
+    ) -> PublishTemplate {
+        let mut publish = Publish::new(topic, vec![0x5A; payload], qos, false);
+        if qos != QoS::AtMostOnce {
+            publish.packet_id = Some(first_id());
+        }
+        let mut frame = BytesMut::new();
+        Packet::Publish(publish).encode_as(protocol, &mut frame);
+        let payload_at = frame.len() - payload;
+        let properties = usize::from(protocol.is_v5());
+        let pid_at = (qos != QoS::AtMostOnce).then(|| payload_at - properties - 2);
+        PublishTemplate {
+            frame: frame.to_vec(),
+            pid_at,
+            payload_at,
+        }
     }
 
-    /// Appends the PUBLISH with packet id `pid`.
-    pub(crate) fn append(&self, out: &mut Vec<u8>, pid: u16) {
+    /// Bytes of one PUBLISH.
+    pub(crate) fn len(&self) -> usize {
+        self.frame.len()
+    }
+
+    /// Appends the PUBLISH with packet id `pid` (ignored at QoS 0) and send time `stamp`.
+    pub(crate) fn append(&self, out: &mut Vec<u8>, pid: u16, stamp: u64) {
         let start = out.len();
         out.extend_from_slice(&self.frame);
-        out[start + self.pid_at..start + self.pid_at + 2].copy_from_slice(&pid.to_be_bytes());
+        if let Some(at) = self.pid_at {
+            out[start + at..start + at + 2].copy_from_slice(&pid.to_be_bytes());
+        }
+        let at = start + self.payload_at;
+        out[at..at + STAMP_LEN].copy_from_slice(&stamp.to_le_bytes());
     }
 }
 
@@ -100,27 +100,67 @@ pub(crate) struct Frame {
     pub(crate) kind: u8,
     /// Flags (low nibble of the first byte).
     flags: u8,
-    /// Variable header and payload.
-    body: Bytes,
+    /// The whole frame, fixed header included.
+    bytes: Bytes,
+    /// Length of the fixed header.
+    header_len: usize,
 }
 
 impl Frame {
+    /// Splits the first frame off `buf`, once all of it is there.
+    fn split(buf: &mut BytesMut) -> Result<Option<Frame>> {
+        let Some(len) = codec::frame_len(buf, MAX_FRAME)? else {
+            return Ok(None);
+        };
+        if buf.len() < len {
+            return Ok(None);
+        }
+        let first = buf[0];
+        let bytes = buf.split_to(len).freeze();
+        // The remaining length takes the bytes up to and including the first below 0x80.
+        let header_len = 2 + bytes[1..].iter().take_while(|b| **b & 0x80 != 0).count();
+        Ok(Some(Frame {
+            kind: first >> 4,
+            flags: first & 0x0F,
+            bytes,
+            header_len,
+        }))
+    }
+
+    /// Variable header and payload.
+    fn body(&self) -> &[u8] {
+        &self.bytes[self.header_len..]
+    }
+
     /// The packet id of a PUBACK, or of a QoS 1/2 PUBLISH; `None` for anything else.
     pub(crate) fn packet_id(&self) -> Option<u16> {
+        let body = self.body();
         let at = match self.kind {
             PUBLISH if self.flags & 0x06 != 0 => {
-                2 + usize::from(u16::from_be_bytes([
-                    *self.body.first()?,
-                    *self.body.get(1)?,
-                ]))
+                2 + usize::from(u16::from_be_bytes([*body.first()?, *body.get(1)?]))
             }
             PUBACK => 0,
             _ => return None,
         };
-        Some(u16::from_be_bytes([
-            *self.body.get(at)?,
-            *self.body.get(at + 1)?,
-        ]))
+        Some(u16::from_be_bytes([*body.get(at)?, *body.get(at + 1)?]))
+    }
+
+    /// The reason code of a 5.0 PUBACK (Success when omitted, and always on 3.1.1).
+    pub(crate) fn reason(&self) -> u8 {
+        self.body().get(2).copied().unwrap_or(0)
+    }
+
+    /// The send time a PUBLISH's payload starts with, decoded as a `protocol` connection
+    /// receives it (a 5.0 PUBLISH has properties before the payload).
+    pub(crate) fn stamp(&self, protocol: ProtocolVersion) -> Result<u64> {
+        match Packet::decode_frame_as(self.bytes.clone(), protocol)? {
+            Packet::Publish(p) if p.payload.len() >= STAMP_LEN => {
+                let mut stamp = [0; STAMP_LEN];
+                stamp.copy_from_slice(&p.payload[..STAMP_LEN]);
+                Ok(u64::from_le_bytes(stamp))
+            }
+            other => Err(format!("no send time in a {}", other.name()).into()),
+        }
     }
 }
 
@@ -128,44 +168,74 @@ impl Frame {
 pub(crate) struct Conn {
     /// The socket.
     pub(crate) stream: TcpStream,
+    /// The protocol the connection speaks.
+    pub(crate) protocol: ProtocolVersion,
+    /// Unacknowledged QoS 1 PUBLISHes the broker accepts (its CONNACK's receive maximum).
+    pub(crate) receive_maximum: u16,
     /// Received bytes not yet split into frames.
     buf: BytesMut,
 }
 
 impl Conn {
-    /// Connects and sends CONNECT; returns the connection and CONNACK's session-present flag.
+    /// Connects and sends a `protocol` CONNECT (keep-alive 0, no credentials); returns the
+    /// connection and CONNACK's session-present flag. A persistent (`clean` false) 5.0 session
+    /// never expires, as a 3.1.1 one; otherwise 5.0's property block is empty.
     pub(crate) async fn open(
         addr: SocketAddr,
         client_id: &str,
         clean: bool,
+        protocol: ProtocolVersion,
     ) -> Result<(Conn, bool)> {
         let stream = TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let mut conn = Conn {
             stream,
+            protocol,
+            receive_maximum: u16::MAX,
             buf: BytesMut::with_capacity(64 * 1024),
         };
-        conn.stream.write_all(&connect(client_id, clean)).await?;
-        let ack = conn.answer().await?;
-        match (ack.kind, ack.body.as_ref()) {
-            (2, [flags, 0]) => Ok((conn, flags & 1 == 1)),
-            (kind, body) => {
-                Err(format!("{client_id}: refused or bad CONNACK: type {kind}, {body:?}").into())
+        let mut properties = Properties::default();
+        if protocol.is_v5() && !clean {
+            properties.session_expiry_interval = Some(u32::MAX);
+        }
+        let connect = Connect {
+            protocol,
+            clean_session: clean,
+            client_id: client_id.into(),
+            properties,
+            ..Connect::default()
+        };
+        conn.send(Packet::Connect(Box::new(connect))).await?;
+        match conn.answer().await? {
+            Packet::ConnAck(ack) if ack.code == ReasonCode::Success => {
+                if let Some(max) = ack.properties.and_then(|p| p.receive_maximum) {
+                    conn.receive_maximum = max.get();
+                }
+                Ok((conn, ack.session_present))
             }
+            other => Err(format!("{client_id}: refused or bad CONNACK: {other:?}").into()),
         }
     }
 
-    /// Subscribes to `filter` at QoS 1 and waits for a granting SUBACK.
-    pub(crate) async fn subscribe(&mut self, filter: &str) -> Result<()> {
-        let mut body = 1u16.to_be_bytes().to_vec();
-        put_str(&mut body, filter);
-        body.push(1);
-        self.stream.write_all(&frame(0x82, &body)).await?;
-        let ack = self.answer().await?;
-        match (ack.kind, ack.body.as_ref()) {
-            (9, [0, 1, 1]) => Ok(()),
-            (kind, body) => Err(format!("SUBSCRIBE {filter}: type {kind}, {body:?}").into()),
+    /// Subscribes to `filter` at `qos` and waits for a SUBACK granting it.
+    pub(crate) async fn subscribe(&mut self, filter: &str, qos: QoS) -> Result<()> {
+        let subscribe = Subscribe {
+            packet_id: first_id(),
+            filters: vec![(filter.into(), qos.into())],
+            properties: None,
+        };
+        self.send(Packet::Subscribe(subscribe)).await?;
+        match self.answer().await? {
+            Packet::SubAck(ack) if ack.codes == [SubAckCode::Success(qos)] => Ok(()),
+            other => Err(format!("SUBSCRIBE {filter}: {other:?}").into()),
         }
+    }
+
+    /// Encodes `packet` for this connection's protocol and writes it.
+    async fn send(&mut self, packet: Packet) -> Result<()> {
+        let mut out = BytesMut::new();
+        packet.encode_as(self.protocol, &mut out);
+        Ok(self.stream.write_all(&out).await?)
     }
 
     /// Sends DISCONNECT and closes, ignoring errors (the broker may be gone).
@@ -177,12 +247,12 @@ impl Conn {
         .await;
     }
 
-    /// The next frame within [`ANSWER_TIMEOUT`].
-    async fn answer(&mut self) -> Result<Frame> {
+    /// The next packet, decoded, within [`ANSWER_TIMEOUT`].
+    async fn answer(&mut self) -> Result<Packet> {
         tokio::time::timeout(ANSWER_TIMEOUT, async {
             loop {
-                if let Some(f) = self.next()? {
-                    return Ok(f);
+                if let Some(packet) = codec::decode_as(&mut self.buf, MAX_FRAME, self.protocol)? {
+                    return Ok(packet);
                 }
                 if !self.fill().await? {
                     return Err("the broker closed the connection".into());
@@ -201,30 +271,48 @@ impl Conn {
 
     /// The next whole frame already received, if any.
     pub(crate) fn next(&mut self) -> Result<Option<Frame>> {
-        let mut len = 0usize;
-        let mut header = 1;
-        loop {
-            let Some(&byte) = self.buf.get(header) else {
-                return Ok(None);
-            };
-            len |= usize::from(byte & 0x7F) << (7 * (header - 1));
-            header += 1;
-            if byte & 0x80 == 0 {
-                break;
-            }
-            if header > 4 {
-                return Err("malformed remaining length".into());
+        Frame::split(&mut self.buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use amqtt_core::codec::{Packet, ProtocolVersion, QoS};
+    use bytes::BytesMut;
+
+    use super::{Frame, PUBLISH, PublishTemplate};
+
+    /// The patched template is a PUBLISH the codec reads back with its packet id and send
+    /// time, in both protocols and at both QoS levels; the raw reads agree with the codec.
+    #[test]
+    fn template_decodes_with_its_packet_id_and_send_time() {
+        for protocol in [ProtocolVersion::V311, ProtocolVersion::V5] {
+            for qos in [QoS::AtMostOnce, QoS::AtLeastOnce] {
+                let template = PublishTemplate::new("pl/pair/7", qos, 64, protocol);
+                let mut out = Vec::new();
+                template.append(&mut out, 0x1234, 0x0102_0304_0506_0708);
+                assert_eq!(out.len(), template.len());
+                let frame = Packet::decode_frame_as(out.clone().into(), protocol);
+                let Ok(Packet::Publish(p)) = frame else {
+                    panic!("{protocol} {qos:?}: {frame:?}");
+                };
+                assert_eq!(&p.topic[..], "pl/pair/7");
+                assert_eq!(p.payload.len(), 64);
+                assert!(p.properties.is_none());
+                let pid = (qos == QoS::AtLeastOnce).then_some(0x1234);
+                assert_eq!(p.packet_id.map(|id| id.get()), pid);
+
+                let mut received = BytesMut::from(&out[..]);
+                received.extend_from_slice(&out[..3]);
+                let raw = Frame::split(&mut received)
+                    .expect("a frame")
+                    .expect("whole");
+                assert_eq!(&received[..], &out[..3]);
+                assert_eq!(raw.kind, PUBLISH);
+                assert_eq!(raw.packet_id(), pid);
+                let stamp = raw.stamp(protocol).expect("a send time");
+                assert_eq!(stamp, 0x0102_0304_0506_0708);
             }
         }
-        if self.buf.len() < header + len {
-            return Ok(None);
-        }
-        let first = self.buf[0];
-        self.buf.advance(header);
-        Ok(Some(Frame {
-            kind: first >> 4,
-            flags: first & 0x0F,
-            body: self.buf.split_to(len).freeze(),
-        }))
     }
 }
