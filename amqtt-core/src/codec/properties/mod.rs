@@ -117,7 +117,12 @@ pub(crate) fn read_block<T: From<Properties>>(
     r: &mut Reader,
     kind: PacketKind,
 ) -> Result<Option<T>, DecodeError> {
-    let props = Properties::read(r)?;
+    // A zero property length, the common case, builds no set to compare and drop.
+    let len = read_var_int(r)?;
+    if len == 0 {
+        return Ok(None);
+    }
+    let props = Properties::read_body(r, len)?;
     props.validate(kind)?;
     Ok((!props.is_empty()).then(|| T::from(props)))
 }
@@ -201,7 +206,66 @@ fn set<T>(slot: &mut Option<T>, id: PropertyId, value: T) -> Result<(), DecodeEr
 impl Properties {
     /// Whether the set holds no property at all.
     pub fn is_empty(&self) -> bool {
-        *self == Properties::default()
+        // Field by field, without building a default set to compare with; listing every field
+        // makes a new one a compile error here until it is checked.
+        let Properties {
+            payload_format_indicator,
+            message_expiry_interval,
+            content_type,
+            response_topic,
+            correlation_data,
+            subscription_identifiers,
+            session_expiry_interval,
+            assigned_client_identifier,
+            server_keep_alive,
+            authentication_method,
+            authentication_data,
+            request_problem_information,
+            will_delay_interval,
+            request_response_information,
+            response_information,
+            server_reference,
+            reason_string,
+            receive_maximum,
+            topic_alias_maximum,
+            topic_alias,
+            maximum_qos,
+            retain_available,
+            user_properties,
+            maximum_packet_size,
+            wildcard_subscription_available,
+            subscription_identifier_available,
+            shared_subscription_available,
+            received_at,
+        } = self;
+        payload_format_indicator.is_none()
+            && message_expiry_interval.is_none()
+            && content_type.is_none()
+            && response_topic.is_none()
+            && correlation_data.is_none()
+            && subscription_identifiers.is_empty()
+            && session_expiry_interval.is_none()
+            && assigned_client_identifier.is_none()
+            && server_keep_alive.is_none()
+            && authentication_method.is_none()
+            && authentication_data.is_none()
+            && request_problem_information.is_none()
+            && will_delay_interval.is_none()
+            && request_response_information.is_none()
+            && response_information.is_none()
+            && server_reference.is_none()
+            && reason_string.is_none()
+            && receive_maximum.is_none()
+            && topic_alias_maximum.is_none()
+            && topic_alias.is_none()
+            && maximum_qos.is_none()
+            && retain_available.is_none()
+            && user_properties.is_empty()
+            && maximum_packet_size.is_none()
+            && wildcard_subscription_available.is_none()
+            && subscription_identifier_available.is_none()
+            && shared_subscription_available.is_none()
+            && received_at.is_none()
     }
 
     /// The same set with its strings and binary data in allocations of their own, not views of
@@ -254,6 +318,11 @@ impl Properties {
     /// Reads a property block from `r`.
     pub(crate) fn read(r: &mut Reader) -> Result<Properties, DecodeError> {
         let len = read_var_int(r)?;
+        Properties::read_body(r, len)
+    }
+
+    /// Reads the `len` bytes of properties that follow a block's property length.
+    fn read_body(r: &mut Reader, len: u32) -> Result<Properties, DecodeError> {
         let mut block = Reader::new(r.take(len as usize)?);
         let mut p = Properties::default();
         while block.remaining() > 0 {
