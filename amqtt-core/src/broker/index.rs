@@ -208,6 +208,11 @@ impl Index {
     /// with No Local (a session with several is merged later, [`merge`]), then one member
     /// picked from every matching group.
     pub(crate) fn collect(&self, topic: &str, sender: &str, targets: &mut Vec<Target>) {
+        // Read first, while the cache line of the index's lock, which the groups' trie shares,
+        // is still this core's: other cores' readers take it while the walk below runs, and
+        // read after the walk this was where `perf annotate` put ~40 % of `Router::targets`'
+        // samples in a 16-pair QoS 0 flood.
+        let no_groups = self.groups.is_empty();
         self.plain.for_each_match(topic, |key, sub| {
             if sub.grant.no_local && sub.session.client_id() == sender {
                 return;
@@ -220,7 +225,7 @@ impl Index {
                 share: None,
             });
         });
-        if self.groups.is_empty() {
+        if no_groups {
             return;
         }
         self.groups.for_each_match(topic, |_, group| {
