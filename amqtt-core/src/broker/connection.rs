@@ -36,9 +36,10 @@ const WRITER_GRACE: Duration = Duration::from_secs(2);
 /// Why a connection ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum End {
-    /// The client sent DISCONNECT: no will.
+    /// The client sent DISCONNECT (3.1.1, or 5.0 with reason 0x00): no will.
     Disconnect,
-    /// The client sent an MQTT 5.0 DISCONNECT with reason 0x04: publish the will.
+    /// The client sent an MQTT 5.0 DISCONNECT with another reason (0x04 Disconnect with Will
+    /// Message, or an error): publish the will.
     DisconnectWithWill,
     /// The socket closed or failed, or the connection was taken over.
     Closed,
@@ -426,10 +427,13 @@ impl<P: Plugin> Connection<'_, P> {
             }
             Ok(None) => {}
         }
-        if body.reason == ReasonCode::DisconnectWithWillMessage {
-            End::DisconnectWithWill
-        } else {
+        // Only a normal disconnection discards the will [MQTT-3.14.4-3]: 0x04 asks for it, and a
+        // client that leaves with an error reason is gone as much as one whose socket failed.
+        // (Mosquitto 2.0 keeps it for 0x04 only.) A 3.1.1 DISCONNECT reads as 0x00.
+        if body.reason == ReasonCode::Success {
             End::Disconnect
+        } else {
+            End::DisconnectWithWill
         }
     }
 

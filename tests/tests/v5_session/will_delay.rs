@@ -1,5 +1,6 @@
 //! The Will Delay Interval: the will waits for its delay or the end of the session, whichever is
-//! first, and a connection that resumes the session before then cancels it.
+//! first, and a connection that resumes the session before then cancels it. And which client
+//! DISCONNECTs keep the will.
 
 use std::time::{Duration, Instant};
 
@@ -122,5 +123,23 @@ async fn disconnect_with_will_waits_for_the_delay_unless_it_ends_the_session() {
         })
         .await;
     expect_will_now(&mut watcher, "ended").await;
+    broker.stop().await;
+}
+
+/// Only a DISCONNECT with reason 0x00 discards the will [MQTT-3.14.4-3]: one with an error
+/// reason (0x80 here) publishes it, as the socket failing would.
+#[tokio::test]
+async fn only_a_normal_disconnect_discards_the_will() {
+    let broker = TestBroker::start("").await;
+    let (client, mut watcher) = setup(&broker, "failed", 60, 0).await;
+    client
+        .disconnect_with(ReasonBody::new(ReasonCode::UnspecifiedError))
+        .await;
+    expect_will_now(&mut watcher, "failed").await;
+    let (client, mut watcher) = setup(&broker, "normal", 60, 0).await;
+    client
+        .disconnect_with(ReasonBody::new(ReasonCode::Success))
+        .await;
+    watcher.expect_silence(Duration::from_millis(300)).await;
     broker.stop().await;
 }
