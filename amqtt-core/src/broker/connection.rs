@@ -239,12 +239,12 @@ impl<P: Plugin> Connection<'_, P> {
         held: &mut HeldBack,
     ) -> Option<End> {
         let core = &*self.shared.core;
-        // The packet reaches `received` through this slot, not by value: a handler future built
-        // around a moved packet was built on the stack and copied into this future's state,
-        // twice per packet (about 2 KiB each; see PERFORMANCE.md, "MQTT 5.0 and the 3.1.1 path").
+        // The packet reaches `handle` through this slot, not by value: a handler future built
+        // around a moved packet is built on the stack and copied into this future's state, per
+        // packet (see PERFORMANCE.md, "MQTT 5.0 and the 3.1.1 path").
         let mut next = Some(first);
         loop {
-            if let Some(end) = self.received(&mut next, held).await {
+            if let Some(end) = self.handle(&mut next, held).await {
                 return Some(end);
             }
             if !held.is_empty()
@@ -260,19 +260,6 @@ impl<P: Plugin> Connection<'_, P> {
                 Err(e) => return Some(self.malformed(e)),
             };
         }
-    }
-
-    /// Counts the packet in `next` (taken from it), shows it to the plugins and handles it;
-    /// `Some` ends the connection.
-    async fn received(&mut self, next: &mut Option<Packet>, held: &mut HeldBack) -> Option<End> {
-        let packet = next.take()?;
-        self.shared.core.stats.packets_received.increment();
-        if self.shared.hooked(Hooks::PACKET_RECEIVED) {
-            self.shared
-                .plugins
-                .on_mqtt_packet_received(&packet, Some(self.info));
-        }
-        self.handle(packet, held).await
     }
 
     /// Counts and logs a malformed packet, which ends the connection (an MQTT 5.0 client is
@@ -313,8 +300,16 @@ impl<P: Plugin> Connection<'_, P> {
         End::ProtocolError
     }
 
-    /// Handles one packet; `Some` ends the connection.
-    async fn handle(&mut self, packet: Packet, held: &mut HeldBack) -> Option<End> {
+    /// Counts the packet in `next` (taken from it), shows it to the plugins and handles it;
+    /// `Some` ends the connection.
+    async fn handle(&mut self, next: &mut Option<Packet>, held: &mut HeldBack) -> Option<End> {
+        let packet = next.take()?;
+        self.shared.core.stats.packets_received.increment();
+        if self.shared.hooked(Hooks::PACKET_RECEIVED) {
+            self.shared
+                .plugins
+                .on_mqtt_packet_received(&packet, Some(self.info));
+        }
         let limits = self.shared.core.limits;
         match packet {
             Packet::Publish(mut publish) => {

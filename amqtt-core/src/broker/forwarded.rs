@@ -17,11 +17,22 @@ use crate::store::Grant;
 
 /// `message` as delivered through subscriptions with the identifiers `ids`: `message` itself
 /// when there are none and it carries none, otherwise a copy whose properties list exactly
-/// `ids` (any identifiers it came with are not this subscriber's).
+/// `ids` (any identifiers it came with are not this subscriber's). Inline: for a 3.1.1
+/// subscriber, per delivered message, this is two checks.
+#[inline(always)]
 pub(crate) fn identified(
     message: &Publish,
     ids: impl Iterator<Item = NonZeroU32>,
 ) -> Cow<'_, Publish> {
+    let mut ids = ids.peekable();
+    if ids.peek().is_none() && message.properties.is_none() {
+        return Cow::Borrowed(message);
+    }
+    relabeled(message, ids)
+}
+
+/// [`identified`] for a message with properties or a subscription with identifiers.
+fn relabeled(message: &Publish, ids: impl Iterator<Item = NonZeroU32>) -> Cow<'_, Publish> {
     let mut ids = ids.peekable();
     let carried = message
         .properties

@@ -1,19 +1,19 @@
 //! The subscription index and the retained-message store, shared by every connection.
 //!
 //! A publishing connection routes its own messages: it takes the index's read lock, collects the
-//! matching sessions, releases the lock and only then delivers. Both locks are `std::sync::RwLock`
-//! because nothing awaits while they are held; publishes take the read side and run in parallel.
+//! matching sessions, releases the lock and only then delivers. Both locks are blocking locks
+//! because nothing awaits while they are held; publishes take the read side and run in parallel
+//! (the index's read side per thread shard, `sharded_lock.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use parking_lot::{RwLock as FairRwLock, RwLockReadGuard, RwLockWriteGuard};
-
-use super::index::{Index, Target, merge};
+use super::index::{Index, Targets, merge};
 use super::journal::Journal;
 use super::message_expiry;
 use super::session::Session;
+use super::sharded_lock::{ShardedReadGuard, ShardedRwLock, ShardedWriteGuard};
 use crate::codec::Publish;
 use crate::store::{Grant, StoreOp};
 use crate::topic::filter_matches;
@@ -21,20 +21,21 @@ use crate::topic::filter_matches;
 /// Subscriptions and retained messages.
 #[derive(Default)]
 pub(crate) struct Router {
-    /// A `parking_lot` lock: its `unlock_fair` lets publishers waiting for the index in before
-    /// the next slice of a large index change (see `subscriptions.rs`).
-    subscriptions: FairRwLock<Index>,
+    /// Read-locked per thread shard, so that routing on two cores does not bounce one lock
+    /// word between them; its fair unlock lets publishers waiting for the index in before the
+    /// next slice of a large index change (see `sharded_lock.rs`, `subscriptions.rs`).
+    subscriptions: ShardedRwLock<Index>,
     retained: RwLock<HashMap<String, Publish>>,
 }
 
 impl Router {
     /// The index, to change. Held for one slice of work at a time (see `subscriptions.rs`).
-    pub(crate) fn index_mut(&self) -> RwLockWriteGuard<'_, Index> {
+    pub(crate) fn index_mut(&self) -> ShardedWriteGuard<'_, Index> {
         self.subscriptions.write()
     }
 
     /// The index, to read.
-    pub(crate) fn index(&self) -> RwLockReadGuard<'_, Index> {
+    pub(crate) fn index(&self) -> ShardedReadGuard<'_, Index> {
         self.subscriptions.read()
     }
 
@@ -43,10 +44,12 @@ impl Router {
     /// subscriptions once, at the highest QoS among them, leaving out `sender`'s own
     /// subscriptions with No Local; and one member of every matching shared-subscription group.
     /// The index is read-locked only while they are collected.
-    pub(crate) fn targets(&self, topic: &str, sender: &str) -> Vec<Target> {
-        let mut targets = Vec::new();
-        self.index().collect(topic, sender, &mut targets);
-        merge(&mut targets);
+    pub(crate) fn targets(&self, topic: &str, sender: &str) -> Targets {
+        let mut targets = Targets::new();
+        let overlapping = self.index().collect(topic, sender, &mut targets);
+        if overlapping {
+            merge(&mut targets);
+        }
         targets
     }
 

@@ -106,9 +106,14 @@ impl<P: Plugin> Shared<P> {
             Some(_) => Producer::Waits,
             None => Producer::Capped,
         };
+        // Without plugins that see deliveries, each subscriber is offered the message without
+        // a future of its own: in a fan-out that is most of the work per message.
+        let watched = self.hooked(Hooks::TOPIC_FILTERING) || self.hooked(Hooks::RETAINED_MESSAGE);
         let targets = core.router.targets(&message.topic, sender);
         targeted(targets.len());
-        for target in targets {
+        // By reference: moving each target out of the collection costs more than the clone
+        // of a congested session's handle below.
+        for target in &targets {
             let share = target.share.as_ref();
             let kept = if target.grant.retain_as_published {
                 published
@@ -116,13 +121,18 @@ impl<P: Plugin> Shared<P> {
                 message
             };
             let copy = identified(kept, target.ids());
-            match self
-                .deliver(&target.session, &copy, target.grant.qos, share, producer)
-                .await
-            {
+            let offered = if watched {
+                self.deliver(&target.session, &copy, target.grant.qos, share, producer)
+                    .await
+            } else {
+                let (delivery, congested) =
+                    self.hand_over(&target.session, &copy, target.grant.qos, share, producer);
+                offered(delivery, congested)
+            };
+            match offered {
                 Offered::Taken { congested: true } => {
                     if let Some(held) = held.as_deref_mut() {
-                        held.0.push(target.session);
+                        held.0.push(target.session.clone());
                     }
                 }
                 Offered::Taken { congested: false } => {}
@@ -188,30 +198,48 @@ impl<P: Plugin> Shared<P> {
                 return Offered::Refused;
             }
         }
-        let qos = message.qos.min(granted);
-        let (delivery, congested) = session.deliver(
-            message,
-            qos,
-            share,
-            self.core.limits,
-            &self.core.stats,
-            producer,
-        );
+        let (delivery, congested) = self.hand_over(session, message, granted, share, producer);
         if self.hooked(Hooks::RETAINED_MESSAGE) && delivery == Delivery::QueuedOffline {
             // The event shows the message as it will be delivered, at the granted QoS.
             let queued = Publish {
-                qos,
+                qos: message.qos.min(granted),
                 ..message.clone()
             };
             self.plugins
                 .on_broker_retained_message(session.client_id(), &queued)
                 .await;
         }
-        if delivery == Delivery::Ended {
-            return Offered::Refused;
-        }
-        Offered::Taken { congested }
+        offered(delivery, congested)
     }
+
+    /// Gives one message to one session at `min(message QoS, granted)`, with no hook: all of
+    /// [`Shared::deliver`] for a broker whose plugins neither filter deliveries nor watch
+    /// messages queued offline, without a future per subscriber.
+    fn hand_over(
+        &self,
+        session: &Session,
+        message: &Publish,
+        granted: QoS,
+        share: Option<&Arc<Share>>,
+        producer: Producer,
+    ) -> (Delivery, bool) {
+        session.deliver(
+            message,
+            message.qos.min(granted),
+            share,
+            self.core.limits,
+            &self.core.stats,
+            producer,
+        )
+    }
+}
+
+/// What a delivery's outcome means to routing: a session that had just ended refuses it.
+fn offered(delivery: Delivery, congested: bool) -> Offered {
+    if delivery == Delivery::Ended {
+        return Offered::Refused;
+    }
+    Offered::Taken { congested }
 }
 
 /// Routes the messages plugins publish through `BrokerContext::publish`, and those members of

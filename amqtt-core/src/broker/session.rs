@@ -286,6 +286,7 @@ impl Session {
     /// `share` is the shared subscription it came through, if any. The flag is `true` when the
     /// session's connection is congested and a producer that [`Producer::Waits`] must wait for
     /// it ([`Session::relieved`]) before it reads on.
+    #[inline]
     pub(crate) fn deliver(
         &self,
         message: &Publish,

@@ -1,10 +1,17 @@
-//! Broker counters: relaxed atomics bumped on the hot path, read by `$SYS` and by tests.
+//! Broker counters, read by `$SYS` and by tests.
+//!
+//! A [`Counter`] is bumped on the hot path by every worker thread (bytes, packets and messages
+//! in and out, several times per message). One shared atomic would bounce its cache line
+//! between the cores on every bump, so each counter keeps one slot per thread shard
+//! (`thread_shard.rs`): a worker thread adds to its own slot, and reading sums them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use super::thread_shard::{Padded, SHARDS, shard};
+
 /// A monotonically increasing counter.
 #[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
+pub struct Counter([Padded<AtomicU64>; SHARDS]);
 
 impl Counter {
     /// Adds one.
@@ -14,12 +21,15 @@ impl Counter {
 
     /// Adds `n`.
     pub fn add(&self, n: u64) {
-        self.0.fetch_add(n, Ordering::Relaxed);
+        self.0[shard()].0.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// The current value.
+    /// The current value: the sum of the slots (bumps racing with the read may or may not be
+    /// in it).
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.iter().fold(0, |sum, slot| {
+            sum.wrapping_add(slot.0.load(Ordering::Relaxed))
+        })
     }
 }
 
@@ -97,4 +107,27 @@ pub struct Stats {
     pub connections_refused: Counter,
     /// Connections closed because of a malformed packet or a protocol violation.
     pub protocol_errors: Counter,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Counter;
+    use crate::broker::thread_shard::SHARDS;
+
+    /// Bumps from more threads than there are slots all reach the total.
+    #[test]
+    fn a_counter_sums_the_bumps_of_every_thread() {
+        let counter = Counter::default();
+        std::thread::scope(|scope| {
+            for _ in 0..SHARDS + 3 {
+                scope.spawn(|| {
+                    for _ in 0..1000 {
+                        counter.increment();
+                    }
+                    counter.add(5);
+                });
+            }
+        });
+        assert_eq!(counter.get(), (SHARDS as u64 + 3) * 1005);
+    }
 }

@@ -23,12 +23,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use parking_lot::RwLockWriteGuard;
-
 use super::index::{Freed, Index};
 use super::outbox::Outbox;
 use super::routing::Routed;
 use super::session::{Ended, Session, SessionState};
+use super::sharded_lock::ShardedWriteGuard;
 use super::shared::Core;
 use crate::codec::{ByteString, ReasonCode};
 use crate::store::{Grant, StoreOp};
@@ -56,8 +55,8 @@ impl SliceYield {
 /// Ends a slice of index work: hands the lock to the publishers waiting for it, then frees what
 /// the slice's removals released (freeing a large table can take milliseconds in the allocator,
 /// which must not happen while the lock is held).
-fn end_slice(index: RwLockWriteGuard<'_, Index>, freed: Freed) {
-    RwLockWriteGuard::unlock_fair(index);
+fn end_slice(index: ShardedWriteGuard<'_, Index>, freed: Freed) {
+    ShardedWriteGuard::unlock_fair(index);
     drop(freed);
 }
 

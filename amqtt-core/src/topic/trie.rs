@@ -115,6 +115,18 @@ impl<K, V> TopicTrie<K, V> {
     /// Filters whose first level is `+` or `#` are skipped for a topic name starting with `$`
     /// [MQTT-4.7.2-1]. `topic` is assumed to be a valid topic name.
     pub fn for_each_match(&self, topic: &str, mut f: impl FnMut(&K, &V)) {
+        self.for_each_matching_filter(topic, |entries| {
+            for (key, value) in entries {
+                f(key, value);
+            }
+        });
+    }
+
+    /// [`TopicTrie::for_each_match`], one matching filter at a time: calls `f` with the
+    /// (subscriber, value) entries of each filter that matches `topic`, which hold each
+    /// subscriber once. A caller that sees one call knows no subscriber came twice, and one
+    /// that collects the entries can reserve room for them first.
+    pub fn for_each_matching_filter(&self, topic: &str, mut f: impl FnMut(&[(K, V)])) {
         let hide_leading_wildcards = topic.starts_with('$');
         let (level, rest) = split_first_level(topic);
         let level = Lookup::new(level.as_bytes());
@@ -194,7 +206,7 @@ impl<K, V> Node<K, V> {
     ///
     /// `hide_wildcards` is set only at the root for a topic starting with `$`, and hides this node's `#`
     /// and `+` children.
-    fn visit_matches<F: FnMut(&K, &V)>(
+    fn visit_matches<F: FnMut(&[(K, V)])>(
         &self,
         level: Option<&Lookup<'_>>,
         rest: Option<&str>,
@@ -278,10 +290,11 @@ impl<K, V> Released<K, V> {
     }
 }
 
-/// Calls `f` with every entry.
+/// Calls `f` with the entries of one matching filter, if it has any.
 #[inline]
-fn visit_all<K, V, F: FnMut(&K, &V)>(subscribers: &Subscribers<K, V>, f: &mut F) {
-    for (key, value) in subscribers.as_slice() {
-        f(key, value);
+fn visit_all<K, V, F: FnMut(&[(K, V)])>(subscribers: &Subscribers<K, V>, f: &mut F) {
+    let entries = subscribers.as_slice();
+    if !entries.is_empty() {
+        f(entries);
     }
 }

@@ -168,6 +168,31 @@ fn wildcard_children_stay_in_front() {
     assert_eq!(matched, [1, 2, 3]);
 }
 
+/// One call per matching filter, with that filter's subscribers: a subscriber of two matching
+/// filters is in two calls, never twice in one.
+#[test]
+fn matching_filters_are_visited_one_at_a_time() {
+    let mut trie = TopicTrie::new();
+    for (filter, key) in [("a/b", 1), ("a/b", 2), ("a/+", 1), ("a/#", 3), ("x/y", 4)] {
+        trie.insert(filter, key, ());
+    }
+    let mut sets: Vec<Vec<i32>> = Vec::new();
+    trie.for_each_matching_filter("a/b", |entries| {
+        let mut keys: Vec<i32> = entries.iter().map(|(key, ())| *key).collect();
+        keys.sort_unstable();
+        sets.push(keys);
+    });
+    sets.sort();
+    assert_eq!(sets, [vec![1], vec![1, 2], vec![3]]);
+    let mut calls = 0;
+    trie.for_each_matching_filter("x/y", |entries| {
+        calls += 1;
+        assert_eq!(entries.len(), 1);
+    });
+    assert_eq!(calls, 1);
+    trie.for_each_matching_filter("nothing/here", |_| panic!("no filter matches"));
+}
+
 #[test]
 fn spec_examples() {
     let trie = trie_of(&[
