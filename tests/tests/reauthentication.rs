@@ -164,3 +164,42 @@ async fn a_broker_whose_final_reauthentication_data_fails_the_check_is_disconnec
     wait_until("the session ends", || broker.handle.session_count() == 0).await;
     broker.stop().await;
 }
+
+#[tokio::test]
+async fn plugins_see_the_client_as_its_last_reauthentication_describes_it() {
+    let (broker, client, token) = logged_in("token-1").await;
+    client
+        .subscribe(&[("t/#", QoS::AtLeastOnce)])
+        .await
+        .expect("subscribe");
+    client
+        .publish("t/1", "x", QoS::AtLeastOnce, false)
+        .await
+        .expect("publish before");
+    *token.lock().unwrap_or_else(PoisonError::into_inner) = "token-2".to_owned();
+    client.reauthenticate().await.expect("re-authentication");
+    client
+        .publish("t/2", "x", QoS::AtLeastOnce, false)
+        .await
+        .expect("publish after");
+    wait_for(&broker, "Receive t/2 data=token-2 admitted=token-2").await;
+    let checks: Vec<String> = broker
+        .handle
+        .plugins()
+        .events()
+        .into_iter()
+        .filter(|e| !e.starts_with("Subscribe"))
+        .collect();
+    // The publisher's checks (its connection) and the receiver's (its session) alike.
+    assert_eq!(
+        checks,
+        [
+            "Publish t/1 data=token-1 admitted=token-1",
+            "Receive t/1 data=token-1 admitted=token-1",
+            "Publish t/2 data=token-2 admitted=token-2",
+            "Receive t/2 data=token-2 admitted=token-2",
+        ]
+    );
+    client.disconnect().await.expect("disconnect");
+    broker.stop().await;
+}

@@ -123,8 +123,7 @@ impl Core {
             let mut state = session.lock();
             state.clean = info.ends_at_disconnect();
             state.expiry = session_expiry(info, &self.config);
-            state.info = info.clone();
-            state.journal_session(None);
+            state.set_info(info.clone());
             outbox.push(Packet::ConnAck(ConnAck {
                 session_present: present,
                 code: ReasonCode::Success,

@@ -514,6 +514,13 @@ impl SessionState {
         Some(journal.append(make(self.info.client_id.clone())))
     }
 
+    /// Shows the plugins (and the store) the client as its CONNECT, or a re-authentication
+    /// since, describes it.
+    pub(crate) fn set_info(&mut self, info: Arc<SessionInfo>) {
+        self.info = info;
+        self.journal_session(None);
+    }
+
     /// Journals the session itself (created, connected, or gone offline at `disconnected_at`).
     pub(crate) fn journal_session(&self, disconnected_at: Option<std::time::SystemTime>) {
         self.journal_op(|client_id| {
