@@ -56,7 +56,8 @@ pub(crate) enum Routed {
     /// A message a plugin published: routed like a client's (receive checks included).
     Published(Publish),
     /// A QoS 1/2 message of the shared subscription `share` whose member ended before completing
-    /// it (see `Core::retire`): offered to another member of that group, if it has one.
+    /// it (see `Core::retire`), with the RETAIN flag it was published with: offered to another
+    /// member of that group, if it has one.
     Orphan { share: Arc<Share>, message: Publish },
 }
 
@@ -106,7 +107,9 @@ impl<P: Plugin> Shared<P> {
             Some(_) => Producer::Waits,
             None => Producer::Capped,
         };
-        let targets = core.router.targets(&message.topic, sender);
+        let targets = core
+            .router
+            .targets(&message.topic, sender, published.retain);
         targeted(targets.len());
         for target in targets {
             let share = target.share.as_ref();
