@@ -535,13 +535,18 @@ async fn amqtt_pub_and_amqtt_sub_log_in_by_scram_with_auth_method() {
     );
     scram_only.stop().await;
 
-    // Without --auth-method, -u and -P are the CONNECT's: `auth_file` checks them.
+    // Without --auth-method, -u and -P are the CONNECT's: `auth_file` checks them (and refuses
+    // a user name without a password; an anonymous client it would let in).
     let passwords = broker(&dir, &auth_file(&dir)).await;
     let url = format!("mqtt://{}", passwords.addr);
-    for (password, admitted) in [("wonderland", true), ("looking-glass", false)] {
-        let args = ["-u", "alice", "-P", password, "-t", "plain/cli", "-m", "x"];
-        let (ok, _, stderr) = cli("amqtt_pub", &url, &args).await;
-        assert_eq!(ok, admitted, "password {password}: {stderr}");
+    let publish = ["-t", "plain/cli", "-m", "x"];
+    for (login, admitted) in [
+        (&["-u", "alice", "-P", "wonderland"][..], true),
+        (&["-u", "alice", "-P", "looking-glass"][..], false),
+        (&["-u", "alice"][..], false),
+    ] {
+        let (ok, _, stderr) = cli("amqtt_pub", &url, &[login, &publish[..]].concat()).await;
+        assert_eq!(ok, admitted, "{login:?}: {stderr}");
     }
     passwords.stop().await;
 }
