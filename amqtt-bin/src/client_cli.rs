@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use amqtt_core::client::{ClientConfig, ClientError, ClientOptions};
 use amqtt_core::codec::{ConnectReturnCode, ProtocolVersion, QoS};
+use amqtt_plugins::ScramClient;
 use clap::Args;
 
 use crate::properties_cli::{PacketProperties, parse_protocol_version};
@@ -13,6 +14,9 @@ use tracing_subscriber::EnvFilter;
 
 /// The broker URL used when neither `--url` nor the `-c` file gives one.
 pub const DEFAULT_URL: &str = "mqtt://127.0.0.1:1883";
+
+/// The MQTT 5.0 enhanced authentication method `--auth-method` takes.
+const SCRAM_SHA_256: &str = "SCRAM-SHA-256";
 
 /// The connection flags both tools accept, as aMQTT's scripts have them.
 #[derive(Debug, Clone, Args)]
@@ -33,6 +37,23 @@ pub struct ConnectArgs {
     /// Start a clean session (default: resume the stored one, as aMQTT).
     #[arg(long)]
     pub clean_session: bool,
+    /// User name, as mosquitto's clients take it (the URL's `user@`, if any, takes precedence).
+    #[arg(short = 'u', long = "username", value_name = "USER")]
+    pub username: Option<String>,
+    /// Password for `-u` (the URL's `:password@`, if any, takes precedence).
+    #[arg(
+        short = 'P',
+        long = "pw",
+        value_name = "PASSWORD",
+        requires = "username"
+    )]
+    pub password: Option<String>,
+    /// Log in by this MQTT 5.0 enhanced authentication method with `-u` and `-P` instead of
+    /// sending them in the CONNECT: SCRAM-SHA-256 (the broker's `auth_scram`) proves the password
+    /// without sending it, and checks the broker's proof. Needs `-V mqttv5`.
+    #[arg(long = "auth-method", value_name = "METHOD", value_parser = [SCRAM_SHA_256],
+          requires_all = ["username", "password"])]
+    pub auth_method: Option<String>,
     /// PEM file of trusted CA certificates.
     #[arg(long, value_name = "FILE")]
     pub ca_file: Option<PathBuf>,
@@ -149,6 +170,20 @@ impl ConnectArgs {
         }
         if let Some(version) = self.protocol_version {
             options.protocol = version;
+        }
+        if let (Some(username), Some(password)) = (&self.username, &self.password) {
+            options = match &self.auth_method {
+                Some(method) if !options.protocol.is_v5() => {
+                    return Err(format!(
+                        "--auth-method {method} needs MQTT 5.0 (-V mqttv5), not MQTT {}",
+                        options.protocol
+                    ));
+                }
+                Some(_) => options.authenticator(ScramClient::new(username, password)),
+                None => options.credentials(username, password),
+            };
+        } else if let Some(username) = &self.username {
+            options.username = Some(username.clone());
         }
         let properties = PacketProperties::parse(&self.properties, options.protocol)?;
         options.connect_properties = properties.connect.clone();

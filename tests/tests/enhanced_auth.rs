@@ -1,6 +1,7 @@
 //! End-to-end tests of MQTT 5.0 enhanced authentication (AUTH exchanges, spec 4.12) through
 //! the `authenticate_exchange` hook, with the SCRAM-SHA-256 plugin `auth_scram`: the exchange
-//! at CONNECT, re-authentication, the protocol errors, and the clients that do not use it.
+//! at CONNECT, re-authentication, the protocol errors, the clients that do not use it, and
+//! `amqtt_pub`/`amqtt_sub --auth-method`.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -465,4 +466,87 @@ async fn amqtt_passwd_writes_scram_verifiers_the_plugin_logs_in_with() {
     let (_, ack, _) = scram_connect(&broker, "carol", &scram).await;
     assert_eq!(ack.code, ReasonCode::Success);
     broker.stop().await;
+}
+
+/// Runs the command-line client `tool` on the broker at `url` with `args` (for 10 s at most);
+/// returns whether it succeeded, its standard output and its standard error.
+async fn cli(tool: &str, url: &str, args: &[&str]) -> (bool, String, String) {
+    let run = tokio::process::Command::new(amqtt_binary(tool))
+        .arg("--url")
+        .arg(url)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(10), run)
+        .await
+        .unwrap_or_else(|_| panic!("{tool} {args:?} did not finish"))
+        .expect("run the tool");
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    (
+        output.status.success(),
+        text(output.stdout),
+        text(output.stderr),
+    )
+}
+
+#[tokio::test]
+async fn amqtt_pub_and_amqtt_sub_log_in_by_scram_with_auth_method() {
+    let dir = TempDir::new().expect("temp dir");
+    // `deny_passwords` refuses every user name and password login: only SCRAM gets in.
+    let scram_only = broker(&dir, "  deny_passwords:\n").await;
+    let url = format!("mqtt://{}", scram_only.addr);
+    let scram = |password| {
+        let login = ["-V", "mqttv5", "--auth-method", METHOD, "-u", "alice", "-P"];
+        [&login[..], &[password]].concat()
+    };
+    let publish = [
+        &scram("wonderland")[..],
+        &["-t", "scram/cli", "-r", "-m", "hi"],
+    ]
+    .concat();
+    let (ok, _, stderr) = cli("amqtt_pub", &url, &publish).await;
+    assert!(ok, "amqtt_pub by SCRAM: {stderr}");
+    // The retained message reaches amqtt_sub, which logs in the same way.
+    let subscribe = [&scram("wonderland")[..], &["-t", "scram/cli", "-n", "1"]].concat();
+    let (ok, stdout, stderr) = cli("amqtt_sub", &url, &subscribe).await;
+    assert!(ok, "amqtt_sub by SCRAM: {stderr}");
+    assert_eq!(stdout, "hi\n");
+
+    let refused = [&scram("looking-glass")[..], &["-t", "scram/cli", "-m", "x"]].concat();
+    let (ok, _, stderr) = cli("amqtt_pub", &url, &refused).await;
+    assert!(
+        !ok && stderr.contains("bad user name or password"),
+        "{stderr}"
+    );
+    let mut v311 = scram("wonderland");
+    v311[1] = "mqttv311";
+    let (ok, _, stderr) = cli(
+        "amqtt_pub",
+        &url,
+        &[&v311[..], &["-t", "x", "-m", "x"]].concat(),
+    )
+    .await;
+    assert!(!ok, "SCRAM over 3.1.1 ran");
+    assert_eq!(
+        stderr.trim_end(),
+        "amqtt_pub: --auth-method SCRAM-SHA-256 needs MQTT 5.0 (-V mqttv5), not MQTT 3.1.1"
+    );
+    scram_only.stop().await;
+
+    // Without --auth-method, -u and -P are the CONNECT's: `auth_file` checks them (and refuses
+    // a user name without a password; an anonymous client it would let in).
+    let passwords = broker(&dir, &auth_file(&dir)).await;
+    let url = format!("mqtt://{}", passwords.addr);
+    let publish = ["-t", "plain/cli", "-m", "x"];
+    for (login, admitted) in [
+        (&["-u", "alice", "-P", "wonderland"][..], true),
+        (&["-u", "alice", "-P", "looking-glass"][..], false),
+        (&["-u", "alice"][..], false),
+    ] {
+        let (ok, _, stderr) = cli("amqtt_pub", &url, &[login, &publish[..]].concat()).await;
+        assert_eq!(ok, admitted, "{login:?}: {stderr}");
+    }
+    passwords.stop().await;
 }

@@ -1,15 +1,20 @@
 //! What plugins reach beyond the hooks' arguments, end to end: the retained messages themselves
-//! through `BrokerContext`, attributes an auth plugin attaches to a connection for a topic plugin
-//! to read, and the listener a client came through.
+//! through `BrokerContext`, subscriptions with MQTT 5.0 options it makes, attributes an auth
+//! plugin attaches to a connection for a topic plugin to read, and the listener a client came
+//! through.
 
 use std::collections::BTreeMap;
+use std::num::NonZeroU32;
 use std::sync::Mutex;
+use std::time::Duration;
 
-use amqtt_core::codec::{QoS, SubAckCode};
+use amqtt_core::codec::{MAX_VAR_INT, Packet, Properties, QoS, SubAckCode};
 use amqtt_core::plugin::{
     Action, BrokerContext, ContextError, FromConfig, Hooks, Plugin, PluginError, SessionInfo,
     Verdict,
 };
+use amqtt_core::store::Grant;
+use amqtt_tests::v5::{V5Client, publish_v5, session_connect, subscription_ids};
 use amqtt_tests::{RawClient, TestBroker, wait_until};
 
 /// What the auth step learned about a client: its role, from the user name's prefix.
@@ -142,6 +147,61 @@ async fn the_context_gives_the_retained_messages_themselves() {
         ctx.retained_messages("a/#/b"),
         Err(ContextError::InvalidTopicFilter("a/#/b".into()))
     );
+    writer.disconnect().await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn a_plugin_subscribes_a_client_with_mqtt_5_options() {
+    let broker = TestBroker::<Tagger>::start_with_plugins("plugins:\n  tagger:\n").await;
+    let ctx = broker.handle.plugins().ctx.clone();
+    let options = Grant {
+        id: NonZeroU32::new(7),
+        qos: Q1,
+        no_local: true,
+        retain_as_published: true,
+    };
+    ctx.add_subscription_with("opts", "opt/#", options)
+        .expect("subscription with options");
+    for (filter, grant) in [
+        ("$share/g/opt/#", options),
+        (
+            "opt/big",
+            Grant {
+                id: NonZeroU32::new(MAX_VAR_INT + 1),
+                ..Grant::from(Q1)
+            },
+        ),
+    ] {
+        let refused = ctx.add_subscription_with("opts", filter, grant);
+        assert!(
+            matches!(
+                refused,
+                Err(ContextError::InvalidSubscriptionOptions { .. })
+            ),
+            "{filter}: {refused:?}"
+        );
+    }
+
+    // The client resumes the session the plugin made; the options hold for it.
+    let mut connect = session_connect("opts", false, Some(60));
+    connect.username = Some("writer-opts".into());
+    let (mut client, ack) = V5Client::connect_with(broker.addr, connect).await;
+    assert!(ack.session_present, "{ack:?}");
+    let own = publish_v5(
+        "opt/own",
+        "own",
+        QoS::AtMostOnce,
+        None,
+        Properties::default(),
+    );
+    client.send(Packet::Publish(own)).await;
+    client.expect_silence(Duration::from_millis(300)).await;
+    let mut writer = connect_as(broker.addr, "w", "writer-1").await;
+    writer.publish("opt/r", "kept", Q1, true).await;
+    let got = client.recv_publish().await;
+    assert_eq!((&*got.topic, got.qos, got.retain), ("opt/r", Q1, true));
+    assert_eq!(subscription_ids(&got), [7]);
     writer.disconnect().await;
     broker.stop().await;
 }

@@ -78,7 +78,7 @@ where
     let mut connection = Connection {
         shared: &shared,
         session: &session,
-        info: &info,
+        info,
         outbox: &outbox,
         keep_alive,
         aliases: InboundAliases::default(),
@@ -99,7 +99,9 @@ where
 struct Connection<'a, P> {
     shared: &'a Shared<P>,
     session: &'a Arc<Session>,
-    info: &'a SessionInfo,
+    /// The client as the plugins see it: as its CONNECT described it, or its last
+    /// re-authentication.
+    info: Arc<SessionInfo>,
     outbox: &'a Arc<Outbox>,
     keep_alive: Option<Duration>,
     /// The topic aliases the client set on this connection (MQTT 5.0).
@@ -137,7 +139,7 @@ impl<P: Plugin> Connection<'_, P> {
         if P::HOOKS.contains(Hooks::CLIENT_DISCONNECTED) {
             self.shared
                 .plugins
-                .on_broker_client_disconnected(self.client_id(), self.info)
+                .on_broker_client_disconnected(self.client_id(), &self.info)
                 .await;
         }
         let abort = writer_task.abort_handle();
@@ -308,7 +310,7 @@ impl<P: Plugin> Connection<'_, P> {
         if self.shared.hooked(Hooks::PACKET_RECEIVED) {
             self.shared
                 .plugins
-                .on_mqtt_packet_received(&packet, Some(self.info));
+                .on_mqtt_packet_received(&packet, Some(&self.info));
         }
         let limits = self.shared.core.limits;
         match packet {
@@ -316,7 +318,7 @@ impl<P: Plugin> Connection<'_, P> {
                 if inbound_quota::exceeds_receive_maximum(
                     &self.shared.core,
                     self.session,
-                    self.info,
+                    &self.info,
                     &publish,
                 ) {
                     return Some(self.violation(
@@ -389,18 +391,28 @@ impl<P: Plugin> Connection<'_, P> {
     /// A client's AUTH: a step of a re-authentication (`enhanced_auth`); `Some` when it breaks
     /// the protocol or fails, which ends the connection with a DISCONNECT.
     async fn handle_auth(&mut self, body: &ReasonBody) -> Option<End> {
-        let (shared, info, outbox) = (self.shared, self.info, self.outbox);
-        let step =
-            enhanced_auth::reauthenticate(shared, info, outbox, &mut self.reauthentication, body);
+        let (shared, outbox) = (self.shared, self.outbox);
+        let ongoing = &mut self.reauthentication;
+        let step = enhanced_auth::reauthenticate(shared, &self.info, outbox, ongoing, body);
         match step.await {
-            Ok(()) => None,
+            Ok(None) => None,
+            Ok(Some(client)) => {
+                let client = Arc::new(client);
+                let mut state = self.session.lock();
+                if state.owned_by(outbox) {
+                    state.set_info(client.clone());
+                }
+                drop(state);
+                self.info = client;
+                None
+            }
             Err(ReauthFailure::Protocol(what)) => {
                 Some(self.violation(what, ReasonCode::ProtocolError))
             }
             Err(ReauthFailure::Refused(refusal)) => {
                 tracing::info!(client_id = self.client_id(), reason = ?refusal.reason, "re-authentication failed; closing");
                 let disconnect = enhanced_auth::refusal_disconnect(refusal);
-                outbox.push_disconnect_body(info.protocol, disconnect);
+                outbox.push_disconnect_body(self.info.protocol, disconnect);
                 Some(End::ReauthenticationFailed)
             }
         }
@@ -409,7 +421,7 @@ impl<P: Plugin> Connection<'_, P> {
     /// A client's DISCONNECT: applies its Session Expiry Interval (MQTT 5.0) and ends the
     /// connection, publishing the will for reason 0x04.
     fn handle_disconnect(&self, body: &ReasonBody) -> End {
-        match expiry::disconnect_expiry(self.info, body) {
+        match expiry::disconnect_expiry(&self.info, body) {
             Err(()) => {
                 let what = "session expiry interval set on DISCONNECT after 0 on CONNECT";
                 return self.violation(what, ReasonCode::ProtocolError);
@@ -564,7 +576,7 @@ impl<P: Plugin> Connection<'_, P> {
         let plugins = &self.shared.plugins;
         if self.shared.hooked(Hooks::TOPIC_FILTERING) {
             let verdict = plugins
-                .topic_filtering(self.info, &message.topic, Action::Publish)
+                .topic_filtering(&self.info, &message.topic, Action::Publish)
                 .await;
             if !verdict.permits() {
                 tracing::debug!(client_id = self.client_id(), topic = %message.topic, "publish denied by a plugin");

@@ -4,6 +4,9 @@
 //! The broker holds each exchange ([`Exchange`]: the method and the data exchanged so far) and
 //! asks the plugins' `authenticate_exchange` hook at every step; the first plugin that does not
 //! abstain answers. A client admitted by an exchange is not asked the `authenticate` hook.
+//! CONNECT and re-authentication fill in the client's [`SessionInfo`] the same way
+//! ([`Exchange::start`], [`Exchange::admitted`]): after a re-authentication the plugins see the
+//! new Authentication Method and Data, and what they attached to the client during it.
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -22,11 +25,14 @@ use crate::plugin::{AuthAnswer, AuthStep, Hooks, Plugin, Refusal, SessionInfo};
 const MAX_STEPS: usize = 16;
 
 /// One enhanced-authentication exchange: its method and every Authentication Data exchanged,
-/// which the plugins see as [`AuthStep::history`].
+/// which the plugins see as [`AuthStep::history`], and the client it authenticates.
 #[derive(Debug)]
 pub(super) struct Exchange {
     method: ByteString,
     history: Vec<Bytes>,
+    /// The client as the plugins see it during the exchange, and once it admits the client:
+    /// with this exchange's method and first data in its properties (see [`Exchange::start`]).
+    client: SessionInfo,
 }
 
 /// How an exchange at CONNECT ended without admitting the client.
@@ -46,18 +52,32 @@ pub(super) enum ReauthFailure {
 }
 
 impl Exchange {
-    fn new(method: &ByteString) -> Exchange {
+    /// An exchange by `method` that starts with the client's first `data` (in its CONNECT or its
+    /// AUTH 0x19): `client`'s properties take both, copied out of the frame, as a CONNECT's
+    /// properties are, so the plugins see the authentication being made at every step.
+    fn start(mut client: SessionInfo, method: &str, data: Option<&[u8]>) -> Exchange {
+        let properties = client.properties.get_or_insert_default();
+        properties.authentication_method = Some(ByteString::from(method));
+        properties.authentication_data = data.map(Bytes::copy_from_slice);
         Exchange {
-            method: ByteString::from(&**method),
+            method: ByteString::from(method),
             history: Vec::new(),
+            client,
         }
+    }
+
+    /// The end of an exchange the plugins admitted with final `data`: the client as the plugins
+    /// see it from now on (with whatever they attached to it meanwhile), and the Authentication
+    /// Method and Data properties of the CONNACK or AUTH 0x00.
+    fn admitted(self, data: Option<Bytes>) -> (SessionInfo, Properties) {
+        let properties = self.properties(data);
+        (self.client, properties)
     }
 
     /// Asks the plugins about the client's `data`; a Continue is added to the history.
     async fn ask<P: Plugin>(
         &mut self,
         plugins: &P,
-        info: &SessionInfo,
         data: Option<&[u8]>,
         reauthentication: bool,
     ) -> AuthAnswer {
@@ -72,7 +92,7 @@ impl Exchange {
             history: &self.history,
         };
         let answer = plugins
-            .authenticate_exchange(info, &self.method, data, step)
+            .authenticate_exchange(&self.client, &self.method, data, step)
             .await;
         if let AuthAnswer::Continue(reply) = &answer {
             self.history
@@ -82,30 +102,9 @@ impl Exchange {
         answer
     }
 
-    /// The client's Authentication Data in an AUTH of this exchange, which must have reason
-    /// `expected` and this exchange's method (spec 4.12); else the rule broken.
-    fn client_data<'b>(
-        &self,
-        body: &'b ReasonBody,
-        expected: ReasonCode,
-    ) -> Result<Option<&'b [u8]>, &'static str> {
-        if body.reason != expected {
-            return Err("AUTH with an unexpected reason code");
-        }
-        let properties = body.properties.as_deref();
-        match properties.and_then(|p| p.authentication_method.as_ref()) {
-            Some(method) if *method == self.method => {}
-            _ => return Err("AUTH without the exchange's authentication method"),
-        }
-        Ok(properties.and_then(|p| p.authentication_data.as_deref()))
-    }
-
     /// An AUTH with `reason`, this exchange's method and `data`.
     fn auth(&self, reason: ReasonCode, data: Option<Bytes>) -> Packet {
-        Packet::Auth(ReasonBody {
-            reason,
-            properties: Some(Box::new(self.properties(data))),
-        })
+        auth_packet(reason, self.properties(data))
     }
 
     /// The Authentication Method and Data properties, for an AUTH or the CONNACK.
@@ -118,33 +117,58 @@ impl Exchange {
     }
 }
 
+/// An AUTH with `reason` and `properties` (the exchange's method and data).
+fn auth_packet(reason: ReasonCode, properties: Properties) -> Packet {
+    Packet::Auth(ReasonBody {
+        reason,
+        properties: Some(Box::new(properties)),
+    })
+}
+
+/// The client's Authentication Data in an AUTH of an exchange by `method`: the AUTH must have
+/// reason `expected` and that method (spec 4.12); else the rule broken.
+fn client_data<'b>(
+    method: &str,
+    body: &'b ReasonBody,
+    expected: ReasonCode,
+) -> Result<Option<&'b [u8]>, &'static str> {
+    if body.reason != expected {
+        return Err("AUTH with an unexpected reason code");
+    }
+    let properties = body.properties.as_deref();
+    match properties.and_then(|p| p.authentication_method.as_deref()) {
+        Some(sent) if sent == method => {}
+        _ => return Err("AUTH without the exchange's authentication method"),
+    }
+    Ok(properties.and_then(|p| p.authentication_data.as_deref()))
+}
+
 /// Runs the exchange a CONNECT with Authentication Method `method` and data `data` asks for:
 /// AUTH 0x18 to the client and back until the plugins decide, by `deadline` (the connect
-/// timeout). Returns the CONNACK's Authentication Method and final Data when they admit the
-/// client.
+/// timeout). When they admit the client, returns it as the plugins see it from now on
+/// ([`Exchange::admitted`]) and the CONNACK's Authentication Method and final Data.
 pub(super) async fn at_connect<P: Plugin, S>(
     shared: &Shared<P>,
     stream: &mut S,
     buf: &mut BytesMut,
-    info: &SessionInfo,
-    method: &ByteString,
+    info: SessionInfo,
+    method: &str,
     data: Option<&[u8]>,
     deadline: Instant,
-) -> Result<Properties, Rejected>
+) -> Result<(SessionInfo, Properties), Rejected>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let core = &*shared.core;
-    let client_id = &*info.client_id;
-    let mut exchange = Exchange::new(method);
+    let client_id = info.client_id.clone();
+    let client_id = &*client_id;
+    let mut exchange = Exchange::start(info, method, data);
     let mut data = data.map(Bytes::copy_from_slice);
     loop {
-        let answer = exchange
-            .ask(&shared.plugins, info, data.as_deref(), false)
-            .await;
+        let answer = exchange.ask(&shared.plugins, data.as_deref(), false).await;
         let challenge = match answer {
             AuthAnswer::Continue(challenge) => challenge,
-            AuthAnswer::Success(last) => return Ok(exchange.properties(last)),
+            AuthAnswer::Success(last) => return Ok(exchange.admitted(last)),
             AuthAnswer::Refuse(refusal) => {
                 tracing::info!(client_id, reason = ?refusal.reason, "enhanced authentication refused");
                 return Err(Rejected::ConnAck(refusal_connack(Some(refusal))));
@@ -196,7 +220,7 @@ where
             Packet::Disconnect(_) => return Err(Rejected::Close),
             other => return Err(protocol_error(shared, client_id, other.name())),
         };
-        match exchange.client_data(&body, ReasonCode::ContinueAuthentication) {
+        match client_data(&exchange.method, &body, ReasonCode::ContinueAuthentication) {
             Ok(next) => data = next.map(Bytes::copy_from_slice),
             Err(what) => return Err(protocol_error(shared, client_id, what)),
         }
@@ -217,13 +241,14 @@ fn protocol_error<P>(shared: &Shared<P>, client_id: &str, what: &str) -> Rejecte
 /// Handles an AUTH from a connected client (spec 4.12.1): AUTH 0x19 with the CONNECT's method
 /// starts a re-authentication, AUTH 0x18 continues it; the plugins' answers are queued on
 /// `outbox` (AUTH 0x18, or AUTH 0x00 on success), and the connection keeps working meanwhile.
+/// On success, returns the client as the plugins see it from now on ([`Exchange::admitted`]).
 pub(super) async fn reauthenticate<P: Plugin>(
     shared: &Shared<P>,
     info: &SessionInfo,
     outbox: &Outbox,
     ongoing: &mut Option<Box<Exchange>>,
     body: &ReasonBody,
-) -> Result<(), ReauthFailure> {
+) -> Result<Option<SessionInfo>, ReauthFailure> {
     let Some(method) = info
         .properties
         .as_deref()
@@ -233,19 +258,27 @@ pub(super) async fn reauthenticate<P: Plugin>(
             "AUTH from a client that did not authenticate by method",
         ));
     };
-    let (mut exchange, expected) = match ongoing.take() {
-        Some(exchange) => (exchange, ReasonCode::ContinueAuthentication),
-        None => (Box::new(Exchange::new(method)), ReasonCode::ReAuthenticate),
+    let (mut exchange, data) = match ongoing.take() {
+        Some(exchange) => {
+            let data = client_data(&exchange.method, body, ReasonCode::ContinueAuthentication);
+            (exchange, data.map_err(ReauthFailure::Protocol)?)
+        }
+        None => {
+            let data = client_data(method, body, ReasonCode::ReAuthenticate);
+            let data = data.map_err(ReauthFailure::Protocol)?;
+            (Box::new(Exchange::start(info.clone(), method, data)), data)
+        }
     };
-    let data = exchange
-        .client_data(body, expected)
-        .map_err(ReauthFailure::Protocol)?;
-    match exchange.ask(&shared.plugins, info, data, true).await {
+    match exchange.ask(&shared.plugins, data, true).await {
         AuthAnswer::Continue(challenge) => {
             outbox.push(exchange.auth(ReasonCode::ContinueAuthentication, Some(challenge)));
             *ongoing = Some(exchange);
         }
-        AuthAnswer::Success(last) => outbox.push(exchange.auth(ReasonCode::Success, last)),
+        AuthAnswer::Success(last) => {
+            let (client, properties) = exchange.admitted(last);
+            outbox.push(auth_packet(ReasonCode::Success, properties));
+            return Ok(Some(client));
+        }
         AuthAnswer::Refuse(refusal) => return Err(ReauthFailure::Refused(refusal)),
         AuthAnswer::Abstain => {
             return Err(ReauthFailure::Refused(Refusal {
@@ -254,7 +287,7 @@ pub(super) async fn reauthenticate<P: Plugin>(
             }));
         }
     }
-    Ok(())
+    Ok(None)
 }
 
 /// The CONNACK of a failed authentication: the plugin's refusal (reason code and reason string,

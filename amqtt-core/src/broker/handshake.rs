@@ -116,7 +116,7 @@ where
         return None;
     };
     let protocol = connect.protocol;
-    let Some((info, assigned)) = session_info(core, &connect, origin) else {
+    let Some((mut info, assigned)) = session_info(core, &connect, origin) else {
         tracing::info!(?peer, %protocol, "empty client id refused; CONNACK 0x02 (5.0: 0x85)");
         let code = ReasonCode::ClientIdentifierNotValid;
         refuse(shared, &mut stream, protocol, ConnAck::new(false, code)).await;
@@ -129,9 +129,12 @@ where
         let data = connect.properties.authentication_data.as_deref();
         let deadline = origin.accepted + core.config.connect_timeout;
         let exchange =
-            enhanced_auth::at_connect(shared, &mut stream, &mut buf, &info, method, data, deadline);
+            enhanced_auth::at_connect(shared, &mut stream, &mut buf, info, method, data, deadline);
         match exchange.await {
-            Ok(properties) => auth_properties = Some(properties),
+            Ok((admitted, properties)) => {
+                info = admitted;
+                auth_properties = Some(properties);
+            }
             Err(Rejected::ConnAck(connack)) => {
                 refuse(shared, &mut stream, protocol, connack).await;
                 return None;

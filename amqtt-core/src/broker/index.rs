@@ -30,22 +30,34 @@ pub(crate) struct Subscriber {
 }
 
 /// The shared subscription a message was routed through, as its members subscribed to it
-/// (`$share/<group>/<filter>`): kept with the message in the member's session, so that a member
-/// that ends before acknowledging it hands it back to the group.
+/// (`$share/<group>/<filter>`), and the RETAIN flag the message was published with: kept with
+/// the message in the member's session, so that a member that ends before acknowledging it hands
+/// it back to the group as published. A group has one `Share` for each flag, so the flag costs
+/// the queued and in-flight messages nothing: their own RETAIN is the member's (Retain As
+/// Published), and another member's may differ.
 #[derive(Debug)]
-pub(crate) struct Share(Box<str>);
+pub(crate) struct Share {
+    filter: Box<str>,
+    published_retain: bool,
+}
 
 impl Share {
     /// The subscription's whole filter, `$share/<group>/<filter>`.
     pub(crate) fn filter(&self) -> &str {
-        &self.0
+        &self.filter
+    }
+
+    /// The RETAIN flag the messages routed through this `Share` were published with.
+    pub(crate) fn published_retain(&self) -> bool {
+        self.published_retain
     }
 }
 
 /// The members of one shared subscription.
 #[derive(Debug)]
 pub(crate) struct Group {
-    share: Arc<Share>,
+    /// The group's [`Share`] for messages published with RETAIN 0 (`[0]`) and 1 (`[1]`).
+    shares: [Arc<Share>; 2],
     /// Keyed by session key; a long list is indexed, so a member joins and leaves in constant
     /// time however large the group.
     members: Subscribers<u64, Subscriber>,
@@ -152,8 +164,14 @@ impl Index {
         }
         let mut members = Subscribers::default();
         members.upsert(session.key, subscriber);
+        let share = |published_retain| {
+            Arc::new(Share {
+                filter: filter.into(),
+                published_retain,
+            })
+        };
         let group = Group {
-            share: Arc::new(Share(filter.into())),
+            shares: [share(false), share(true)],
             members,
             cursor: AtomicUsize::new(0),
         };
@@ -211,11 +229,18 @@ impl Index {
     }
 
     /// Appends to `targets` the sessions that should receive a message on `topic` published by
-    /// the client `sender`: one entry per matching ordinary subscription but those of `sender`
-    /// with No Local, then one member picked from every matching group. Returns whether the
-    /// ordinary ones came from more than one filter, so that a session may be in them twice
-    /// and they must be merged ([`merge`]); from one filter each session is there once.
-    pub(crate) fn collect(&self, topic: &str, sender: &str, targets: &mut Targets) -> bool {
+    /// the client `sender` with the RETAIN flag `retain`: one entry per matching ordinary
+    /// subscription but those of `sender` with No Local, then one member picked from every
+    /// matching group. Returns whether the ordinary ones came from more than one filter, so that
+    /// a session may be in them twice and they must be merged ([`merge`]); from one filter each
+    /// session is there once.
+    pub(crate) fn collect(
+        &self,
+        topic: &str,
+        sender: &str,
+        retain: bool,
+        targets: &mut Targets,
+    ) -> bool {
         // Read first, while the cache line of the index's lock, which the groups' trie shares,
         // is still this core's: other cores' readers take it while the walk below runs, and
         // read after the walk this was where `perf annotate` put ~40 % of `Router::targets`'
@@ -248,7 +273,7 @@ impl Index {
                     session: member.session.clone(),
                     grant: member.grant,
                     more_ids: Box::default(),
-                    share: Some(group.share.clone()),
+                    share: Some(group.shares[usize::from(retain)].clone()),
                 });
             }
         });

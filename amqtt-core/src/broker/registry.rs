@@ -15,7 +15,7 @@ use super::outbox::Outbox;
 use super::session::{Ended, Session};
 use super::shared::Core;
 use super::will_delay::PendingWill;
-use crate::codec::{ByteString, ConnAck, Packet, Properties, QoS, ReasonCode};
+use crate::codec::{ByteString, ConnAck, Packet, Properties, ReasonCode};
 use crate::plugin::{SessionInfo, SessionSummary};
 use crate::store::{Grant, StoreOp};
 
@@ -123,8 +123,7 @@ impl Core {
             let mut state = session.lock();
             state.clean = info.ends_at_disconnect();
             state.expiry = session_expiry(info, &self.config);
-            state.info = info.clone();
-            state.journal_session(None);
+            state.set_info(info.clone());
             outbox.push(Packet::ConnAck(ConnAck {
                 session_present: present,
                 code: ReasonCode::Success,
@@ -194,9 +193,9 @@ impl Core {
         false
     }
 
-    /// Subscribes `client_id` to `filter` (a valid filter) for a plugin, creating an offline
-    /// persistent session if there is none.
-    pub(crate) fn add_subscription(&self, client_id: &str, filter: &str, qos: QoS) {
+    /// Subscribes `client_id` to `filter` (a valid filter) with `grant` (valid options) for a
+    /// plugin, creating an offline persistent session if there is none.
+    pub(crate) fn add_subscription(&self, client_id: &str, filter: &str, grant: Grant) {
         // The registry stays locked until the session is: a session ends only under its own lock
         // (`SessionState::end`), so it cannot end between being found and being subscribed. The
         // registry is released before the index is waited for (lock order: registry, session,
@@ -218,7 +217,6 @@ impl Core {
             .clone();
         let mut state = session.lock();
         drop(sessions);
-        let grant = Grant::from(qos);
         state.subscriptions.insert(Box::from(filter), grant);
         state.journal_op(|client_id| StoreOp::Subscribe {
             client_id,

@@ -40,13 +40,14 @@ impl Router {
     }
 
     /// The sessions that should receive a message on `topic` published by the client `sender`
-    /// (empty for the broker's and plugins' messages): each session with matching
-    /// subscriptions once, at the highest QoS among them, leaving out `sender`'s own
-    /// subscriptions with No Local; and one member of every matching shared-subscription group.
-    /// The index is read-locked only while they are collected.
-    pub(crate) fn targets(&self, topic: &str, sender: &str) -> Targets {
+    /// (empty for the broker's and plugins' messages) with the RETAIN flag `retain`: each
+    /// session with matching subscriptions once, at the highest QoS among them, leaving out
+    /// `sender`'s own subscriptions with No Local; and one member of every matching
+    /// shared-subscription group (its [`Share`](super::index::Share) records `retain`). The index
+    /// is read-locked only while they are collected.
+    pub(crate) fn targets(&self, topic: &str, sender: &str, retain: bool) -> Targets {
         let mut targets = Targets::new();
-        let overlapping = self.index().collect(topic, sender, &mut targets);
+        let overlapping = self.index().collect(topic, sender, retain, &mut targets);
         if overlapping {
             merge(&mut targets);
         }

@@ -56,7 +56,8 @@ pub(crate) enum Routed {
     /// A message a plugin published: routed like a client's (receive checks included).
     Published(Publish),
     /// A QoS 1/2 message of the shared subscription `share` whose member ended before completing
-    /// it (see `Core::retire`): offered to another member of that group, if it has one.
+    /// it (see `Core::retire`), with the RETAIN flag it was published with: offered to another
+    /// member of that group, if it has one.
     Orphan { share: Arc<Share>, message: Publish },
 }
 
@@ -109,7 +110,9 @@ impl<P: Plugin> Shared<P> {
         // Without plugins that see deliveries, each subscriber is offered the message without
         // a future of its own: in a fan-out that is most of the work per message.
         let watched = self.hooked(Hooks::TOPIC_FILTERING) || self.hooked(Hooks::RETAINED_MESSAGE);
-        let targets = core.router.targets(&message.topic, sender);
+        let targets = core
+            .router
+            .targets(&message.topic, sender, published.retain);
         targeted(targets.len());
         // By reference: moving each target out of the collection costs more than the clone
         // of a congested session's handle below.

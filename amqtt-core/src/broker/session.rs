@@ -63,7 +63,8 @@ pub(crate) struct Ended {
     /// Its subscriptions, which the caller removes from the index ([`Core::retire`](super::Core)).
     pub(crate) subscriptions: HashMap<Box<str>, Grant>,
     /// QoS 1/2 messages it had from shared subscriptions and never completed: queued ones, and
-    /// QoS 1 ones sent and not acknowledged, for another member of their group.
+    /// QoS 1 ones sent and not acknowledged, for another member of their group (with the RETAIN
+    /// flag they were published with, which their [`Share`] records).
     pub(crate) orphans: Vec<(Arc<Share>, Publish)>,
     /// QoS 2 messages of shared subscriptions it had sent and not completed: lost, since no other
     /// member may have them [MQTT-4.8.2-5].
@@ -480,9 +481,11 @@ impl SessionState {
                 ended.orphans.push((share, queued.message));
             }
         }
-        for (_, message) in &mut ended.orphans {
+        // Handed on as published: the next member's options make its copy.
+        for (share, message) in &mut ended.orphans {
             message.dup = false;
             message.packet_id = None;
+            message.retain = share.published_retain();
         }
         ended
     }
@@ -513,6 +516,13 @@ impl SessionState {
     pub(crate) fn journal_op(&self, make: impl FnOnce(ByteString) -> StoreOp) -> Option<u64> {
         let journal = self.journal.as_ref()?;
         Some(journal.append(make(self.info.client_id.clone())))
+    }
+
+    /// Shows the plugins (and the store) the client as its CONNECT, or a re-authentication
+    /// since, describes it.
+    pub(crate) fn set_info(&mut self, info: Arc<SessionInfo>) {
+        self.info = info;
+        self.journal_session(None);
     }
 
     /// Journals the session itself (created, connected, or gone offline at `disconnected_at`).

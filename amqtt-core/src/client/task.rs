@@ -217,6 +217,9 @@ pub(super) struct Connection<P> {
     /// The granted subscriptions, re-subscribed after a reconnect.
     subscriptions: Filters,
     disconnecting: Option<oneshot::Sender<()>>,
+    /// The client ends this connection for good once what is queued is written, without
+    /// reconnecting: a broker failed the authenticator's check of its final data.
+    closing: bool,
     /// The re-authentication in progress (MQTT 5.0): the data exchanged so far, and its caller.
     reauthentication: Option<(Vec<Bytes>, Done<()>)>,
     /// The topic aliases the broker set on this network connection (MQTT 5.0; only when the
@@ -255,6 +258,7 @@ impl<P: Plugin> Connection<P> {
             incoming: HashSet::new(),
             subscriptions: Vec::new(),
             disconnecting: None,
+            closing: false,
             reauthentication: None,
             aliases: InboundAliases::default(),
             outbound_aliases: None,
@@ -415,15 +419,17 @@ impl<P: Plugin> Connection<P> {
                     stream.write_all(&self.out).await?;
                     stream.flush().await
                 };
-                if written.await.is_err() {
+                if written.await.is_err() && !self.closing {
                     return Exit::Lost;
                 }
                 self.out.clear();
                 last_sent = Instant::now();
             }
-            if let Some(done) = self.disconnecting.take() {
+            if self.closing || self.disconnecting.is_some() {
                 let _ = stream.shutdown().await;
-                let _ = done.send(());
+                if let Some(done) = self.disconnecting.take() {
+                    let _ = done.send(());
+                }
                 return Exit::Done;
             }
             let deadline = match ping_sent {
@@ -466,11 +472,12 @@ impl<P: Plugin> Connection<P> {
         }
     }
 
-    /// Handles every whole packet in `buf`: `Ok(true)` if one was a PINGRESP, `Err` if the
-    /// broker sent a malformed packet.
+    /// Handles every whole packet in `buf` (none after one that makes the client close):
+    /// `Ok(true)` if one was a PINGRESP, `Err` if the broker sent a malformed packet.
     fn drain(&mut self, buf: &mut BytesMut) -> Result<bool, ()> {
         let mut pong = false;
-        loop {
+        // Nothing more is handled on a connection the client is closing.
+        while !self.closing {
             match codec::decode_as(buf, MAX_PACKET, self.version) {
                 Ok(Some(Packet::PingResp)) => {
                     self.received(&Packet::PingResp);
@@ -505,5 +512,6 @@ impl<P: Plugin> Connection<P> {
                 }
             }
         }
+        Ok(pong)
     }
 }

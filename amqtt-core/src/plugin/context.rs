@@ -7,7 +7,8 @@ use bytes::Bytes;
 
 use super::SessionAttributes;
 use crate::broker::{Core, Routed, Stats};
-use crate::codec::{ByteString, LastWill, Properties, ProtocolVersion, Publish, QoS};
+use crate::codec::{ByteString, LastWill, MAX_VAR_INT, Properties, ProtocolVersion, Publish, QoS};
+use crate::store::Grant;
 
 /// A client as plugins see it: what it sent in its CONNECT, and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -141,6 +142,14 @@ pub enum ContextError {
     /// The topic filter is not valid.
     #[error("invalid topic filter `{0}`")]
     InvalidTopicFilter(String),
+    /// The subscription options are not valid for the filter.
+    #[error("invalid subscription options for `{filter}`: {why}")]
+    InvalidSubscriptionOptions {
+        /// The filter.
+        filter: String,
+        /// The rule broken.
+        why: &'static str,
+    },
     /// The broker has stopped.
     #[error("the broker has stopped")]
     Stopped,
@@ -231,19 +240,44 @@ impl BrokerContext {
             .collect()
     }
 
-    /// Subscribes `client_id` to `filter` (a shared subscription `$share/<group>/<filter>` makes
-    /// it a member of that group), creating a persistent offline session if the broker holds none
-    /// for it (it then queues QoS 1/2 messages until the client connects).
+    /// Subscribes `client_id` to `filter` at `qos`, without MQTT 5.0 options: see
+    /// [`BrokerContext::add_subscription_with`].
     pub fn add_subscription(
         &self,
         client_id: &str,
         filter: &str,
         qos: QoS,
     ) -> Result<(), ContextError> {
+        self.add_subscription_with(client_id, filter, Grant::from(qos))
+    }
+
+    /// Subscribes `client_id` to `filter` with `grant`'s QoS and MQTT 5.0 options (No Local,
+    /// Retain As Published, Subscription Identifier), replacing its subscription to the same
+    /// filter. A shared subscription `$share/<group>/<filter>` makes it a member of that group.
+    /// Creates a persistent offline session if the broker holds none for the client (it then
+    /// queues QoS 1/2 messages until the client connects). No retained messages are sent. The
+    /// options show only to an MQTT 5.0 client; No Local on a shared subscription, or an
+    /// identifier above 268 435 455, is refused, as in a SUBSCRIBE.
+    pub fn add_subscription_with(
+        &self,
+        client_id: &str,
+        filter: &str,
+        grant: Grant,
+    ) -> Result<(), ContextError> {
         if !crate::topic::valid_subscription_filter(filter) {
             return Err(ContextError::InvalidTopicFilter(filter.to_owned()));
         }
-        self.core.add_subscription(client_id, filter, qos);
+        let invalid = |why| ContextError::InvalidSubscriptionOptions {
+            filter: filter.to_owned(),
+            why,
+        };
+        if grant.no_local && crate::topic::shared_filter(filter).is_some() {
+            return Err(invalid("No Local on a shared subscription"));
+        }
+        if grant.id.is_some_and(|id| id.get() > MAX_VAR_INT) {
+            return Err(invalid("a subscription identifier above 268 435 455"));
+        }
+        self.core.add_subscription(client_id, filter, grant);
         Ok(())
     }
 

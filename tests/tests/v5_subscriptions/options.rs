@@ -1,9 +1,13 @@
-//! No Local, Retain As Published and Retain Handling (MQTT 5.0 section 3.8.3.1).
+//! No Local, Retain As Published (also on a shared message handed to another member) and
+//! Retain Handling (MQTT 5.0 section 3.8.3.1).
 
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use amqtt_core::codec::{Packet, Properties, Publish, QoS, ReasonCode, RetainHandling, Subscribe};
+use amqtt_core::codec::{
+    Packet, Properties, Publish, QoS, ReasonBody, ReasonCode, RetainHandling, Subscribe,
+    SubscriptionOptions,
+};
 use amqtt_tests::v5::{
     V5Client, as_published, no_local, publish_v5, retain_handling, session_connect,
     subscription_ids,
@@ -157,5 +161,50 @@ async fn a_resumed_session_keeps_its_options_and_identifiers() {
     let got = client.recv_publish().await;
     assert_eq!(&got.payload[..], b"other");
     assert_eq!(subscription_ids(&got), [4]);
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn a_shared_message_handed_on_gets_retain_as_the_next_members_option_makes_it() {
+    let broker = TestBroker::start("").await;
+    let mut publisher = connected(broker.addr, "hand-pub").await;
+    // (first member's Retain As Published, next member's).
+    for (round, (first_keeps, next_keeps)) in [(false, true), (true, false)].into_iter().enumerate()
+    {
+        let options = |keeps| SubscriptionOptions {
+            retain_as_published: keeps,
+            ..QoS::AtLeastOnce.into()
+        };
+        let filter = "$share/g/hand/t";
+        let mut first = connected(broker.addr, &format!("first-{round}")).await;
+        first
+            .subscribe_with(1, filter, options(first_keeps), None)
+            .await;
+        let id = u16::try_from(round + 1).expect("small");
+        let retained = Publish {
+            retain: true,
+            ..publish_v5(
+                "hand/t",
+                "r",
+                QoS::AtLeastOnce,
+                Some(id),
+                Properties::default(),
+            )
+        };
+        publisher.publish_acked(retained).await;
+        assert_eq!(first.recv_publish().await.retain, first_keeps);
+        // The next member joins; the first leaves without acknowledging (its session ends).
+        let mut next = connected(broker.addr, &format!("next-{round}")).await;
+        next.subscribe_with(1, filter, options(next_keeps), None)
+            .await;
+        first.reset();
+        let handed = next.recv_publish().await;
+        assert_eq!(&handed.payload[..], b"r");
+        assert_eq!(
+            handed.retain, next_keeps,
+            "round {round}: as published, by its own option"
+        );
+        next.disconnect_with(ReasonBody::default()).await;
+    }
     broker.stop().await;
 }

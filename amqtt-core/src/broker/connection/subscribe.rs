@@ -50,7 +50,7 @@ impl<P: Plugin> Connection<'_, P> {
             } else if P::HOOKS.contains(Hooks::TOPIC_FILTERING) {
                 let verdict = shared
                     .plugins
-                    .topic_filtering(self.info, &filter, Action::Subscribe)
+                    .topic_filtering(&self.info, &filter, Action::Subscribe)
                     .await;
                 match verdict.refusal() {
                     Some(refusal) => {

@@ -1,11 +1,16 @@
 //! Re-authentication (MQTT 5.0, spec 4.12.1) of a connected client: AUTH 0x19 with the
 //! authenticator's first data, its answers to the broker's AUTH 0x18, and the broker's AUTH 0x00.
-//! The connection keeps working meanwhile; a broker that refuses sends DISCONNECT and closes.
+//! The connection keeps working meanwhile; a broker that refuses sends DISCONNECT and closes. A
+//! broker whose final data fails the authenticator's check (it did not prove itself) is sent
+//! DISCONNECT and the connection is closed for good [MQTT-4.12.1-2].
 
 use super::{Connection, Done};
 use crate::client::{ClientError, auth};
-use crate::codec::{ReasonBody, ReasonCode};
+use crate::codec::{ByteString, Packet, Properties, ReasonBody, ReasonCode};
 use crate::plugin::Plugin;
+
+/// The reason string of the DISCONNECT sent to a broker that failed the authenticator's check.
+const SERVER_NOT_PROVEN: &str = "server authentication failed";
 
 impl<P: Plugin> Connection<P> {
     /// Sends AUTH 0x19 to start a re-authentication that answers `done`.
@@ -45,7 +50,11 @@ impl<P: Plugin> Connection<P> {
             let properties = body.properties.as_deref();
             let data = properties.and_then(|p| p.authentication_data.as_deref());
             let checked = authenticator.finish(&history, data);
-            let _ = done.send(checked.map_err(ClientError::Authentication));
+            if let Err(error) = &checked {
+                tracing::debug!("client: the broker's final authentication data is wrong: {error}");
+                self.close_unproven();
+            }
+            let _ = done.send(checked.map_err(ClientError::ServerAuthenticationFailed));
             return;
         }
         match auth::answer(authenticator, &mut history, body) {
@@ -57,5 +66,19 @@ impl<P: Plugin> Connection<P> {
                 let _ = done.send(Err(ClientError::Authentication(error)));
             }
         }
+    }
+
+    /// Ends the connection with a broker that failed the authenticator's check: DISCONNECT 0x80
+    /// Unspecified error with a reason string (0x87 Not authorized is a server's code only in a
+    /// DISCONNECT, spec 3.14.2.1), then the close, without reconnecting.
+    fn close_unproven(&mut self) {
+        self.send(Packet::Disconnect(ReasonBody {
+            reason: ReasonCode::UnspecifiedError,
+            properties: Some(Box::new(Properties {
+                reason_string: Some(ByteString::from(SERVER_NOT_PROVEN)),
+                ..Properties::default()
+            })),
+        }));
+        self.closing = true;
     }
 }
