@@ -419,7 +419,7 @@ impl<P: Plugin> Connection<'_, P> {
     }
 
     /// A client's DISCONNECT: applies its Session Expiry Interval (MQTT 5.0) and ends the
-    /// connection, publishing the will for reason 0x04.
+    /// connection, publishing the will for any reason but 0x00.
     fn handle_disconnect(&self, body: &ReasonBody) -> End {
         match expiry::disconnect_expiry(&self.info, body) {
             Err(()) => {

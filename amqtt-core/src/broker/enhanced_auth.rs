@@ -160,8 +160,7 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let core = &*shared.core;
-    let client_id = info.client_id.clone();
-    let client_id = &*client_id;
+    let client_id = &*info.client_id.clone();
     let mut exchange = Exchange::start(info, method, data);
     let mut data = data.map(Bytes::copy_from_slice);
     loop {

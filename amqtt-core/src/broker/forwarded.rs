@@ -9,6 +9,7 @@
 //! so for it this is a test of two empty options.
 
 use std::borrow::Cow;
+use std::iter::Peekable;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -32,8 +33,10 @@ pub(crate) fn identified(
 }
 
 /// [`identified`] for a message with properties or a subscription with identifiers.
-fn relabeled(message: &Publish, ids: impl Iterator<Item = NonZeroU32>) -> Cow<'_, Publish> {
-    let mut ids = ids.peekable();
+fn relabeled<I: Iterator<Item = NonZeroU32>>(
+    message: &Publish,
+    mut ids: Peekable<I>,
+) -> Cow<'_, Publish> {
     let carried = message
         .properties
         .as_ref()

@@ -98,8 +98,7 @@ pub(crate) type Targets = SmallVec<[Target; 1]>;
 /// A session that should receive a message, as routing collects them.
 #[derive(Debug)]
 pub(crate) struct Target {
-    /// The session's key: ordinary subscriptions of one session are merged by it.
-    key: u64,
+    /// The session (its key merges the ordinary subscriptions of one session).
     pub(crate) session: Arc<Session>,
     /// The subscription's grant; for several of one session merged, their [`Grant::merged`].
     pub(crate) grant: Grant,
@@ -241,21 +240,15 @@ impl Index {
         retain: bool,
         targets: &mut Targets,
     ) -> bool {
-        // Read first, while the cache line of the index's lock, which the groups' trie shares,
-        // is still this core's: other cores' readers take it while the walk below runs, and
-        // read after the walk this was where `perf annotate` put ~40 % of `Router::targets`'
-        // samples in a 16-pair QoS 0 flood.
-        let no_groups = self.groups.is_empty();
         let mut filters = 0;
         self.plain.for_each_matching_filter(topic, |entries| {
             filters += 1;
             targets.reserve(entries.len());
-            for (key, sub) in entries {
+            for (_, sub) in entries {
                 if sub.grant.no_local && sub.session.client_id() == sender {
                     continue;
                 }
                 targets.push(Target {
-                    key: *key,
                     session: sub.session.clone(),
                     grant: sub.grant,
                     more_ids: Box::default(),
@@ -263,13 +256,12 @@ impl Index {
                 });
             }
         });
-        if no_groups {
+        if self.groups.is_empty() {
             return filters > 1;
         }
         self.groups.for_each_match(topic, |_, group| {
             if let Some(member) = group.pick(&[]) {
                 targets.push(Target {
-                    key: member.session.key,
                     session: member.session.clone(),
                     grant: member.grant,
                     more_ids: Box::default(),
@@ -345,9 +337,12 @@ impl Index {
 /// does when two of its groups pick it.
 pub(crate) fn merge(targets: &mut Targets) {
     if targets.len() > 1 {
-        targets.sort_unstable_by_key(|target| (target.share.is_some(), target.key));
+        targets.sort_unstable_by_key(|target| (target.share.is_some(), target.session.key));
         targets.dedup_by(|later, kept| {
-            if later.share.is_some() || kept.share.is_some() || later.key != kept.key {
+            if later.share.is_some()
+                || kept.share.is_some()
+                || later.session.key != kept.session.key
+            {
                 return false;
             }
             // An identifier two of them share is sent once: twice says nothing more, and
