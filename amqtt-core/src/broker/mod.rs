@@ -15,6 +15,7 @@ mod index;
 mod journal;
 mod message_expiry;
 mod outbox;
+mod packet_ids;
 mod problem_info;
 mod publish_ack;
 mod registry;

@@ -16,6 +16,7 @@ use super::index::Share;
 use super::journal::Journal;
 use super::message_expiry;
 use super::outbox::Outbox;
+use super::packet_ids::PacketIds;
 use super::stats::Stats;
 use super::will_delay::PendingWill;
 use crate::codec::{ByteString, Packet, PacketId, ProtocolVersion, Publish, QoS};
@@ -175,7 +176,8 @@ pub(crate) struct SessionState {
     journal: Option<Arc<Journal>>,
     /// Ids of QoS 2 messages received from the client and released by PUBREC, awaiting PUBREL.
     pub(crate) incoming_qos2: HashSet<u16>,
-    next_packet_id: u16,
+    /// The packet ids of the messages sent.
+    packet_ids: PacketIds,
     /// The connection currently attached, if the client is online.
     pub(crate) outbox: Option<Arc<Outbox>>,
     /// When the client went offline (for `expiry`).
@@ -220,7 +222,7 @@ impl Session {
                 pending: VecDeque::new(),
                 next_entry: 0,
                 incoming_qos2: HashSet::new(),
-                next_packet_id: 0,
+                packet_ids: PacketIds::default(),
                 outbox: None,
                 disconnected_at: None,
                 expiry: None,
@@ -585,6 +587,7 @@ impl SessionState {
         if self.inflight.iter().any(|e| e.id == id) {
             return false;
         }
+        self.packet_ids.taken();
         self.inflight.push_back(InflightEntry {
             id,
             entry: stored.entry,
@@ -739,7 +742,7 @@ impl SessionState {
                 self.journal_op(|client_id| StoreOp::MessageDone { client_id, entry });
                 continue;
             }
-            let id = self.allocate_packet_id();
+            let id = self.packet_ids.allocate(self.inflight.iter().map(|e| e.id));
             message.packet_id = Some(id);
             let seq = self.journal_op(|client_id| StoreOp::MessageSent {
                 client_id,
@@ -766,18 +769,6 @@ impl SessionState {
                 state,
                 share,
             });
-        }
-    }
-
-    /// The next packet id not currently in flight. The window is smaller than the id space, so one is free.
-    fn allocate_packet_id(&mut self) -> PacketId {
-        loop {
-            self.next_packet_id = self.next_packet_id.wrapping_add(1);
-            if let Some(id) = PacketId::new(self.next_packet_id)
-                && !self.inflight.iter().any(|e| e.id == id)
-            {
-                return id;
-            }
         }
     }
 }
