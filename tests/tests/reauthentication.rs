@@ -22,7 +22,8 @@ const ADMITTED: &str = "token.admitted";
 /// `X-TOKEN`, a one-step method: the client's data is a token, which the broker admits at once
 /// with `proof:<token>` as its final data (for [`FORGED`], a proof of another token), noting
 /// the token in the client's attributes. Writes down what the plugins see of the client at every
-/// publish and receive check, and the reason of every DISCONNECT a client sends.
+/// publish and receive check and every PUBLISH sent to it, and the reason of every DISCONNECT a
+/// client sends.
 #[derive(Default)]
 struct TokenAuth {
     events: Mutex<Vec<String>>,
@@ -73,14 +74,14 @@ impl Plugin for TokenAuth {
     }
 
     async fn topic_filtering(&self, session: &SessionInfo, topic: &str, action: Action) -> Verdict {
-        let properties = session.properties.as_deref();
-        let data = text(properties.and_then(|p| p.authentication_data.as_deref()));
-        let admitted = session.attributes.get::<String>(ADMITTED);
-        let admitted = admitted.as_deref().map_or("-", |token| token.as_str());
-        self.push(format!(
-            "{action:?} {topic} data={data} admitted={admitted}"
-        ));
+        self.push(format!("{action:?} {topic} {}", seen(session)));
         Verdict::Allow
+    }
+
+    fn on_mqtt_packet_sent(&self, packet: &Packet, session: Option<&SessionInfo>) {
+        if let (Packet::Publish(publish), Some(session)) = (packet, session) {
+            self.push(format!("Sent {} {}", publish.topic, seen(session)));
+        }
     }
 
     fn on_mqtt_packet_received(&self, packet: &Packet, _session: Option<&SessionInfo>) {
@@ -90,6 +91,16 @@ impl Plugin for TokenAuth {
             self.push(format!("DISCONNECT {:?} {why:?}", body.reason));
         }
     }
+}
+
+/// What a plugin sees of `session`'s authentication: the data of its last exchange, and the
+/// token `token_auth` admitted.
+fn seen(session: &SessionInfo) -> String {
+    let properties = session.properties.as_deref();
+    let data = text(properties.and_then(|p| p.authentication_data.as_deref()));
+    let admitted = session.attributes.get::<String>(ADMITTED);
+    let admitted = admitted.as_deref().map_or("-", |token| token.as_str());
+    format!("data={data} admitted={admitted}")
 }
 
 /// The client side of `X-TOKEN`: sends the token it holds now (the test changes it between
@@ -182,22 +193,28 @@ async fn plugins_see_the_client_as_its_last_reauthentication_describes_it() {
         .publish("t/2", "x", QoS::AtLeastOnce, false)
         .await
         .expect("publish after");
-    wait_for(&broker, "Receive t/2 data=token-2 admitted=token-2").await;
-    let checks: Vec<String> = broker
-        .handle
-        .plugins()
-        .events()
-        .into_iter()
-        .filter(|e| !e.starts_with("Subscribe"))
-        .collect();
+    wait_for(&broker, "Sent t/2 data=token-2 admitted=token-2").await;
+    let events = broker.handle.plugins().events();
+    let of = |kind: &[&str]| -> Vec<String> {
+        let wanted = |e: &&String| kind.iter().any(|k| e.starts_with(k));
+        events.iter().filter(wanted).cloned().collect()
+    };
     // The publisher's checks (its connection) and the receiver's (its session) alike.
     assert_eq!(
-        checks,
+        of(&["Publish", "Receive"]),
         [
             "Publish t/1 data=token-1 admitted=token-1",
             "Receive t/1 data=token-1 admitted=token-1",
             "Publish t/2 data=token-2 admitted=token-2",
             "Receive t/2 data=token-2 admitted=token-2",
+        ]
+    );
+    // And the writer's packet-sent hook.
+    assert_eq!(
+        of(&["Sent"]),
+        [
+            "Sent t/1 data=token-1 admitted=token-1",
+            "Sent t/2 data=token-2 admitted=token-2",
         ]
     );
     client.disconnect().await.expect("disconnect");

@@ -403,6 +403,7 @@ impl<P: Plugin> Connection<'_, P> {
                     state.set_info(client.clone());
                 }
                 drop(state);
+                outbox.set_session_info(client.clone());
                 self.info = client;
                 None
             }

@@ -152,7 +152,7 @@ where
     }
     let info = Arc::new(info);
 
-    let outbox = Arc::new(Outbox::new(core.config.max_outbound));
+    let outbox = Arc::new(Outbox::new(core.config.max_outbound, info.clone()));
     let connack_properties = protocol.is_v5().then(|| {
         let mut properties = connack_properties(core, assigned.then(|| info.client_id.clone()));
         properties.server_keep_alive = server_keep_alive(core, &connect);
@@ -177,17 +177,11 @@ where
     let writer_task = {
         let shared = shared.clone();
         let outbox = outbox.clone();
-        let info = info.clone();
         tokio::spawn(async move {
             let core = &shared.core;
+            let journal = core.journal.as_deref();
             outbox
-                .run_writer(
-                    writer,
-                    &core.stats,
-                    &shared.plugins,
-                    &info,
-                    core.journal.as_deref(),
-                )
+                .run_writer(writer, &core.stats, &shared.plugins, journal)
                 .await;
         })
     };

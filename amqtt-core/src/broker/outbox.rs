@@ -6,8 +6,8 @@
 //! it with one `write_all`, so a burst of messages costs one syscall.
 
 use std::collections::VecDeque;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::BytesMut;
@@ -63,10 +63,13 @@ struct OutQueue {
     /// Set once a server DISCONNECT is queued: it is the last packet the client gets, and
     /// nothing pushed after it is sent.
     sealed: bool,
+    /// The client as the packet-sent hook shows it: as its CONNECT, or its last
+    /// re-authentication since, describes it.
+    session: Arc<SessionInfo>,
 }
 
 impl Outbox {
-    pub(crate) fn new(capacity: usize) -> Outbox {
+    pub(crate) fn new(capacity: usize, session: Arc<SessionInfo>) -> Outbox {
         Outbox {
             queue: Mutex::new(OutQueue {
                 packets: VecDeque::new(),
@@ -74,6 +77,7 @@ impl Outbox {
                 pushed: 0,
                 taken: 0,
                 sealed: false,
+                session,
             }),
             wake_writer: Notify::new(),
             drained: Notify::new(),
@@ -239,6 +243,11 @@ impl Outbox {
         self.close();
     }
 
+    /// Shows the packet-sent hook the client as a re-authentication describes it from now on.
+    pub(crate) fn set_session_info(&self, session: Arc<SessionInfo>) {
+        self.lock().session = session;
+    }
+
     /// Whether the connection was closed by [`Outbox::close_taken_over`].
     pub(crate) fn was_taken_over(&self) -> bool {
         self.taken_over.load(Ordering::Relaxed)
@@ -292,12 +301,13 @@ impl Outbox {
         &self,
         buf: &mut BytesMut,
         stats: &Stats,
-        sent_hook: Option<(&P, &SessionInfo)>,
+        sent_hook: Option<&P>,
         committed: u64,
         (protocol, quiet): (ProtocolVersion, bool),
         v5: &mut Option<Box<V5Writer>>,
     ) -> (usize, bool) {
-        let mut queue = self.lock();
+        let mut guard = self.lock();
+        let queue = &mut *guard;
         while queue.held.front().is_some_and(|&(_, seq)| seq <= committed) {
             queue.held.pop_front();
         }
@@ -315,8 +325,8 @@ impl Outbox {
             if quiet {
                 problem_info::strip(&mut packet);
             }
-            if let Some((plugins, session)) = sent_hook {
-                plugins.on_mqtt_packet_sent(&packet, Some(session));
+            if let Some(plugins) = sent_hook {
+                plugins.on_mqtt_packet_sent(&packet, Some(&queue.session));
             }
             match v5.as_deref_mut() {
                 None if message_expiry::expired_qos0(&packet, &mut now) => {
@@ -337,28 +347,29 @@ impl Outbox {
                 messages += 1;
             }
         }
-        drop(queue);
+        drop(guard);
         stats.packets_sent.add((count - dropped) as u64);
         stats.messages_sent.add(messages);
         (count, waiting)
     }
 
     /// The writer task: writes queued packets until the outbox is closed and drained, or the
-    /// peer stops accepting bytes. Packets held for the store wait for `journal`'s commits.
+    /// peer stops accepting bytes, encoded as the client's CONNECT asks. Packets held for the
+    /// store wait for `journal`'s commits.
     pub(crate) async fn run_writer<W: AsyncWrite + Unpin, P: Plugin>(
         &self,
         mut writer: W,
         stats: &Stats,
         plugins: &P,
-        session: &SessionInfo,
         journal: Option<&Journal>,
     ) {
         let hooked = P::HOOKS.contains(Hooks::PACKET_SENT)
             && plugins.active_hooks().contains(Hooks::PACKET_SENT);
-        let sent_hook = hooked.then_some((plugins, session));
-        let quiet = !problem_info::requested(session);
+        let sent_hook = hooked.then_some(plugins);
+        let session = self.lock().session.clone();
+        let quiet = !problem_info::requested(&session);
         let mut buf = BytesMut::new();
-        let mut v5 = V5Writer::for_client(session);
+        let mut v5 = V5Writer::for_client(&session);
         loop {
             let notified = self.wake_writer.notified();
             tokio::pin!(notified);

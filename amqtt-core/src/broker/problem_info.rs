@@ -47,6 +47,7 @@ mod tests {
     use super::*;
     use crate::codec::{Ack, ByteString, ReasonBody, ReasonCode};
     use std::num::NonZeroU16;
+    use std::sync::Arc;
 
     fn chatty() -> Option<Box<Properties>> {
         Some(Box::new(Properties {
@@ -94,7 +95,7 @@ mod tests {
             ..Properties::default()
         }));
         let id = NonZeroU16::new(7).expect("non-zero");
-        let outbox = Outbox::new(16);
+        let outbox = Outbox::new(16, Arc::new(info));
         outbox.push(Packet::PubAck(Ack {
             properties: chatty(),
             ..Ack::new(id)
@@ -102,7 +103,7 @@ mod tests {
         outbox.close();
         let (writer, mut reader) = tokio::io::duplex(1024);
         outbox
-            .run_writer(writer, &Stats::default(), &(), &info, None)
+            .run_writer(writer, &Stats::default(), &(), None)
             .await;
         let mut bytes = Vec::new();
         reader.read_to_end(&mut bytes).await.expect("read");
