@@ -5,4 +5,5 @@
 pub mod auth_db_cli;
 pub mod client_cli;
 pub mod creds;
+pub mod hangup;
 pub mod properties_cli;

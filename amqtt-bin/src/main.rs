@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use amqtt_bin::hangup::Hangups;
 use amqtt_contrib::ContribPlugins;
 use amqtt_core::broker::Broker;
 use amqtt_core::config::BrokerConfig;
@@ -37,11 +38,11 @@ fn main() -> ExitCode {
         )
         .init();
 
-    let config = match &args.config {
+    let load = move || match &args.config {
         Some(file) => BrokerConfig::from_file(file),
         None => Ok(BrokerConfig::embedded_default()),
     };
-    let config = match config {
+    let config = match load() {
         Ok(config) => config,
         Err(e) => {
             eprintln!("amqtt: {e}");
@@ -60,6 +61,7 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async {
+        let hangups = Hangups::listen();
         let broker = match Broker::<(PackagedPlugins, ContribPlugins), SqlStore>::bind(config).await
         {
             Ok(broker) => broker,
@@ -68,6 +70,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        tokio::spawn(hangups.reload(broker.handle(), load));
         broker.run(shutdown_signal()).await;
         ExitCode::SUCCESS
     })

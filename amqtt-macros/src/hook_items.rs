@@ -167,6 +167,7 @@ pub(crate) fn tuple_methods(members: TokenStream) -> syn::Result<TokenStream> {
                         return answer;
                     }
                 },
+                Combine::Staged => quote!(staged = staged.and(#call?);),
             };
             quote!(if #ty::HOOKS.contains(Hooks::#constant) { #step })
         });
@@ -192,6 +193,13 @@ pub(crate) fn tuple_methods(members: TokenStream) -> syn::Result<TokenStream> {
                 #asyncness fn #name(&self, #(#params),*) -> AuthAnswer {
                     #(#calls)*
                     AuthAnswer::Abstain
+                }
+            },
+            Combine::Staged => quote! {
+                #asyncness fn #name(&self, #(#params),*) -> Result<Reload<'_>, PluginError> {
+                    let mut staged = Reload::none();
+                    #(#calls)*
+                    Ok(staged)
                 }
             },
         }

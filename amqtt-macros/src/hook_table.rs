@@ -15,6 +15,9 @@ pub(crate) enum Combine {
     UntilError,
     /// `AuthAnswer`: the first member that does not abstain answers; the rest are not asked.
     FirstAnswer,
+    /// `Result<Reload<'_>, PluginError>`: every member stages its changes, which are joined;
+    /// the first error stops the rest and drops what was staged.
+    Staged,
 }
 
 impl Combine {
@@ -25,6 +28,7 @@ impl Combine {
             Combine::Verdicts | Combine::VerdictsUntilDeny => Some("Verdict"),
             Combine::UntilError => Some("Result<(), PluginError>"),
             Combine::FirstAnswer => Some("AuthAnswer"),
+            Combine::Staged => Some("Result<Reload<'_>, PluginError>"),
         }
     }
 
@@ -35,6 +39,7 @@ impl Combine {
             Combine::Verdicts | Combine::VerdictsUntilDeny => "Verdict::Abstain",
             Combine::UntilError => "Ok(())",
             Combine::FirstAnswer => "AuthAnswer::Abstain",
+            Combine::Staged => "Ok(Reload::none())",
         }
     }
 }
@@ -231,6 +236,21 @@ pub(crate) const HOOK_TABLE: &[HookSpec] = &[
              bound. Connect to backends and check what only a running system can tell (a server \
              that does not answer, a schema that is missing). An error stops the broker: \
              `Broker::bind` fails with it. Name the plugin in it with [`PluginError::named`].",
+        )
+    },
+    HookSpec {
+        combine: Combine::Staged,
+        ..event(
+            "reload",
+            "RELOAD",
+            &[("plugins", "&PluginsSection")],
+            "Hot reload (the stock broker's SIGHUP, `BrokerHandle::reload`): re-read the files \
+             this plugin loaded (password files, ACLs, keys...) and, where it supports it, its \
+             section of the new configuration's `plugins` (`plugins.config_of::<Self>()`); \
+             check them, and return what puts them in place without changing anything yet. \
+             The broker commits every plugin's [`Reload`] only when all of them, and every TLS \
+             listener, reloaded without error; an error keeps the old state everywhere and is \
+             logged. Name the plugin in it with [`PluginError::named`].",
         )
     },
 ];

@@ -6,8 +6,9 @@ use std::pin::pin;
 use std::task::{Context, Poll, Waker};
 
 use amqtt_core::codec::{Packet, Publish, QoS, ReasonCode};
+use amqtt_core::config::PluginsSection;
 use amqtt_core::plugin::{
-    Action, AuthAnswer, AuthStep, BrokerContext, FromConfig, Hooks, Plugin, PluginError,
+    Action, AuthAnswer, AuthStep, BrokerContext, FromConfig, Hooks, Plugin, PluginError, Reload,
     SessionInfo, Verdict, known_plugin_names, plugin,
 };
 
@@ -207,12 +208,15 @@ impl Plugin for Everything {
     async fn start(&self) -> Result<(), PluginError> {
         Ok(())
     }
+    async fn reload(&self, _plugins: &PluginsSection) -> Result<Reload<'_>, PluginError> {
+        Ok(Reload::none())
+    }
 }
 
 #[test]
-fn all_eighteen_hooks() {
+fn all_nineteen_hooks() {
     assert_eq!(<Everything as Plugin>::HOOKS, Hooks::ALL);
-    assert_eq!(Hooks::NAMES.len(), 18);
+    assert_eq!(Hooks::NAMES.len(), 19);
 }
 
 /// Each hook alone sets its own bit, the one `Hooks::from_name` gives for its name.
@@ -257,6 +261,7 @@ one_hook_plugins! {
     Filter: topic_filtering -> Verdict { Verdict::Allow } (_s: &SessionInfo, _t: &str, _a: Action) async;
     Close: close {} () async;
     Start: start -> Result<(), PluginError> { Ok(()) } () async;
+    Reloads: reload -> Result<Reload<'_>, PluginError> { Ok(Reload::none()) } (_p: &PluginsSection) async;
 }
 
 /// A hook behind `#[cfg]` counts only when it is compiled in.

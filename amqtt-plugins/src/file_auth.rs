@@ -20,24 +20,28 @@
 //! decides); a client with a user name is allowed only when its password matches the file, and
 //! denied otherwise (no password, unknown user, wrong password: CONNACK 0x05).
 //!
-//! The file is read again on SIGHUP (on unix) or by [`FileAuth::reload`]; a file that fails to
-//! load then is logged and the users loaded before stay in force.
+//! The file is read again on a hot reload (the broker's SIGHUP; the path may change with the
+//! new configuration) or by [`FileAuth::reread_password_file`]; a file that fails to load then
+//! leaves the users loaded before in force (and, on a hot reload, every other part of the old
+//! configuration).
 
 use std::collections::HashMap;
 use std::hint::black_box;
 use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::Arc;
 
-use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, SessionInfo, Verdict, plugin};
+use amqtt_core::config::PluginsSection;
+use amqtt_core::plugin::{
+    BrokerContext, Plugin, PluginError, Reload, SessionInfo, Swappable, Verdict, plugin,
+};
 use argon2::{Argon2, PasswordVerifier as _};
 
 use crate::scram::ScramCredential;
 use serde::Deserialize;
 use sha_crypt::ShaCrypt;
 use tokio::sync::Semaphore;
-use tokio::task::AbortHandle;
 
 /// The hash checked when the user is unknown, so that an unknown user costs as much time as a
 /// known one: an argon2id hash with the argon2 crate's default parameters (those `amqtt_passwd`
@@ -59,10 +63,9 @@ pub struct FileAuthConfig {
 /// most as many at once as the machine has cores, so a flood of bad logins neither stalls the
 /// connection runtime nor takes unbounded memory.
 pub struct FileAuth {
-    users: Arc<UserTable>,
+    users: Swappable<PasswordFile>,
     dummy: Arc<StoredHash>,
     checks: Arc<Semaphore>,
-    reloader: Mutex<Option<AbortHandle>>,
 }
 
 #[plugin(
@@ -77,28 +80,22 @@ impl Plugin for FileAuth {
                 "no `password_file` configured: give the path of the password file",
             ));
         };
-        let users = UserTable::load(path)?;
+        let users = PasswordFile::load(path)?;
         let dummy = StoredHash::parse(DUMMY_HASH)
             .map_err(|e| PluginError::new(format!("built-in dummy hash: {e}")))?;
         let cores = std::thread::available_parallelism().map_or(2, NonZeroUsize::get);
         Ok(FileAuth {
-            users: Arc::new(users),
+            users: Swappable::new(users),
             dummy: Arc::new(dummy),
             checks: Arc::new(Semaphore::new(cores)),
-            reloader: Mutex::new(None),
         })
     }
 
-    async fn on_broker_post_start(&self) {
-        self.start_reloader();
-    }
-
-    async fn on_broker_pre_shutdown(&self) {
-        self.stop_reloader();
-    }
-
-    async fn close(&self) {
-        self.stop_reloader();
+    async fn reload(&self, plugins: &PluginsSection) -> Result<Reload<'_>, PluginError> {
+        let configured = plugins.config_of::<Self>()?.and_then(|c| c.password_file);
+        let path = configured.unwrap_or_else(|| self.users.current().path.clone());
+        let file = PasswordFile::load(path).map_err(|e| e.for_plugin("auth_file"))?;
+        Ok(self.users.stage(file))
     }
 
     async fn authenticate(&self, session: &SessionInfo) -> Verdict {
@@ -112,13 +109,13 @@ impl Plugin for FileAuth {
         let Ok(permit) = self.checks.clone().acquire_owned().await else {
             return Verdict::Deny; // never closed
         };
-        let users = self.users.current();
+        let file = self.users.current();
         let dummy = self.dummy.clone();
         let name = username.to_string();
         // The lookup is inside the blocking task too: known and unknown users take one path.
         let checked = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            match users.get(&name) {
+            match file.users.get(&name) {
                 Some(hash) => Some(hash.verify(&password)),
                 None => {
                     black_box(dummy.verify(&password));
@@ -149,122 +146,50 @@ impl Plugin for FileAuth {
 }
 
 impl FileAuth {
-    /// Reads the password file again and, if it loads, puts its users in force; returns how many
-    /// there are. On error the users loaded before stay in force. SIGHUP calls this.
-    pub fn reload(&self) -> Result<usize, PluginError> {
-        self.users.reload()
+    /// Reads the password file again and, if it loads, puts its users in force at once; returns
+    /// how many there are. On error the users loaded before stay in force. (A hot reload of the
+    /// broker does this through the `reload` hook, together with every other plugin.)
+    pub fn reread_password_file(&self) -> Result<usize, PluginError> {
+        let file = PasswordFile::load(self.users.current().path.clone())?;
+        let count = file.users.len();
+        self.users.replace(file);
+        Ok(count)
     }
 
     /// The password file this plugin reads.
-    pub fn password_file(&self) -> &Path {
-        &self.users.path
+    pub fn password_file(&self) -> PathBuf {
+        self.users.current().path.clone()
     }
 
     /// Number of users currently in force.
     pub fn user_count(&self) -> usize {
-        self.users.current().len()
-    }
-
-    /// Starts the task that reloads the file on SIGHUP (unix only).
-    fn start_reloader(&self) {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let mut hangups = match signal(SignalKind::hangup()) {
-                Ok(hangups) => hangups,
-                Err(e) => {
-                    tracing::warn!(error = %e, "cannot listen for SIGHUP: the password file will not be reloaded");
-                    return;
-                }
-            };
-            let users = self.users.clone();
-            let task = tokio::spawn(async move {
-                while hangups.recv().await.is_some() {
-                    let users = users.clone();
-                    match tokio::task::spawn_blocking(move || users.reload()).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => {
-                            tracing::error!("{e}; keeping the users loaded before");
-                        }
-                        Err(e) => tracing::error!(error = %e, "password file reload failed"),
-                    }
-                }
-            });
-            let previous = self
-                .reloader
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .replace(task.abort_handle());
-            if let Some(previous) = previous {
-                previous.abort();
-            }
-        }
-    }
-
-    /// Stops the SIGHUP task, if running.
-    fn stop_reloader(&self) {
-        let task = self
-            .reloader
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(task) = task {
-            task.abort();
-        }
+        self.users.current().users.len()
     }
 }
 
 impl std::fmt::Debug for FileAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // No hashes in logs.
         f.debug_struct("FileAuth")
-            .field("password_file", &self.users.path)
-            .field("users", &self.user_count())
+            .field("password_file", &self.users.current().path)
             .finish_non_exhaustive()
     }
 }
 
-impl Drop for FileAuth {
-    fn drop(&mut self) {
-        self.stop_reloader();
-    }
-}
-
-/// The users of one password file, swapped whole on reload.
-struct UserTable {
+/// The users of one password file, replaced whole on reload.
+struct PasswordFile {
     path: PathBuf,
-    users: RwLock<Arc<Users>>,
+    users: Users,
 }
 
 /// User name to password hash.
 pub(crate) type Users = HashMap<String, StoredHash>;
 
-impl UserTable {
+impl PasswordFile {
     /// Reads `path`; fails when it cannot be read or a line is bad.
-    fn load(path: PathBuf) -> Result<UserTable, PluginError> {
+    fn load(path: PathBuf) -> Result<PasswordFile, PluginError> {
         let users = read_password_file(&path)?;
         tracing::info!(users = users.len(), file = %path.display(), "password file loaded");
-        Ok(UserTable {
-            path,
-            users: RwLock::new(Arc::new(users)),
-        })
-    }
-
-    /// The users in force now.
-    fn current(&self) -> Arc<Users> {
-        self.users
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
-    /// Reads the file again and swaps the table in when it loads.
-    fn reload(&self) -> Result<usize, PluginError> {
-        let users = read_password_file(&self.path)?;
-        let count = users.len();
-        *self.users.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(users);
-        tracing::info!(users = count, file = %self.path.display(), "password file reloaded");
-        Ok(count)
+        Ok(PasswordFile { path, users })
     }
 }
 

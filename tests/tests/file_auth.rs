@@ -290,7 +290,7 @@ async fn reload_puts_new_users_in_force_and_keeps_old_ones_on_error() {
     writeln!(passwd, "grace:{}", bcrypt_hash("grace-pw")).expect("append user");
     drop(passwd);
     let plugin = &broker.handle.plugins().0;
-    assert_eq!(plugin.reload().expect("reload"), 7);
+    assert_eq!(plugin.reread_password_file().expect("reload"), 7);
     assert_eq!(
         connack(broker.addr, Some("grace"), Some("grace-pw")).await,
         ReasonCode::Success
@@ -298,7 +298,9 @@ async fn reload_puts_new_users_in_force_and_keeps_old_ones_on_error() {
 
     // A broken file is refused and the users loaded before stay.
     std::fs::write(&file, "grace\n").expect("break the file");
-    let error = plugin.reload().expect_err("a broken file does not load");
+    let error = plugin
+        .reread_password_file()
+        .expect_err("a broken file does not load");
     assert!(error.to_string().contains("line 1"), "{error}");
     assert_eq!(plugin.user_count(), 7);
     assert_eq!(
@@ -308,7 +310,7 @@ async fn reload_puts_new_users_in_force_and_keeps_old_ones_on_error() {
 
     // A removed user is refused after a reload.
     std::fs::write(&file, format!("bob:{}\n", bcrypt_hash("bob-pw"))).expect("rewrite");
-    assert_eq!(plugin.reload().expect("reload"), 1);
+    assert_eq!(plugin.reread_password_file().expect("reload"), 1);
     assert_eq!(
         connack(broker.addr, Some("grace"), Some("grace-pw")).await,
         ReasonCode::NotAuthorized
@@ -370,7 +372,7 @@ async fn amqtt_passwd_adds_updates_and_deletes_users() {
     let updated = passwd(&[path, "henry"], "henry-new\r\n");
     assert!(updated.status.success(), "{updated:?}");
     let plugin = &broker.handle.plugins().0;
-    assert_eq!(plugin.reload().expect("reload"), 2);
+    assert_eq!(plugin.reread_password_file().expect("reload"), 2);
     assert_eq!(
         connack(broker.addr, Some("henry"), Some("henry-new")).await,
         ReasonCode::Success
@@ -386,7 +388,7 @@ async fn amqtt_passwd_adds_updates_and_deletes_users() {
         std::fs::read_to_string(&file).expect("read password file"),
         format!("# our users\n{bob}\n")
     );
-    assert_eq!(plugin.reload().expect("reload"), 1);
+    assert_eq!(plugin.reread_password_file().expect("reload"), 1);
     assert_eq!(
         connack(broker.addr, Some("henry"), Some("henry-new")).await,
         ReasonCode::NotAuthorized

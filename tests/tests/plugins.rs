@@ -13,9 +13,10 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use amqtt_core::codec::{Packet, Properties, Publish, QoS, ReasonCode, SubAckCode};
+use amqtt_core::config::{BrokerConfig, PluginsSection};
 use amqtt_core::plugin::{
     Action, AuthAnswer, AuthStep, BrokerContext, ContextError, FromConfig, Hooks, Plugin,
-    PluginError, SessionInfo, SessionSummary, Verdict,
+    PluginError, Reload, SessionInfo, SessionSummary, Verdict,
 };
 use amqtt_tests::v5::{V5Client, connect_v5};
 use amqtt_tests::{RECV_TIMEOUT, RawClient, TestBroker, connect_packet, wait_until};
@@ -54,6 +55,10 @@ impl<const N: usize> Plugin for Tracer<N> {
     async fn start(&self) -> Result<(), PluginError> {
         self.push("start".into());
         Ok(())
+    }
+    async fn reload(&self, _plugins: &PluginsSection) -> Result<Reload<'_>, PluginError> {
+        self.push("reload".into());
+        Ok(Reload::none())
     }
     async fn on_broker_pre_start(&self) {
         self.push("pre_start".into());
@@ -209,6 +214,9 @@ async fn nested_tuples_call_every_hook_in_member_order() {
     };
     let (_, ack) = V5Client::connect_with(broker.addr, connect_v5("m", properties)).await;
     assert_eq!(ack.code, ReasonCode::BadAuthenticationMethod);
+    let config =
+        BrokerConfig::from_yaml("listeners:\n  default:\n    bind: 127.0.0.1:0\n").expect("valid");
+    broker.handle.reload(&config).await.expect("reload");
     let handle = broker.handle.clone();
     let (a, (b, c)) = handle.plugins();
     wait_until("both clients are gone", || both_gone(&a.events())).await;

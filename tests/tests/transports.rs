@@ -2,7 +2,8 @@
 //! including `mosquitto_pub`/`mosquitto_sub` with `--cafile`), over WebSocket and secure
 //! WebSocket (packets split across and packed into frames), `max_connections` on TLS and
 //! WebSocket listeners, startup errors for bad certificate files, and streams handed to the
-//! broker by the application (`BrokerHandle::serve_stream`).
+//! broker by the application (`BrokerHandle::serve_stream`), and certificates rotated by a hot
+//! reload.
 //!
 //! Every certificate is made at run time with rcgen: a CA, a server certificate for
 //! `localhost` and `127.0.0.1`, a client certificate from that CA and one from another CA.
@@ -12,6 +13,8 @@
 mod common;
 #[path = "transports/embedded.rs"]
 mod embedded;
+#[path = "transports/reload.rs"]
+mod reload;
 #[path = "transports/tls.rs"]
 mod tls;
 #[path = "transports/ws.rs"]

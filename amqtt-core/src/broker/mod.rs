@@ -19,6 +19,7 @@ mod packet_ids;
 mod problem_info;
 mod publish_ack;
 mod registry;
+mod reload;
 mod restore;
 mod router;
 mod routing;
@@ -44,6 +45,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+pub use reload::{ReloadError, Reloaded};
 pub use restore::RestoreCounts;
 pub(crate) use routing::Routed;
 pub(crate) use shared::Core;
@@ -99,7 +101,7 @@ pub enum BrokerError {
 struct BoundListener {
     config: ListenerConfig,
     socket: TcpListener,
-    acceptor: Acceptor,
+    acceptor: Arc<Acceptor>,
 }
 
 /// An MQTT broker (5.0, 3.1.1 and 3.1) over the plugin set `P` and the persistent store `S`
@@ -277,7 +279,11 @@ impl<P: Plugin, S: Store> Broker<P, S> {
         for listener in core.config.listeners.values() {
             listeners.push(bind_listener(listener, core.config.max_packet_size).await?);
         }
-        let (shared, connections_done) = Shared::new(core, plugins);
+        let acceptors = listeners
+            .iter()
+            .map(|l| (l.config.name.clone(), l.acceptor.clone()))
+            .collect();
+        let (shared, connections_done) = Shared::new(core, plugins, acceptors);
         Ok(Broker {
             shared: Arc::new(shared),
             listeners,
@@ -375,7 +381,7 @@ async fn bind_listener(
     Ok(BoundListener {
         config: listener.clone(),
         socket,
-        acceptor,
+        acceptor: Arc::new(acceptor),
     })
 }
 
@@ -397,7 +403,7 @@ async fn accept_loop<P: Plugin>(
     let open = Arc::new(AtomicUsize::new(0));
     let max = listener.config.max_connections;
     let name: Arc<str> = listener.config.name.as_str().into();
-    let acceptor = Arc::new(listener.acceptor);
+    let acceptor = listener.acceptor;
     loop {
         let accepted = tokio::select! {
             accepted = listener.socket.accept() => accepted,

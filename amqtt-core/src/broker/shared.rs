@@ -17,6 +17,7 @@ use super::stats::Stats;
 use super::trigger::Trigger;
 use crate::config::BrokerConfig;
 use crate::plugin::{Hooks, Plugin};
+use crate::transport::Acceptor;
 
 /// How many messages plugins (and ended members of shared subscriptions) may queue for the
 /// routing task before `BrokerContext::publish` (and `Core::retire`) waits.
@@ -59,11 +60,18 @@ pub(crate) struct Shared<P> {
     pub(super) connections: Mutex<Option<mpsc::Sender<()>>>,
     /// The plugins' [`Plugin::active_hooks`], read once.
     pub(super) active_hooks: Hooks,
+    /// Each listener's name and what it does to a new connection (its TLS setup, which a
+    /// reload replaces).
+    pub(super) listeners: Vec<(String, Arc<Acceptor>)>,
 }
 
 impl<P: Plugin> Shared<P> {
     /// The shared state, and the receiver that tells when every connection has ended.
-    pub(crate) fn new(core: Arc<Core>, plugins: P) -> (Shared<P>, mpsc::Receiver<()>) {
+    pub(crate) fn new(
+        core: Arc<Core>,
+        plugins: P,
+        listeners: Vec<(String, Arc<Acceptor>)>,
+    ) -> (Shared<P>, mpsc::Receiver<()>) {
         let (sender, receiver) = mpsc::channel(1);
         let active_hooks = plugins.active_hooks();
         let shared = Shared {
@@ -71,6 +79,7 @@ impl<P: Plugin> Shared<P> {
             plugins,
             connections: Mutex::new(Some(sender)),
             active_hooks,
+            listeners,
         };
         (shared, receiver)
     }

@@ -86,7 +86,9 @@ impl PluginError {
         }
     }
 
-    fn for_plugin(self, name: &'static str) -> PluginError {
+    /// This error, naming the plugin `name` when it names none yet (an error of
+    /// [`PluginError::new`]).
+    pub fn for_plugin(self, name: &'static str) -> PluginError {
         match self {
             PluginError::Build {
                 plugin: "",
@@ -209,3 +211,12 @@ macro_rules! impl_build_tuple {
 }
 
 for_each_arity!(impl_build_tuple; A 0, B 1, C 2, D 3, E 4, F 5, G 6, H 7, I 8, J 9, K 10, L 11, M 12, N 13, O 14, P 15);
+
+impl PluginsSection {
+    /// `T`'s section of this `plugins:` mapping (found by name or alias), deserialized; `None`
+    /// when it is absent. A plugin's [`reload`](super::Plugin::reload) reads its new
+    /// configuration with it.
+    pub fn config_of<T: FromConfig>(&self) -> Result<Option<T::Config>, PluginError> {
+        take_config::<T>(&mut self.clone())
+    }
+}

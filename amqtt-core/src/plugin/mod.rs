@@ -26,6 +26,7 @@ mod build;
 mod context;
 mod exchange;
 mod hooks;
+mod reload;
 mod tuple;
 
 pub use amqtt_macros::plugin;
@@ -35,8 +36,10 @@ pub use build::{BuildPlugins, FromConfig, PluginConfig, PluginError, known_plugi
 pub use context::{BrokerContext, ContextError, SessionInfo, SessionSummary};
 pub use exchange::{AuthAnswer, AuthStep};
 pub use hooks::Hooks;
+pub use reload::{Reload, Swappable};
 
 use crate::codec::{Packet, Publish, QoS, ReasonCode};
+use crate::config::PluginsSection;
 
 /// A plugin's answer to an authentication or topic-filtering question (aMQTT's True/False/None).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]

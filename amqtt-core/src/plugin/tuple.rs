@@ -3,8 +3,11 @@
 //! A tuple calls each member's hook in order, but only members whose `HOOKS` contain it: the
 //! test is on a constant, so the compiler keeps exactly the calls that do something.
 
-use super::{Action, AuthAnswer, AuthStep, Hooks, Plugin, PluginError, SessionInfo, Verdict};
+use super::{
+    Action, AuthAnswer, AuthStep, Hooks, Plugin, PluginError, Reload, SessionInfo, Verdict,
+};
 use crate::codec::{Packet, Publish, QoS};
+use crate::config::PluginsSection;
 
 impl Plugin for () {
     const HOOKS: Hooks = Hooks::NONE;

@@ -94,6 +94,7 @@ mod tls;
 mod ws;
 
 use std::io;
+use std::sync::{PoisonError, RwLock};
 
 use bytes::Bytes;
 use tokio::net::TcpStream;
@@ -133,7 +134,8 @@ pub(crate) struct Accepted {
 
 /// What a listener does to a fresh TCP connection before MQTT starts.
 pub(crate) struct Acceptor {
-    tls: Option<TlsAcceptor>,
+    /// The TLS setup new handshakes use; a reload replaces it (connections up keep theirs).
+    tls: Option<RwLock<TlsAcceptor>>,
     /// `Some(max_packet_size)` for a WebSocket listener.
     websocket: Option<usize>,
 }
@@ -145,12 +147,33 @@ impl Acceptor {
         max_packet_size: usize,
     ) -> Result<Acceptor, TlsSetupError> {
         let tls = if listener.ssl {
-            Some(TlsAcceptor::from(tls::server_config(listener)?))
+            Some(RwLock::new(TlsAcceptor::from(tls::server_config(
+                listener,
+            )?)))
         } else {
             None
         };
         let websocket = (listener.kind == ListenerType::Ws).then_some(max_packet_size);
         Ok(Acceptor { tls, websocket })
+    }
+
+    /// The TLS setup that `listener`'s certificate, key and CA files give now, read and
+    /// checked for a reload; `None` for a listener without TLS. Changes nothing.
+    pub(crate) fn stage_tls(
+        &self,
+        listener: &ListenerConfig,
+    ) -> Result<Option<TlsAcceptor>, TlsSetupError> {
+        match &self.tls {
+            Some(_) => Ok(Some(TlsAcceptor::from(tls::server_config(listener)?))),
+            None => Ok(None),
+        }
+    }
+
+    /// Puts a TLS setup from [`Acceptor::stage_tls`] in force: the next handshakes use it.
+    pub(crate) fn set_tls(&self, staged: TlsAcceptor) {
+        if let Some(tls) = &self.tls {
+            *tls.write().unwrap_or_else(PoisonError::into_inner) = staged;
+        }
     }
 
     /// The transport's name, for log lines.
@@ -166,7 +189,12 @@ impl Acceptor {
     /// Runs the TLS and WebSocket handshakes that the listener asks for. Not bounded in time:
     /// the caller bounds it.
     pub(crate) async fn accept(&self, tcp: TcpStream) -> io::Result<Accepted> {
-        let Some(tls) = &self.tls else {
+        // A clone of the current setup (an `Arc`): a reload during the handshake does not touch it.
+        let tls = self
+            .tls
+            .as_ref()
+            .map(|tls| tls.read().unwrap_or_else(PoisonError::into_inner).clone());
+        let Some(tls) = tls else {
             let stream = match self.websocket {
                 None => ServerStream::Tcp(tcp),
                 Some(max) => ServerStream::Ws(Box::new(

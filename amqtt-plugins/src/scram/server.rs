@@ -1,11 +1,13 @@
 //! [`ScramAuth`]: the broker side of SCRAM-SHA-256, plugin `auth_scram`.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use amqtt_core::codec::ReasonCode;
+use amqtt_core::config::PluginsSection;
 use amqtt_core::plugin::{
-    AuthAnswer, AuthStep, BrokerContext, Plugin, PluginError, SessionInfo, plugin,
+    AuthAnswer, AuthStep, BrokerContext, Plugin, PluginError, Reload, SessionInfo, Swappable,
+    plugin,
 };
 use bytes::Bytes;
 use serde::Deserialize;
@@ -13,6 +15,22 @@ use serde::Deserialize;
 use super::messages::{self, ClientFinal, ClientFirst, ServerFirst};
 use super::{DEFAULT_ITERATIONS, METHOD, ScramCredential, hmac_of, nonce, random};
 use crate::file_auth::{StoredHash, read_password_file};
+
+/// User name to SCRAM credential.
+type ScramUsers = HashMap<String, ScramCredential>;
+
+/// The SCRAM users of the password file at `path`.
+fn read_scram_users(path: &Path) -> Result<ScramUsers, PluginError> {
+    let users: ScramUsers = read_password_file(path)?
+        .into_iter()
+        .filter_map(|(user, hash)| match hash {
+            StoredHash::Scram(credential) => Some((user, credential)),
+            _ => None,
+        })
+        .collect();
+    tracing::info!(users = users.len(), file = %path.display(), "SCRAM credentials loaded");
+    Ok(users)
+}
 
 /// The session attribute ([`SessionInfo::attributes`]) that holds the SCRAM user name (a
 /// `String`) of a client this plugin admitted, for topic plugins and re-authentication.
@@ -29,7 +47,7 @@ pub struct ScramAuthConfig {
 }
 
 /// Authenticates MQTT 5.0 clients by the enhanced authentication method `SCRAM-SHA-256`
-/// against the SCRAM verifiers of a password file (read at start).
+/// against the SCRAM verifiers of a password file (read at start and on a hot reload).
 ///
 /// A client whose CONNECT also carries a user name must use that name in SCRAM. An unknown
 /// user gets a salt derived from a per-broker secret and the default iteration count, as a
@@ -38,7 +56,8 @@ pub struct ScramAuthConfig {
 /// name or password (0x87 for a malformed message). The plugin abstains for other methods and
 /// has no `authenticate` hook: clients that send no method are left to the other plugins.
 pub struct ScramAuth {
-    users: HashMap<String, ScramCredential>,
+    /// The path of the password file and its SCRAM users.
+    users: Swappable<(PathBuf, ScramUsers)>,
     /// Keys the stand-in credentials of unknown users.
     secret: [u8; 32],
 }
@@ -51,18 +70,18 @@ impl Plugin for ScramAuth {
                 "no `password_file` configured: give the path of the password file",
             ));
         };
-        let users: HashMap<_, _> = read_password_file(&path)?
-            .into_iter()
-            .filter_map(|(user, hash)| match hash {
-                StoredHash::Scram(credential) => Some((user, credential)),
-                _ => None,
-            })
-            .collect();
-        tracing::info!(users = users.len(), file = %path.display(), "SCRAM credentials loaded");
+        let users = read_scram_users(&path)?;
         Ok(ScramAuth {
-            users,
+            users: Swappable::new((path, users)),
             secret: random(),
         })
+    }
+
+    async fn reload(&self, plugins: &PluginsSection) -> Result<Reload<'_>, PluginError> {
+        let configured = plugins.config_of::<Self>()?.and_then(|c| c.password_file);
+        let path = configured.unwrap_or_else(|| self.users.current().0.clone());
+        let users = read_scram_users(&path).map_err(|e| e.for_plugin("auth_scram"))?;
+        Ok(self.users.stage((path, users)))
     }
 
     async fn authenticate_exchange(
@@ -157,7 +176,7 @@ impl ScramAuth {
         let credential = self.credential(&first.username);
         let auth_message = messages::auth_message(first.bare, server_first, last.without_proof);
         if !messages::proof_matches(&credential.stored_key, &auth_message, &last.proof)
-            || !self.users.contains_key(&first.username)
+            || !self.users.current().1.contains_key(&first.username)
         {
             return Err(Failure::Credentials("wrong proof"));
         }
@@ -199,7 +218,7 @@ impl ScramAuth {
 
     /// The user's credential, or a stand-in derived from the secret for an unknown user.
     fn credential(&self, username: &str) -> ScramCredential {
-        if let Some(credential) = self.users.get(username) {
+        if let Some(credential) = self.users.current().1.get(username) {
             return credential.clone();
         }
         let salt = hmac_of(&self.secret, &[b"salt", username.as_bytes()]);
@@ -216,7 +235,7 @@ impl ScramAuth {
 impl std::fmt::Debug for ScramAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScramAuth")
-            .field("users", &self.users.len())
+            .field("users", &self.users.current().1.len())
             .finish_non_exhaustive()
     }
 }

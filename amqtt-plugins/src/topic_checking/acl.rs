@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::fmt;
 
+use amqtt_core::config::PluginsSection;
 use amqtt_core::plugin::{
-    Action, BrokerContext, Plugin, PluginError, SessionInfo, Verdict, plugin,
+    Action, BrokerContext, Plugin, PluginError, Reload, SessionInfo, Swappable, Verdict, plugin,
 };
 use amqtt_core::topic::{filter_matches, valid_topic_filter};
 use serde::de::{MapAccess, SeqAccess, Visitor};
@@ -73,8 +74,15 @@ pub struct TopicAclConfig {
 ///     receive_acl:
 ///       anonymous: ["public/news"]
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct TopicAcl {
+    /// The lists in force; a hot reload replaces them with the new configuration's.
+    lists: Swappable<AccessLists>,
+}
+
+/// The compiled list of each action; `None` where the action is not checked.
+#[derive(Debug)]
+struct AccessLists {
     subscribe: Option<AccessList>,
     publish: Option<AccessList>,
     receive: Option<AccessList>,
@@ -94,6 +102,12 @@ impl Plugin for TopicAcl {
     async fn topic_filtering(&self, session: &SessionInfo, topic: &str, action: Action) -> Verdict {
         self.verdict(session.username.as_deref(), topic, action)
     }
+
+    async fn reload(&self, plugins: &PluginsSection) -> Result<Reload<'_>, PluginError> {
+        let config = plugins.config_of::<Self>()?.unwrap_or_default();
+        let lists = AccessLists::from_config(config).map_err(|e| e.for_plugin("topic_acl"))?;
+        Ok(self.lists.stage(lists))
+    }
 }
 
 impl TopicAcl {
@@ -101,6 +115,22 @@ impl TopicAcl {
     /// that is not a valid MQTT topic filter, is an error. `acl` alone is read as
     /// `subscribe_acl`, with a deprecation warning.
     pub fn from_config(config: TopicAclConfig) -> Result<TopicAcl, PluginError> {
+        let lists = AccessLists::from_config(config)?;
+        Ok(TopicAcl {
+            lists: Swappable::new(lists),
+        })
+    }
+
+    /// The answer for a client with `username` (none: `anonymous`) doing `action` on `topic`.
+    fn verdict(&self, username: Option<&str>, topic: &str, action: Action) -> Verdict {
+        self.lists
+            .with(|lists| lists.verdict(username, topic, action))
+    }
+}
+
+impl AccessLists {
+    /// See [`TopicAcl::from_config`].
+    fn from_config(config: TopicAclConfig) -> Result<AccessLists, PluginError> {
         let TopicAclConfig {
             acl,
             subscribe_acl,
@@ -122,7 +152,7 @@ impl TopicAcl {
             }
             (None, subscribe) => AccessList::compile("subscribe_acl", subscribe)?,
         };
-        Ok(TopicAcl {
+        Ok(AccessLists {
             subscribe,
             publish: AccessList::compile("publish_acl", publish_acl)?,
             receive: AccessList::compile("receive_acl", receive_acl)?,
