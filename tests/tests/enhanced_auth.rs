@@ -252,6 +252,13 @@ async fn our_client_logs_in_and_reauthenticates_by_scram() {
 async fn wrong_password_or_unknown_user_is_refused_without_a_session() {
     let dir = TempDir::new().expect("temp dir");
     let broker = broker(&dir, "").await;
+    // A wrong proof fails the plugin's final check: CONNACK with its reason, then the close.
+    let wrong = ScramClient::new("alice", "looking-glass");
+    let (mut client, ack, _) = scram_connect(&broker, "scram-wrong", &wrong).await;
+    assert_eq!(ack.code, ReasonCode::BadUserNameOrPassword);
+    let reason = ack.properties.and_then(|p| p.reason_string);
+    assert_eq!(reason.as_deref(), Some("SCRAM authentication failed"));
+    client.expect_closed().await;
     let url = format!("mqtt://{}", broker.addr);
     for (user, password) in [("alice", "looking-glass"), ("mallory", "wonderland")] {
         let options = ClientOptions::new()
