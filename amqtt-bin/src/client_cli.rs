@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use amqtt_core::client::{ClientConfig, ClientError, ClientOptions};
 use amqtt_core::codec::{ConnectReturnCode, ProtocolVersion, QoS};
+use amqtt_core::transport::client::BrokerUrl;
 use amqtt_plugins::ScramClient;
 use clap::Args;
 
@@ -48,11 +49,11 @@ pub struct ConnectArgs {
         requires = "username"
     )]
     pub password: Option<String>,
-    /// Log in by this MQTT 5.0 enhanced authentication method with `-u` and `-P` instead of
-    /// sending them in the CONNECT: SCRAM-SHA-256 (the broker's `auth_scram`) proves the password
-    /// without sending it, and checks the broker's proof. Needs `-V mqttv5`.
-    #[arg(long = "auth-method", value_name = "METHOD", value_parser = [SCRAM_SHA_256],
-          requires_all = ["username", "password"])]
+    /// Log in by this MQTT 5.0 enhanced authentication method with the URL's `user:password@`
+    /// (or `-u` and `-P`) instead of sending them in the CONNECT: SCRAM-SHA-256 (the broker's
+    /// `auth_scram`) proves the password without sending it, and checks the broker's proof.
+    /// Needs `-V mqttv5`.
+    #[arg(long = "auth-method", value_name = "METHOD", value_parser = [SCRAM_SHA_256])]
     pub auth_method: Option<String>,
     /// PEM file of trusted CA certificates.
     #[arg(long, value_name = "FILE")]
@@ -133,7 +134,7 @@ impl ConnectArgs {
             }
             None => (None, ClientOptions::new()),
         };
-        let url = self
+        let mut url = self
             .url
             .clone()
             .or(file_url)
@@ -171,23 +172,46 @@ impl ConnectArgs {
         if let Some(version) = self.protocol_version {
             options.protocol = version;
         }
-        if let (Some(username), Some(password)) = (&self.username, &self.password) {
-            options = match &self.auth_method {
-                Some(method) if !options.protocol.is_v5() => {
-                    return Err(format!(
-                        "--auth-method {method} needs MQTT 5.0 (-V mqttv5), not MQTT {}",
-                        options.protocol
-                    ));
-                }
-                Some(_) => options.authenticator(ScramClient::new(username, password)),
-                None => options.credentials(username, password),
-            };
+        if let Some(method) = &self.auth_method {
+            options = self.log_in_by_method(method, options, &url)?;
+            // The method proves the password: the CONNECT carries none.
+            url = without_userinfo(&url);
+        } else if let (Some(username), Some(password)) = (&self.username, &self.password) {
+            options = options.credentials(username, password);
         } else if let Some(username) = &self.username {
             options.username = Some(username.clone());
         }
         let properties = PacketProperties::parse(&self.properties, options.protocol)?;
         options.connect_properties = properties.connect.clone();
         Ok((url, options, properties))
+    }
+
+    /// `options` logging in by `--auth-method` `method` with the user name and password of
+    /// `url`, else of `-u` and `-P` (the URL's take precedence, as for a CONNECT's).
+    fn log_in_by_method(
+        &self,
+        method: &str,
+        options: ClientOptions,
+        url: &str,
+    ) -> Result<ClientOptions, String> {
+        if !options.protocol.is_v5() {
+            return Err(format!(
+                "--auth-method {method} needs MQTT 5.0 (-V mqttv5), not MQTT {}",
+                options.protocol
+            ));
+        }
+        // A URL that does not parse fails the connection later, with its own message.
+        let (url_user, url_password) =
+            BrokerUrl::parse(url).map_or((None, None), |url| (url.username, url.password));
+        let username = url_user.or_else(|| self.username.clone());
+        let password = url_password.or_else(|| self.password.clone());
+        let (Some(username), Some(password)) = (username, password) else {
+            return Err(format!(
+                "--auth-method {method} needs a user name and password: the URL's \
+                 user:password@, or -u and -P"
+            ));
+        };
+        Ok(options.authenticator(ScramClient::new(username, password)))
     }
 }
 
@@ -222,18 +246,31 @@ fn generated_client_id(tool: &str) -> String {
     format!("{tool}/{}-{host}", std::process::id())
 }
 
+/// `url` split around its user information: `scheme://`, the user information, and what
+/// follows its `@` (`host[:port][/path...]`); `None` when it has none.
+fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (userinfo, _) = rest[..authority_end].rsplit_once('@')?;
+    let start = &url[..scheme.len() + "://".len()];
+    Some((start, userinfo, &rest[userinfo.len() + 1..]))
+}
+
 /// `url` with the password of its user information replaced by `****`.
 pub fn mask_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, path) = rest.split_at(authority_end);
-    let Some((userinfo, host)) = authority.rsplit_once('@') else {
-        return url.to_owned();
-    };
-    match userinfo.split_once(':') {
-        Some((user, _)) => format!("{scheme}://{user}:****@{host}{path}"),
+    match split_userinfo(url) {
+        Some((start, userinfo, rest)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{start}{user}:****@{rest}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+/// `url` without its user information (`user:password@`).
+fn without_userinfo(url: &str) -> String {
+    match split_userinfo(url) {
+        Some((start, _, rest)) => format!("{start}{rest}"),
         None => url.to_owned(),
     }
 }
@@ -272,13 +309,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn passwords_are_masked() {
-        assert_eq!(
-            mask_password("mqtt://u:secret@h:1883/x"),
-            "mqtt://u:****@h:1883/x"
-        );
-        assert_eq!(mask_password("mqtt://u@h"), "mqtt://u@h");
-        assert_eq!(mask_password("mqtt://h:1883"), "mqtt://h:1883");
+    fn passwords_are_masked_and_userinfo_removed() {
+        for (url, masked, without) in [
+            (
+                "mqtt://u:secret@h:1883/x",
+                "mqtt://u:****@h:1883/x",
+                "mqtt://h:1883/x",
+            ),
+            ("mqtt://u:p@ss@h/x@y", "mqtt://u:****@h/x@y", "mqtt://h/x@y"),
+            ("ws://u@h/", "ws://u@h/", "ws://h/"),
+            ("mqtt://h:1883", "mqtt://h:1883", "mqtt://h:1883"),
+        ] {
+            assert_eq!(mask_password(url), masked);
+            assert_eq!(without_userinfo(url), without);
+        }
     }
 
     #[test]

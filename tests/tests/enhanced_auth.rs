@@ -6,6 +6,7 @@
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Stdio;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use amqtt_core::client::{Authenticator, ClientError, ClientOptions, MqttClient};
@@ -33,7 +34,26 @@ impl Plugin for DenyPasswords {
     }
 }
 
-type Plugins = (Option<ScramAuth>, Option<FileAuth>, Option<DenyPasswords>);
+/// Writes down whether each CONNECT carried a password: proves a SCRAM login sends none.
+#[derive(Default)]
+struct ConnectPasswords(Mutex<Vec<bool>>);
+
+#[plugin(name = "connect_passwords")]
+impl Plugin for ConnectPasswords {
+    fn on_mqtt_packet_received(&self, packet: &Packet, _session: Option<&SessionInfo>) {
+        if let Packet::Connect(connect) = packet {
+            let mut seen = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+            seen.push(connect.password.is_some());
+        }
+    }
+}
+
+type Plugins = (
+    Option<ScramAuth>,
+    Option<FileAuth>,
+    Option<DenyPasswords>,
+    Option<ConnectPasswords>,
+);
 
 /// A password file with `alice` (password `wonderland`) and `bob` (`builder`) as SCRAM
 /// verifiers, written once.
@@ -232,6 +252,13 @@ async fn our_client_logs_in_and_reauthenticates_by_scram() {
 async fn wrong_password_or_unknown_user_is_refused_without_a_session() {
     let dir = TempDir::new().expect("temp dir");
     let broker = broker(&dir, "").await;
+    // A wrong proof fails the plugin's final check: CONNACK with its reason, then the close.
+    let wrong = ScramClient::new("alice", "looking-glass");
+    let (mut client, ack, _) = scram_connect(&broker, "scram-wrong", &wrong).await;
+    assert_eq!(ack.code, ReasonCode::BadUserNameOrPassword);
+    let reason = ack.properties.and_then(|p| p.reason_string);
+    assert_eq!(reason.as_deref(), Some("SCRAM authentication failed"));
+    client.expect_closed().await;
     let url = format!("mqtt://{}", broker.addr);
     for (user, password) in [("alice", "looking-glass"), ("mallory", "wonderland")] {
         let options = ClientOptions::new()
@@ -549,4 +576,47 @@ async fn amqtt_pub_and_amqtt_sub_log_in_by_scram_with_auth_method() {
         assert_eq!(ok, admitted, "{login:?}: {stderr}");
     }
     passwords.stop().await;
+}
+
+#[tokio::test]
+async fn auth_method_logs_in_with_the_urls_user_and_password_and_sends_no_password() {
+    let dir = TempDir::new().expect("temp dir");
+    // `deny_passwords` refuses every user name and password login: only SCRAM gets in.
+    let broker = broker(&dir, "  deny_passwords:\n  connect_passwords:\n").await;
+    let at = |login: &str| format!("mqtt://{login}{}", broker.addr);
+    let scram = [
+        "-V",
+        "mqttv5",
+        "--auth-method",
+        METHOD,
+        "-t",
+        "scram/url",
+        "-m",
+        "x",
+    ];
+    let (ok, _, stderr) = cli("amqtt_pub", &at("alice:wonderland@"), &scram).await;
+    assert!(ok, "SCRAM with the URL's login: {stderr}");
+    // The URL's user name and password take precedence over -u and -P, as in a CONNECT.
+    let flags = [&scram[..], &["-u", "alice", "-P", "wonderland"]].concat();
+    let (ok, _, stderr) = cli("amqtt_pub", &at("alice:looking-glass@"), &flags).await;
+    assert!(
+        !ok && stderr.contains("bad user name or password"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = cli("amqtt_pub", &at(""), &scram).await;
+    assert!(!ok, "SCRAM without a login ran");
+    assert_eq!(
+        stderr.trim_end(),
+        "amqtt_pub: --auth-method SCRAM-SHA-256 needs a user name and password: the URL's \
+         user:password@, or -u and -P"
+    );
+    let plugins = broker.handle.plugins();
+    let recorder = plugins.3.as_ref().expect("connect_passwords");
+    let seen = recorder
+        .0
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    assert_eq!(seen, [false, false], "a SCRAM CONNECT carried the password");
+    broker.stop().await;
 }

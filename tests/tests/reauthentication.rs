@@ -1,7 +1,8 @@
 //! End-to-end tests of what a successful or failed MQTT 5.0 re-authentication (AUTH 0x19, spec
 //! 4.12.1) leaves behind, with a one-step token method (the SCRAM exchange itself is tested in
 //! `enhanced_auth.rs`): our client closes the connection to a broker whose final data it
-//! rejects, and the plugins see the client as its last re-authentication describes it.
+//! rejects or whose challenge it cannot answer, and the plugins see the client as its last
+//! re-authentication describes it.
 
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -16,14 +17,18 @@ const METHOD: &str = "X-TOKEN";
 /// The token the broker answers with a proof that is not the client's.
 const FORGED: &str = "token-forged";
 
+/// The token the broker answers with a challenge (AUTH 0x18), which the one-step client
+/// cannot answer.
+const CHALLENGED: &str = "token-challenged";
+
 /// The attribute `token_auth` sets on the client it admits: the token admitted.
 const ADMITTED: &str = "token.admitted";
 
 /// `X-TOKEN`, a one-step method: the client's data is a token, which the broker admits at once
-/// with `proof:<token>` as its final data (for [`FORGED`], a proof of another token), noting
-/// the token in the client's attributes. Writes down what the plugins see of the client at every
-/// publish and receive check and every PUBLISH sent to it, and the reason of every DISCONNECT a
-/// client sends.
+/// with `proof:<token>` as its final data (for [`FORGED`], a proof of another token; for
+/// [`CHALLENGED`], it asks a second step instead), noting the token in the client's attributes.
+/// Writes down what the plugins see of the client at every publish and receive check and every
+/// PUBLISH sent to it, and the reason of every DISCONNECT a client sends.
 #[derive(Default)]
 struct TokenAuth {
     events: Mutex<Vec<String>>,
@@ -63,6 +68,9 @@ impl Plugin for TokenAuth {
             return AuthAnswer::Abstain;
         }
         let token = text(data);
+        if token == CHALLENGED {
+            return AuthAnswer::Continue(Bytes::from_static(b"second step"));
+        }
         let proven = if token == FORGED {
             "token-other"
         } else {
@@ -156,13 +164,15 @@ async fn wait_for(broker: &TestBroker<TokenAuth>, event: &str) {
     wait_until(event, written).await;
 }
 
-#[tokio::test]
-async fn a_broker_whose_final_reauthentication_data_fails_the_check_is_disconnected() {
-    let (broker, client, token) = logged_in("token-1").await;
-    *token.lock().unwrap_or_else(PoisonError::into_inner) = FORGED.to_owned();
+/// Re-authenticates a client logged in with `token-1` with `token`, which must fail our
+/// client's authenticator with an error that says `why`; then checks that the client
+/// disconnected the broker and closed the connection for good.
+async fn reauthentication_fails_and_disconnects(token: &str, why: &str) {
+    let (broker, client, held) = logged_in("token-1").await;
+    *held.lock().unwrap_or_else(PoisonError::into_inner) = token.to_owned();
     match client.reauthenticate().await {
-        Err(ClientError::ServerAuthenticationFailed(why)) => {
-            assert!(why.contains("proof:token-other"), "{why}");
+        Err(ClientError::ServerAuthenticationFailed(error)) => {
+            assert!(error.contains(why), "{error}");
         }
         other => panic!("expected ServerAuthenticationFailed, got {other:?}"),
     }
@@ -174,6 +184,17 @@ async fn a_broker_whose_final_reauthentication_data_fails_the_check_is_disconnec
     assert!(matches!(publish.await, Err(ClientError::ConnectionClosed)));
     wait_until("the session ends", || broker.handle.session_count() == 0).await;
     broker.stop().await;
+}
+
+#[tokio::test]
+async fn a_broker_whose_final_reauthentication_data_fails_the_check_is_disconnected() {
+    reauthentication_fails_and_disconnects(FORGED, "proof:token-other").await;
+}
+
+#[tokio::test]
+async fn a_reauthentication_challenge_the_authenticator_cannot_answer_disconnects() {
+    // The broker's AUTH 0x18 is step 2 of an exchange the one-step client cannot go on with.
+    reauthentication_fails_and_disconnects(CHALLENGED, "X-TOKEN has one step").await;
 }
 
 #[tokio::test]

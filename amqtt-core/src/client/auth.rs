@@ -23,7 +23,7 @@ pub trait Authenticator: Send + Sync + 'static {
     fn start(&self) -> Option<Bytes>;
 
     /// The answer to the broker's AUTH 0x18 (Continue authentication) carrying `challenge`;
-    /// an error ends the connection attempt.
+    /// an error ends the connection attempt or, during a re-authentication, the connection.
     fn respond(&self, history: &[Bytes], challenge: Option<&[u8]>)
     -> Result<Option<Bytes>, String>;
 

@@ -79,14 +79,15 @@ pub enum ClientError {
     /// The broker sent something that is not the expected MQTT packet.
     #[error("protocol error: {0}")]
     Protocol(String),
-    /// The enhanced authentication ([`Authenticator`]) could not answer the broker, or found
-    /// its final word wrong at CONNECT.
+    /// At CONNECT, the enhanced authentication ([`Authenticator`]) could not answer the broker
+    /// or found its final word wrong; or a re-authentication could not start (no authenticator,
+    /// or one already in progress).
     #[error("enhanced authentication failed: {0}")]
     Authentication(String),
-    /// After a re-authentication, the broker's final Authentication Data failed the
-    /// [`Authenticator`]'s check (e.g. a wrong SCRAM server signature): the broker did not prove
-    /// itself, so the client sent DISCONNECT 0x80 and closed the connection for good (no
-    /// reconnect).
+    /// During a re-authentication, the [`Authenticator`] could not answer the broker's
+    /// challenge, or the broker's final Authentication Data failed its check (e.g. a wrong SCRAM
+    /// server signature): the broker did not prove itself, so the client sent DISCONNECT 0x80
+    /// and closed the connection for good (no reconnect).
     #[error("the broker failed the re-authentication's check of the server: {0}")]
     ServerAuthenticationFailed(String),
     /// No CONNACK arrived within the connect timeout.
@@ -310,8 +311,8 @@ impl MqttClient {
     /// Re-authenticates by the [`ClientOptions::authenticator`] method (MQTT 5.0 AUTH 0x19,
     /// spec 4.12.1) while the connection keeps working; returns once the broker answered
     /// AUTH 0x00 and the authenticator accepted its final data. A broker that refuses sends
-    /// DISCONNECT and closes the connection ([`ClientError::ConnectionClosed`]); final data the
-    /// authenticator rejects closes it from this side
+    /// DISCONNECT and closes the connection ([`ClientError::ConnectionClosed`]); a challenge the
+    /// authenticator cannot answer, or final data it rejects, closes it from this side
     /// ([`ClientError::ServerAuthenticationFailed`]).
     pub async fn reauthenticate(&self) -> Result<(), ClientError> {
         let (done, rx) = oneshot::channel();

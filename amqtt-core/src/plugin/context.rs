@@ -134,7 +134,10 @@ impl std::fmt::Debug for BrokerContext {
 }
 
 /// Why a context operation was refused.
+///
+/// Non-exhaustive: later versions may add errors, so a `match` needs a `_` arm.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ContextError {
     /// The topic name is empty or contains a wildcard or U+0000.
     #[error("invalid topic name `{0}`")]

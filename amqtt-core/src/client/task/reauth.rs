@@ -1,8 +1,9 @@
 //! Re-authentication (MQTT 5.0, spec 4.12.1) of a connected client: AUTH 0x19 with the
 //! authenticator's first data, its answers to the broker's AUTH 0x18, and the broker's AUTH 0x00.
 //! The connection keeps working meanwhile; a broker that refuses sends DISCONNECT and closes. A
-//! broker whose final data fails the authenticator's check (it did not prove itself) is sent
-//! DISCONNECT and the connection is closed for good [MQTT-4.12.1-2].
+//! broker whose challenge the authenticator cannot answer, or whose final data fails its check
+//! (it did not prove itself), is sent DISCONNECT and the connection is closed for good
+//! [MQTT-4.12.1-2]: an exchange left half done would leave the broker waiting for an answer.
 
 use super::{Connection, Done};
 use crate::client::{ClientError, auth};
@@ -36,7 +37,8 @@ impl<P: Plugin> Connection<P> {
     }
 
     /// Handles the broker's AUTH: answers a challenge, or ends the re-authentication on
-    /// success (checking the broker's final data).
+    /// success (checking the broker's final data). A challenge the authenticator cannot answer
+    /// ends it as a failed check does.
     pub(super) fn reauthentication_step(&mut self, body: &ReasonBody) {
         let (Some(authenticator), Some((mut history, done))) = (
             self.settings.authenticator.clone(),
@@ -46,26 +48,29 @@ impl<P: Plugin> Connection<P> {
             return;
         };
         let authenticator = &*authenticator.0;
-        if body.reason == ReasonCode::Success {
+        let failed = if body.reason == ReasonCode::Success {
             let properties = body.properties.as_deref();
             let data = properties.and_then(|p| p.authentication_data.as_deref());
-            let checked = authenticator.finish(&history, data);
-            if let Err(error) = &checked {
-                tracing::debug!("client: the broker's final authentication data is wrong: {error}");
-                self.close_unproven();
+            match authenticator.finish(&history, data) {
+                Ok(()) => {
+                    let _ = done.send(Ok(()));
+                    return;
+                }
+                Err(error) => error,
             }
-            let _ = done.send(checked.map_err(ClientError::ServerAuthenticationFailed));
-            return;
-        }
-        match auth::answer(authenticator, &mut history, body) {
-            Ok(answer) => {
-                self.send(answer);
-                self.reauthentication = Some((history, done));
+        } else {
+            match auth::answer(authenticator, &mut history, body) {
+                Ok(answer) => {
+                    self.send(answer);
+                    self.reauthentication = Some((history, done));
+                    return;
+                }
+                Err(error) => error,
             }
-            Err(error) => {
-                let _ = done.send(Err(ClientError::Authentication(error)));
-            }
-        }
+        };
+        tracing::debug!("client: re-authentication failed the authenticator: {failed}");
+        self.close_unproven();
+        let _ = done.send(Err(ClientError::ServerAuthenticationFailed(failed)));
     }
 
     /// Ends the connection with a broker that failed the authenticator's check: DISCONNECT 0x80
