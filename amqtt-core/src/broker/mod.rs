@@ -3,6 +3,7 @@
 //! [`Broker`] is generic over its plugins (`P: Plugin`), so every plugin call is monomorphized.
 //! See `ARCHITECTURE.md` for the path of a PUBLISH and which lock protects what.
 
+mod check;
 mod connection;
 mod disconnect;
 mod enhanced_auth;
@@ -51,7 +52,7 @@ pub(crate) use routing::Routed;
 pub(crate) use shared::Core;
 pub use stats::{Counter, Gauge, Stats};
 
-use crate::config::{BrokerConfig, ListenerConfig};
+use crate::config::{BrokerConfig, ListenerConfig, ListenerType};
 use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
 use crate::store::{Store, StoreError};
 use crate::transport::{Acceptor, TlsSetupError};
@@ -211,9 +212,39 @@ impl<P: Plugin> BrokerHandle<P> {
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
+        self.serve_as(EXTERNAL_LISTENER.into(), stream, peer)
+    }
+
+    /// Serves `stream` as [`BrokerHandle::serve_stream`] does, as a connection of the
+    /// configuration's `type: external` listener named `listener` (the name plugins see);
+    /// `None` when the configuration has no external listener of that name. Its
+    /// `max_connections` does not apply: the application decides what it accepts.
+    pub fn serve_external<S>(
+        &self,
+        listener: &str,
+        stream: S,
+        peer: Option<SocketAddr>,
+    ) -> Option<impl Future<Output = ()> + Send + 'static>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
+        let config = self.shared.core.config.listeners.get(listener)?;
+        (config.kind == ListenerType::External)
+            .then(|| self.serve_as(listener.into(), stream, peer))
+    }
+
+    fn serve_as<S>(
+        &self,
+        listener: Arc<str>,
+        stream: S,
+        peer: Option<SocketAddr>,
+    ) -> impl Future<Output = ()> + Send + 'static + use<P, S>
+    where
+        S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+    {
         let shared = self.shared.clone();
         let token = shared.connection_token();
-        let origin = Origin::new(peer, EXTERNAL_LISTENER.into());
+        let origin = Origin::new(peer, listener);
         async move {
             let Some(token) = token else {
                 tracing::debug!(?peer, "broker is shutting down; external stream dropped");
@@ -233,25 +264,30 @@ impl<P: BuildPlugins, S: Store> Broker<P, S> {
     /// the configuration's `plugins:` section and binds every listener; the broker serves once
     /// [`Broker::run`] is awaited.
     pub async fn bind(config: BrokerConfig) -> Result<Broker<P, S>, BrokerError> {
-        let mut section = config.plugins.clone();
-        store_thread::remove_store_section::<S>(&mut section);
-        Self::bind_with(config, |ctx| {
-            crate::plugin::build_plugin_set(&section, ctx).map_err(|e| match e {
-                // The store's keys are known names too.
-                PluginError::Unknown {
-                    source_name,
-                    name,
-                    known,
-                } if !S::NAMES.is_empty() => PluginError::Unknown {
-                    source_name,
-                    name,
-                    known: format!("{known}, {}", S::NAMES.join(", ")),
-                },
-                other => other,
-            })
-        })
-        .await
+        let section = config.plugins.clone();
+        Self::bind_with(config, |ctx| build_plugins::<P, S>(section, ctx)).await
     }
+}
+
+/// Builds the plugin set `P` from `section`, leaving out the store's keys (which are known
+/// names too: an unknown key's error lists them).
+fn build_plugins<P: BuildPlugins, S: Store>(
+    mut section: crate::config::PluginsSection,
+    ctx: &BrokerContext,
+) -> Result<P, PluginError> {
+    store_thread::remove_store_section::<S>(&mut section);
+    crate::plugin::build_plugin_set(&section, ctx).map_err(|e| match e {
+        PluginError::Unknown {
+            source_name,
+            name,
+            known,
+        } if !S::NAMES.is_empty() => PluginError::Unknown {
+            source_name,
+            name,
+            known: format!("{known}, {}", S::NAMES.join(", ")),
+        },
+        other => other,
+    })
 }
 
 impl<P: Plugin, S: Store> Broker<P, S> {
@@ -277,7 +313,11 @@ impl<P: Plugin, S: Store> Broker<P, S> {
         }
         let mut listeners = Vec::new();
         for listener in core.config.listeners.values() {
-            listeners.push(bind_listener(listener, core.config.max_packet_size).await?);
+            // An external listener binds nothing: its connections come through
+            // `BrokerHandle::serve_stream`.
+            if listener.kind != ListenerType::External {
+                listeners.push(bind_listener(listener, core.config.max_packet_size).await?);
+            }
         }
         let acceptors = listeners
             .iter()
@@ -367,22 +407,32 @@ async fn bind_listener(
     listener: &ListenerConfig,
     max_packet_size: usize,
 ) -> Result<BoundListener, BrokerError> {
-    let acceptor = Acceptor::new(listener, max_packet_size).map_err(|source| BrokerError::Tls {
-        listener: listener.name.clone(),
-        source,
-    })?;
+    let acceptor = acceptor(listener, max_packet_size)?;
     let socket = TcpListener::bind((listener.bind.host.as_str(), listener.bind.port))
         .await
-        .map_err(|source| BrokerError::Bind {
-            listener: listener.name.clone(),
-            addr: listener.bind.to_string(),
-            source,
-        })?;
+        .map_err(|source| bind_error(listener, source))?;
     Ok(BoundListener {
         config: listener.clone(),
         socket,
         acceptor: Arc::new(acceptor),
     })
+}
+
+/// The acceptor of `listener`: its TLS files read and checked.
+fn acceptor(listener: &ListenerConfig, max_packet_size: usize) -> Result<Acceptor, BrokerError> {
+    Acceptor::new(listener, max_packet_size).map_err(|source| BrokerError::Tls {
+        listener: listener.name.clone(),
+        source,
+    })
+}
+
+/// The error of a listener whose address cannot be resolved or bound.
+fn bind_error(listener: &ListenerConfig, source: std::io::Error) -> BrokerError {
+    BrokerError::Bind {
+        listener: listener.name.clone(),
+        addr: listener.bind.to_string(),
+        source,
+    }
 }
 
 /// Takes a slot of a listener's `max_connections` and gives it back when dropped.

@@ -62,7 +62,7 @@ pub struct BrokerConfig {
 /// The `plugins:` section, in file order. Each value is the plugin's own configuration.
 #[derive(Debug, Clone, Default)]
 pub struct PluginsSection {
-    entries: Vec<(String, serde_yaml::Value)>,
+    pub(super) entries: Vec<(String, serde_yaml::Value)>,
     /// The file the section came from, for error messages.
     pub(super) file: Option<PathBuf>,
 }

@@ -17,6 +17,20 @@ pub enum ListenerType {
     Tcp,
     /// MQTT over WebSocket (or secure WebSocket with `ssl: true`).
     Ws,
+    /// Binds nothing: the application accepts the connections itself and hands each stream to
+    /// the broker with `BrokerHandle::serve_stream` (aMQTT's `external` listener).
+    External,
+}
+
+impl ListenerType {
+    /// The port of a `bind` that names none: 1883 for TCP, 8883 for TLS, and 8883 for
+    /// WebSocket with or without TLS (aMQTT's `DEFAULT_PORTS`).
+    pub fn default_port(self, ssl: bool) -> u16 {
+        match (self, ssl) {
+            (ListenerType::Tcp | ListenerType::External, false) => 1883,
+            _ => 8883,
+        }
+    }
 }
 
 /// Where a listener binds: a host (name or address) and a port.
@@ -29,20 +43,36 @@ pub struct Bind {
 }
 
 impl Bind {
-    /// Parses every form aMQTT accepts: `1883`, `:1883`, `host:1883`, `[::]:1883`.
-    pub fn parse(text: &str) -> Option<Bind> {
+    /// Parses every form aMQTT accepts: `1883`, `:1883`, `host:1883`, `[::]:1883`, and without
+    /// a port (`host`, `host:`, `[::1]`, or nothing), which binds `default_port`. No host means
+    /// every interface (`0.0.0.0`).
+    pub fn parse(text: &str, default_port: u16) -> Option<Bind> {
         let text = text.trim();
-        let (host, port) = match text.rsplit_once(':') {
-            None => ("", text),
-            Some((host, port)) => (host, port),
+        let port_of = |port: &str| {
+            if port.is_empty() {
+                Some(default_port)
+            } else {
+                port.parse().ok()
+            }
         };
-        let port = port.parse().ok()?;
-        let host = match host {
-            "" => "0.0.0.0",
-            h if h.starts_with('[') => h.strip_prefix('[')?.strip_suffix(']')?,
-            h if h.contains(':') => return None,
-            h => h,
+        let (host, port) = if let Some(rest) = text.strip_prefix('[') {
+            let (host, after) = rest.split_once(']')?;
+            let port = match after {
+                "" => default_port,
+                after => port_of(after.strip_prefix(':')?)?,
+            };
+            (host, port)
+        } else if let Some((host, port)) = text.rsplit_once(':') {
+            if host.contains(':') {
+                return None;
+            }
+            (host, port_of(port)?)
+        } else if let Ok(port) = text.parse() {
+            ("", port)
+        } else {
+            (text, default_port)
         };
+        let host = if host.is_empty() { "0.0.0.0" } else { host };
         Some(Bind {
             host: host.to_owned(),
             port,
@@ -141,12 +171,14 @@ impl RawListener {
 
     fn resolve(self, name: &str) -> Result<ListenerConfig, ResolveError> {
         let key = |field: &str| format!("listeners.{name}.{field}");
-        let bind_text = self.bind.unwrap_or_else(|| "0.0.0.0:1883".to_owned());
-        let bind = Bind::parse(&bind_text).ok_or_else(|| {
+        let kind = self.kind.unwrap_or_default();
+        let ssl = self.ssl.unwrap_or(false);
+        let bind_text = self.bind.unwrap_or_default();
+        let bind = Bind::parse(&bind_text, kind.default_port(ssl)).ok_or_else(|| {
             (
                 key("bind"),
                 format!(
-                    "expected `port`, `:port`, `host:port` or `[ipv6]:port`, found `{bind_text}`"
+                    "expected `port`, `:port`, `host`, `host:port`, `[ipv6]` or `[ipv6]:port`, found `{bind_text}`"
                 ),
             )
         })?;
@@ -158,10 +190,10 @@ impl RawListener {
         }
         Ok(ListenerConfig {
             name: name.to_owned(),
-            kind: self.kind.unwrap_or_default(),
+            kind,
             bind,
             max_connections: usize::try_from(self.max_connections.unwrap_or(0)).unwrap_or(0),
-            ssl: self.ssl.unwrap_or(false),
+            ssl,
             certfile: self.certfile,
             keyfile: self.keyfile,
             cafile: self.cafile,

@@ -6,6 +6,7 @@
 mod broker;
 mod legacy;
 mod listener;
+mod masked;
 
 use std::path::{Path, PathBuf};
 

@@ -58,13 +58,39 @@ fn require_certificate_inherits_and_takes_both_spellings() {
 
 #[test]
 fn bind_forms() {
-    let parse = |s| Bind::parse(s).map(|b| b.to_string());
+    let parse = |s| Bind::parse(s, 1883).map(|b| b.to_string());
     assert_eq!(parse("1883").as_deref(), Some("0.0.0.0:1883"));
     assert_eq!(parse(":1883").as_deref(), Some("0.0.0.0:1883"));
     assert_eq!(parse("localhost:1884").as_deref(), Some("localhost:1884"));
     assert_eq!(parse("[::]:1883").as_deref(), Some("[::]:1883"));
     assert_eq!(parse("::1883"), None);
     assert_eq!(parse("host:port"), None);
+    // Without a port: the listener's default port (aMQTT's `_split_bindaddr_port`).
+    assert_eq!(parse("127.0.0.1").as_deref(), Some("127.0.0.1:1883"));
+    assert_eq!(parse("localhost:").as_deref(), Some("localhost:1883"));
+    assert_eq!(parse("[::1]").as_deref(), Some("[::1]:1883"));
+    assert_eq!(parse("").as_deref(), Some("0.0.0.0:1883"));
+    assert_eq!(parse("[::1]x"), None);
+}
+
+#[test]
+fn a_bind_without_port_takes_the_default_port_of_its_transport() {
+    let config = BrokerConfig::from_yaml(
+        "listeners:
+  default: {bind: 127.0.0.1}
+  tls: {ssl: true, certfile: c.pem, keyfile: k.pem}
+  ws: {type: ws}
+  wss: {type: ws, ssl: true, certfile: c.pem, keyfile: k.pem}
+  app: {type: external}
+",
+    )
+    .expect("valid");
+    let port = |name: &str| config.listeners[name].bind.port;
+    assert_eq!(port("default"), 1883);
+    assert_eq!(port("tls"), 8883);
+    assert_eq!(port("ws"), 8883);
+    assert_eq!(port("wss"), 8883);
+    assert_eq!(config.listeners["app"].kind, ListenerType::External);
 }
 
 #[test]

@@ -92,3 +92,39 @@ async fn shutdown_waits_for_embedded_streams_and_refuses_new_ones() {
     let mut byte = [0u8; 1];
     assert_eq!(late_client.read(&mut byte).await.expect("EOF"), 0);
 }
+
+/// A `type: external` listener binds nothing, and `serve_external` serves a stream as one of its
+/// connections: plugins see its name. A name that is not an external listener gets `None`.
+#[tokio::test]
+async fn an_external_listener_binds_nothing_and_names_its_streams() {
+    let yaml = "listeners:\n  default:\n    bind: 127.0.0.1:0\n  app:\n    type: external\n    bind: 127.0.0.1:1\nplugins: {}\n";
+    let (broker, addrs) = start(yaml, Recorder::default()).await;
+    assert!(!addrs.contains_key("app"), "bound: {addrs:?}");
+    let handle = &broker.handle;
+    assert!(
+        handle
+            .serve_external("default", tokio::io::duplex(64).1, None)
+            .is_none()
+    );
+    assert!(
+        handle
+            .serve_external("nope", tokio::io::duplex(64).1, None)
+            .is_none()
+    );
+
+    let (client, server) = tokio::io::duplex(4096);
+    let served = handle
+        .serve_external("app", server, None)
+        .expect("`app` is an external listener");
+    let served = tokio::spawn(served);
+    let mut embedded = Mqtt::new(client);
+    embedded.connect("via-app").await;
+    let seen = handle.plugins().seen();
+    let me = seen
+        .iter()
+        .find(|s| s.client_id == "via-app")
+        .expect("authenticated");
+    assert_eq!(me.listener.as_deref(), Some("app"));
+    broker.stop().await;
+    let _ = tokio::time::timeout(Duration::from_secs(5), served).await;
+}

@@ -1,0 +1,203 @@
+//! End-to-end tests of the `amqtt` binary's `--check-config`, port-less and external listeners,
+//! and `--log-format json`: the real binary, its exit code and its output.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+/// Runs `amqtt` with `args` to completion.
+fn amqtt(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_amqtt"))
+        .args(args)
+        .output()
+        .expect("run amqtt")
+}
+
+/// A configuration file in a directory of its own, removed when dropped.
+struct ConfigFile {
+    dir: PathBuf,
+    file: PathBuf,
+}
+
+impl ConfigFile {
+    fn new(test: &str, yaml: &str) -> ConfigFile {
+        let dir = std::env::temp_dir().join(format!("amqtt-check-{}-{test}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        let file = dir.join("amqtt.yaml");
+        std::fs::write(&file, yaml).expect("write config");
+        ConfigFile { dir, file }
+    }
+
+    fn path(&self) -> &str {
+        self.file.to_str().expect("UTF-8 temp path")
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn check_config_of_the_embedded_default_prints_what_would_run_and_exits_0() {
+    let output = amqtt(&["--check-config"]);
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let out = stdout(&output);
+    assert!(out.contains("default: tcp, bind 0.0.0.0:1883"), "{out}");
+    assert!(
+        out.contains("amqtt.plugins.sys.broker.BrokerSysPlugin:"),
+        "{out}"
+    );
+    assert!(out.contains("sys_interval: 20"), "{out}");
+    assert!(
+        out.ends_with("configuration OK: the embedded default configuration\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_config_masks_secrets_and_shows_listener_forms() {
+    let config = ConfigFile::new(
+        "masked",
+        "listeners:
+  default:
+    bind: 127.0.0.1
+  app:
+    type: external
+plugins:
+  auth_jwt:
+    secret_key: hunter2-jwt
+    user_claim: sub
+",
+    );
+    let output = amqtt(&["--check-config", "-c", config.path()]);
+    assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
+    let out = stdout(&output);
+    assert!(!out.contains("hunter2"), "secret shown: {out}");
+    assert!(out.contains("secret_key: '****'"), "{out}");
+    assert!(out.contains("user_claim: sub"), "{out}");
+    // A bind without a port takes the transport's default; an external listener binds nothing.
+    assert!(out.contains("default: tcp, bind 127.0.0.1:1883"), "{out}");
+    assert!(out.contains("app: external, binds nothing"), "{out}");
+    assert!(
+        out.contains(&format!("configuration OK: {}", config.path())),
+        "{out}"
+    );
+}
+
+/// `--check-config` fails exactly as the broker would: same message, exit 1.
+fn assert_fails_as_the_broker(config: &ConfigFile, expected: &[&str]) {
+    let checked = amqtt(&["--check-config", "-c", config.path()]);
+    assert_eq!(
+        checked.status.code(),
+        Some(1),
+        "stdout: {}",
+        stdout(&checked)
+    );
+    let message = stderr(&checked);
+    for part in expected {
+        assert!(message.contains(part), "`{part}` missing from: {message}");
+    }
+    let served = amqtt(&["-c", config.path()]);
+    assert_eq!(served.status.code(), Some(1));
+    assert_eq!(stderr(&served), message);
+}
+
+#[test]
+fn check_config_names_a_missing_certificate_file_and_exits_1() {
+    let config = ConfigFile::new(
+        "cert",
+        "listeners:
+  default:
+    bind: 127.0.0.1:0
+  tls:
+    bind: 127.0.0.1:0
+    ssl: true
+    certfile: missing-cert.pem
+    keyfile: missing-key.pem
+plugins:
+  auth_anonymous:
+",
+    );
+    assert_fails_as_the_broker(&config, &["listener `tls`", "missing-cert.pem"]);
+}
+
+#[test]
+fn check_config_refuses_a_bad_address_and_an_unknown_plugin() {
+    let config = ConfigFile::new(
+        "addr",
+        "listeners:\n  default:\n    bind: 127.0.0.1:99999\n",
+    );
+    assert_fails_as_the_broker(
+        &config,
+        &["listeners.default.bind", "127.0.0.1:99999", "expected"],
+    );
+    // Resolved, not bound: a name without addresses fails as `bind` would.
+    let config = ConfigFile::new(
+        "host",
+        "listeners:\n  default:\n    bind: no-such-host.invalid\nplugins:\n  auth_anonymous:\n",
+    );
+    assert_fails_as_the_broker(
+        &config,
+        &["listener `default`", "no-such-host.invalid:1883"],
+    );
+    let config = ConfigFile::new(
+        "plugin",
+        "listeners:\n  default:\n    bind: 127.0.0.1:0\nplugins:\n  auth_anonymus:\n",
+    );
+    assert_fails_as_the_broker(&config, &["auth_anonymus", "auth_anonymous"]);
+}
+
+#[test]
+fn log_format_json_writes_one_json_object_per_line() {
+    let config = ConfigFile::new(
+        "json",
+        "listeners:\n  default:\n    bind: 127.0.0.1:0\nplugins:\n  auth_anonymous:\n",
+    );
+    let mut child = Command::new(env!("CARGO_BIN_EXE_amqtt"))
+        .args(["--log-format", "json", "-c", config.path()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn amqtt");
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (lines, received) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut seen = Vec::new();
+    let listening = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Ok(line) = received.recv_timeout(left) else {
+            break None;
+        };
+        let value: serde_json::Value =
+            serde_json::from_str(&line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        let message = value["fields"]["message"].as_str().map(str::to_owned);
+        seen.push(line);
+        if message.as_deref() == Some("listening") {
+            break Some(value);
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    let listening = listening.unwrap_or_else(|| panic!("no `listening` line in {seen:?}"));
+    assert_eq!(listening["level"], "INFO");
+    assert_eq!(listening["fields"]["listener"], "default");
+}
