@@ -47,7 +47,7 @@ use tokio::sync::mpsc;
 pub use restore::RestoreCounts;
 pub(crate) use routing::Routed;
 pub(crate) use shared::Core;
-pub use stats::{Counter, Gauge, Stats};
+pub use stats::{Counter, Gauge, QosCounters, Stats};
 
 use crate::config::{BrokerConfig, ListenerConfig};
 use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
@@ -98,6 +98,10 @@ pub enum BrokerError {
 /// A bound listener.
 struct BoundListener {
     config: ListenerConfig,
+    /// Its name, as connections carry it.
+    name: Arc<str>,
+    /// Its connections open now, shared with `Core::listener_connections`.
+    open: Arc<AtomicUsize>,
     socket: TcpListener,
     acceptor: Acceptor,
 }
@@ -274,8 +278,14 @@ impl<P: Plugin, S: Store> Broker<P, S> {
             plugins.start().await?;
         }
         let mut listeners = Vec::new();
-        for listener in core.config.listeners.values() {
-            listeners.push(bind_listener(listener, core.config.max_packet_size).await?);
+        // `Core::new` made `listener_connections` from the same map, in the same order.
+        for (listener, counted) in core
+            .config
+            .listeners
+            .values()
+            .zip(&core.listener_connections)
+        {
+            listeners.push(bind_listener(listener, counted, core.config.max_packet_size).await?);
         }
         let (shared, connections_done) = Shared::new(core, plugins);
         Ok(Broker {
@@ -357,8 +367,10 @@ impl<P: Plugin, S: Store> Broker<P, S> {
     }
 }
 
+/// Binds `listener`, whose open connections are counted in `counted` (name and count).
 async fn bind_listener(
     listener: &ListenerConfig,
+    counted: &(Arc<str>, Arc<AtomicUsize>),
     max_packet_size: usize,
 ) -> Result<BoundListener, BrokerError> {
     let acceptor = Acceptor::new(listener, max_packet_size).map_err(|source| BrokerError::Tls {
@@ -373,6 +385,8 @@ async fn bind_listener(
             source,
         })?;
     Ok(BoundListener {
+        name: counted.0.clone(),
+        open: counted.1.clone(),
         config: listener.clone(),
         socket,
         acceptor,
@@ -394,9 +408,8 @@ async fn accept_loop<P: Plugin>(
     done: mpsc::Sender<()>,
 ) {
     let core = &shared.core;
-    let open = Arc::new(AtomicUsize::new(0));
     let max = listener.config.max_connections;
-    let name: Arc<str> = listener.config.name.as_str().into();
+    let (name, open) = (listener.name, listener.open);
     let acceptor = Arc::new(listener.acceptor);
     loop {
         let accepted = tokio::select! {
