@@ -11,10 +11,13 @@
 //! | [`BrokerSys`] | `broker_sys` | `amqtt.plugins.sys.broker.BrokerSysPlugin` |
 //! | [`TopicTaboo`] | `topic_taboo` | `amqtt.plugins.topic_checking.TopicTabooPlugin` |
 //! | [`TopicAcl`] | `topic_acl` | `amqtt.plugins.topic_checking.TopicAccessControlListPlugin` |
+//! | [`Metrics`] | `metrics` | (none: Prometheus `/metrics` and `/health` over HTTP; cargo feature `metrics`, on by default) |
 
 mod authentication;
 pub mod file_auth;
 mod logging;
+#[cfg(feature = "metrics")]
+mod metrics;
 pub mod scram;
 mod sys;
 pub mod topic_checking;
@@ -22,6 +25,8 @@ pub mod topic_checking;
 pub use authentication::{AnonymousAuth, AnonymousAuthConfig};
 pub use file_auth::{FileAuth, FileAuthConfig};
 pub use logging::{EventLogger, PacketLogger};
+#[cfg(feature = "metrics")]
+pub use metrics::{Metrics, MetricsConfig};
 pub use scram::{ScramAuth, ScramAuthConfig, ScramClient};
 pub use sys::{BrokerSys, BrokerSysConfig};
 pub use topic_checking::{TopicAcl, TopicAclConfig, TopicTaboo};
@@ -36,7 +41,15 @@ pub type PackagedPlugins = (
     Option<TopicTaboo>,
     Option<TopicAcl>,
     Option<ScramAuth>,
+    MetricsPlugin,
 );
+
+/// The `metrics` plugin, on when its section is present (`()` without the `metrics` feature).
+#[cfg(feature = "metrics")]
+pub type MetricsPlugin = Option<Metrics>;
+/// The `metrics` plugin, on when its section is present (`()` without the `metrics` feature).
+#[cfg(not(feature = "metrics"))]
+pub type MetricsPlugin = ();
 
 /// The README's Rust examples, compiled and run as doctests.
 #[cfg(doctest)]

@@ -101,9 +101,10 @@ async fn start(yaml: &str) -> TestBroker<PackagedPlugins> {
 
 /// Which of the stock plugins are on, in [`PackagedPlugins`] order: event logger, packet
 /// logger, anonymous auth, file auth, `$SYS`, taboo, ACL (SCRAM, which aMQTT does not have, is
-/// left out).
+/// left out, and so is `metrics`).
 fn plugins_on(broker: &TestBroker<PackagedPlugins>) -> [bool; 7] {
-    let (events, packets, anonymous, file, sys, taboo, acl, _scram) = broker.handle.plugins();
+    let (events, packets, anonymous, file, sys, taboo, acl, _scram, _metrics) =
+        broker.handle.plugins();
     [
         events.is_some(),
         packets.is_some(),

@@ -411,6 +411,7 @@ impl<P: Plugin> Connection<'_, P> {
                 Some(self.violation(what, ReasonCode::ProtocolError))
             }
             Err(ReauthFailure::Refused(refusal)) => {
+                self.shared.core.stats.auth_failures.increment();
                 tracing::info!(client_id = self.client_id(), reason = ?refusal.reason, "re-authentication failed; closing");
                 let disconnect = enhanced_auth::refusal_disconnect(refusal);
                 outbox.push_disconnect_body(self.info.protocol, disconnect);
@@ -446,7 +447,11 @@ impl<P: Plugin> Connection<'_, P> {
     }
 
     async fn handle_publish(&mut self, publish: Publish, held: &mut HeldBack) {
-        self.shared.core.stats.messages_received.increment();
+        self.shared
+            .core
+            .stats
+            .messages_received
+            .increment(publish.qos);
         if self.shared.hooked(Hooks::MESSAGE_RECEIVED) {
             self.shared
                 .plugins

@@ -169,10 +169,12 @@ where
             AuthAnswer::Continue(challenge) => challenge,
             AuthAnswer::Success(last) => return Ok(exchange.admitted(last)),
             AuthAnswer::Refuse(refusal) => {
+                core.stats.auth_failures.increment();
                 tracing::info!(client_id, reason = ?refusal.reason, "enhanced authentication refused");
                 return Err(Rejected::ConnAck(refusal_connack(Some(refusal))));
             }
             AuthAnswer::Abstain => {
+                core.stats.auth_failures.increment();
                 tracing::info!(client_id, method = %exchange.method, "no plugin knows the authentication method; CONNACK 0x8C");
                 let code = ReasonCode::BadAuthenticationMethod;
                 return Err(Rejected::ConnAck(ConnAck::new(false, code)));

@@ -144,6 +144,7 @@ where
     } else if P::HOOKS.contains(Hooks::AUTHENTICATE) {
         let verdict = shared.plugins.authenticate(&info).await;
         if !verdict.admits() {
+            core.stats.auth_failures.increment();
             let connack = refusal_connack(verdict.refusal());
             tracing::info!(?peer, client_id = %info.client_id, reason = ?connack.code, "authentication failed; CONNACK 0x05 (5.0: the plugin's reason, else 0x87)");
             refuse(shared, &mut stream, protocol, connack).await;

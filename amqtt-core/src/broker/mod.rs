@@ -50,7 +50,7 @@ pub use reload::{ReloadError, Reloaded};
 pub use restore::RestoreCounts;
 pub(crate) use routing::Routed;
 pub(crate) use shared::Core;
-pub use stats::{Counter, Gauge, Stats};
+pub use stats::{Counter, Gauge, QosCounters, Stats};
 
 use crate::config::{BrokerConfig, ListenerConfig, ListenerType};
 use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
@@ -101,6 +101,10 @@ pub enum BrokerError {
 /// A bound listener.
 struct BoundListener {
     config: ListenerConfig,
+    /// Its name, as connections carry it.
+    name: Arc<str>,
+    /// Its connections open now, shared with `Core::listener_connections`.
+    open: Arc<AtomicUsize>,
     socket: TcpListener,
     acceptor: Arc<Acceptor>,
 }
@@ -312,11 +316,18 @@ impl<P: Plugin, S: Store> Broker<P, S> {
             plugins.start().await?;
         }
         let mut listeners = Vec::new();
-        for listener in core.config.listeners.values() {
+        // `Core::new` made `listener_connections` from the same map, in the same order.
+        for (listener, counted) in core
+            .config
+            .listeners
+            .values()
+            .zip(&core.listener_connections)
+        {
             // An external listener binds nothing: its connections come through
             // `BrokerHandle::serve_stream`.
             if listener.kind != ListenerType::External {
-                listeners.push(bind_listener(listener, core.config.max_packet_size).await?);
+                listeners
+                    .push(bind_listener(listener, counted, core.config.max_packet_size).await?);
             }
         }
         let acceptors = listeners
@@ -403,8 +414,10 @@ impl<P: Plugin, S: Store> Broker<P, S> {
     }
 }
 
+/// Binds `listener`, whose open connections are counted in `counted` (name and count).
 async fn bind_listener(
     listener: &ListenerConfig,
+    counted: &(Arc<str>, Arc<AtomicUsize>),
     max_packet_size: usize,
 ) -> Result<BoundListener, BrokerError> {
     let acceptor = acceptor(listener, max_packet_size)?;
@@ -412,6 +425,8 @@ async fn bind_listener(
         .await
         .map_err(|source| bind_error(listener, source))?;
     Ok(BoundListener {
+        name: counted.0.clone(),
+        open: counted.1.clone(),
         config: listener.clone(),
         socket,
         acceptor: Arc::new(acceptor),
@@ -450,9 +465,8 @@ async fn accept_loop<P: Plugin>(
     done: mpsc::Sender<()>,
 ) {
     let core = &shared.core;
-    let open = Arc::new(AtomicUsize::new(0));
     let max = listener.config.max_connections;
-    let name: Arc<str> = listener.config.name.as_str().into();
+    let (name, open) = (listener.name, listener.open);
     let acceptor = listener.acceptor;
     loop {
         let accepted = tokio::select! {

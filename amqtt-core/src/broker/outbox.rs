@@ -318,7 +318,7 @@ impl Outbox {
         };
         let waiting = count < queue.packets.len();
         queue.taken += count as u64;
-        let mut messages = 0;
+        let mut messages = [0; 3];
         let mut dropped = 0;
         let mut now = None;
         for mut packet in queue.packets.drain(..count) {
@@ -343,13 +343,13 @@ impl Outbox {
                     }
                 }
             }
-            if let Packet::Publish(_) = packet {
-                messages += 1;
+            if let Packet::Publish(publish) = &packet {
+                messages[publish.qos as usize] += 1;
             }
         }
         drop(guard);
         stats.packets_sent.add((count - dropped) as u64);
-        stats.messages_sent.add(messages);
+        stats.messages_sent.add_by_level(messages);
         (count, waiting)
     }
 

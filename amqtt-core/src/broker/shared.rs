@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, RandomState};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::mpsc;
@@ -43,6 +43,9 @@ pub(crate) struct Core {
     pub(super) next_session_key: AtomicU64,
     /// When offline sessions expire (`expiry.rs`).
     pub(super) expiry: ExpirySchedule,
+    /// The connections open on each listener, by name: TCP connections accepted and not yet
+    /// closed, in their handshake or serving a client (the count `max_connections` limits).
+    pub(crate) listener_connections: Vec<(Arc<str>, Arc<AtomicUsize>)>,
     /// Seed for generated client ids, so two broker runs do not hand out the same ones.
     pub(super) id_seed: u64,
     /// The `$` topic prefixes plugins opened to client publishes
@@ -121,6 +124,11 @@ impl Core {
             max_queued: config.max_queued,
         };
         let (to_route, receiver) = mpsc::channel(ROUTING_QUEUE);
+        let listener_connections = config
+            .listeners
+            .keys()
+            .map(|name| (Arc::from(name.as_str()), Arc::default()))
+            .collect();
         let core = Core {
             config,
             router: Router::default(),
@@ -133,6 +141,7 @@ impl Core {
             sessions: Mutex::new(HashMap::new()),
             next_session_key: AtomicU64::new(1),
             expiry: ExpirySchedule::default(),
+            listener_connections,
             id_seed: RandomState::new().hash_one(std::process::id()),
             open_dollar_prefixes: RwLock::default(),
         };

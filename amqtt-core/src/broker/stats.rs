@@ -8,6 +8,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::thread_shard::{Padded, SHARDS, shard};
+use crate::codec::QoS;
 
 /// A monotonically increasing counter.
 #[derive(Debug, Default)]
@@ -30,6 +31,36 @@ impl Counter {
         self.0.iter().fold(0, |sum, slot| {
             sum.wrapping_add(slot.0.load(Ordering::Relaxed))
         })
+    }
+}
+
+/// A [`Counter`] per QoS level, read per level or as one total.
+#[derive(Debug, Default)]
+pub struct QosCounters([Counter; 3]);
+
+impl QosCounters {
+    /// Adds one at `qos`.
+    pub fn increment(&self, qos: QoS) {
+        self.0[qos as usize].increment();
+    }
+
+    /// Adds `counts[q]` at QoS `q`, for each level whose count is not 0.
+    pub fn add_by_level(&self, counts: [u64; 3]) {
+        for (counter, n) in self.0.iter().zip(counts) {
+            if n > 0 {
+                counter.add(n);
+            }
+        }
+    }
+
+    /// The count at `qos`.
+    pub fn at(&self, qos: QoS) -> u64 {
+        self.0[qos as usize].get()
+    }
+
+    /// The count over every QoS level.
+    pub fn get(&self) -> u64 {
+        self.0.iter().fold(0, |sum, c| sum.wrapping_add(c.get()))
     }
 }
 
@@ -75,10 +106,10 @@ pub struct Stats {
     pub packets_received: Counter,
     /// Packets of any type written to clients.
     pub packets_sent: Counter,
-    /// PUBLISH packets received from clients.
-    pub messages_received: Counter,
-    /// PUBLISH packets written to clients.
-    pub messages_sent: Counter,
+    /// PUBLISH packets received from clients, by their QoS.
+    pub messages_received: QosCounters,
+    /// PUBLISH packets written to clients, by the QoS they were sent at.
+    pub messages_sent: QosCounters,
     /// Clients currently connected.
     pub clients_connected: Gauge,
     /// The most clients connected at once since start.
@@ -107,6 +138,9 @@ pub struct Stats {
     pub connections_refused: Counter,
     /// Connections closed because of a malformed packet or a protocol violation.
     pub protocol_errors: Counter,
+    /// CONNECTs and re-authentications the authentication plugins refused (a Deny, a refusal,
+    /// or an enhanced-authentication method no plugin knows).
+    pub auth_failures: Counter,
 }
 
 #[cfg(test)]

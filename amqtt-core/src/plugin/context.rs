@@ -289,6 +289,22 @@ impl BrokerContext {
         &self.core.stats
     }
 
+    /// The connections open on each listener, by listener name: accepted and not yet closed,
+    /// whether still in their TLS, WebSocket or CONNECT handshake or serving a client (the count
+    /// `max_connections` limits). Connections handed to `BrokerHandle::serve_stream` are not in it.
+    pub fn listener_connections(&self) -> Vec<(Arc<str>, usize)> {
+        self.core
+            .listener_connections
+            .iter()
+            .map(|(name, open)| {
+                (
+                    name.clone(),
+                    open.load(std::sync::atomic::Ordering::Relaxed),
+                )
+            })
+            .collect()
+    }
+
     /// The retained message of `topic` (a topic name), if there is one.
     pub fn retained_message(&self, topic: &str) -> Option<Publish> {
         if !crate::topic::valid_topic_name(topic) {
