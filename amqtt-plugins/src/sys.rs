@@ -199,6 +199,10 @@ impl Publisher {
                 "messages/publish/dropped/too_large",
                 stats.dropped_too_large.get().to_string(),
             ),
+            (
+                "subscriptions/refused/quota",
+                stats.subscriptions_refused.get().to_string(),
+            ),
             ("messages/retained/count", retained.to_string()),
             (
                 "messages/subscriptions/count",

@@ -105,6 +105,9 @@ pub struct Stats {
     pub dropped_too_large: Counter,
     /// Connections refused at once because their listener was at `max_connections`.
     pub connections_refused: Counter,
+    /// SUBSCRIBE filters refused (SUBACK 0x80, or 0x97 in MQTT 5.0) because the session held
+    /// `max_subscriptions_per_client` subscriptions; `$SYS/broker/subscriptions/refused/quota`.
+    pub subscriptions_refused: Counter,
     /// Connections closed because of a malformed packet or a protocol violation.
     pub protocol_errors: Counter,
 }

@@ -53,6 +53,9 @@ pub struct BrokerConfig {
     /// marked stalled: its queues are capped at `max_queued`/`max_outbound` and overflow is
     /// dropped, until it drains to half of them.
     pub backpressure_timeout: Duration,
+    /// Most subscriptions one session may hold; a SUBSCRIBE filter past it is refused in its
+    /// SUBACK slot (0x80, or 0x97 Quota exceeded in MQTT 5.0). `None`: no limit.
+    pub max_subscriptions_per_client: Option<usize>,
     /// Deprecated aMQTT top-level `sys_interval`, kept for the `$SYS` plugin.
     pub sys_interval: Option<u64>,
     /// The `plugins` section: plugin name or alias -> its configuration.
@@ -144,6 +147,8 @@ pub(super) struct RawBrokerConfig {
     max_outbound: Option<usize>,
     #[serde(default, alias = "backpressure-timeout")]
     backpressure_timeout: Option<f64>,
+    #[serde(default, alias = "max-subscriptions-per-client")]
+    max_subscriptions_per_client: Option<usize>,
     #[serde(default, alias = "sys-interval")]
     sys_interval: Option<u64>,
     /// Deprecated aMQTT section for entry-point plugins; accepted so old files still load.
@@ -167,6 +172,20 @@ fn seconds(key: &str, value: Option<f64>, default: f64) -> Result<Duration, Reso
             format!("expected a non-negative number of seconds, found {secs}"),
         )
     })
+}
+
+/// An optional limit, which when given must be at least 1 (absent: no limit).
+fn at_least_one<T: PartialEq + From<u8>>(
+    key: &str,
+    value: Option<T>,
+) -> Result<Option<T>, ResolveError> {
+    match value {
+        Some(n) if n == T::from(0) => Err((
+            key.to_owned(),
+            "expected at least 1 (leave the key out for no limit), found 0".to_owned(),
+        )),
+        value => Ok(value),
+    }
 }
 
 impl RawBrokerConfig {
@@ -227,6 +246,10 @@ impl RawBrokerConfig {
             topic_alias_maximum: self.topic_alias_maximum.unwrap_or(10),
             max_outbound: self.max_outbound.unwrap_or(1024).max(1),
             backpressure_timeout: seconds("backpressure_timeout", self.backpressure_timeout, 5.0)?,
+            max_subscriptions_per_client: at_least_one(
+                "max_subscriptions_per_client",
+                self.max_subscriptions_per_client,
+            )?,
             sys_interval: self.sys_interval,
             plugins,
         })

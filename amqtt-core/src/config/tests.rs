@@ -221,3 +221,24 @@ fn readme_listeners_example_parses() {
     assert!(config.listeners["tls"].require_certificate);
     assert!(!config.listeners["wss"].require_certificate);
 }
+
+#[test]
+fn subscription_limit_takes_both_spellings_and_refuses_zero() {
+    let a = BrokerConfig::from_yaml("max_subscriptions_per_client: 5\n").expect("valid");
+    let b = BrokerConfig::from_yaml("max-subscriptions-per-client: 5\n").expect("valid");
+    assert_eq!(a.max_subscriptions_per_client, Some(5));
+    assert_eq!(b.max_subscriptions_per_client, Some(5));
+    let none = BrokerConfig::from_yaml("{}\n").expect("valid");
+    assert_eq!(none.max_subscriptions_per_client, None);
+    let text = BrokerConfig::from_yaml("max_subscriptions_per_client: 0\n")
+        .expect_err("zero")
+        .to_string();
+    assert!(
+        text.contains("key `max_subscriptions_per_client`: expected at least 1"),
+        "{text}"
+    );
+    let text = BrokerConfig::from_yaml("max_subscriptions_per_client: many\n")
+        .expect_err("not a number")
+        .to_string();
+    assert!(text.contains("max_subscriptions_per_client"), "{text}");
+}
