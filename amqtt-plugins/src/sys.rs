@@ -156,6 +156,14 @@ impl Publisher {
             ("clients/maximum", stats.clients_maximum.get().to_string()),
             ("clients/total", total.to_string()),
             (
+                "clients/refused/full",
+                stats.connections_refused.get().to_string(),
+            ),
+            (
+                "clients/refused/rate",
+                stats.connections_rate_limited.get().to_string(),
+            ),
+            (
                 "messages/inflight",
                 (inflight_in + inflight_out).to_string(),
             ),

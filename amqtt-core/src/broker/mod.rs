@@ -18,6 +18,7 @@ mod outbox;
 mod packet_ids;
 mod problem_info;
 mod publish_ack;
+mod rate;
 mod registry;
 mod reload;
 mod restore;
@@ -38,7 +39,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -56,6 +57,7 @@ use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
 use crate::store::{Store, StoreError};
 use crate::transport::{Acceptor, TlsSetupError};
 use handshake::Origin;
+use rate::{OncePerSecond, TokenBucket};
 use shared::Shared;
 use store_thread::StoreThread;
 
@@ -402,6 +404,11 @@ async fn accept_loop<P: Plugin>(
     let core = &shared.core;
     let open = Arc::new(AtomicUsize::new(0));
     let max = listener.config.max_connections;
+    let mut rate = listener
+        .config
+        .max_connection_rate
+        .map(|limit| TokenBucket::new(limit, Instant::now()));
+    let mut rate_log = OncePerSecond::default();
     let name: Arc<str> = listener.config.name.as_str().into();
     let acceptor = listener.acceptor;
     loop {
@@ -423,6 +430,16 @@ async fn accept_loop<P: Plugin>(
         if max > 0 && open.load(Ordering::Acquire) >= max {
             core.stats.connections_refused.increment();
             tracing::warn!(listener = %name, %peer, max_connections = max, "connection refused: listener is full");
+            drop(stream);
+            continue;
+        }
+        if let Some(bucket) = &mut rate
+            && !bucket.try_take_one(Instant::now())
+        {
+            core.stats.connections_rate_limited.increment();
+            if let Some(more) = rate_log.due(Instant::now()) {
+                tracing::warn!(listener = %name, %peer, refused_since_last_line = more, "connection refused: listener over its max_connection_rate");
+            }
             drop(stream);
             continue;
         }

@@ -103,8 +103,12 @@ pub struct Stats {
     /// Packets not sent to an MQTT 5.0 client because they were larger than the Maximum Packet
     /// Size it gave in its CONNECT; `$SYS/broker/messages/publish/dropped/too_large`.
     pub dropped_too_large: Counter,
-    /// Connections refused at once because their listener was at `max_connections`.
+    /// Connections refused at once because their listener was at `max_connections`;
+    /// `$SYS/broker/clients/refused/full`.
     pub connections_refused: Counter,
+    /// Connections closed at once, before any handshake, because their listener was over its
+    /// `max_connection_rate`; `$SYS/broker/clients/refused/rate`.
+    pub connections_rate_limited: Counter,
     /// SUBSCRIBE filters refused (SUBACK 0x80, or 0x97 in MQTT 5.0) because the session held
     /// `max_subscriptions_per_client` subscriptions; `$SYS/broker/subscriptions/refused/quota`.
     pub subscriptions_refused: Counter,

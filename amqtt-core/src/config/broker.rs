@@ -14,6 +14,15 @@ use super::listener::{ListenerConfig, RawListener};
 /// The largest frame MQTT 3.1.1 can express: 256 MiB of remaining length plus a 5-byte header.
 const PROTOCOL_MAX_PACKET_SIZE: usize = 268_435_455 + 5;
 
+/// A rate: `per_second` on average, with bursts of up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// How many a second on average.
+    pub per_second: u64,
+    /// How many may come at once (after a quiet spell).
+    pub burst: u64,
+}
+
 /// The resolved broker configuration.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -175,7 +184,7 @@ fn seconds(key: &str, value: Option<f64>, default: f64) -> Result<Duration, Reso
 }
 
 /// An optional limit, which when given must be at least 1 (absent: no limit).
-fn at_least_one<T: PartialEq + From<u8>>(
+pub(super) fn at_least_one<T: PartialEq + From<u8>>(
     key: &str,
     value: Option<T>,
 ) -> Result<Option<T>, ResolveError> {

@@ -9,7 +9,7 @@ mod listener;
 
 use std::path::{Path, PathBuf};
 
-pub use broker::{BrokerConfig, PluginsSection};
+pub use broker::{BrokerConfig, PluginsSection, RateLimit};
 pub use listener::{Bind, ListenerConfig, ListenerType};
 use thiserror::Error;
 

@@ -242,3 +242,28 @@ fn subscription_limit_takes_both_spellings_and_refuses_zero() {
         .to_string();
     assert!(text.contains("max_subscriptions_per_client"), "{text}");
 }
+
+#[test]
+fn connection_rate_is_a_listener_key_inherited_from_default() {
+    let config = BrokerConfig::from_yaml(
+        "listeners:\n  default:\n    bind: 1883\n    max-connection-rate: 20\n  ws:\n    type: ws\n    bind: 8080\n  open:\n    bind: 1884\n    max_connection_rate: 100\n",
+    )
+    .expect("valid");
+    let rate = |name: &str| config.listeners[name].max_connection_rate;
+    let limit = |n| {
+        Some(RateLimit {
+            per_second: n,
+            burst: n,
+        })
+    };
+    assert_eq!(rate("default"), limit(20));
+    assert_eq!(rate("ws"), limit(20));
+    assert_eq!(rate("open"), limit(100));
+    let text = BrokerConfig::from_yaml("listeners:\n  default:\n    max_connection_rate: 0\n")
+        .expect_err("zero")
+        .to_string();
+    assert!(
+        text.contains("key `listeners.default.max_connection_rate`: expected at least 1"),
+        "{text}"
+    );
+}

@@ -2,6 +2,7 @@
 //! client, the connection rate of a listener, per-client message and byte rates, and the global
 //! budget of bytes queued for sessions. Every refusal and drop is counted and shown in `$SYS`.
 
+mod connection_rate;
 mod subscriptions;
 
 use std::time::{Duration, Instant};
@@ -14,16 +15,20 @@ use amqtt_tests::{RawClient, TestBroker};
 
 /// A broker with the `$SYS` plugin publishing every second, and `extra` broker keys.
 async fn broker_with_sys(extra: &str) -> TestBroker<PackagedPlugins> {
+    TestBroker::serve(bind_with_sys(extra).await)
+}
+
+/// A bound broker with the `$SYS` plugin publishing every second and `extra` YAML after the
+/// default listener (more listeners, indented, or broker keys).
+async fn bind_with_sys(extra: &str) -> Broker<PackagedPlugins> {
     let config = BrokerConfig::from_yaml(&format!(
         "listeners:\n  default:\n    bind: 127.0.0.1:0\n{extra}\
          plugins:\n  auth_anonymous:\n  broker_sys:\n    sys_interval: 1\n"
     ))
     .expect("valid config");
-    TestBroker::serve(
-        Broker::<PackagedPlugins>::bind(config)
-            .await
-            .expect("broker binds"),
-    )
+    Broker::<PackagedPlugins>::bind(config)
+        .await
+        .expect("broker binds")
 }
 
 /// Waits until `$SYS/broker/<topic>` is published with the value `expected`.
