@@ -188,6 +188,10 @@ impl Publisher {
                 .to_string(),
             ),
             (
+                "messages/publish/throttled",
+                stats.publishes_throttled.get().to_string(),
+            ),
+            (
                 "messages/publish/dropped/qos0",
                 stats.dropped_qos0.get().to_string(),
             ),

@@ -6,6 +6,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::outbox::Outbox;
 use crate::config::RateLimit;
 
 /// A bucket of `burst` tokens refilled at `per_second` tokens a second.
@@ -45,6 +46,15 @@ impl TokenBucket {
         self.tokens -= 1.0;
         true
     }
+
+    /// Takes `n` tokens, going into debt if there are not enough, and returns how long the
+    /// taker must wait for the debt to be paid (`None`: within the rate). A taker that waits
+    /// that long before it takes again stays at the rate on average, with bursts of `burst`.
+    pub(crate) fn take(&mut self, n: u64, now: Instant) -> Option<Duration> {
+        self.refill(now);
+        self.tokens -= n as f64;
+        (self.tokens < 0.0).then(|| Duration::from_secs_f64(-self.tokens / self.per_second))
+    }
 }
 
 /// A log line at most once a second, with the number of events it stood for.
@@ -67,6 +77,49 @@ impl OncePerSecond {
         }
         self.logged_at = Some(now);
         Some(std::mem::take(&mut self.skipped))
+    }
+}
+
+/// The PUBLISH rates of one connection (`max_messages_per_second`, `max_bytes_per_second`):
+/// the connection's reader pauses after a message over either rate.
+#[derive(Debug)]
+pub(crate) struct PublishRates {
+    messages: Option<TokenBucket>,
+    bytes: Option<TokenBucket>,
+}
+
+impl PublishRates {
+    /// The buckets for the limits given; `None` when there is neither.
+    pub(crate) fn new(
+        messages: Option<RateLimit>,
+        bytes: Option<RateLimit>,
+    ) -> Option<Box<PublishRates>> {
+        if messages.is_none() && bytes.is_none() {
+            return None;
+        }
+        let now = Instant::now();
+        Some(Box::new(PublishRates {
+            messages: messages.map(|limit| TokenBucket::new(limit, now)),
+            bytes: bytes.map(|limit| TokenBucket::new(limit, now)),
+        }))
+    }
+
+    /// Counts a message of `size` bytes; returns how long to wait before handling it, if it
+    /// is over a rate.
+    pub(crate) fn take(&mut self, size: usize) -> Option<Duration> {
+        let now = Instant::now();
+        let messages = self.messages.as_mut().and_then(|b| b.take(1, now));
+        let bytes = self.bytes.as_mut().and_then(|b| b.take(size as u64, now));
+        messages.max(bytes)
+    }
+}
+
+/// Pauses a connection's reader for `wait` (it sent a PUBLISH over its rate), or until the
+/// connection closes (shutdown, takeover).
+pub(crate) async fn pause_reading(outbox: &Outbox, wait: Duration) {
+    tokio::select! {
+        () = tokio::time::sleep(wait) => {}
+        () = outbox.closed() => {}
     }
 }
 
@@ -100,5 +153,16 @@ mod tests {
         assert_eq!(log.due(start + Duration::from_millis(500)), None);
         assert_eq!(log.due(start + Duration::from_millis(900)), None);
         assert_eq!(log.due(start + Duration::from_secs(1)), Some(3));
+    }
+
+    #[test]
+    fn debt_is_paid_by_waiting() {
+        let start = Instant::now();
+        let mut bucket = TokenBucket::new(limit(100, 200), start);
+        assert_eq!(bucket.take(150, start), None);
+        // 50 left; 100 more is 50 in debt: half a second at 100 a second.
+        assert_eq!(bucket.take(100, start), Some(Duration::from_millis(500)));
+        let paid = start + Duration::from_millis(500);
+        assert_eq!(bucket.take(0, paid), None);
     }
 }

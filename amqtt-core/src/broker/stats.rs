@@ -109,6 +109,10 @@ pub struct Stats {
     /// Connections closed at once, before any handshake, because their listener was over its
     /// `max_connection_rate`; `$SYS/broker/clients/refused/rate`.
     pub connections_rate_limited: Counter,
+    /// PUBLISH packets over their client's `max_messages_per_second` or `max_bytes_per_second`:
+    /// the broker paused reading from the client before handling each (none is dropped);
+    /// `$SYS/broker/messages/publish/throttled`.
+    pub publishes_throttled: Counter,
     /// SUBSCRIBE filters refused (SUBACK 0x80, or 0x97 in MQTT 5.0) because the session held
     /// `max_subscriptions_per_client` subscriptions; `$SYS/broker/subscriptions/refused/quota`.
     pub subscriptions_refused: Counter,

@@ -62,6 +62,13 @@ pub struct BrokerConfig {
     /// marked stalled: its queues are capped at `max_queued`/`max_outbound` and overflow is
     /// dropped, until it drains to half of them.
     pub backpressure_timeout: Duration,
+    /// Most PUBLISH packets a client may send a second, with its burst: past it the broker
+    /// stops reading from that connection until the client is back within the rate (nothing is
+    /// dropped). `None`: no limit.
+    pub max_messages_per_second: Option<RateLimit>,
+    /// Most PUBLISH bytes (topic and payload) a client may send a second, with its burst; past
+    /// it the broker stops reading from that connection as for `max_messages_per_second`.
+    pub max_bytes_per_second: Option<RateLimit>,
     /// Most subscriptions one session may hold; a SUBSCRIBE filter past it is refused in its
     /// SUBACK slot (0x80, or 0x97 Quota exceeded in MQTT 5.0). `None`: no limit.
     pub max_subscriptions_per_client: Option<usize>,
@@ -156,6 +163,14 @@ pub(super) struct RawBrokerConfig {
     max_outbound: Option<usize>,
     #[serde(default, alias = "backpressure-timeout")]
     backpressure_timeout: Option<f64>,
+    #[serde(default, alias = "max-messages-per-second")]
+    max_messages_per_second: Option<u64>,
+    #[serde(default, alias = "max-messages-per-second-burst")]
+    max_messages_per_second_burst: Option<u64>,
+    #[serde(default, alias = "max-bytes-per-second")]
+    max_bytes_per_second: Option<u64>,
+    #[serde(default, alias = "max-bytes-per-second-burst")]
+    max_bytes_per_second_burst: Option<u64>,
     #[serde(default, alias = "max-subscriptions-per-client")]
     max_subscriptions_per_client: Option<usize>,
     #[serde(default, alias = "sys-interval")]
@@ -194,6 +209,26 @@ pub(super) fn at_least_one<T: PartialEq + From<u8>>(
             "expected at least 1 (leave the key out for no limit), found 0".to_owned(),
         )),
         value => Ok(value),
+    }
+}
+
+/// A rate under `key` and its burst under `<key>_burst` (default: the rate); a burst needs its rate.
+fn rate(
+    key: &str,
+    per_second: Option<u64>,
+    burst: Option<u64>,
+) -> Result<Option<RateLimit>, ResolveError> {
+    let burst_key = format!("{key}_burst");
+    match (
+        at_least_one(key, per_second)?,
+        at_least_one(&burst_key, burst)?,
+    ) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err((burst_key, format!("expected `{key}` beside it"))),
+        (Some(per_second), burst) => Ok(Some(RateLimit {
+            per_second,
+            burst: burst.unwrap_or(per_second),
+        })),
     }
 }
 
@@ -255,6 +290,16 @@ impl RawBrokerConfig {
             topic_alias_maximum: self.topic_alias_maximum.unwrap_or(10),
             max_outbound: self.max_outbound.unwrap_or(1024).max(1),
             backpressure_timeout: seconds("backpressure_timeout", self.backpressure_timeout, 5.0)?,
+            max_messages_per_second: rate(
+                "max_messages_per_second",
+                self.max_messages_per_second,
+                self.max_messages_per_second_burst,
+            )?,
+            max_bytes_per_second: rate(
+                "max_bytes_per_second",
+                self.max_bytes_per_second,
+                self.max_bytes_per_second_burst,
+            )?,
             max_subscriptions_per_client: at_least_one(
                 "max_subscriptions_per_client",
                 self.max_subscriptions_per_client,

@@ -267,3 +267,23 @@ fn connection_rate_is_a_listener_key_inherited_from_default() {
         "{text}"
     );
 }
+
+#[test]
+fn publish_rates_take_a_burst_that_defaults_to_the_rate() {
+    let config = BrokerConfig::from_yaml(
+        "max_messages_per_second: 100\nmax-bytes-per-second: 5000\nmax-bytes-per-second-burst: 20000\n",
+    )
+    .expect("valid");
+    let limit = |per_second, burst| Some(RateLimit { per_second, burst });
+    assert_eq!(config.max_messages_per_second, limit(100, 100));
+    assert_eq!(config.max_bytes_per_second, limit(5000, 20000));
+    let text = BrokerConfig::from_yaml("max_messages_per_second_burst: 10\n")
+        .expect_err("a burst alone")
+        .to_string();
+    assert!(
+        text.contains(
+            "key `max_messages_per_second_burst`: expected `max_messages_per_second` beside it"
+        ),
+        "{text}"
+    );
+}

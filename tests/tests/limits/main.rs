@@ -3,6 +3,7 @@
 //! budget of bytes queued for sessions. Every refusal and drop is counted and shown in `$SYS`.
 
 mod connection_rate;
+mod publish_rates;
 mod subscriptions;
 
 use std::time::{Duration, Instant};
