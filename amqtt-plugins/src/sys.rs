@@ -182,6 +182,7 @@ impl Publisher {
                 "messages/publish/dropped",
                 (stats.dropped_qos0.get()
                     + stats.dropped_queue_full.get()
+                    + stats.dropped_queued_bytes.get()
                     + stats.dropped_shared.get()
                     + stats.messages_expired.get()
                     + stats.dropped_too_large.get())
@@ -198,6 +199,10 @@ impl Publisher {
             (
                 "messages/publish/dropped/queue_full",
                 stats.dropped_queue_full.get().to_string(),
+            ),
+            (
+                "messages/publish/dropped/queued_bytes",
+                stats.dropped_queued_bytes.get().to_string(),
             ),
             (
                 "messages/publish/dropped/shared",

@@ -16,6 +16,7 @@ mod journal;
 mod message_expiry;
 mod outbox;
 mod packet_ids;
+mod pending;
 mod problem_info;
 mod publish_ack;
 mod rate;
@@ -154,6 +155,12 @@ impl<P: Plugin> BrokerHandle<P> {
     /// Number of sessions the broker holds (connected or persistent and offline).
     pub fn session_count(&self) -> usize {
         self.shared.core.session_count()
+    }
+
+    /// Bytes (topic and payload) of the QoS 1/2 messages queued in every session, when the
+    /// broker has `max_queued_bytes` (`None` without it: they are not counted).
+    pub fn queued_bytes(&self) -> Option<u64> {
+        self.shared.core.queued_bytes.as_ref().map(|q| q.get())
     }
 
     /// Number of retained messages.

@@ -91,6 +91,10 @@ pub struct Stats {
     /// QoS 1/2 messages dropped because the subscriber's session queue was full (`max_queued`)
     /// and it was offline or stalled, or the producer could not wait.
     pub dropped_queue_full: Counter,
+    /// QoS 1/2 messages dropped because the broker's session queues together held
+    /// `max_queued_bytes` and the subscriber was offline or stalled, or the producer could not
+    /// wait; `$SYS/broker/messages/publish/dropped/queued_bytes`.
+    pub dropped_queued_bytes: Counter,
     /// QoS 1/2 messages of shared subscriptions lost when the member they went to ended (its
     /// clean session closed, its session expired) before completing them: QoS 2 messages it had
     /// been sent, which no other member may have [MQTT-4.8.2-5], and messages whose group had no

@@ -62,6 +62,11 @@ pub struct BrokerConfig {
     /// marked stalled: its queues are capped at `max_queued`/`max_outbound` and overflow is
     /// dropped, until it drains to half of them.
     pub backpressure_timeout: Duration,
+    /// Most bytes (topic and payload) of QoS 1/2 messages all sessions together may queue
+    /// (offline, or waiting for room in their in-flight window). Past it the slow-consumer
+    /// policy of `max_queued` applies to every session: offline and stalled ones drop further
+    /// messages (counted), publishers feeding connected ones are held back. `None`: no limit.
+    pub max_queued_bytes: Option<u64>,
     /// Most PUBLISH packets a client may send a second, with its burst: past it the broker
     /// stops reading from that connection until the client is back within the rate (nothing is
     /// dropped). `None`: no limit.
@@ -163,6 +168,8 @@ pub(super) struct RawBrokerConfig {
     max_outbound: Option<usize>,
     #[serde(default, alias = "backpressure-timeout")]
     backpressure_timeout: Option<f64>,
+    #[serde(default, alias = "max-queued-bytes")]
+    max_queued_bytes: Option<u64>,
     #[serde(default, alias = "max-messages-per-second")]
     max_messages_per_second: Option<u64>,
     #[serde(default, alias = "max-messages-per-second-burst")]
@@ -290,6 +297,7 @@ impl RawBrokerConfig {
             topic_alias_maximum: self.topic_alias_maximum.unwrap_or(10),
             max_outbound: self.max_outbound.unwrap_or(1024).max(1),
             backpressure_timeout: seconds("backpressure_timeout", self.backpressure_timeout, 5.0)?,
+            max_queued_bytes: at_least_one("max_queued_bytes", self.max_queued_bytes)?,
             max_messages_per_second: rate(
                 "max_messages_per_second",
                 self.max_messages_per_second,

@@ -4,6 +4,7 @@
 
 mod connection_rate;
 mod publish_rates;
+mod queued_bytes;
 mod subscriptions;
 
 use std::time::{Duration, Instant};
