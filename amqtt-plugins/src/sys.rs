@@ -156,6 +156,14 @@ impl Publisher {
             ("clients/maximum", stats.clients_maximum.get().to_string()),
             ("clients/total", total.to_string()),
             (
+                "clients/refused/full",
+                stats.connections_refused.get().to_string(),
+            ),
+            (
+                "clients/refused/rate",
+                stats.connections_rate_limited.get().to_string(),
+            ),
+            (
                 "messages/inflight",
                 (inflight_in + inflight_out).to_string(),
             ),
@@ -174,10 +182,15 @@ impl Publisher {
                 "messages/publish/dropped",
                 (stats.dropped_qos0.get()
                     + stats.dropped_queue_full.get()
+                    + stats.dropped_queued_bytes.get()
                     + stats.dropped_shared.get()
                     + stats.messages_expired.get()
                     + stats.dropped_too_large.get())
                 .to_string(),
+            ),
+            (
+                "messages/publish/throttled",
+                stats.publishes_throttled.get().to_string(),
             ),
             (
                 "messages/publish/dropped/qos0",
@@ -186,6 +199,10 @@ impl Publisher {
             (
                 "messages/publish/dropped/queue_full",
                 stats.dropped_queue_full.get().to_string(),
+            ),
+            (
+                "messages/publish/dropped/queued_bytes",
+                stats.dropped_queued_bytes.get().to_string(),
             ),
             (
                 "messages/publish/dropped/shared",
@@ -198,6 +215,10 @@ impl Publisher {
             (
                 "messages/publish/dropped/too_large",
                 stats.dropped_too_large.get().to_string(),
+            ),
+            (
+                "subscriptions/refused/quota",
+                stats.subscriptions_refused.get().to_string(),
             ),
             ("messages/retained/count", retained.to_string()),
             (

@@ -17,6 +17,7 @@ use super::journal::Journal;
 use super::message_expiry;
 use super::outbox::Outbox;
 use super::publish_ack::{self, Owed};
+use super::rate::{self, PublishRates};
 use super::routing::HeldBack;
 use super::session::Session;
 use super::shared::Shared;
@@ -83,6 +84,10 @@ where
         keep_alive,
         aliases: InboundAliases::default(),
         reauthentication: None,
+        rates: PublishRates::new(
+            shared.core.config.max_messages_per_second,
+            shared.core.config.max_bytes_per_second,
+        ),
     };
     let end = connection.read_loop(&mut reader, buf).await;
     let will = Box::pin(connection.close(end, writer_task)).await;
@@ -108,6 +113,9 @@ struct Connection<'a, P> {
     aliases: InboundAliases,
     /// The re-authentication in progress (MQTT 5.0 AUTH 0x19), boxed: rare.
     reauthentication: Option<Box<Exchange>>,
+    /// The client's PUBLISH rates, when the broker limits them; boxed, so a broker without
+    /// them keeps one word per connection.
+    rates: Option<Box<PublishRates>>,
 }
 
 impl<P: Plugin> Connection<'_, P> {
@@ -340,6 +348,14 @@ impl<P: Plugin> Connection<'_, P> {
                         );
                     }
                     message_expiry::stamp(&mut publish);
+                }
+                // Over its rate: the client is not read until it is back within it (one
+                // branch when no rate is set).
+                if let Some(rates) = &mut self.rates
+                    && let Some(wait) = rates.take(publish.topic.len() + publish.payload.len())
+                {
+                    self.shared.core.stats.publishes_throttled.increment();
+                    Box::pin(rate::pause_reading(self.outbox, wait)).await;
                 }
                 self.handle_publish(publish, held).await;
             }

@@ -17,8 +17,10 @@ mod journal;
 mod message_expiry;
 mod outbox;
 mod packet_ids;
+mod pending;
 mod problem_info;
 mod publish_ack;
+mod rate;
 mod registry;
 mod reload;
 mod restore;
@@ -39,7 +41,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use thiserror::Error;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -57,6 +59,7 @@ use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
 use crate::store::{Store, StoreError};
 use crate::transport::{Acceptor, TlsSetupError};
 use handshake::Origin;
+use rate::{OncePerSecond, TokenBucket};
 use shared::Shared;
 use store_thread::StoreThread;
 
@@ -157,6 +160,12 @@ impl<P: Plugin> BrokerHandle<P> {
     /// Number of sessions the broker holds (connected or persistent and offline).
     pub fn session_count(&self) -> usize {
         self.shared.core.session_count()
+    }
+
+    /// Bytes (topic and payload) of the QoS 1/2 messages queued in every session, when the
+    /// broker has `max_queued_bytes` (`None` without it: they are not counted).
+    pub fn queued_bytes(&self) -> Option<u64> {
+        self.shared.core.queued_bytes.as_ref().map(|q| q.get())
     }
 
     /// Number of retained messages.
@@ -466,6 +475,11 @@ async fn accept_loop<P: Plugin>(
 ) {
     let core = &shared.core;
     let max = listener.config.max_connections;
+    let mut rate = listener
+        .config
+        .max_connection_rate
+        .map(|limit| TokenBucket::new(limit, Instant::now()));
+    let mut rate_log = OncePerSecond::default();
     let (name, open) = (listener.name, listener.open);
     let acceptor = listener.acceptor;
     loop {
@@ -487,6 +501,16 @@ async fn accept_loop<P: Plugin>(
         if max > 0 && open.load(Ordering::Acquire) >= max {
             core.stats.connections_refused.increment();
             tracing::warn!(listener = %name, %peer, max_connections = max, "connection refused: listener is full");
+            drop(stream);
+            continue;
+        }
+        if let Some(bucket) = &mut rate
+            && !bucket.try_take_one(Instant::now())
+        {
+            core.stats.connections_rate_limited.increment();
+            if let Some(more) = rate_log.due(Instant::now()) {
+                tracing::warn!(listener = %name, %peer, refused_since_last_line = more, "connection refused: listener over its max_connection_rate");
+            }
             drop(stream);
             continue;
         }

@@ -115,6 +115,7 @@ impl Core {
                 self.new_session_key(),
                 info.clone(),
                 self.journal.as_ref(),
+                self.queued_bytes.as_ref(),
             ));
             sessions.insert(client_id.to_string(), session.clone());
             session
@@ -205,7 +206,12 @@ impl Core {
             .entry(client_id.to_owned())
             .or_insert_with(|| {
                 let info = Arc::new(SessionInfo::new(client_id));
-                let session = Session::new(self.new_session_key(), info, self.journal.as_ref());
+                let session = Session::new(
+                    self.new_session_key(),
+                    info,
+                    self.journal.as_ref(),
+                    self.queued_bytes.as_ref(),
+                );
                 let mut state = session.lock();
                 state.disconnected_at = Some(Instant::now());
                 state.expiry = self.config.session_expiry_interval;
@@ -238,6 +244,7 @@ impl Core {
             self.new_session_key(),
             info,
             self.journal.as_ref(),
+            self.queued_bytes.as_ref(),
         ));
         let mut state = session.lock();
         state.disconnected_at = Some(disconnected_at);

@@ -17,6 +17,7 @@ use super::journal::Journal;
 use super::message_expiry;
 use super::outbox::Outbox;
 use super::packet_ids::PacketIds;
+use super::pending::{Pending, Queued, QueuedBytes};
 use super::stats::Stats;
 use super::will_delay::PendingWill;
 use crate::codec::{ByteString, Packet, PacketId, ProtocolVersion, Publish, QoS};
@@ -30,16 +31,6 @@ struct InflightEntry {
     /// Its entry number in the session (the key of its stored copy).
     entry: u64,
     state: Inflight,
-    /// The shared subscription it came through, if any.
-    share: Option<Arc<Share>>,
-}
-
-/// A QoS 1/2 message waiting for a connection or for room in the in-flight window.
-#[derive(Debug)]
-struct Queued {
-    /// Its entry number in the session (the key of its stored copy).
-    entry: u64,
-    message: Publish,
     /// The shared subscription it came through, if any.
     share: Option<Arc<Share>>,
 }
@@ -168,7 +159,7 @@ pub(crate) struct SessionState {
     /// Messages sent and not yet acknowledged, in the order they were sent.
     inflight: VecDeque<InflightEntry>,
     /// QoS 1/2 messages waiting for a connection or for room in the in-flight window.
-    pending: VecDeque<Queued>,
+    pending: Pending,
     /// The entry number of the next message queued.
     next_entry: u64,
     /// The store's journal, for a persistent session of a broker with a store: every change
@@ -206,8 +197,13 @@ pub(crate) struct SessionLimits {
 impl Session {
     /// A new session for `info`; `journal` (the broker's, if it has a store) is kept only when
     /// the session is persistent (outlives its connection: 3.1.1's clean session 0, 5.0's
-    /// non-zero session expiry interval).
-    pub(crate) fn new(key: u64, info: Arc<SessionInfo>, journal: Option<&Arc<Journal>>) -> Session {
+    /// non-zero session expiry interval); its pending queue counts against `budget`, if any.
+    pub(crate) fn new(
+        key: u64,
+        info: Arc<SessionInfo>,
+        journal: Option<&Arc<Journal>>,
+        budget: Option<&Arc<QueuedBytes>>,
+    ) -> Session {
         let clean = info.ends_at_disconnect();
         Session {
             key,
@@ -219,7 +215,7 @@ impl Session {
                 subscriptions: HashMap::new(),
                 ended: false,
                 inflight: VecDeque::new(),
-                pending: VecDeque::new(),
+                pending: Pending::new(budget.cloned()),
                 next_entry: 0,
                 incoming_qos2: HashSet::new(),
                 packet_ids: PacketIds::default(),
@@ -343,12 +339,17 @@ impl Session {
             // overflow episode: a scan that frees nothing is not repeated for every drop.
             state.purge_expired(stats);
         }
-        if state.pending.len() >= limits.max_queued && !may_overfill {
-            stats.dropped_queue_full.increment();
+        let queue_full = state.pending.len() >= limits.max_queued;
+        if (queue_full || state.pending.over_budget()) && !may_overfill {
+            let counter = match queue_full {
+                true => &stats.dropped_queue_full,
+                false => &stats.dropped_queued_bytes,
+            };
+            counter.increment();
             // One line per overflow episode, not per message: the counter has the total.
             if !state.overflowing {
                 state.overflowing = true;
-                tracing::warn!(client_id = %self.client_id, max_queued = limits.max_queued, "session queue full: dropping QoS 1/2 messages until it drains");
+                tracing::warn!(client_id = %self.client_id, max_queued = limits.max_queued, queue_full, "session queue full, or the broker's queues at max_queued_bytes: dropping QoS 1/2 messages until it drains");
             }
             return (Delivery::Dropped, false);
         }
@@ -478,7 +479,7 @@ impl SessionState {
                 Inflight::Released => {}
             }
         }
-        for queued in std::mem::take(&mut self.pending) {
+        for queued in self.pending.take_all() {
             if let Some(share) = queued.share {
                 ended.orphans.push((share, queued.message));
             }
@@ -609,7 +610,10 @@ impl SessionState {
             }
             return false;
         }
-        may_overfill && (self.pending.len() >= limits.max_queued || queued >= outbox.capacity())
+        may_overfill
+            && (self.pending.len() >= limits.max_queued
+                || self.pending.over_budget()
+                || queued >= outbox.capacity())
     }
 
     /// Whether the queues are at or under half their limits, where held-back publishers resume.

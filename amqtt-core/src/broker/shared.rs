@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use super::expiry::ExpirySchedule;
 use super::journal::Journal;
+use super::pending::QueuedBytes;
 use super::router::Router;
 use super::routing::Routed;
 use super::session::{Session, SessionLimits};
@@ -38,6 +39,9 @@ pub(crate) struct Core {
     pub(crate) to_route: mpsc::Sender<Routed>,
     /// The store's journal, when the broker has a store configured.
     pub(crate) journal: Option<Arc<Journal>>,
+    /// The bytes every session's pending queue holds, against `max_queued_bytes`; `None`
+    /// without that limit (nothing is counted).
+    pub(crate) queued_bytes: Option<Arc<QueuedBytes>>,
     /// Sessions by client id. A `std::sync::Mutex`: held only for map operations, never across `.await`.
     pub(super) sessions: Mutex<HashMap<String, Arc<Session>>>,
     pub(super) next_session_key: AtomicU64,
@@ -129,6 +133,9 @@ impl Core {
             .keys()
             .map(|name| (Arc::from(name.as_str()), Arc::default()))
             .collect();
+        let queued_bytes = config
+            .max_queued_bytes
+            .map(|max| Arc::new(QueuedBytes::new(max)));
         let core = Core {
             config,
             router: Router::default(),
@@ -138,6 +145,7 @@ impl Core {
             shutdown: Trigger::default(),
             to_route,
             journal,
+            queued_bytes,
             sessions: Mutex::new(HashMap::new()),
             next_session_key: AtomicU64::new(1),
             expiry: ExpirySchedule::default(),

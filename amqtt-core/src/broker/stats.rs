@@ -122,6 +122,10 @@ pub struct Stats {
     /// QoS 1/2 messages dropped because the subscriber's session queue was full (`max_queued`)
     /// and it was offline or stalled, or the producer could not wait.
     pub dropped_queue_full: Counter,
+    /// QoS 1/2 messages dropped because the broker's session queues together held
+    /// `max_queued_bytes` and the subscriber was offline or stalled, or the producer could not
+    /// wait; `$SYS/broker/messages/publish/dropped/queued_bytes`.
+    pub dropped_queued_bytes: Counter,
     /// QoS 1/2 messages of shared subscriptions lost when the member they went to ended (its
     /// clean session closed, its session expired) before completing them: QoS 2 messages it had
     /// been sent, which no other member may have [MQTT-4.8.2-5], and messages whose group had no
@@ -134,8 +138,19 @@ pub struct Stats {
     /// Packets not sent to an MQTT 5.0 client because they were larger than the Maximum Packet
     /// Size it gave in its CONNECT; `$SYS/broker/messages/publish/dropped/too_large`.
     pub dropped_too_large: Counter,
-    /// Connections refused at once because their listener was at `max_connections`.
+    /// Connections refused at once because their listener was at `max_connections`;
+    /// `$SYS/broker/clients/refused/full`.
     pub connections_refused: Counter,
+    /// Connections closed at once, before any handshake, because their listener was over its
+    /// `max_connection_rate`; `$SYS/broker/clients/refused/rate`.
+    pub connections_rate_limited: Counter,
+    /// PUBLISH packets over their client's `max_messages_per_second` or `max_bytes_per_second`:
+    /// the broker paused reading from the client before handling each (none is dropped);
+    /// `$SYS/broker/messages/publish/throttled`.
+    pub publishes_throttled: Counter,
+    /// SUBSCRIBE filters refused (SUBACK 0x80, or 0x97 in MQTT 5.0) because the session held
+    /// `max_subscriptions_per_client` subscriptions; `$SYS/broker/subscriptions/refused/quota`.
+    pub subscriptions_refused: Counter,
     /// Connections closed because of a malformed packet or a protocol violation.
     pub protocol_errors: Counter,
     /// CONNECTs and re-authentications the authentication plugins refused (a Deny, a refusal,

@@ -14,6 +14,15 @@ use super::listener::{ListenerConfig, RawListener};
 /// The largest frame MQTT 3.1.1 can express: 256 MiB of remaining length plus a 5-byte header.
 const PROTOCOL_MAX_PACKET_SIZE: usize = 268_435_455 + 5;
 
+/// A rate: `per_second` on average, with bursts of up to `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// How many a second on average.
+    pub per_second: u64,
+    /// How many may come at once (after a quiet spell).
+    pub burst: u64,
+}
+
 /// The resolved broker configuration.
 #[derive(Debug, Clone)]
 pub struct BrokerConfig {
@@ -53,6 +62,21 @@ pub struct BrokerConfig {
     /// marked stalled: its queues are capped at `max_queued`/`max_outbound` and overflow is
     /// dropped, until it drains to half of them.
     pub backpressure_timeout: Duration,
+    /// Most bytes (topic and payload) of QoS 1/2 messages all sessions together may queue
+    /// (offline, or waiting for room in their in-flight window). Past it the slow-consumer
+    /// policy of `max_queued` applies to every session: offline and stalled ones drop further
+    /// messages (counted), publishers feeding connected ones are held back. `None`: no limit.
+    pub max_queued_bytes: Option<u64>,
+    /// Most PUBLISH packets a client may send a second, with its burst: past it the broker
+    /// stops reading from that connection until the client is back within the rate (nothing is
+    /// dropped). `None`: no limit.
+    pub max_messages_per_second: Option<RateLimit>,
+    /// Most PUBLISH bytes (topic and payload) a client may send a second, with its burst; past
+    /// it the broker stops reading from that connection as for `max_messages_per_second`.
+    pub max_bytes_per_second: Option<RateLimit>,
+    /// Most subscriptions one session may hold; a SUBSCRIBE filter past it is refused in its
+    /// SUBACK slot (0x80, or 0x97 Quota exceeded in MQTT 5.0). `None`: no limit.
+    pub max_subscriptions_per_client: Option<usize>,
     /// Deprecated aMQTT top-level `sys_interval`, kept for the `$SYS` plugin.
     pub sys_interval: Option<u64>,
     /// The `plugins` section: plugin name or alias -> its configuration.
@@ -144,6 +168,18 @@ pub(super) struct RawBrokerConfig {
     max_outbound: Option<usize>,
     #[serde(default, alias = "backpressure-timeout")]
     backpressure_timeout: Option<f64>,
+    #[serde(default, alias = "max-queued-bytes")]
+    max_queued_bytes: Option<u64>,
+    #[serde(default, alias = "max-messages-per-second")]
+    max_messages_per_second: Option<u64>,
+    #[serde(default, alias = "max-messages-per-second-burst")]
+    max_messages_per_second_burst: Option<u64>,
+    #[serde(default, alias = "max-bytes-per-second")]
+    max_bytes_per_second: Option<u64>,
+    #[serde(default, alias = "max-bytes-per-second-burst")]
+    max_bytes_per_second_burst: Option<u64>,
+    #[serde(default, alias = "max-subscriptions-per-client")]
+    max_subscriptions_per_client: Option<usize>,
     #[serde(default, alias = "sys-interval")]
     sys_interval: Option<u64>,
     /// Deprecated aMQTT section for entry-point plugins; accepted so old files still load.
@@ -167,6 +203,40 @@ fn seconds(key: &str, value: Option<f64>, default: f64) -> Result<Duration, Reso
             format!("expected a non-negative number of seconds, found {secs}"),
         )
     })
+}
+
+/// An optional limit, which when given must be at least 1 (absent: no limit).
+pub(super) fn at_least_one<T: PartialEq + From<u8>>(
+    key: &str,
+    value: Option<T>,
+) -> Result<Option<T>, ResolveError> {
+    match value {
+        Some(n) if n == T::from(0) => Err((
+            key.to_owned(),
+            "expected at least 1 (leave the key out for no limit), found 0".to_owned(),
+        )),
+        value => Ok(value),
+    }
+}
+
+/// A rate under `key` and its burst under `<key>_burst` (default: the rate); a burst needs its rate.
+fn rate(
+    key: &str,
+    per_second: Option<u64>,
+    burst: Option<u64>,
+) -> Result<Option<RateLimit>, ResolveError> {
+    let burst_key = format!("{key}_burst");
+    match (
+        at_least_one(key, per_second)?,
+        at_least_one(&burst_key, burst)?,
+    ) {
+        (None, None) => Ok(None),
+        (None, Some(_)) => Err((burst_key, format!("expected `{key}` beside it"))),
+        (Some(per_second), burst) => Ok(Some(RateLimit {
+            per_second,
+            burst: burst.unwrap_or(per_second),
+        })),
+    }
 }
 
 impl RawBrokerConfig {
@@ -227,6 +297,21 @@ impl RawBrokerConfig {
             topic_alias_maximum: self.topic_alias_maximum.unwrap_or(10),
             max_outbound: self.max_outbound.unwrap_or(1024).max(1),
             backpressure_timeout: seconds("backpressure_timeout", self.backpressure_timeout, 5.0)?,
+            max_queued_bytes: at_least_one("max_queued_bytes", self.max_queued_bytes)?,
+            max_messages_per_second: rate(
+                "max_messages_per_second",
+                self.max_messages_per_second,
+                self.max_messages_per_second_burst,
+            )?,
+            max_bytes_per_second: rate(
+                "max_bytes_per_second",
+                self.max_bytes_per_second,
+                self.max_bytes_per_second_burst,
+            )?,
+            max_subscriptions_per_client: at_least_one(
+                "max_subscriptions_per_client",
+                self.max_subscriptions_per_client,
+            )?,
             sys_interval: self.sys_interval,
             plugins,
         })

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::broker::ResolveError;
+use super::broker::{RateLimit, ResolveError, at_least_one};
 
 /// The transport a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -101,6 +101,9 @@ pub struct ListenerConfig {
     pub bind: Bind,
     /// Most simultaneous connections; 0 means no limit.
     pub max_connections: usize,
+    /// Most new connections accepted a second, with a burst of as many; past it a connection
+    /// is closed before any handshake. `None`: no limit.
+    pub max_connection_rate: Option<RateLimit>,
     /// Whether the listener is secured with TLS.
     pub ssl: bool,
     /// Server certificate chain (PEM).
@@ -129,6 +132,8 @@ pub(super) struct RawListener {
     bind: Option<String>,
     #[serde(default, alias = "max-connections")]
     max_connections: Option<i64>,
+    #[serde(default, alias = "max-connection-rate")]
+    max_connection_rate: Option<u64>,
     #[serde(default)]
     ssl: Option<bool>,
     #[serde(default)]
@@ -157,6 +162,7 @@ impl RawListener {
             kind: self.kind.or(d.kind),
             bind: self.bind.or_else(|| d.bind.clone()),
             max_connections: self.max_connections.or(d.max_connections),
+            max_connection_rate: self.max_connection_rate.or(d.max_connection_rate),
             ssl: self.ssl.or(d.ssl),
             certfile: self.certfile.or_else(|| d.certfile.clone()),
             keyfile: self.keyfile.or_else(|| d.keyfile.clone()),
@@ -193,6 +199,14 @@ impl RawListener {
             kind,
             bind,
             max_connections: usize::try_from(self.max_connections.unwrap_or(0)).unwrap_or(0),
+            max_connection_rate: at_least_one(
+                &key("max_connection_rate"),
+                self.max_connection_rate,
+            )?
+            .map(|n| RateLimit {
+                per_second: n,
+                burst: n,
+            }),
             ssl,
             certfile: self.certfile,
             keyfile: self.keyfile,

@@ -10,7 +10,7 @@ mod masked;
 
 use std::path::{Path, PathBuf};
 
-pub use broker::{BrokerConfig, PluginsSection};
+pub use broker::{BrokerConfig, PluginsSection, RateLimit};
 pub use listener::{Bind, ListenerConfig, ListenerType};
 use thiserror::Error;
 

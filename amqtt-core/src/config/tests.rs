@@ -247,3 +247,79 @@ fn readme_listeners_example_parses() {
     assert!(config.listeners["tls"].require_certificate);
     assert!(!config.listeners["wss"].require_certificate);
 }
+
+/// The message of the error a configuration gives.
+fn error_of(yaml: &str) -> String {
+    BrokerConfig::from_yaml(yaml)
+        .expect_err("the configuration is refused")
+        .to_string()
+}
+
+#[test]
+fn subscription_limit_takes_both_spellings_and_refuses_zero() {
+    let a = BrokerConfig::from_yaml("max_subscriptions_per_client: 5\n").expect("valid");
+    let b = BrokerConfig::from_yaml("max-subscriptions-per-client: 5\n").expect("valid");
+    assert_eq!(a.max_subscriptions_per_client, Some(5));
+    assert_eq!(b.max_subscriptions_per_client, Some(5));
+    let none = BrokerConfig::from_yaml("{}\n").expect("valid");
+    assert_eq!(none.max_subscriptions_per_client, None);
+    let text = error_of("max_subscriptions_per_client: 0\n");
+    assert!(
+        text.contains("key `max_subscriptions_per_client`: expected at least 1"),
+        "{text}"
+    );
+    let text = error_of("max_subscriptions_per_client: many\n");
+    assert!(text.contains("max_subscriptions_per_client"), "{text}");
+}
+
+#[test]
+fn connection_rate_is_a_listener_key_inherited_from_default() {
+    let config = BrokerConfig::from_yaml(
+        "listeners:\n  default:\n    bind: 1883\n    max-connection-rate: 20\n  ws:\n    type: ws\n    bind: 8080\n  open:\n    bind: 1884\n    max_connection_rate: 100\n",
+    )
+    .expect("valid");
+    let rate = |name: &str| config.listeners[name].max_connection_rate;
+    let limit = |n| {
+        Some(RateLimit {
+            per_second: n,
+            burst: n,
+        })
+    };
+    assert_eq!(rate("default"), limit(20));
+    assert_eq!(rate("ws"), limit(20));
+    assert_eq!(rate("open"), limit(100));
+    let text = error_of("listeners:\n  default:\n    max_connection_rate: 0\n");
+    assert!(
+        text.contains("key `listeners.default.max_connection_rate`: expected at least 1"),
+        "{text}"
+    );
+}
+
+#[test]
+fn publish_rates_take_a_burst_that_defaults_to_the_rate() {
+    let config = BrokerConfig::from_yaml(
+        "max_messages_per_second: 100\nmax-bytes-per-second: 5000\nmax-bytes-per-second-burst: 20000\n",
+    )
+    .expect("valid");
+    let limit = |per_second, burst| Some(RateLimit { per_second, burst });
+    assert_eq!(config.max_messages_per_second, limit(100, 100));
+    assert_eq!(config.max_bytes_per_second, limit(5000, 20000));
+    let text = error_of("max_messages_per_second_burst: 10\n");
+    assert!(
+        text.contains(
+            "key `max_messages_per_second_burst`: expected `max_messages_per_second` beside it"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn queued_bytes_budget_takes_both_spellings_and_refuses_zero() {
+    let config = BrokerConfig::from_yaml("max-queued-bytes: 1048576\n").expect("valid");
+    assert_eq!(config.max_queued_bytes, Some(1 << 20));
+    let text = error_of("max_queued_bytes: 0\n");
+    assert!(
+        text.contains("key `max_queued_bytes`: expected at least 1"),
+        "{text}"
+    );
+}

@@ -104,11 +104,15 @@ impl Collector for Figures {
             ([("reason", "shared")], stats.dropped_shared.get()),
             ([("reason", "expired")], stats.messages_expired.get()),
             ([("reason", "too_large")], stats.dropped_too_large.get()),
+            (
+                [("reason", "queued_bytes")],
+                stats.dropped_queued_bytes.get(),
+            ),
         ];
         counters(
             e,
             "amqtt_messages_dropped",
-            "Messages not delivered to a subscriber, by reason: qos0 (outbound queue full), queue_full (QoS 1/2 past max_queued), shared (shared-subscription member ended), expired (message expiry passed), too_large (over the client's maximum packet size).",
+            "Messages not delivered to a subscriber, by reason: qos0 (outbound queue full), queue_full (QoS 1/2 past max_queued), shared (shared-subscription member ended), expired (message expiry passed), too_large (over the client's maximum packet size), queued_bytes (past max_queued_bytes).",
             &drops,
         )?;
         let gauge_figures = [
@@ -161,6 +165,21 @@ impl Collector for Figures {
                 "amqtt_connections_refused",
                 "Connections closed at once because their listener was at max_connections.",
                 stats.connections_refused.get(),
+            ),
+            (
+                "amqtt_connections_rate_limited",
+                "Connections closed at once because their listener was past max_connection_rate.",
+                stats.connections_rate_limited.get(),
+            ),
+            (
+                "amqtt_publishes_throttled",
+                "Times a client's reading paused for max_messages_per_second or max_bytes_per_second.",
+                stats.publishes_throttled.get(),
+            ),
+            (
+                "amqtt_subscriptions_refused",
+                "SUBSCRIBE filters refused for max_subscriptions_per_client.",
+                stats.subscriptions_refused.get(),
             ),
             (
                 "amqtt_auth_failures",

@@ -9,7 +9,7 @@
 
 use super::{Connection, End};
 use crate::broker::forwarded::identified;
-use crate::broker::session::Producer;
+use crate::broker::session::{Producer, Session};
 use crate::broker::subscriptions::SliceYield;
 use crate::codec::{
     ByteString, Packet, PacketKind, Properties, ReasonCode, RetainHandling, SubAck, SubAckCode,
@@ -44,9 +44,17 @@ impl<P: Plugin> Connection<'_, P> {
         let mark = self.durable_mark();
         // The first plugin refusal's reason string, for the SUBACK of a 5.0 client.
         let mut reason_string = None;
+        let mut quota = shared
+            .core
+            .config
+            .max_subscriptions_per_client
+            .map(|max| SubscriptionQuota::new(self.session, max));
         for (filter, options) in subscribe.filters {
             let refusal = if !valid_subscription_filter(&filter) {
                 Some(ReasonCode::TopicFilterInvalid)
+            } else if quota.as_mut().is_some_and(|q| !q.admits(&filter)) {
+                shared.core.stats.subscriptions_refused.increment();
+                Some(ReasonCode::QuotaExceeded)
             } else if P::HOOKS.contains(Hooks::TOPIC_FILTERING) {
                 let verdict = shared
                     .plugins
@@ -155,5 +163,39 @@ impl<P: Plugin> Connection<'_, P> {
                 slices.tick().await;
             }
         }
+    }
+}
+
+/// `max_subscriptions_per_client` over one SUBSCRIBE: how many subscriptions the session held
+/// at its start and the new filters it has taken so far. A filter the session already holds
+/// (or that the SUBSCRIBE repeats) replaces a subscription and always passes.
+struct SubscriptionQuota<'a> {
+    session: &'a Session,
+    max: usize,
+    held: usize,
+    new: Vec<ByteString>,
+}
+
+impl SubscriptionQuota<'_> {
+    fn new(session: &Session, max: usize) -> SubscriptionQuota<'_> {
+        let held = session.lock().subscriptions.len();
+        SubscriptionQuota {
+            session,
+            max,
+            held,
+            new: Vec::new(),
+        }
+    }
+
+    /// Whether `filter` may be subscribed to; counts it if it is new.
+    fn admits(&mut self, filter: &ByteString) -> bool {
+        if self.new.contains(filter) || self.session.lock().subscriptions.contains_key(&**filter) {
+            return true;
+        }
+        if self.held + self.new.len() >= self.max {
+            return false;
+        }
+        self.new.push(filter.clone());
+        true
     }
 }
