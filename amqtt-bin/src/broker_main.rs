@@ -176,15 +176,10 @@ fn describe(config: &BrokerConfig) -> String {
 }
 
 fn describe_listener(listener: &ListenerConfig) -> String {
-    let transport = match (listener.kind, listener.ssl) {
-        (ListenerType::External, _) => {
-            return "external, binds nothing (served through BrokerHandle::serve_stream)".into();
-        }
-        (ListenerType::Tcp, false) => "tcp",
-        (ListenerType::Tcp, true) => "tls",
-        (ListenerType::Ws, false) => "ws",
-        (ListenerType::Ws, true) => "wss",
-    };
+    if listener.kind == ListenerType::External {
+        return "external, binds nothing (served through BrokerHandle::serve_stream)".into();
+    }
+    let transport = listener.kind.transport_name(listener.ssl);
     let mut text = format!("{transport}, bind {}", listener.bind);
     if let (Some(cert), Some(key)) = (&listener.certfile, &listener.keyfile) {
         text.push_str(&format!(

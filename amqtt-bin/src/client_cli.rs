@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use amqtt_core::client::{ClientConfig, ClientError, ClientOptions};
 use amqtt_core::codec::{ConnectReturnCode, ProtocolVersion, QoS};
+use amqtt_core::config::mask_url_password;
 use amqtt_core::transport::client::BrokerUrl;
 use amqtt_plugins::ScramClient;
 use clap::Args;
@@ -256,17 +257,6 @@ fn split_userinfo(url: &str) -> Option<(&str, &str, &str)> {
     Some((start, userinfo, &rest[userinfo.len() + 1..]))
 }
 
-/// `url` with the password of its user information replaced by `****`.
-pub fn mask_password(url: &str) -> String {
-    match split_userinfo(url) {
-        Some((start, userinfo, rest)) => match userinfo.split_once(':') {
-            Some((user, _)) => format!("{start}{user}:****@{rest}"),
-            None => url.to_owned(),
-        },
-        None => url.to_owned(),
-    }
-}
-
 /// `url` without its user information (`user:password@`).
 fn without_userinfo(url: &str) -> String {
     match split_userinfo(url) {
@@ -289,7 +279,7 @@ pub fn refusal_words(code: ConnectReturnCode) -> &'static str {
 
 /// The one-line message for a failed connection to `url`.
 pub fn connect_error(url: &str, error: &ClientError) -> String {
-    let url = mask_password(url);
+    let url = mask_url_password(url);
     match error {
         ClientError::Refused(code) => {
             // The tools speak 3.1.1: the broker answered with one of its six codes.
@@ -320,7 +310,7 @@ mod tests {
             ("ws://u@h/", "ws://u@h/", "ws://h/"),
             ("mqtt://h:1883", "mqtt://h:1883", "mqtt://h:1883"),
         ] {
-            assert_eq!(mask_password(url), masked);
+            assert_eq!(mask_url_password(url), masked);
             assert_eq!(without_userinfo(url), without);
         }
     }

@@ -34,7 +34,7 @@ use std::sync::Arc;
 
 use amqtt_core::config::PluginsSection;
 use amqtt_core::plugin::{
-    BrokerContext, Plugin, PluginError, Reload, SessionInfo, Swappable, Verdict, plugin,
+    BrokerContext, FromConfig, Plugin, PluginError, Reload, SessionInfo, Swappable, Verdict, plugin,
 };
 use argon2::{Argon2, PasswordVerifier as _};
 
@@ -94,7 +94,8 @@ impl Plugin for FileAuth {
     async fn reload(&self, plugins: &PluginsSection) -> Result<Reload<'_>, PluginError> {
         let configured = plugins.config_of::<Self>()?.and_then(|c| c.password_file);
         let path = configured.unwrap_or_else(|| self.users.current().path.clone());
-        let file = PasswordFile::load(path).map_err(|e| e.for_plugin("auth_file"))?;
+        let file =
+            PasswordFile::load(path).map_err(|e| e.for_plugin(<Self as FromConfig>::NAME))?;
         Ok(self.users.stage(file))
     }
 

@@ -114,6 +114,13 @@ impl Publisher {
                 .publish(&format!("{ROOT}{topic}"), value, QoS::AtMostOnce, false)
                 .await?;
         }
+        for (reason, dropped) in self.ctx.stats().drops() {
+            let topic = format!("{ROOT}messages/publish/dropped/{reason}");
+            let count = dropped.get().to_string();
+            self.ctx
+                .publish(&topic, count, QoS::AtMostOnce, false)
+                .await?;
+        }
         Ok(())
     }
 
@@ -180,41 +187,13 @@ impl Publisher {
             ),
             (
                 "messages/publish/dropped",
-                (stats.dropped_qos0.get()
-                    + stats.dropped_queue_full.get()
-                    + stats.dropped_queued_bytes.get()
-                    + stats.dropped_shared.get()
-                    + stats.messages_expired.get()
-                    + stats.dropped_too_large.get())
-                .to_string(),
+                (stats.drops().iter().map(|(_, dropped)| dropped.get()))
+                    .sum::<u64>()
+                    .to_string(),
             ),
             (
                 "messages/publish/throttled",
                 stats.publishes_throttled.get().to_string(),
-            ),
-            (
-                "messages/publish/dropped/qos0",
-                stats.dropped_qos0.get().to_string(),
-            ),
-            (
-                "messages/publish/dropped/queue_full",
-                stats.dropped_queue_full.get().to_string(),
-            ),
-            (
-                "messages/publish/dropped/queued_bytes",
-                stats.dropped_queued_bytes.get().to_string(),
-            ),
-            (
-                "messages/publish/dropped/shared",
-                stats.dropped_shared.get().to_string(),
-            ),
-            (
-                "messages/publish/dropped/expired",
-                stats.messages_expired.get().to_string(),
-            ),
-            (
-                "messages/publish/dropped/too_large",
-                stats.dropped_too_large.get().to_string(),
             ),
             (
                 "subscriptions/refused/quota",

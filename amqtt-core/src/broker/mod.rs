@@ -32,7 +32,7 @@ mod shared;
 mod stats;
 mod store_thread;
 mod subscriptions;
-mod thread_shard;
+pub(crate) mod thread_shard;
 mod trigger;
 mod v5_writer;
 mod will_delay;

@@ -73,14 +73,12 @@ impl Pending {
         }
     }
 
-    fn count(&self, queued: &Queued, add: bool) {
+    /// Counts `queued`, which enters the queue, against the budget.
+    fn charge(&self, queued: &Queued) {
         if let Some(budget) = &self.budget {
-            let cost = cost(&queued.message);
-            if add {
-                budget.bytes.fetch_add(cost, Ordering::Relaxed);
-            } else {
-                budget.bytes.fetch_sub(cost, Ordering::Relaxed);
-            }
+            budget
+                .bytes
+                .fetch_add(cost(&queued.message), Ordering::Relaxed);
         }
     }
 
@@ -101,26 +99,24 @@ impl Pending {
 
     /// Queues a message last.
     pub(crate) fn push_back(&mut self, queued: Queued) {
-        self.count(&queued, true);
+        self.charge(&queued);
         self.queue.push_back(queued);
     }
 
     /// Takes the first message.
     pub(crate) fn pop_front(&mut self) -> Option<Queued> {
         let queued = self.queue.pop_front()?;
-        self.count(&queued, false);
+        refund(self.budget.as_deref(), &queued);
         Some(queued)
     }
 
     /// Keeps the messages `keep` says to keep.
     pub(crate) fn retain(&mut self, mut keep: impl FnMut(&Queued) -> bool) {
-        let budget = self.budget.clone();
+        let budget = self.budget.as_deref();
         self.queue.retain(|queued| {
             let kept = keep(queued);
-            if !kept && let Some(budget) = &budget {
-                budget
-                    .bytes
-                    .fetch_sub(cost(&queued.message), Ordering::Relaxed);
+            if !kept {
+                refund(budget, queued);
             }
             kept
         });
@@ -129,10 +125,20 @@ impl Pending {
     /// Takes every message out.
     pub(crate) fn take_all(&mut self) -> VecDeque<Queued> {
         let all = std::mem::take(&mut self.queue);
-        for queued in &all {
-            self.count(queued, false);
+        if let Some(budget) = self.budget.as_deref() {
+            let total = all.iter().map(|queued| cost(&queued.message)).sum();
+            budget.bytes.fetch_sub(total, Ordering::Relaxed);
         }
         all
+    }
+}
+
+/// Gives the budget, if any, back what `queued`, which left its queue, counted against it.
+fn refund(budget: Option<&QueuedBytes>, queued: &Queued) {
+    if let Some(budget) = budget {
+        budget
+            .bytes
+            .fetch_sub(cost(&queued.message), Ordering::Relaxed);
     }
 }
 

@@ -341,9 +341,10 @@ impl Session {
         }
         let queue_full = state.pending.len() >= limits.max_queued;
         if (queue_full || state.pending.over_budget()) && !may_overfill {
-            let counter = match queue_full {
-                true => &stats.dropped_queue_full,
-                false => &stats.dropped_queued_bytes,
+            let counter = if queue_full {
+                &stats.dropped_queue_full
+            } else {
+                &stats.dropped_queued_bytes
             };
             counter.increment();
             // One line per overflow episode, not per message: the counter has the total.

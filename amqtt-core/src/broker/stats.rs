@@ -158,6 +158,22 @@ pub struct Stats {
     pub auth_failures: Counter,
 }
 
+impl Stats {
+    /// Every count of messages not delivered to a subscriber, by reason: the `reason` of the
+    /// metrics' `amqtt_messages_dropped_total` and the last level of
+    /// `$SYS/broker/messages/publish/dropped/<reason>`.
+    pub fn drops(&self) -> [(&'static str, &Counter); 6] {
+        [
+            ("qos0", &self.dropped_qos0),
+            ("queue_full", &self.dropped_queue_full),
+            ("queued_bytes", &self.dropped_queued_bytes),
+            ("shared", &self.dropped_shared),
+            ("expired", &self.messages_expired),
+            ("too_large", &self.dropped_too_large),
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Counter;

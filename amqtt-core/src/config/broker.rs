@@ -220,7 +220,7 @@ pub(super) fn at_least_one<T: PartialEq + From<u8>>(
 }
 
 /// A rate under `key` and its burst under `<key>_burst` (default: the rate); a burst needs its rate.
-fn rate(
+pub(super) fn rate(
     key: &str,
     per_second: Option<u64>,
     burst: Option<u64>,

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
-use super::broker::{RateLimit, ResolveError, at_least_one};
+use super::broker::{RateLimit, ResolveError, rate};
 
 /// The transport a listener serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
@@ -23,6 +23,18 @@ pub enum ListenerType {
 }
 
 impl ListenerType {
+    /// The transport's name, as logs and `--check-config` show it: `tcp`, `tls`, `ws`, `wss`
+    /// or `external`.
+    pub fn transport_name(self, ssl: bool) -> &'static str {
+        match (self, ssl) {
+            (ListenerType::External, _) => "external",
+            (ListenerType::Tcp, false) => "tcp",
+            (ListenerType::Tcp, true) => "tls",
+            (ListenerType::Ws, false) => "ws",
+            (ListenerType::Ws, true) => "wss",
+        }
+    }
+
     /// The port of a `bind` that names none: 1883 for TCP, 8883 for TLS, and 8883 for
     /// WebSocket with or without TLS (aMQTT's `DEFAULT_PORTS`).
     pub fn default_port(self, ssl: bool) -> u16 {
@@ -199,14 +211,7 @@ impl RawListener {
             kind,
             bind,
             max_connections: usize::try_from(self.max_connections.unwrap_or(0)).unwrap_or(0),
-            max_connection_rate: at_least_one(
-                &key("max_connection_rate"),
-                self.max_connection_rate,
-            )?
-            .map(|n| RateLimit {
-                per_second: n,
-                burst: n,
-            }),
+            max_connection_rate: rate(&key("max_connection_rate"), self.max_connection_rate, None)?,
             ssl,
             certfile: self.certfile,
             keyfile: self.keyfile,

@@ -58,8 +58,14 @@ fn mask(value: &Value) -> Value {
     }
 }
 
-/// `scheme://user:password@rest` with the password masked; any other text unchanged.
-fn mask_url_password(text: &str) -> String {
+/// `scheme://user:password@rest` with the password shown as `****`; any other text unchanged
+/// (for URLs in logs and messages).
+///
+/// ```
+/// use amqtt_core::config::mask_url_password;
+/// assert_eq!(mask_url_password("mqtt://u:secret@h/x"), "mqtt://u:****@h/x");
+/// ```
+pub fn mask_url_password(text: &str) -> String {
     let Some((scheme, rest)) = text.split_once("://") else {
         return text.to_owned();
     };

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 pub use broker::{BrokerConfig, PluginsSection, RateLimit};
 pub use listener::{Bind, ListenerConfig, ListenerType};
+pub use masked::mask_url_password;
 use thiserror::Error;
 
 /// aMQTT's default broker configuration, which the broker runs when no file is given.

@@ -138,6 +138,8 @@ pub(crate) struct Acceptor {
     tls: Option<RwLock<TlsAcceptor>>,
     /// `Some(max_packet_size)` for a WebSocket listener.
     websocket: Option<usize>,
+    /// The transport's name ([`ListenerType::transport_name`]).
+    transport: &'static str,
 }
 
 impl Acceptor {
@@ -154,7 +156,12 @@ impl Acceptor {
             None
         };
         let websocket = (listener.kind == ListenerType::Ws).then_some(max_packet_size);
-        Ok(Acceptor { tls, websocket })
+        let transport = listener.kind.transport_name(listener.ssl);
+        Ok(Acceptor {
+            tls,
+            websocket,
+            transport,
+        })
     }
 
     /// The TLS setup that `listener`'s certificate, key and CA files give now, read and
@@ -178,12 +185,7 @@ impl Acceptor {
 
     /// The transport's name, for log lines.
     pub(crate) fn describe(&self) -> &'static str {
-        match (self.tls.is_some(), self.websocket.is_some()) {
-            (false, false) => "tcp",
-            (true, false) => "tls",
-            (false, true) => "ws",
-            (true, true) => "wss",
-        }
+        self.transport
     }
 
     /// Runs the TLS and WebSocket handshakes that the listener asks for. Not bounded in time:

@@ -98,17 +98,9 @@ impl Collector for Figures {
             "Bytes written to clients (every packet).",
             stats.bytes_sent.get(),
         )?;
-        let drops = [
-            ([("reason", "qos0")], stats.dropped_qos0.get()),
-            ([("reason", "queue_full")], stats.dropped_queue_full.get()),
-            ([("reason", "shared")], stats.dropped_shared.get()),
-            ([("reason", "expired")], stats.messages_expired.get()),
-            ([("reason", "too_large")], stats.dropped_too_large.get()),
-            (
-                [("reason", "queued_bytes")],
-                stats.dropped_queued_bytes.get(),
-            ),
-        ];
+        let drops = stats
+            .drops()
+            .map(|(reason, dropped)| ([("reason", reason)], dropped.get()));
         counters(
             e,
             "amqtt_messages_dropped",

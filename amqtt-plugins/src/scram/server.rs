@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use amqtt_core::codec::ReasonCode;
 use amqtt_core::config::PluginsSection;
 use amqtt_core::plugin::{
-    AuthAnswer, AuthStep, BrokerContext, Plugin, PluginError, Reload, SessionInfo, Swappable,
-    plugin,
+    AuthAnswer, AuthStep, BrokerContext, FromConfig, Plugin, PluginError, Reload, SessionInfo,
+    Swappable, plugin,
 };
 use bytes::Bytes;
 use serde::Deserialize;
@@ -80,7 +80,8 @@ impl Plugin for ScramAuth {
     async fn reload(&self, plugins: &PluginsSection) -> Result<Reload<'_>, PluginError> {
         let configured = plugins.config_of::<Self>()?.and_then(|c| c.password_file);
         let path = configured.unwrap_or_else(|| self.users.current().0.clone());
-        let users = read_scram_users(&path).map_err(|e| e.for_plugin("auth_scram"))?;
+        let users =
+            read_scram_users(&path).map_err(|e| e.for_plugin(<Self as FromConfig>::NAME))?;
         Ok(self.users.stage((path, users)))
     }
 
@@ -146,7 +147,7 @@ impl ScramAuth {
         let text = std::str::from_utf8(data).map_err(|_| Failure::Malformed("not UTF-8"))?;
         let first = ClientFirst::parse(text).map_err(Failure::Malformed)?;
         self.check_identity(session, &first.username, step)?;
-        let credential = self.credential(&first.username);
+        let (credential, _) = self.credential(&first.username);
         let nonce = format!("{}{}", first.nonce, nonce());
         let server_first =
             ServerFirst::build(&nonce, &credential.salt, credential.iterations.get());
@@ -173,11 +174,9 @@ impl ScramAuth {
         {
             return Err(Failure::Malformed("nonce or channel binding differs"));
         }
-        let credential = self.credential(&first.username);
+        let (credential, known) = self.credential(&first.username);
         let auth_message = messages::auth_message(first.bare, server_first, last.without_proof);
-        if !messages::proof_matches(&credential.stored_key, &auth_message, &last.proof)
-            || !self.users.current().1.contains_key(&first.username)
-        {
+        if !messages::proof_matches(&credential.stored_key, &auth_message, &last.proof) || !known {
             return Err(Failure::Credentials("wrong proof"));
         }
         if !step.reauthentication {
@@ -216,19 +215,21 @@ impl ScramAuth {
         Ok(())
     }
 
-    /// The user's credential, or a stand-in derived from the secret for an unknown user.
-    fn credential(&self, username: &str) -> ScramCredential {
-        if let Some(credential) = self.users.current().1.get(username) {
-            return credential.clone();
+    /// The user's credential, or a stand-in derived from the secret for an unknown user; and
+    /// whether the user is known (one look at the users in force).
+    fn credential(&self, username: &str) -> (ScramCredential, bool) {
+        if let Some(credential) = self.users.with(|(_, users)| users.get(username).cloned()) {
+            return (credential, true);
         }
         let salt = hmac_of(&self.secret, &[b"salt", username.as_bytes()]);
-        ScramCredential {
+        let stand_in = ScramCredential {
             iterations: std::num::NonZeroU32::new(DEFAULT_ITERATIONS)
                 .unwrap_or(std::num::NonZeroU32::MIN),
             salt: salt[..16].to_vec(),
             stored_key: hmac_of(&self.secret, &[b"stored", username.as_bytes()]),
             server_key: hmac_of(&self.secret, &[b"server", username.as_bytes()]),
-        }
+        };
+        (stand_in, false)
     }
 }
 

@@ -6,7 +6,8 @@ use std::fmt;
 
 use amqtt_core::config::PluginsSection;
 use amqtt_core::plugin::{
-    Action, BrokerContext, Plugin, PluginError, Reload, SessionInfo, Swappable, Verdict, plugin,
+    Action, BrokerContext, FromConfig, Plugin, PluginError, Reload, SessionInfo, Swappable,
+    Verdict, plugin,
 };
 use amqtt_core::topic::{filter_matches, valid_topic_filter};
 use serde::de::{MapAccess, SeqAccess, Visitor};
@@ -105,7 +106,8 @@ impl Plugin for TopicAcl {
 
     async fn reload(&self, plugins: &PluginsSection) -> Result<Reload<'_>, PluginError> {
         let config = plugins.config_of::<Self>()?.unwrap_or_default();
-        let lists = AccessLists::from_config(config).map_err(|e| e.for_plugin("topic_acl"))?;
+        let lists = AccessLists::from_config(config)
+            .map_err(|e| e.for_plugin(<Self as FromConfig>::NAME))?;
         Ok(self.lists.stage(lists))
     }
 }
