@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
-use tokio::io::AsyncReadExt;
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 
@@ -26,34 +25,36 @@ pub fn free_port() -> u16 {
 }
 
 /// A broker binary (a custom broker built on `amqtt_bin::BrokerMain`, or `amqtt`) running as
-/// a child process with `-c FILE`, its `default` listener on a free port of 127.0.0.1. Killed
-/// (SIGKILL) when dropped; [`BrokerProcess::terminate`] stops it with SIGTERM. Unix only.
+/// a child process with `-c FILE`, its `default` listener on a free port of 127.0.0.1, its
+/// standard error (the log) in a file ([`BrokerProcess::log`]). Killed (SIGKILL) when dropped;
+/// [`BrokerProcess::terminate`] stops it with SIGTERM. Unix only.
 pub struct BrokerProcess {
     /// The address of its `default` listener.
     pub addr: SocketAddr,
     child: Child,
     config: PathBuf,
+    log: PathBuf,
 }
 
 impl BrokerProcess {
     /// Writes a configuration file (the `default` listener on a free port of 127.0.0.1, then
     /// the `extra` YAML keys, e.g. `"plugins:\n  auth_anonymous:\n"`), runs `program -c FILE`
     /// and waits until it accepts TCP connections. Panics, with what the broker wrote to
-    /// stderr, if it exits first; panics if it does not listen within 10 s.
+    /// standard error, if it exits first; panics if it does not listen within 10 s.
     pub async fn start(program: impl AsRef<Path>, extra: &str) -> BrokerProcess {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let config = std::env::temp_dir().join(format!(
-            "amqtt-test-{}-{}.yaml",
-            std::process::id(),
-            addr.port()
-        ));
+        let stem = format!("amqtt-test-{}-{}", std::process::id(), addr.port());
+        let config = std::env::temp_dir().join(format!("{stem}.yaml"));
+        let log = std::env::temp_dir().join(format!("{stem}.log"));
         let yaml = format!("listeners:\n  default:\n    bind: {addr}\n{extra}");
         std::fs::write(&config, yaml).expect("write the broker's configuration file");
+        // A file, not a pipe: a pipe nobody reads would stop a broker that logs a lot.
+        let stderr = std::fs::File::create(&log).expect("create the broker's log file");
         let child = Command::new(program.as_ref())
             .arg("-c")
             .arg(&config)
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(stderr)
             .kill_on_drop(true)
             .spawn()
             .unwrap_or_else(|e| panic!("cannot run {}: {e}", program.as_ref().display()));
@@ -61,9 +62,15 @@ impl BrokerProcess {
             addr,
             child,
             config,
+            log,
         };
         broker.wait_listening().await;
         broker
+    }
+
+    /// What the broker has written to standard error so far: its log, or why it stopped.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     /// Polls the listener until it accepts a connection.
@@ -71,11 +78,10 @@ impl BrokerProcess {
         let deadline = tokio::time::Instant::now() + START_TIMEOUT;
         while TcpStream::connect(self.addr).await.is_err() {
             if let Some(status) = self.child.try_wait().expect("poll the broker process") {
-                let mut stderr = String::new();
-                if let Some(mut pipe) = self.child.stderr.take() {
-                    let _ = pipe.read_to_string(&mut stderr).await;
-                }
-                panic!("the broker exited ({status}) before listening: {stderr}");
+                panic!(
+                    "the broker exited ({status}) before listening: {}",
+                    self.log()
+                );
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
@@ -106,5 +112,6 @@ impl BrokerProcess {
 impl Drop for BrokerProcess {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.config);
+        let _ = std::fs::remove_file(&self.log);
     }
 }

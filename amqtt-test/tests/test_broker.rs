@@ -99,3 +99,10 @@ async fn a_broker_over_a_store_resumes_a_session_after_a_restart() {
     assert_eq!(broker.handle.subscription_count(), 1);
     broker.stop().await;
 }
+
+#[tokio::test]
+#[should_panic(expected = "exited (exit status: 126) before listening")]
+async fn a_binary_that_exits_before_listening_fails_the_test_with_its_log() {
+    // `sh -c FILE` tries to run the configuration file as a command and exits 126.
+    amqtt_test::BrokerProcess::start("sh", "").await;
+}

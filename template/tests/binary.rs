@@ -1,5 +1,5 @@
-//! The `my-broker` binary itself: it starts from a configuration file, admits a client, and
-//! exits 0 on SIGTERM.
+//! The `my-broker` binary itself: it starts from a configuration file, logs, admits a client,
+//! and exits 0 on SIGTERM.
 
 use amqtt_test::{BrokerProcess, RawClient};
 
@@ -12,6 +12,7 @@ async fn my_broker_serves_and_exits_0_on_sigterm() {
     .await;
 
     RawClient::connect(broker.addr, "bin").await;
+    assert!(broker.log().contains("listening"), "{}", broker.log());
 
     let status = broker.terminate().await;
     assert_eq!(status.code(), Some(0), "exit status {status}");
