@@ -52,7 +52,8 @@ impl<P: BuildPlugins> TestBroker<P> {
     }
 
     /// Starts a broker over `P` from a whole YAML configuration (a file a broker ships, say),
-    /// whose `default` listener must bind a free port (`127.0.0.1:0`). Panics with the
+    /// which needs a TCP listener named `default`; bind it to `127.0.0.1:0` so each test gets
+    /// a free port. Panics with the
     /// configuration's or the broker's error if it cannot start. With a store:
     /// [`TestBroker::serve_with_store`] a `Broker<P, S>` bound from the configuration.
     pub async fn start_config(yaml: &str) -> TestBroker<P> {
