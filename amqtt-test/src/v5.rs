@@ -1,5 +1,5 @@
-//! A raw MQTT 5.0 test client: sends and receives whole packets encoded for 5.0, and the
-//! CONNECT, PUBLISH and property builders the v5 tests share.
+//! [`V5Client`], a raw MQTT 5.0 test client that sends and receives whole packets encoded for
+//! 5.0, and builders of 5.0 CONNECT and PUBLISH packets, properties and subscription options.
 
 use std::net::SocketAddr;
 use std::num::{NonZeroU16, NonZeroU32};
@@ -7,20 +7,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use amqtt_core::codec::{
-    self, Ack, ByteString, ConnAck, Connect, LastWill, Packet, Properties, ProtocolVersion,
-    Publish, QoS, ReasonBody, ReasonCode, RetainHandling, SubAck, SubAckCode, Subscribe,
-    SubscriptionOptions,
+    Ack, ByteString, ConnAck, Connect, LastWill, Packet, Properties, ProtocolVersion, Publish, QoS,
+    ReasonBody, ReasonCode, RetainHandling, SubAck, SubAckCode, Subscribe, SubscriptionOptions,
 };
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use bytes::Bytes;
 
+use crate::stream::PacketStream;
 use crate::{RECV_TIMEOUT, pid};
 
-/// A raw MQTT 5.0 client over TCP.
+/// A raw MQTT 5.0 client over TCP that sends and receives whole packets encoded for 5.0. Every
+/// wait fails the test after [`RECV_TIMEOUT`] unless it takes its own duration.
 pub struct V5Client {
-    stream: TcpStream,
-    buf: BytesMut,
+    stream: PacketStream,
 }
 
 /// A 5.0 CONNECT for `client_id` with `properties`, clean start.
@@ -96,11 +94,8 @@ impl V5Client {
     /// Opens a connection and sends `connect` (a 5.0 CONNECT) without waiting for an answer
     /// (an enhanced authentication answers with AUTH before the CONNACK).
     pub async fn start(addr: SocketAddr, connect: Connect) -> V5Client {
-        let stream = TcpStream::connect(addr).await.expect("tcp connect");
-        stream.set_nodelay(true).expect("nodelay");
         let mut client = V5Client {
-            stream,
-            buf: BytesMut::new(),
+            stream: PacketStream::open(addr, ProtocolVersion::V5).await,
         };
         client.send(Packet::Connect(Box::new(connect))).await;
         client
@@ -138,44 +133,33 @@ impl V5Client {
 
     /// Sends one packet, encoded for 5.0.
     pub async fn send(&mut self, packet: Packet) {
-        let mut out = BytesMut::new();
-        packet.encode_as(ProtocolVersion::V5, &mut out);
-        self.stream.write_all(&out).await.expect("write to broker");
+        self.stream.send(packet).await;
     }
 
     /// Sends DISCONNECT with `body` and closes the socket.
     pub async fn disconnect_with(mut self, body: ReasonBody) {
         self.send(Packet::Disconnect(body)).await;
-        let _ = self.stream.shutdown().await;
+        self.stream.shutdown().await;
     }
 
     /// Closes the connection abruptly (RST), as from a client that vanished.
     pub fn reset(self) {
-        let _ = self.stream.set_zero_linger();
+        self.stream.reset();
     }
 
     /// Receives the next packet, failing after [`RECV_TIMEOUT`] or if the broker closes.
     pub async fn recv(&mut self) -> Packet {
-        match self.recv_within(RECV_TIMEOUT).await {
-            Some(packet) => packet,
-            None => panic!("no packet from the broker within {RECV_TIMEOUT:?}"),
-        }
+        self.stream.recv().await
     }
 
     /// The next packet if one arrives within `wait`; panics if the connection closes.
     pub async fn recv_within(&mut self, wait: Duration) -> Option<Packet> {
-        match tokio::time::timeout(wait, self.read_packet()).await {
-            Err(_) => None,
-            Ok(Some(packet)) => Some(packet),
-            Ok(None) => panic!("broker closed the connection"),
-        }
+        self.stream.recv_within(wait).await
     }
 
     /// Asserts no packet arrives within `wait`.
     pub async fn expect_silence(&mut self, wait: Duration) {
-        if let Some(packet) = self.recv_within(wait).await {
-            panic!("expected no packet, got {packet:?}");
-        }
+        self.stream.expect_silence(wait).await;
     }
 
     /// Asserts the next packet is a DISCONNECT with `reason` and the broker then closes the
@@ -190,7 +174,7 @@ impl V5Client {
 
     /// Asserts the broker closes the connection without sending anything more.
     pub async fn expect_closed(&mut self) {
-        match tokio::time::timeout(RECV_TIMEOUT, self.read_packet()).await {
+        match tokio::time::timeout(RECV_TIMEOUT, self.stream.read_packet()).await {
             Ok(None) => {}
             Ok(Some(packet)) => panic!("expected the close, got {packet:?}"),
             Err(_) => panic!("broker did not close the connection"),
@@ -241,7 +225,7 @@ impl V5Client {
 
     /// Sends bytes as they are: for packets the codec will not encode.
     pub async fn send_bytes(&mut self, bytes: &[u8]) {
-        self.stream.write_all(bytes).await.expect("write to broker");
+        self.stream.send_raw(bytes).await;
     }
 
     /// Sends a QoS 1 or 2 PUBLISH and returns the PUBACK / PUBREC that answers it.
@@ -260,23 +244,6 @@ impl V5Client {
     /// Sends PUBACK for `id`.
     pub async fn puback(&mut self, id: NonZeroU16) {
         self.send(Packet::PubAck(id.into())).await;
-    }
-
-    /// Reads one packet; `None` when the broker closed the connection.
-    async fn read_packet(&mut self) -> Option<Packet> {
-        loop {
-            let max = codec::MAX_REMAINING_LENGTH + 5;
-            match codec::decode_as(&mut self.buf, max, ProtocolVersion::V5) {
-                Ok(Some(packet)) => return Some(packet),
-                Ok(None) => {}
-                Err(e) => panic!("broker sent a malformed packet: {e}"),
-            }
-            self.buf.reserve(4096);
-            match self.stream.read_buf(&mut self.buf).await {
-                Ok(0) | Err(_) => return None,
-                Ok(_) => {}
-            }
-        }
     }
 }
 
