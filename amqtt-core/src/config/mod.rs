@@ -106,8 +106,9 @@ impl BrokerConfig {
     }
 }
 
-/// Rewrites a serde_yaml message for a user: drops the key path it repeats and names the
-/// expected type in words (`expected i64` -> `expected an integer`).
+/// Rewrites a serde_yaml message for a user: drops the key path it repeats, names the
+/// expected type in words (`expected i64` -> `expected an integer`) and says what to do about a
+/// repeated key.
 pub(crate) fn plain_message(key: &str, message: &str) -> String {
     let message = message.strip_prefix(&format!("{key}: ")).unwrap_or(message);
     let mut plain = message.to_owned();
@@ -126,6 +127,15 @@ pub(crate) fn plain_message(key: &str, message: &str) -> String {
         ),
     ] {
         plain = plain.replace(rust, words);
+    }
+    // aMQTT's parser keeps the last of two equal keys without a word (its own reference example
+    // repeats `capath`); YAML forbids it, so say which to do.
+    if plain.starts_with("duplicate field") || plain.starts_with("duplicate entry") {
+        let (what, location) = match plain.rsplit_once(" at line ") {
+            Some((what, at)) => (what.to_owned(), format!(" at line {at}")),
+            None => (plain.clone(), String::new()),
+        };
+        plain = format!("{what}: keep one of them (aMQTT silently used the last){location}");
     }
     plain
 }

@@ -1,5 +1,5 @@
 //! YAML 1.1 scalars (aMQTT's reading) in the broker configuration: listener, plugin and legacy
-//! broker keys, numbers, and the errors for values that are neither.
+//! broker keys, numbers, the errors for values that are neither, and for a repeated key.
 
 use std::time::Duration;
 
@@ -148,4 +148,23 @@ fn a_leading_zero_says_what_to_write() {
     );
     assert!(text.contains("write 64 (or 0o100)"), "{text}");
     assert!(text.contains("or 100 for the decimal one"), "{text}");
+}
+
+#[test]
+fn a_repeated_key_says_to_keep_one() {
+    // aMQTT's own reference example repeats `capath`; PyYAML keeps the last one silently.
+    let listener = error_of(
+        "listeners:\n  default:\n    capath: /some/folder\n    capath: certificate data\n",
+    );
+    assert_eq!(
+        listener,
+        "config: key `listeners.default`: duplicate field `capath`: keep one of them \
+         (aMQTT silently used the last) at line 3 column 5"
+    );
+    let plugin = error_of("plugins:\n  flags:\n    enabled: yes\n    enabled: no\n");
+    assert_eq!(
+        plugin,
+        "config: key `plugins.flags`: duplicate entry with key \"enabled\": keep one of them \
+         (aMQTT silently used the last) at line 3 column 5"
+    );
 }
