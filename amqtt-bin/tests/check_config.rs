@@ -1,5 +1,6 @@
 //! End-to-end tests of the `amqtt` binary's `--check-config`, port-less and external listeners,
-//! and `--log-format json`: the real binary, its exit code and its output.
+//! the error for a value that is no boolean even in aMQTT's YAML 1.1, and `--log-format json`:
+//! the real binary, its exit code and its output.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -157,6 +158,21 @@ fn check_config_refuses_a_bad_address_and_an_unknown_plugin() {
         "listeners:\n  default:\n    bind: 127.0.0.1:0\nplugins:\n  auth_anonymus:\n",
     );
     assert_fails_as_the_broker(&config, &["auth_anonymus", "auth_anonymous"]);
+}
+
+#[test]
+fn a_value_that_is_no_boolean_in_yaml_1_1_either_names_file_key_and_spellings() {
+    let config = ConfigFile::new(
+        "maybe",
+        "listeners:\n  default:\n    bind: 127.0.0.1:0\n  my-tcp-ssl-1:\n    ssl: maybe\n",
+    );
+    let expected = format!(
+        "amqtt: config file {}: key `listeners.my-tcp-ssl-1.ssl`: invalid type: string \"maybe\", \
+         expected a boolean: true/false, yes/no, on/off or y/n at line 5 column 10\n",
+        config.path()
+    );
+    assert_fails_as_the_broker(&config, &[&expected]);
+    assert_eq!(stderr(&amqtt(&["-c", config.path()])), expected);
 }
 
 #[test]

@@ -55,7 +55,7 @@ mod tests {
         let mut found = false;
         for key in keys {
             if let Some(section) = plugins.get(key) {
-                let parsed = serde_yaml::from_value::<P::Config>(section.clone());
+                let parsed = amqtt_core::config::yaml11::<P::Config, _>(section.clone());
                 assert!(parsed.is_ok(), "README section `{key}`: {:?}", parsed.err());
                 found = true;
             }

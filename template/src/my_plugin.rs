@@ -12,6 +12,12 @@ use amqtt_core::topic::valid_topic_name;
 use serde::Deserialize;
 
 /// The plugin's section under `plugins:` in the YAML. Every key is optional.
+///
+/// The broker reads it as aMQTT reads YAML (1.1): a `bool` field you add takes `on`, `yes` or `y`
+/// as well as `true`, with no attribute. A type you deserialize yourself (a file of your own, a
+/// `serde_yaml::Value`) gets the same with
+/// `#[serde(deserialize_with = "amqtt_core::config::yaml11")]` on a field, or
+/// `amqtt_core::config::yaml11(deserializer)` for a whole value.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MyPluginConfig {

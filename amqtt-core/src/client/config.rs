@@ -21,6 +21,7 @@ use thiserror::Error;
 
 use super::ClientOptions;
 use crate::codec::QoS;
+use crate::config::{Yaml11, plain_message};
 use crate::transport::client::ConnectOptions;
 
 /// Why a client configuration is invalid.
@@ -150,13 +151,15 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Parses a YAML client configuration (an empty document gives the defaults).
+    /// Parses a YAML client configuration (an empty document gives the defaults). Booleans and
+    /// numbers read as in aMQTT's YAML 1.1 (`cleansession: yes`), see [`crate::config::yaml11`].
     pub fn from_yaml(text: &str) -> Result<ClientConfig, ClientConfigError> {
         let text = if text.trim().is_empty() { "{}" } else { text };
         let deserializer = serde_yaml::Deserializer::from_str(text);
-        serde_path_to_error::deserialize(deserializer).map_err(|e| ClientConfigError {
-            key: e.path().to_string(),
-            reason: e.into_inner().to_string(),
+        serde_path_to_error::deserialize(Yaml11(deserializer)).map_err(|e| {
+            let key = e.path().to_string();
+            let reason = plain_message(&key, &e.into_inner().to_string());
+            ClientConfigError { key, reason }
         })
     }
 
@@ -263,6 +266,34 @@ mod tests {
         assert_eq!(o.connection.ca_file, Some(PathBuf::from("ca.pem")));
         assert!(!o.connection.check_hostname);
         assert_eq!(o.connection.connect_timeout, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn booleans_read_as_in_amqtt() {
+        for (spelling, value) in crate::config::YAML11_BOOLEANS {
+            let yaml = format!(
+                "cleansession: {spelling}\ncheck_hostname: {spelling}\nverify_cert: {spelling}\n\
+                 topics:\n  a:\n    retain: {spelling}\nclient_id: {spelling}\n"
+            );
+            let config = ClientConfig::from_yaml(&yaml).expect(spelling);
+            assert_eq!(
+                (
+                    config.cleansession,
+                    config.check_hostname,
+                    config.verify_cert
+                ),
+                (value, value, value)
+            );
+            assert_eq!(config.topics["a"].retain, Some(value));
+            assert_eq!(config.client_id.as_deref(), Some(spelling));
+        }
+        let e = ClientConfig::from_yaml("cleansession: maybe\n").expect_err("not a boolean");
+        assert_eq!(e.key, "cleansession");
+        assert!(
+            e.reason.contains("expected a boolean: true/false, yes/no"),
+            "{}",
+            e.reason
+        );
     }
 
     #[test]

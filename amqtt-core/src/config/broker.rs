@@ -121,7 +121,7 @@ impl PluginsSection {
         if value.is_null() {
             return Ok(Some(C::default()));
         }
-        serde_path_to_error::deserialize(value)
+        serde_path_to_error::deserialize(super::Yaml11(value))
             .map(Some)
             .map_err(|e| {
                 let field = e.path().to_string();

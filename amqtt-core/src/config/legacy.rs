@@ -32,10 +32,7 @@ pub(super) fn translate(
     }
     if let Some(check) = topic_check {
         let check = as_map(check, "topic-check")?;
-        if get(check, "enabled")
-            .and_then(Value::as_bool)
-            .unwrap_or(false)
-        {
+        if enabled_flag(check)? {
             let listed = plugin_list(check, "topic-check")?;
             let enabled = |name: &str| listed.as_ref().is_none_or(|l| l.iter().any(|n| n == name));
             if enabled("topic_taboo") {
@@ -75,6 +72,19 @@ pub(super) fn translate(
     .unwrap_or_default();
     tracing::warn!("the `auth`/`topic-check` sections are deprecated; they are read as:\n{shown}");
     Ok(section_of(entries))
+}
+
+/// `topic-check.enabled`, a YAML 1.1 boolean as everywhere else; absent or empty: false.
+fn enabled_flag(check: &Mapping) -> Result<bool, ResolveError> {
+    let Some(value) = get(check, "enabled") else {
+        return Ok(false);
+    };
+    super::yaml11::<Option<bool>, _>(value.clone())
+        .map(|flag| flag.unwrap_or(false))
+        .map_err(|e| {
+            let message = super::plain_message("", &e.to_string());
+            ("topic-check.enabled".to_owned(), message)
+        })
 }
 
 fn get<'a>(map: &'a Mapping, key: &str) -> Option<&'a Value> {

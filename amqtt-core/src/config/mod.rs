@@ -2,11 +2,14 @@
 //!
 //! Every use of `serde_yaml` stays in this module, so a maintained fork can replace it in one place.
 //! Broker and listener keys accept both `_` and `-` spellings, as aMQTT's documentation uses both.
+//! Every configuration is read through [`yaml11`], so booleans and numbers read as aMQTT's YAML 1.1
+//! parser reads them (`ssl: on`, `allow_anonymous: yes`, `max_connections: 1_000`).
 
 mod broker;
 mod legacy;
 mod listener;
 mod masked;
+mod yaml11;
 
 use std::path::{Path, PathBuf};
 
@@ -14,6 +17,8 @@ pub use broker::{BrokerConfig, PluginsSection, RateLimit};
 pub use listener::{Bind, ListenerConfig, ListenerType};
 pub use masked::mask_url_password;
 use thiserror::Error;
+pub(crate) use yaml11::Yaml11;
+pub use yaml11::yaml11;
 
 /// aMQTT's default broker configuration, which the broker runs when no file is given.
 pub const DEFAULT_BROKER_YAML: &str = include_str!("default_broker.yaml");
@@ -85,14 +90,14 @@ impl BrokerConfig {
         // An empty file is the all-defaults configuration, as in aMQTT.
         let text = if text.trim().is_empty() { "{}" } else { text };
         let deserializer = serde_yaml::Deserializer::from_str(text);
-        let raw: broker::RawBrokerConfig =
-            serde_path_to_error::deserialize(deserializer).map_err(|e| {
-                let key = e.path().to_string();
-                invalid(
-                    key.clone(),
-                    plain_message(&key, &e.into_inner().to_string()),
-                )
-            })?;
+        let raw: broker::RawBrokerConfig = serde_path_to_error::deserialize(Yaml11(deserializer))
+            .map_err(|e| {
+            let key = e.path().to_string();
+            invalid(
+                key.clone(),
+                plain_message(&key, &e.into_inner().to_string()),
+            )
+        })?;
         let mut config = raw
             .resolve()
             .map_err(|(key, message)| invalid(key, message))?;
@@ -101,9 +106,10 @@ impl BrokerConfig {
     }
 }
 
-/// Rewrites a serde_yaml message for a user: drops the key path it repeats and names the
-/// expected type in words (`expected i64` -> `expected an integer`).
-fn plain_message(key: &str, message: &str) -> String {
+/// Rewrites a serde_yaml message for a user: drops the key path it repeats, names the
+/// expected type in words (`expected i64` -> `expected an integer`) and says what to do about a
+/// repeated key.
+pub(crate) fn plain_message(key: &str, message: &str) -> String {
     let message = message.strip_prefix(&format!("{key}: ")).unwrap_or(message);
     let mut plain = message.to_owned();
     for (rust, words) in [
@@ -115,12 +121,29 @@ fn plain_message(key: &str, message: &str) -> String {
         ("expected u32", "expected a non-negative integer"),
         ("expected i32", "expected an integer"),
         ("expected f64", "expected a number"),
-        ("expected a boolean", "expected true or false"),
+        (
+            "expected a boolean",
+            "expected a boolean: true/false, yes/no, on/off or y/n",
+        ),
     ] {
         plain = plain.replace(rust, words);
+    }
+    // aMQTT's parser keeps the last of two equal keys without a word (its own reference example
+    // repeats `capath`); YAML forbids it, so say which to do.
+    if plain.starts_with("duplicate field") || plain.starts_with("duplicate entry") {
+        let (what, location) = match plain.rsplit_once(" at line ") {
+            Some((what, at)) => (what.to_owned(), format!(" at line {at}")),
+            None => (plain.clone(), String::new()),
+        };
+        plain = format!("{what}: keep one of them (aMQTT silently used the last){location}");
     }
     plain
 }
 
 #[cfg(test)]
+pub(crate) use yaml11::tests::SPELLINGS as YAML11_BOOLEANS;
+
+#[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_yaml11;

@@ -7,6 +7,9 @@ use super::{BrokerContext, Plugin};
 use crate::config::{ConfigError, PluginsSection};
 
 /// A type that can configure a plugin: deserializable, with defaults for an empty section.
+///
+/// Its section is read through [`crate::config::yaml11`], so its booleans and numbers read as in
+/// aMQTT (`enabled: on`, `limit: 1_000`) with no attribute on any field.
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot be a plugin config: it must implement `serde::Deserialize` and `Default`",
     label = "needs `#[derive(serde::Deserialize, Default)]` (or hand-written impls)"

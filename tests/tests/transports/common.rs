@@ -178,7 +178,15 @@ pub(crate) async fn start<P: Plugin>(
     let broker = Broker::bind_with(config, |_| Ok(plugins))
         .await
         .expect("broker binds");
-    // An external listener has no address.
+    serve_listeners(broker, names)
+}
+
+/// Serves a bound `broker`; returns it with the address of each listener in `names` (an
+/// external listener has none).
+pub(crate) fn serve_listeners<P: Plugin>(
+    broker: Broker<P>,
+    names: Vec<String>,
+) -> (TestBroker<P>, BTreeMap<String, SocketAddr>) {
     let addrs = names
         .into_iter()
         .filter_map(|name| Some((name.clone(), broker.local_addr(&name)?)))
@@ -352,6 +360,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsMqtt<S> {
         Ok((client, chosen))
     }
 
+    /// Sends CONNECT and asserts a successful CONNACK.
+    pub(crate) async fn connect(&mut self, client_id: &str) {
+        self.send(Packet::Connect(Box::new(connect_packet(client_id, true))))
+            .await;
+        assert!(
+            matches!(self.recv().await, Packet::ConnAck(a) if a.code == codec::ReasonCode::Success)
+        );
+    }
+
+    /// Subscribes to `filter` at QoS 0 and waits for the SUBACK.
+    pub(crate) async fn subscribe(&mut self, filter: &str) {
+        self.send(Packet::Subscribe(codec::Subscribe {
+            packet_id: pid(1),
+            filters: vec![(filter.into(), QoS::AtMostOnce.into())],
+            properties: None,
+        }))
+        .await;
+        assert!(matches!(self.recv().await, Packet::SubAck(_)));
+    }
+
     /// Sends one frame of any message.
     pub(crate) async fn send_message(&mut self, message: Message) {
         self.ws.send(message).await.expect("send frame");
@@ -402,6 +430,24 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WsMqtt<S> {
             .flatten()
             .and_then(Result::ok)
     }
+}
+
+/// A secure WebSocket client on `addr` trusting `pki`'s CA, its subprotocol `mqtt` and its
+/// CONNECT accepted.
+pub(crate) async fn wss_connected(
+    addr: SocketAddr,
+    pki: &Pki,
+    client_id: &str,
+) -> WsMqtt<TlsStream<TcpStream>> {
+    let tls = tls_connect(addr, pki.client_config(None))
+        .await
+        .expect("TLS");
+    let (mut client, protocol) = WsMqtt::handshake(tls, addr, "wss", Some("mqtt"))
+        .await
+        .expect("WebSocket handshake over TLS");
+    assert_eq!(protocol.as_deref(), Some("mqtt"));
+    client.connect(client_id).await;
+    client
 }
 
 /// The bytes of `packets`, back to back.

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use super::common::{Pki, WsMqtt, encode, start, tls_connect, tls_mqtt_connect};
+use super::common::{Pki, WsMqtt, encode, start, tls_mqtt_connect, wss_connected};
 
 /// A broker whose `default` listener is a WebSocket one.
 const WS_YAML: &str = "listeners:\n  default:\n    type: ws\n    bind: 127.0.0.1:0\nplugins: {}\n";
@@ -28,10 +28,7 @@ async fn ws_client(
 async fn ws_connected(addr: SocketAddr, client_id: &str) -> WsMqtt<TcpStream> {
     let (mut client, protocol) = ws_client(addr, Some("mqtt")).await.expect("handshake");
     assert_eq!(protocol.as_deref(), Some("mqtt"));
-    client
-        .send(Packet::Connect(Box::new(connect_packet(client_id, true))))
-        .await;
-    assert!(matches!(client.recv().await, Packet::ConnAck(a) if a.code == ReasonCode::Success));
+    client.connect(client_id).await;
     client
 }
 
@@ -156,25 +153,8 @@ async fn secure_websocket() {
         pki.tls_keys()
     );
     let (broker, _) = start(&yaml, ()).await;
-    let tls = tls_connect(broker.addr, pki.client_config(None))
-        .await
-        .expect("TLS");
-    let (mut client, protocol) = WsMqtt::handshake(tls, broker.addr, "wss", Some("mqtt"))
-        .await
-        .expect("WebSocket handshake over TLS");
-    assert_eq!(protocol.as_deref(), Some("mqtt"));
-    client
-        .send(Packet::Connect(Box::new(connect_packet("wss", true))))
-        .await;
-    assert!(matches!(client.recv().await, Packet::ConnAck(a) if a.code == ReasonCode::Success));
-    client
-        .send(Packet::Subscribe(Subscribe {
-            packet_id: pid(1),
-            filters: vec![("wss/#".into(), QoS::AtMostOnce.into())],
-            properties: None,
-        }))
-        .await;
-    assert!(matches!(client.recv().await, Packet::SubAck(_)));
+    let mut client = wss_connected(broker.addr, &pki, "wss").await;
+    client.subscribe("wss/#").await;
     client
         .send(Packet::Publish(publish_packet(
             "wss/x",
@@ -240,32 +220,9 @@ plugins: {{}}
         .expect("tls");
     over_tls.subscribe("all/#", QoS::AtMostOnce).await;
     let mut over_ws = ws_connected(addrs["ws"], "ws").await;
-    over_ws
-        .send(Packet::Subscribe(Subscribe {
-            packet_id: pid(1),
-            filters: vec![("all/#".into(), QoS::AtMostOnce.into())],
-            properties: None,
-        }))
-        .await;
-    assert!(matches!(over_ws.recv().await, Packet::SubAck(_)));
-    let tls = tls_connect(addrs["wss"], pki.client_config(None))
-        .await
-        .expect("TLS");
-    let (mut over_wss, _) = WsMqtt::handshake(tls, addrs["wss"], "wss", Some("mqtt"))
-        .await
-        .expect("wss handshake");
-    over_wss
-        .send(Packet::Connect(Box::new(connect_packet("wss", true))))
-        .await;
-    assert!(matches!(over_wss.recv().await, Packet::ConnAck(_)));
-    over_wss
-        .send(Packet::Subscribe(Subscribe {
-            packet_id: pid(1),
-            filters: vec![("all/#".into(), QoS::AtMostOnce.into())],
-            properties: None,
-        }))
-        .await;
-    assert!(matches!(over_wss.recv().await, Packet::SubAck(_)));
+    over_ws.subscribe("all/#").await;
+    let mut over_wss = wss_connected(addrs["wss"], &pki, "wss").await;
+    over_wss.subscribe("all/#").await;
 
     let mut over_tcp = RawClient::connect(addrs["default"], "tcp").await;
     over_tcp
