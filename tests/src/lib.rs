@@ -17,7 +17,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
 
+mod process;
 pub mod v5;
+
+pub use process::{AmqttProcess, slow_file};
 
 /// How long a test waits for a packet it expects.
 pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);

@@ -1,12 +1,18 @@
 //! Hot reload of a TLS listener's files (`BrokerHandle::reload`): a rotated certificate serves
 //! the next handshakes while connections already up keep working; a bad new file changes
-//! nothing.
+//! nothing; files on a slow disk stall no connection.
+
+use std::time::{Duration, Instant};
 
 use amqtt_core::broker::ReloadError;
-use amqtt_core::codec::QoS;
+use amqtt_core::codec::{Packet, QoS};
 use amqtt_core::config::BrokerConfig;
+use amqtt_tests::slow_file;
 
 use super::common::{Pki, start, tls_connect, tls_mqtt_connect};
+
+/// How long a FIFO's writer waits before it writes the file.
+const SLOW_DISK: Duration = Duration::from_secs(1);
 
 /// A broker whose `default` listener is TLS with `pki`'s server certificate.
 fn tls_yaml(pki: &Pki) -> String {
@@ -66,5 +72,40 @@ async fn a_bad_new_key_leaves_the_certificate_in_force() {
     tls_mqtt_connect(broker.addr, pki.client_config(None), "still")
         .await
         .expect("the old certificate still serves");
+    broker.stop().await;
+}
+
+// `tokio::test` runs the broker and this test on one thread: a reload that read its files on
+// it would stop everything until they came.
+#[tokio::test]
+async fn a_slow_certificate_file_stalls_no_connection_while_a_reload_reads_it() {
+    let pki = Pki::new();
+    let (broker, _) = start(&tls_yaml(&pki), ()).await;
+    let mut up = tls_mqtt_connect(broker.addr, pki.client_config(None), "up")
+        .await
+        .expect("TLS client accepted");
+
+    let slow = pki.cert_file.with_extension("slow");
+    let certificate = std::fs::read_to_string(&pki.cert_file).expect("certificate");
+    let writer = slow_file(&slow, certificate, SLOW_DISK);
+    let config = BrokerConfig::from_yaml(&tls_yaml(&pki).replace(
+        &pki.cert_file.display().to_string(),
+        &slow.display().to_string(),
+    ))
+    .expect("valid");
+    let handle = broker.handle.clone();
+    let started = Instant::now();
+    let reload = tokio::spawn(async move { handle.reload(&config).await });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    up.send(Packet::PingReq).await.expect("send PINGREQ");
+    assert_eq!(up.recv().await, Packet::PingResp);
+    let answered = started.elapsed();
+    assert!(
+        answered < SLOW_DISK / 2,
+        "a connection waited {answered:?} for the reload's file"
+    );
+    let reloaded = reload.await.expect("reload task").expect("reload");
+    assert_eq!(reloaded.tls_listeners, ["default"]);
+    writer.join().expect("writer");
     broker.stop().await;
 }
