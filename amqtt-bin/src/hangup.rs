@@ -4,7 +4,7 @@
 
 use amqtt_core::broker::BrokerHandle;
 use amqtt_core::config::{BrokerConfig, ConfigError};
-use amqtt_core::plugin::Plugin;
+use amqtt_core::plugin::BuildPlugins;
 
 /// SIGHUP, listened for from the moment [`Hangups::listen`] is called (so a SIGHUP that
 /// arrives while the broker binds does not end the process, SIGHUP's default).
@@ -34,7 +34,7 @@ impl Hangups {
     /// On every SIGHUP, reads the configuration with `load` (the `-c` file again, or the
     /// embedded default) and reloads the broker from it; logs what was reloaded, what needs a
     /// restart, or why nothing changed. Runs until the process ends.
-    pub async fn reload<P: Plugin>(
+    pub async fn reload<P: BuildPlugins>(
         self,
         handle: BrokerHandle<P>,
         load: impl Fn() -> Result<BrokerConfig, ConfigError>,

@@ -250,7 +250,10 @@ pub(crate) const HOOK_TABLE: &[HookSpec] = &[
              check them, and return what puts them in place without changing anything yet. \
              The broker commits every plugin's [`Reload`] only when all of them, and every TLS \
              listener, reloaded without error; an error keeps the old state everywhere and is \
-             logged. Name the plugin in it with [`PluginError::named`].",
+             logged. Name the plugin in it with [`PluginError::named`]. Read files on a \
+             blocking thread (`tokio::task::spawn_blocking`) and log what was loaded inside the \
+             `Reload`, which runs only on commit. Not called when the new section adds or \
+             removes a plugin: that reload is refused.",
         )
     },
 ];

@@ -39,6 +39,7 @@ use amqtt_core::plugin::{
 use argon2::{Argon2, PasswordVerifier as _};
 
 use crate::scram::ScramCredential;
+use crate::users_file::{UserTable, UsersFile};
 use serde::Deserialize;
 use sha_crypt::ShaCrypt;
 use tokio::sync::Semaphore;
@@ -63,7 +64,7 @@ pub struct FileAuthConfig {
 /// most as many at once as the machine has cores, so a flood of bad logins neither stalls the
 /// connection runtime nor takes unbounded memory.
 pub struct FileAuth {
-    users: Swappable<PasswordFile>,
+    users: Swappable<UsersFile<Users>>,
     dummy: Arc<StoredHash>,
     checks: Arc<Semaphore>,
 }
@@ -75,12 +76,7 @@ pub struct FileAuth {
 )]
 impl Plugin for FileAuth {
     fn build(config: FileAuthConfig, _ctx: &BrokerContext) -> Result<Self, PluginError> {
-        let Some(path) = config.password_file else {
-            return Err(PluginError::new(
-                "no `password_file` configured: give the path of the password file",
-            ));
-        };
-        let users = PasswordFile::load(path)?;
+        let users = UsersFile::load(config.password_file)?;
         let dummy = StoredHash::parse(DUMMY_HASH)
             .map_err(|e| PluginError::new(format!("built-in dummy hash: {e}")))?;
         let cores = std::thread::available_parallelism().map_or(2, NonZeroUsize::get);
@@ -92,11 +88,8 @@ impl Plugin for FileAuth {
     }
 
     async fn reload(&self, plugins: &PluginsSection) -> Result<Reload<'_>, PluginError> {
-        let configured = plugins.config_of::<Self>()?.and_then(|c| c.password_file);
-        let path = configured.unwrap_or_else(|| self.users.current().path.clone());
-        let file =
-            PasswordFile::load(path).map_err(|e| e.for_plugin(<Self as FromConfig>::NAME))?;
-        Ok(self.users.stage(file))
+        let configured = plugins.config_of::<Self>()?.unwrap_or_default();
+        UsersFile::stage(&self.users, Self::NAME, configured.password_file).await
     }
 
     async fn authenticate(&self, session: &SessionInfo) -> Verdict {
@@ -151,9 +144,9 @@ impl FileAuth {
     /// how many there are. On error the users loaded before stay in force. (A hot reload of the
     /// broker does this through the `reload` hook, together with every other plugin.)
     pub fn reread_password_file(&self) -> Result<usize, PluginError> {
-        let file = PasswordFile::load(self.users.current().path.clone())?;
+        let file = UsersFile::<Users>::read(Some(self.password_file()))?;
         let count = file.users.len();
-        self.users.replace(file);
+        file.put_in_force(&self.users);
         Ok(count)
     }
 
@@ -176,21 +169,18 @@ impl std::fmt::Debug for FileAuth {
     }
 }
 
-/// The users of one password file, replaced whole on reload.
-struct PasswordFile {
-    path: PathBuf,
-    users: Users,
-}
-
 /// User name to password hash.
 pub(crate) type Users = HashMap<String, StoredHash>;
 
-impl PasswordFile {
-    /// Reads `path`; fails when it cannot be read or a line is bad.
-    fn load(path: PathBuf) -> Result<PasswordFile, PluginError> {
-        let users = read_password_file(&path)?;
-        tracing::info!(users = users.len(), file = %path.display(), "password file loaded");
-        Ok(PasswordFile { path, users })
+impl UserTable for Users {
+    const LOADED: &'static str = "password file loaded";
+
+    fn read(path: &Path) -> Result<Users, PluginError> {
+        read_password_file(path)
+    }
+
+    fn len(&self) -> usize {
+        HashMap::len(self)
     }
 }
 

@@ -21,6 +21,7 @@ mod metrics;
 pub mod scram;
 mod sys;
 pub mod topic_checking;
+mod users_file;
 
 pub use authentication::{AnonymousAuth, AnonymousAuthConfig};
 pub use file_auth::{FileAuth, FileAuthConfig};

@@ -7,7 +7,10 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+mod process;
+
 pub use amqtt_test::*;
+pub use process::{AmqttProcess, slow_file};
 
 /// The path of the `amqtt-bin` binary `name` (`amqtt`, `amqtt_pub`, `amqtt_passwd`, ...), built
 /// once per test process into this test's target directory and profile: Cargo does not build

@@ -282,25 +282,13 @@ impl<P: BuildPlugins, S: Store> Broker<P, S> {
     }
 }
 
-/// Builds the plugin set `P` from `section`, leaving out the store's keys (which are known
-/// names too: an unknown key's error lists them).
+/// Builds the plugin set `P` from `section`, whose store keys are known names too (an
+/// unknown key's error lists them).
 fn build_plugins<P: BuildPlugins, S: Store>(
-    mut section: crate::config::PluginsSection,
+    section: crate::config::PluginsSection,
     ctx: &BrokerContext,
 ) -> Result<P, PluginError> {
-    store_thread::remove_store_section::<S>(&mut section);
-    crate::plugin::build_plugin_set(&section, ctx).map_err(|e| match e {
-        PluginError::Unknown {
-            source_name,
-            name,
-            known,
-        } if !S::NAMES.is_empty() => PluginError::Unknown {
-            source_name,
-            name,
-            known: format!("{known}, {}", S::NAMES.join(", ")),
-        },
-        other => other,
-    })
+    crate::plugin::build_plugin_set(&section, S::NAMES, ctx)
 }
 
 impl<P: Plugin, S: Store> Broker<P, S> {
@@ -343,7 +331,7 @@ impl<P: Plugin, S: Store> Broker<P, S> {
             .iter()
             .map(|l| (l.config.name.clone(), l.acceptor.clone()))
             .collect();
-        let (shared, connections_done) = Shared::new(core, plugins, acceptors);
+        let (shared, connections_done) = Shared::new(core, plugins, acceptors, S::NAMES);
         Ok(Broker {
             shared: Arc::new(shared),
             listeners,

@@ -4,8 +4,8 @@
 use thiserror::Error;
 
 use super::BrokerHandle;
-use crate::config::BrokerConfig;
-use crate::plugin::{Hooks, Plugin, PluginError, Reload};
+use crate::config::{BrokerConfig, PluginsSection};
+use crate::plugin::{BuildPlugins, Hooks, PluginError, PluginKeys, Reload, plugin_members};
 use crate::transport::TlsSetupError;
 
 /// Why a reload changed nothing.
@@ -19,9 +19,23 @@ pub enum ReloadError {
         /// What is wrong, naming the file.
         source: TlsSetupError,
     },
-    /// A plugin's new files or configuration section were refused.
+    /// A plugin's new files or configuration section were refused, or the new `plugins:`
+    /// section has a key no plugin of this broker answers to (the error a start gives).
     #[error(transparent)]
     Plugin(#[from] PluginError),
+    /// The new configuration switches a plugin (or the store) on or off, by adding or removing
+    /// its section: that takes a restart.
+    #[error(
+        "plugin `{plugin}`: its section was {} `plugins`; switching a plugin on or off takes \
+         a restart",
+        if *.added { "added to" } else { "removed from" }
+    )]
+    PluginSwitched {
+        /// The plugin's name.
+        plugin: &'static str,
+        /// Whether the section was added (otherwise removed).
+        added: bool,
+    },
 }
 
 /// What a reload put in place.
@@ -36,7 +50,7 @@ pub struct Reloaded {
     pub needs_restart: Vec<String>,
 }
 
-impl<P: Plugin> BrokerHandle<P> {
+impl<P: BuildPlugins> BrokerHandle<P> {
     /// Reloads from `config`, the configuration file read again: every TLS listener reads its
     /// certificate, key and CA files (from the paths `config` gives it) and every plugin with a
     /// [`Plugin::reload`] hook re-reads its files and section; when all of them succeed, the
@@ -44,15 +58,25 @@ impl<P: Plugin> BrokerHandle<P> {
     /// error in any of them leaves everything as it was. Connections that are up keep their
     /// TLS session; new handshakes use the new files. Listener addresses, types and the broker's
     /// own keys change only with a restart ([`Reloaded::needs_restart`] names the listeners).
+    /// A plugin section added or removed (a plugin switched on or off) or a key that names no
+    /// plugin refuses the whole reload: it takes a restart.
     pub async fn reload(&self, config: &BrokerConfig) -> Result<Reloaded, ReloadError> {
         let shared = &self.shared;
+        check_plugin_set::<P>(
+            &shared.core.config.plugins,
+            &config.plugins,
+            shared.store_keys,
+        )?;
         let mut staged_tls = Vec::new();
         for (name, acceptor) in &shared.listeners {
             let Some(listener) = config.listeners.get(name) else {
                 continue;
             };
-            let staged = acceptor
-                .stage_tls(listener)
+            // The files are read on a blocking thread: a slow disk stalls no connection.
+            let (reading, listener) = (acceptor.clone(), listener.clone());
+            let staged = tokio::task::spawn_blocking(move || reading.stage_tls(&listener))
+                .await
+                .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
                 .map_err(|source| ReloadError::Tls {
                     listener: name.clone(),
                     source,
@@ -102,4 +126,111 @@ fn listener_changes(running: &BrokerConfig, new: &BrokerConfig) -> Vec<String> {
         }
     }
     changed
+}
+
+/// Refuses a new `plugins:` section (`new`) with a key that neither a plugin of `P` nor the
+/// store (`store_keys`) answers to, or that adds or removes the section of an optional plugin
+/// or of the store compared with the running one.
+fn check_plugin_set<P: BuildPlugins>(
+    running: &PluginsSection,
+    new: &PluginsSection,
+    store_keys: &'static [&'static str],
+) -> Result<(), ReloadError> {
+    crate::plugin::check_known_keys::<P>(new, store_keys)?;
+    let store = store_keys.split_first().map(|(name, aliases)| PluginKeys {
+        name,
+        aliases,
+        optional: true,
+    });
+    let switched = plugin_members::<P>()
+        .into_iter()
+        .chain(store)
+        .filter(|member| member.optional)
+        .find(|member| member.configured_in(running) != member.configured_in(new));
+    match switched {
+        Some(member) => Err(ReloadError::PluginSwitched {
+            plugin: member.name,
+            added: member.configured_in(new),
+        }),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::{BrokerContext, FromConfig, Plugin};
+
+    /// A plugin that answers to `acl` and to an aMQTT-style alias.
+    struct Acl;
+    impl Plugin for Acl {}
+    impl FromConfig for Acl {
+        const NAME: &'static str = "acl";
+        const ALIASES: &'static [&'static str] = &["x.AclPlugin"];
+        type Config = ();
+        fn build((): (), _ctx: &BrokerContext) -> Result<Acl, PluginError> {
+            Ok(Acl)
+        }
+    }
+
+    /// A plugin that is always on.
+    struct Sys;
+    impl Plugin for Sys {}
+    impl FromConfig for Sys {
+        const NAME: &'static str = "sys";
+        type Config = ();
+        fn build((): (), _ctx: &BrokerContext) -> Result<Sys, PluginError> {
+            Ok(Sys)
+        }
+    }
+
+    type Set = (Option<Acl>, Sys);
+    const STORE: &[&str] = &["store", "x.Store"];
+
+    fn plugins(keys: &[&str]) -> PluginsSection {
+        let entries: Vec<String> = keys.iter().map(|key| format!("{key}: {{}}")).collect();
+        BrokerConfig::from_yaml(&format!("plugins: {{{}}}\n", entries.join(", ")))
+            .expect("valid")
+            .plugins
+    }
+
+    fn check(running: &[&str], new: &[&str]) -> Result<(), ReloadError> {
+        check_plugin_set::<Set>(&plugins(running), &plugins(new), STORE)
+    }
+
+    #[test]
+    fn the_same_plugins_under_other_names_reload() {
+        assert!(check(&["acl", "store"], &["x.AclPlugin", "x.Store"]).is_ok());
+        // An always-on plugin's section may come and go: it runs either way.
+        assert!(check(&["acl"], &["acl", "sys"]).is_ok());
+        assert!(check(&["acl", "sys"], &["acl"]).is_ok());
+    }
+
+    #[test]
+    fn an_optional_plugin_or_the_store_switched_on_or_off_is_refused() {
+        let switched = |running, new| match check(running, new) {
+            Err(ReloadError::PluginSwitched { plugin, added }) => (plugin, added),
+            other => panic!("{running:?} -> {new:?}: {other:?}"),
+        };
+        assert_eq!(switched(&["acl"], &[]), ("acl", false));
+        assert_eq!(switched(&[], &["x.AclPlugin"]), ("acl", true));
+        assert_eq!(switched(&[], &["x.Store"]), ("store", true));
+        let message = check(&["acl"], &["sys"]).expect_err("refused").to_string();
+        assert_eq!(
+            message,
+            "plugin `acl`: its section was removed from `plugins`; switching a plugin on or \
+             off takes a restart"
+        );
+    }
+
+    #[test]
+    fn an_unknown_key_is_the_error_a_start_gives() {
+        match check(&["acl"], &["acl", "acl_typo"]) {
+            Err(ReloadError::Plugin(PluginError::Unknown { name, known, .. })) => {
+                assert_eq!(name, "acl_typo");
+                assert_eq!(known, "acl, x.AclPlugin, sys, store, x.Store");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
 }

@@ -70,6 +70,9 @@ pub(crate) struct Shared<P> {
     /// Each listener's name and what it does to a new connection (its TLS setup, which a
     /// reload replaces).
     pub(super) listeners: Vec<(String, Arc<Acceptor>)>,
+    /// The keys of the store's section under `plugins:` (`Store::NAMES`), which a reload
+    /// checks like the plugins' keys.
+    pub(super) store_keys: &'static [&'static str],
 }
 
 impl<P: Plugin> Shared<P> {
@@ -78,6 +81,7 @@ impl<P: Plugin> Shared<P> {
         core: Arc<Core>,
         plugins: P,
         listeners: Vec<(String, Arc<Acceptor>)>,
+        store_keys: &'static [&'static str],
     ) -> (Shared<P>, mpsc::Receiver<()>) {
         let (sender, receiver) = mpsc::channel(1);
         let active_hooks = plugins.active_hooks();
@@ -87,6 +91,7 @@ impl<P: Plugin> Shared<P> {
             connections: Mutex::new(Some(sender)),
             active_hooks,
             listeners,
+            store_keys,
         };
         (shared, receiver)
     }

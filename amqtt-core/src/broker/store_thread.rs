@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use serde::de::IgnoredAny;
-
 use super::BrokerError;
 use super::journal::{Journal, run_store};
 use super::restore::Restorer;
@@ -19,14 +17,6 @@ pub(crate) struct OpenedStore<S> {
     store: S,
     /// The key its section was found under.
     name: String,
-}
-
-/// Removes the store's section from `section` (so that building the plugin set does not see
-/// it as an unknown plugin).
-pub(crate) fn remove_store_section<S: Store>(section: &mut PluginsSection) {
-    for name in S::NAMES {
-        let _ = section.take::<IgnoredAny>(name);
-    }
 }
 
 /// Takes the store's section from `section` and opens the store it configures; `None` when

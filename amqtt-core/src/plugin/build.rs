@@ -105,50 +105,108 @@ impl PluginError {
     }
 }
 
+/// The keys a member of a plugin set answers to under `plugins:`, and whether its section
+/// switches it on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PluginKeys {
+    /// The plugin's [`FromConfig::NAME`].
+    pub name: &'static str,
+    /// Its [`FromConfig::ALIASES`].
+    pub aliases: &'static [&'static str],
+    /// On only when its section is present (an `Option<P>` member); otherwise always on.
+    pub optional: bool,
+}
+
+impl PluginKeys {
+    /// The keys of the plugin `T`, on only when configured if `optional`.
+    pub fn of<T: FromConfig>(optional: bool) -> PluginKeys {
+        PluginKeys {
+            name: T::NAME,
+            aliases: T::ALIASES,
+            optional,
+        }
+    }
+
+    /// Whether `key` names this member.
+    pub fn answers(&self, key: &str) -> bool {
+        key == self.name || self.aliases.contains(&key)
+    }
+
+    /// Whether `section` has a key that names this member.
+    pub fn configured_in(&self, section: &PluginsSection) -> bool {
+        section.names().any(|key| self.answers(key))
+    }
+}
+
 /// A plugin set that can be built from a `plugins:` section: a [`FromConfig`] plugin (always
 /// on), `Option<P>` of one (on only when its section is present), `()` and tuples of these.
 pub trait BuildPlugins: Plugin + Sized {
     /// Builds the set, taking the sections its members answer to out of `sections`.
     fn build_from(sections: &mut PluginsSection, ctx: &BrokerContext) -> Result<Self, PluginError>;
-    /// Adds the names and aliases of every member to `names`.
-    fn collect_names(names: &mut Vec<&'static str>);
+    /// Adds the keys of every member to `members`, in member order.
+    fn collect_members(members: &mut Vec<PluginKeys>);
+}
+
+/// The keys of every member of the plugin set `P`.
+pub fn plugin_members<P: BuildPlugins>() -> Vec<PluginKeys> {
+    let mut members = Vec::new();
+    P::collect_members(&mut members);
+    members
 }
 
 /// Every name and alias the plugin set `P` answers to.
 pub fn known_plugin_names<P: BuildPlugins>() -> Vec<&'static str> {
-    let mut names = Vec::new();
-    P::collect_names(&mut names);
-    names
+    plugin_members::<P>()
+        .into_iter()
+        .flat_map(|member| std::iter::once(member.name).chain(member.aliases.iter().copied()))
+        .collect()
 }
 
-/// Builds `P` from the whole `plugins:` section; a key no member answers to is an error.
-pub(crate) fn build_plugin_set<P: BuildPlugins>(
+/// Checks that every key of `section` names a member of `P` or is one of `others` (the
+/// store's keys, which are known names too); the error is the one a start gives, listing the
+/// known names.
+pub(crate) fn check_known_keys<P: BuildPlugins>(
     section: &PluginsSection,
-    ctx: &BrokerContext,
-) -> Result<P, PluginError> {
-    let mut sections = section.clone();
-    let plugins = P::build_from(&mut sections, ctx)?;
-    if let Some(name) = sections.names().next() {
-        return Err(PluginError::Unknown {
+    others: &[&'static str],
+) -> Result<(), PluginError> {
+    let members = plugin_members::<P>();
+    let known = |key: &str| members.iter().any(|m| m.answers(key)) || others.contains(&key);
+    match section.names().find(|key| !known(key)) {
+        None => Ok(()),
+        Some(name) => Err(PluginError::Unknown {
             source_name: section.file().map_or_else(
                 || "config".to_owned(),
                 |f| format!("config file {}", f.display()),
             ),
             name: name.to_owned(),
-            known: known_plugin_names::<P>().join(", "),
-        });
+            known: known_plugin_names::<P>()
+                .into_iter()
+                .chain(others.iter().copied())
+                .collect::<Vec<_>>()
+                .join(", "),
+        }),
     }
-    Ok(plugins)
+}
+
+/// Builds `P` from the whole `plugins:` section; a key that is neither a member's nor one of
+/// `others` is an error.
+pub(crate) fn build_plugin_set<P: BuildPlugins>(
+    section: &PluginsSection,
+    others: &[&'static str],
+    ctx: &BrokerContext,
+) -> Result<P, PluginError> {
+    check_known_keys::<P>(section, others)?;
+    P::build_from(&mut section.clone(), ctx)
 }
 
 /// Takes `T`'s section (by name or alias) and deserializes it; `None` when absent.
 fn take_config<T: FromConfig>(
     sections: &mut PluginsSection,
 ) -> Result<Option<T::Config>, PluginError> {
-    let answers = |name: &str| name == T::NAME || T::ALIASES.contains(&name);
+    let keys = PluginKeys::of::<T>(false);
     let found: Vec<String> = sections
         .names()
-        .filter(|n| answers(n))
+        .filter(|n| keys.answers(n))
         .map(str::to_owned)
         .collect();
     match found.as_slice() {
@@ -172,9 +230,8 @@ impl<T: FromConfig> BuildPlugins for T {
         let config = take_config::<T>(sections)?.unwrap_or_default();
         T::build(config, &ctx.for_plugin(T::NAME)).map_err(|e| e.for_plugin(T::NAME))
     }
-    fn collect_names(names: &mut Vec<&'static str>) {
-        names.push(T::NAME);
-        names.extend_from_slice(T::ALIASES);
+    fn collect_members(members: &mut Vec<PluginKeys>) {
+        members.push(PluginKeys::of::<T>(false));
     }
 }
 
@@ -187,8 +244,8 @@ impl<T: FromConfig> BuildPlugins for Option<T> {
             None => Ok(None),
         }
     }
-    fn collect_names(names: &mut Vec<&'static str>) {
-        T::collect_names(names);
+    fn collect_members(members: &mut Vec<PluginKeys>) {
+        members.push(PluginKeys::of::<T>(true));
     }
 }
 
@@ -196,7 +253,7 @@ impl BuildPlugins for () {
     fn build_from(_: &mut PluginsSection, _: &BrokerContext) -> Result<Self, PluginError> {
         Ok(())
     }
-    fn collect_names(_: &mut Vec<&'static str>) {}
+    fn collect_members(_: &mut Vec<PluginKeys>) {}
 }
 
 macro_rules! impl_build_tuple {
@@ -206,8 +263,8 @@ macro_rules! impl_build_tuple {
             fn build_from(sections: &mut PluginsSection, ctx: &BrokerContext) -> Result<Self, PluginError> {
                 Ok(($($T::build_from(sections, ctx)?,)+))
             }
-            fn collect_names(names: &mut Vec<&'static str>) {
-                $($T::collect_names(names);)+
+            fn collect_members(members: &mut Vec<PluginKeys>) {
+                $($T::collect_members(members);)+
             }
         }
     };

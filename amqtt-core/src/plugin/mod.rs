@@ -31,8 +31,11 @@ mod tuple;
 
 pub use amqtt_macros::plugin;
 pub use attributes::SessionAttributes;
-pub(crate) use build::build_plugin_set;
-pub use build::{BuildPlugins, FromConfig, PluginConfig, PluginError, known_plugin_names};
+pub use build::{
+    BuildPlugins, FromConfig, PluginConfig, PluginError, PluginKeys, known_plugin_names,
+    plugin_members,
+};
+pub(crate) use build::{build_plugin_set, check_known_keys};
 pub use context::{BrokerContext, ContextError, SessionInfo, SessionSummary};
 pub use exchange::{AuthAnswer, AuthStep};
 pub use hooks::Hooks;

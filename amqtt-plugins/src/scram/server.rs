@@ -15,21 +15,29 @@ use serde::Deserialize;
 use super::messages::{self, ClientFinal, ClientFirst, ServerFirst};
 use super::{DEFAULT_ITERATIONS, METHOD, ScramCredential, hmac_of, nonce, random};
 use crate::file_auth::{StoredHash, read_password_file};
+use crate::users_file::{UserTable, UsersFile};
 
 /// User name to SCRAM credential.
 type ScramUsers = HashMap<String, ScramCredential>;
 
-/// The SCRAM users of the password file at `path`.
-fn read_scram_users(path: &Path) -> Result<ScramUsers, PluginError> {
-    let users: ScramUsers = read_password_file(path)?
-        .into_iter()
-        .filter_map(|(user, hash)| match hash {
-            StoredHash::Scram(credential) => Some((user, credential)),
-            _ => None,
-        })
-        .collect();
-    tracing::info!(users = users.len(), file = %path.display(), "SCRAM credentials loaded");
-    Ok(users)
+impl UserTable for ScramUsers {
+    const LOADED: &'static str = "SCRAM credentials loaded";
+
+    /// The SCRAM users of the password file at `path`.
+    fn read(path: &Path) -> Result<ScramUsers, PluginError> {
+        let users = read_password_file(path)?
+            .into_iter()
+            .filter_map(|(user, hash)| match hash {
+                StoredHash::Scram(credential) => Some((user, credential)),
+                _ => None,
+            })
+            .collect();
+        Ok(users)
+    }
+
+    fn len(&self) -> usize {
+        HashMap::len(self)
+    }
 }
 
 /// The session attribute ([`SessionInfo::attributes`]) that holds the SCRAM user name (a
@@ -57,7 +65,7 @@ pub struct ScramAuthConfig {
 /// has no `authenticate` hook: clients that send no method are left to the other plugins.
 pub struct ScramAuth {
     /// The path of the password file and its SCRAM users.
-    users: Swappable<(PathBuf, ScramUsers)>,
+    users: Swappable<UsersFile<ScramUsers>>,
     /// Keys the stand-in credentials of unknown users.
     secret: [u8; 32],
 }
@@ -65,24 +73,16 @@ pub struct ScramAuth {
 #[plugin(name = "auth_scram", config = ScramAuthConfig)]
 impl Plugin for ScramAuth {
     fn build(config: ScramAuthConfig, _ctx: &BrokerContext) -> Result<Self, PluginError> {
-        let Some(path) = config.password_file else {
-            return Err(PluginError::new(
-                "no `password_file` configured: give the path of the password file",
-            ));
-        };
-        let users = read_scram_users(&path)?;
+        let users = UsersFile::load(config.password_file)?;
         Ok(ScramAuth {
-            users: Swappable::new((path, users)),
+            users: Swappable::new(users),
             secret: random(),
         })
     }
 
     async fn reload(&self, plugins: &PluginsSection) -> Result<Reload<'_>, PluginError> {
-        let configured = plugins.config_of::<Self>()?.and_then(|c| c.password_file);
-        let path = configured.unwrap_or_else(|| self.users.current().0.clone());
-        let users =
-            read_scram_users(&path).map_err(|e| e.for_plugin(<Self as FromConfig>::NAME))?;
-        Ok(self.users.stage((path, users)))
+        let configured = plugins.config_of::<Self>()?.unwrap_or_default();
+        UsersFile::stage(&self.users, Self::NAME, configured.password_file).await
     }
 
     async fn authenticate_exchange(
@@ -218,7 +218,7 @@ impl ScramAuth {
     /// The user's credential, or a stand-in derived from the secret for an unknown user; and
     /// whether the user is known (one look at the users in force).
     fn credential(&self, username: &str) -> (ScramCredential, bool) {
-        if let Some(credential) = self.users.with(|(_, users)| users.get(username).cloned()) {
+        if let Some(credential) = self.users.with(|file| file.users.get(username).cloned()) {
             return (credential, true);
         }
         let salt = hmac_of(&self.secret, &[b"salt", username.as_bytes()]);
@@ -236,7 +236,7 @@ impl ScramAuth {
 impl std::fmt::Debug for ScramAuth {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScramAuth")
-            .field("users", &self.users.current().1.len())
+            .field("users", &self.users.current().users.len())
             .finish_non_exhaustive()
     }
 }
