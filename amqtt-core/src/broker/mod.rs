@@ -27,6 +27,7 @@ mod restore;
 mod router;
 mod routing;
 mod session;
+mod session_totals;
 mod sharded_lock;
 mod shared;
 mod stats;

@@ -33,7 +33,7 @@ pub use amqtt_macros::plugin;
 pub use attributes::SessionAttributes;
 pub(crate) use build::build_plugin_set;
 pub use build::{BuildPlugins, FromConfig, PluginConfig, PluginError, known_plugin_names};
-pub use context::{BrokerContext, ContextError, SessionInfo, SessionSummary};
+pub use context::{BrokerContext, ContextError, SessionInfo, SessionSummary, SessionTotals};
 pub use exchange::{AuthAnswer, AuthStep};
 pub use hooks::Hooks;
 pub use reload::{Reload, Swappable};

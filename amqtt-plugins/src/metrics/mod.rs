@@ -8,7 +8,7 @@
 
 mod figures;
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use amqtt_core::plugin::{BrokerContext, FromConfig, Plugin, PluginError, plugin};
@@ -58,12 +58,9 @@ pub struct Metrics {
 #[derive(Debug)]
 struct Endpoints {
     registry: Registry,
-    state: AtomicU8,
+    /// Set once the broker begins to stop: `/health` then answers 503.
+    shutting_down: AtomicBool,
 }
-
-/// The broker's state as `/health` reports it.
-const RUNNING: u8 = 0;
-const SHUTTING_DOWN: u8 = 1;
 
 #[plugin(name = "metrics", config = MetricsConfig)]
 impl Plugin for Metrics {
@@ -74,7 +71,7 @@ impl Plugin for Metrics {
             bind: config.bind,
             endpoints: Arc::new(Endpoints {
                 registry,
-                state: AtomicU8::new(RUNNING),
+                shutting_down: AtomicBool::new(false),
             }),
             listener: Mutex::new(None),
             server: Mutex::new(None),
@@ -109,7 +106,7 @@ impl Plugin for Metrics {
     }
 
     async fn on_broker_pre_shutdown(&self) {
-        self.endpoints.state.store(SHUTTING_DOWN, Ordering::Relaxed);
+        self.endpoints.shutting_down.store(true, Ordering::Relaxed);
     }
 
     async fn close(&self) {
@@ -138,8 +135,9 @@ async fn metrics(State(endpoints): State<Arc<Endpoints>>) -> Response {
 
 /// `GET /health`: 200 while the broker serves, 503 once it is stopping.
 async fn health(State(endpoints): State<Arc<Endpoints>>) -> (StatusCode, &'static str) {
-    match endpoints.state.load(Ordering::Relaxed) {
-        RUNNING => (StatusCode::OK, "ok\n"),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
+    if endpoints.shutting_down.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    } else {
+        (StatusCode::OK, "ok\n")
     }
 }
