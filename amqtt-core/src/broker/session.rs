@@ -549,10 +549,13 @@ impl SessionState {
                 || queued >= outbox.capacity())
     }
 
-    /// Whether the queues are at or under half their limits, where held-back publishers resume.
+    /// Whether the queues are at or under half their limits, and the broker's queues together
+    /// under `max_queued_bytes`, where held-back publishers resume.
     fn drained(&self, queued: usize, limits: SessionLimits) -> bool {
         let capacity = self.outbox.as_ref().map_or(0, |o| o.capacity());
-        self.pending.len() <= limits.max_queued / 2 && queued <= capacity / 2
+        self.pending.len() <= limits.max_queued / 2
+            && queued <= capacity / 2
+            && !self.pending.over_budget()
     }
 
     /// Attaches a new connection: re-sends everything in flight (PUBLISH with DUP, or PUBREL),
