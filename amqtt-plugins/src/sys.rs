@@ -6,13 +6,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use amqtt_core::codec::QoS;
 use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, plugin};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::task::AbortHandle;
 
 const ROOT: &str = "$SYS/broker/";
 
 /// Configuration of [`BrokerSys`].
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BrokerSysConfig {
     /// Seconds between two publications of the counters; 0 publishes only the version.

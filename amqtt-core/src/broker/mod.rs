@@ -49,6 +49,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+pub use check::resolve_address;
 pub use reload::{ReloadError, Reloaded};
 pub use restore::RestoreCounts;
 pub(crate) use routing::Routed;

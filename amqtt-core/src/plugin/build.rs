@@ -1,19 +1,21 @@
 //! Building a plugin set from the `plugins:` section of the configuration.
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use super::{BrokerContext, Plugin};
 use crate::config::{ConfigError, PluginsSection};
 
-/// A type that can configure a plugin: deserializable, with defaults for an empty section.
+/// A type that can configure a plugin: deserializable, with defaults for an empty section, and
+/// serializable, so that `amqtt --check-config` shows the configuration in effect.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a plugin config: it must implement `serde::Deserialize` and `Default`",
-    label = "needs `#[derive(serde::Deserialize, Default)]` (or hand-written impls)"
+    message = "`{Self}` cannot be a plugin config: it must implement `serde::Deserialize`, `serde::Serialize` and `Default`",
+    label = "needs `#[derive(serde::Deserialize, serde::Serialize, Default)]` (or hand-written impls)"
 )]
-pub trait PluginConfig: DeserializeOwned + Default + Send + 'static {}
+pub trait PluginConfig: DeserializeOwned + Serialize + Default + Send + 'static {}
 
-impl<T: DeserializeOwned + Default + Send + 'static> PluginConfig for T {}
+impl<T: DeserializeOwned + Serialize + Default + Send + 'static> PluginConfig for T {}
 
 /// A plugin built from its configuration section. `#[plugin]` generates this impl.
 pub trait FromConfig: Plugin + Sized {
@@ -109,6 +111,13 @@ pub trait BuildPlugins: Plugin + Sized {
     fn build_from(sections: &mut PluginsSection, ctx: &BrokerContext) -> Result<Self, PluginError>;
     /// Adds the names and aliases of every member to `names`.
     fn collect_names(names: &mut Vec<&'static str>);
+    /// Adds to `effective` the configuration each member would be built with (its section
+    /// deserialized, defaults filled in), under its name, taking its section out of
+    /// `sections`; a member that would not run (`Option<P>` without a section) adds nothing.
+    fn effective_configs(
+        sections: &mut PluginsSection,
+        effective: &mut PluginsSection,
+    ) -> Result<(), PluginError>;
 }
 
 /// Every name and alias the plugin set `P` answers to.
@@ -136,6 +145,28 @@ pub(crate) fn build_plugin_set<P: BuildPlugins>(
         });
     }
     Ok(plugins)
+}
+
+/// Adds to `effective` the configuration every member of `P` would be built with from
+/// `section`, under the members' names (`Broker::check`, for `amqtt --check-config`).
+pub(crate) fn effective_configs<P: BuildPlugins>(
+    section: &PluginsSection,
+    effective: &mut PluginsSection,
+) -> Result<(), PluginError> {
+    P::effective_configs(&mut section.clone(), effective)
+}
+
+/// Adds `T`'s `config` to `effective` under its name.
+fn show_config<T: FromConfig>(
+    config: &T::Config,
+    effective: &mut PluginsSection,
+) -> Result<(), PluginError> {
+    effective
+        .insert(T::NAME, config)
+        .map_err(|source| PluginError::Config {
+            plugin: T::NAME,
+            source,
+        })
 }
 
 /// Takes `T`'s section (by name or alias) and deserializes it; `None` when absent.
@@ -173,6 +204,13 @@ impl<T: FromConfig> BuildPlugins for T {
         names.push(T::NAME);
         names.extend_from_slice(T::ALIASES);
     }
+    fn effective_configs(
+        sections: &mut PluginsSection,
+        effective: &mut PluginsSection,
+    ) -> Result<(), PluginError> {
+        let config = take_config::<T>(sections)?.unwrap_or_default();
+        show_config::<T>(&config, effective)
+    }
 }
 
 impl<T: FromConfig> BuildPlugins for Option<T> {
@@ -187,6 +225,15 @@ impl<T: FromConfig> BuildPlugins for Option<T> {
     fn collect_names(names: &mut Vec<&'static str>) {
         T::collect_names(names);
     }
+    fn effective_configs(
+        sections: &mut PluginsSection,
+        effective: &mut PluginsSection,
+    ) -> Result<(), PluginError> {
+        match take_config::<T>(sections)? {
+            Some(config) => show_config::<T>(&config, effective),
+            None => Ok(()),
+        }
+    }
 }
 
 impl BuildPlugins for () {
@@ -194,6 +241,12 @@ impl BuildPlugins for () {
         Ok(())
     }
     fn collect_names(_: &mut Vec<&'static str>) {}
+    fn effective_configs(
+        _: &mut PluginsSection,
+        _: &mut PluginsSection,
+    ) -> Result<(), PluginError> {
+        Ok(())
+    }
 }
 
 macro_rules! impl_build_tuple {
@@ -205,6 +258,13 @@ macro_rules! impl_build_tuple {
             }
             fn collect_names(names: &mut Vec<&'static str>) {
                 $($T::collect_names(names);)+
+            }
+            fn effective_configs(
+                sections: &mut PluginsSection,
+                effective: &mut PluginsSection,
+            ) -> Result<(), PluginError> {
+                $($T::effective_configs(sections, effective)?;)+
+                Ok(())
             }
         }
     };

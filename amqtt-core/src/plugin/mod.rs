@@ -31,8 +31,8 @@ mod tuple;
 
 pub use amqtt_macros::plugin;
 pub use attributes::SessionAttributes;
-pub(crate) use build::build_plugin_set;
 pub use build::{BuildPlugins, FromConfig, PluginConfig, PluginError, known_plugin_names};
+pub(crate) use build::{build_plugin_set, effective_configs};
 pub use context::{BrokerContext, ContextError, SessionInfo, SessionSummary, SessionTotals};
 pub use exchange::{AuthAnswer, AuthStep};
 pub use hooks::Hooks;

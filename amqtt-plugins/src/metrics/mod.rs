@@ -11,6 +11,7 @@ mod figures;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use amqtt_core::broker::resolve_address;
 use amqtt_core::plugin::{BrokerContext, FromConfig, Plugin, PluginError, plugin};
 use axum::Router;
 use axum::extract::State;
@@ -18,7 +19,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::AbortHandle;
 
@@ -26,7 +27,7 @@ use tokio::task::AbortHandle;
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Configuration of [`Metrics`].
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// The HTTP listener's address, `host:port` (a host name is resolved).
@@ -80,12 +81,19 @@ impl Plugin for Metrics {
 
     /// Binds the HTTP listener, so an address that cannot be bound stops the broker at start.
     async fn start(&self) -> Result<(), PluginError> {
-        let listener = TcpListener::bind(self.bind.as_str()).await.map_err(|e| {
-            let name = <Self as FromConfig>::NAME;
-            PluginError::named(name, format!("cannot bind {}: {e}", self.bind))
-        })?;
+        let listener = TcpListener::bind(self.bind.as_str())
+            .await
+            .map_err(|e| self.bind_error(e))?;
         *lock(&self.listener) = Some(listener);
         Ok(())
+    }
+
+    /// Resolves the HTTP listener's address without binding it (`amqtt --check-config`): an
+    /// address `start` could not even try to bind fails the check with `start`'s message.
+    async fn check(&self) -> Result<(), PluginError> {
+        resolve_address(self.bind.as_str())
+            .await
+            .map_err(|e| self.bind_error(e))
     }
 
     async fn on_broker_post_start(&self) {
@@ -113,6 +121,14 @@ impl Plugin for Metrics {
         if let Some(server) = lock(&self.server).take() {
             server.abort();
         }
+    }
+}
+
+impl Metrics {
+    /// Why the HTTP listener's address cannot be bound, as `start` and `check` say it.
+    fn bind_error(&self, e: std::io::Error) -> PluginError {
+        let name = <Self as FromConfig>::NAME;
+        PluginError::named(name, format!("cannot bind {}: {e}", self.bind))
     }
 }
 
