@@ -50,8 +50,10 @@ struct Args {
     /// Worker threads of the runtime (default: one per core).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     workers: Option<u16>,
-    /// Check the configuration (plugins, TLS files, listener addresses), print what would run
-    /// with secrets masked, and exit: 0 when it would start, 1 otherwise. Binds nothing.
+    /// Check the configuration (plugins and their own addresses, TLS files, listener
+    /// addresses), print what would run (listeners, each plugin's configuration with defaults
+    /// filled in) with secrets masked, and exit: 0 when it would start, 1 otherwise. Binds
+    /// nothing.
     #[arg(long)]
     check_config: bool,
     /// How log lines are written (to standard error).
@@ -145,21 +147,27 @@ impl<P: BuildPlugins, S: Store> BrokerMain<P, S> {
     }
 
     async fn check(&self, config: BrokerConfig, file: Option<&std::path::Path>) -> ExitCode {
-        let report = describe(&config);
-        if let Err(e) = Broker::<P, S>::check(config).await {
-            return self.fail(e);
-        }
+        let listeners = describe_listeners(&config);
+        let plugins = match Broker::<P, S>::check(config).await {
+            Ok(plugins) => plugins,
+            Err(e) => return self.fail(e),
+        };
         let source = match file {
             Some(file) => file.display().to_string(),
             None => "the embedded default configuration".to_owned(),
         };
+        let mut report = listeners;
+        report.push_str("plugins:\n");
+        for line in plugins.to_masked_yaml().lines() {
+            report.push_str(&format!("  {line}\n"));
+        }
         println!("{report}configuration OK: {source}");
         ExitCode::SUCCESS
     }
 }
 
-/// What `config` would run: its listeners, and its plugins' sections with secrets masked.
-fn describe(config: &BrokerConfig) -> String {
+/// The listeners `config` would run.
+fn describe_listeners(config: &BrokerConfig) -> String {
     let mut text = String::from("listeners:\n");
     for listener in config.listeners.values() {
         text.push_str(&format!(
@@ -167,10 +175,6 @@ fn describe(config: &BrokerConfig) -> String {
             listener.name,
             describe_listener(listener)
         ));
-    }
-    text.push_str("plugins:\n");
-    for line in config.plugins.to_masked_yaml().lines() {
-        text.push_str(&format!("  {line}\n"));
     }
     text
 }

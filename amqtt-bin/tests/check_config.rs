@@ -56,11 +56,15 @@ fn check_config_of_the_embedded_default_prints_what_would_run_and_exits_0() {
     assert_eq!(output.status.code(), Some(0), "stderr: {}", stderr(&output));
     let out = stdout(&output);
     assert!(out.contains("default: tcp, bind 0.0.0.0:1883"), "{out}");
-    assert!(
-        out.contains("amqtt.plugins.sys.broker.BrokerSysPlugin:"),
-        "{out}"
-    );
-    assert!(out.contains("sys_interval: 20"), "{out}");
+    // Each plugin under its name, with the configuration it runs with.
+    for shown in [
+        "  event_logger: null\n",
+        "  auth_anonymous:\n    allow_anonymous: true\n",
+        "  broker_sys:\n    sys_interval: 20\n",
+    ] {
+        assert!(out.contains(shown), "`{shown}` missing from: {out}");
+    }
+    assert!(!out.contains("BrokerSysPlugin"), "{out}");
     assert!(
         out.ends_with("configuration OK: the embedded default configuration\n"),
         "{out}"
@@ -80,6 +84,10 @@ plugins:
   auth_jwt:
     secret_key: hunter2-jwt
     user_claim: sub
+  auth_anonymous:
+  metrics: {}
+  persistence:
+    connection: postgresql://amqtt:hunter2-db@db.invalid/amqtt
 ",
     );
     let output = amqtt(&["--check-config", "-c", config.path()]);
@@ -88,6 +96,17 @@ plugins:
     assert!(!out.contains("hunter2"), "secret shown: {out}");
     assert!(out.contains("secret_key: '****'"), "{out}");
     assert!(out.contains("user_claim: sub"), "{out}");
+    // The effective configuration: keys left out show the defaults they take, the store's
+    // too (not opened: its server need not exist).
+    for shown in [
+        "    algorithm: null\n",
+        "  auth_anonymous:\n    allow_anonymous: true\n",
+        "  metrics:\n    bind: 127.0.0.1:9100\n",
+        "    connection: postgresql://amqtt:****@db.invalid/amqtt\n",
+        "    sync: always\n",
+    ] {
+        assert!(out.contains(shown), "`{shown}` missing from: {out}");
+    }
     // A bind without a port takes the transport's default; an external listener binds nothing.
     assert!(out.contains("default: tcp, bind 127.0.0.1:1883"), "{out}");
     assert!(out.contains("app: external, binds nothing"), "{out}");
@@ -173,6 +192,42 @@ fn a_value_that_is_no_boolean_in_yaml_1_1_either_names_file_key_and_spellings() 
     );
     assert_fails_as_the_broker(&config, &[&expected]);
     assert_eq!(stderr(&amqtt(&["-c", config.path()])), expected);
+}
+
+#[test]
+fn check_config_checks_the_address_of_the_metrics_plugin() {
+    let config = ConfigFile::new(
+        "metrics-port",
+        "listeners:\n  default:\n    bind: 127.0.0.1:0\n\
+         plugins:\n  auth_anonymous:\n  metrics:\n    bind: 127.0.0.1:99999\n",
+    );
+    assert_fails_as_the_broker(
+        &config,
+        &[
+            "plugin `metrics`",
+            "cannot bind 127.0.0.1:99999",
+            "invalid port",
+        ],
+    );
+    let config = ConfigFile::new(
+        "metrics-host",
+        "listeners:\n  default:\n    bind: 127.0.0.1:0\n\
+         plugins:\n  auth_anonymous:\n  metrics:\n    bind: no-such-host.invalid:9100\n",
+    );
+    assert_fails_as_the_broker(
+        &config,
+        &["plugin `metrics`", "cannot bind no-such-host.invalid:9100"],
+    );
+}
+
+#[test]
+fn check_config_reads_the_store_section_without_opening_the_store() {
+    let config = ConfigFile::new(
+        "store",
+        "listeners:\n  default:\n    bind: 127.0.0.1:0\n\
+         plugins:\n  auth_anonymous:\n  persistence:\n    sync: sometimes\n",
+    );
+    assert_fails_as_the_broker(&config, &["plugins.persistence.sync", "sometimes"]);
 }
 
 #[test]

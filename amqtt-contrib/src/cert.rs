@@ -20,12 +20,12 @@
 //! such a CA, server certificate and device certificates.
 
 use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, SessionInfo, Verdict, plugin};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use x509_parser::extensions::GeneralName;
 use x509_parser::prelude::{FromDer, X509Certificate};
 
 /// Configuration of [`UserAuthCert`].
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserAuthCertConfig {
     /// The trust domain of the device certificates' SPIFFE URIs, e.g. `test.amqtt.io`

@@ -239,6 +239,20 @@ pub(crate) const HOOK_TABLE: &[HookSpec] = &[
         )
     },
     HookSpec {
+        combine: Combine::UntilError,
+        ..event(
+            "check",
+            "CHECK",
+            &[],
+            "Once, when a configuration is checked (`amqtt --check-config`, `Broker::check`): \
+             after every plugin is built, in place of [`Plugin::start`], which is not called. \
+             Check what `start` would need without taking anything a running broker may hold: \
+             that an address of the plugin's own resolves (bind nothing), that a file it reads \
+             is there. An error fails the check as it would fail `Broker::bind`. Name the \
+             plugin in it with [`PluginError::named`].",
+        )
+    },
+    HookSpec {
         combine: Combine::Staged,
         ..event(
             "reload",

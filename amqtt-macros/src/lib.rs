@@ -42,7 +42,7 @@ mod validate;
 /// use amqtt_core::plugin::{BrokerContext, FromConfig, Hooks, Plugin, PluginError};
 /// use amqtt_core::plugin::{SessionInfo, Verdict, plugin};
 ///
-/// #[derive(serde::Deserialize, Default)]
+/// #[derive(serde::Deserialize, serde::Serialize, Default)]
 /// struct GreeterConfig {
 ///     greeting: String,
 ///     #[serde(default)]

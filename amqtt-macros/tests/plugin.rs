@@ -35,7 +35,7 @@ fn a_plugin_without_config_or_hooks() {
 }
 
 /// A config whose field has no serde default: an omitted section still builds from `Default`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 struct LimitConfig {
     max: u32,
 }
@@ -89,7 +89,7 @@ fn a_plugin_with_config_and_aliases() {
 }
 
 /// A config where every field has a default.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, serde::Serialize, Default)]
 #[serde(default)]
 struct GateConfig {
     allow_anonymous: bool,
@@ -208,15 +208,18 @@ impl Plugin for Everything {
     async fn start(&self) -> Result<(), PluginError> {
         Ok(())
     }
+    async fn check(&self) -> Result<(), PluginError> {
+        Ok(())
+    }
     async fn reload(&self, _plugins: &PluginsSection) -> Result<Reload<'_>, PluginError> {
         Ok(Reload::none())
     }
 }
 
 #[test]
-fn all_nineteen_hooks() {
+fn all_twenty_hooks() {
     assert_eq!(<Everything as Plugin>::HOOKS, Hooks::ALL);
-    assert_eq!(Hooks::NAMES.len(), 19);
+    assert_eq!(Hooks::NAMES.len(), 20);
 }
 
 /// Each hook alone sets its own bit, the one `Hooks::from_name` gives for its name.
@@ -261,6 +264,7 @@ one_hook_plugins! {
     Filter: topic_filtering -> Verdict { Verdict::Allow } (_s: &SessionInfo, _t: &str, _a: Action) async;
     Close: close {} () async;
     Start: start -> Result<(), PluginError> { Ok(()) } () async;
+    Checks: check -> Result<(), PluginError> { Ok(()) } () async;
     Reloads: reload -> Result<Reload<'_>, PluginError> { Ok(Reload::none()) } (_p: &PluginsSection) async;
 }
 

@@ -1,10 +1,10 @@
 //! aMQTT's anonymous authentication plugin.
 
 use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, SessionInfo, Verdict, plugin};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// Configuration of [`AnonymousAuth`].
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AnonymousAuthConfig {
     /// Whether clients without a user name may connect.

@@ -40,7 +40,7 @@ use argon2::{Argon2, PasswordVerifier as _};
 
 use crate::scram::ScramCredential;
 use crate::users_file::{UserTable, UsersFile};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use sha_crypt::ShaCrypt;
 use tokio::sync::Semaphore;
 
@@ -50,7 +50,7 @@ use tokio::sync::Semaphore;
 const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$15my1lzSiySOQnygj0JH8Q$RB2CmbK6kDtiSpzqMNe5nN+dSXSvuGf61+BRi/GcANw";
 
 /// Configuration of [`FileAuth`].
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FileAuthConfig {
     /// The password file: `username:hash` lines. Required.

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use amqtt_core::codec::QoS;
 use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, plugin};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::task::AbortHandle;
 
 const ROOT: &str = "$SYS/broker/";
 
 /// Configuration of [`BrokerSys`].
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BrokerSysConfig {
     /// Seconds between two publications of the counters; 0 publishes only the version.
@@ -126,10 +126,10 @@ impl Publisher {
 
     fn figures(&mut self) -> Vec<(&'static str, String)> {
         let stats = self.ctx.stats();
-        let sessions = self.ctx.sessions();
-        let inflight_in: usize = sessions.iter().map(|s| s.incoming_pending).sum();
-        let inflight_out: usize = sessions.iter().map(|s| s.inflight).sum();
-        let queued: usize = sessions.iter().map(|s| s.queued).sum();
+        let sessions = self.ctx.session_totals();
+        let inflight_in = sessions.incoming_pending;
+        let inflight_out = sessions.inflight;
+        let queued = sessions.queued;
         let retained = self.ctx.retained_count();
         let connected = stats.clients_connected.get();
         let total = stats.clients_total.get();

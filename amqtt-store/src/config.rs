@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use amqtt_core::store::{Durability, StoreError};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// aMQTT's default `connection`: `amqtt.db` in the working directory.
 pub const DEFAULT_CONNECTION: &str = "sqlite+aiosqlite:///amqtt.db";
@@ -16,7 +16,7 @@ const ACCEPTED: &str = "sqlite, sqlite+aiosqlite, postgresql, postgresql+asyncpg
 
 /// The configuration section of the store (`persistence`, `session_db`, or aMQTT's
 /// `amqtt.contrib.persistence.SessionDBPlugin`).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     /// An SQLAlchemy URL as aMQTT takes it: `sqlite+aiosqlite:///amqtt.db` (relative path),

@@ -9,7 +9,7 @@ use amqtt_core::plugin::{
     Action, BrokerContext, Plugin, PluginError, SessionInfo, Verdict, plugin,
 };
 use amqtt_core::topic::valid_topic_name;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// The plugin's section under `plugins:` in the YAML. Every key is optional.
 ///
@@ -18,7 +18,7 @@ use serde::Deserialize;
 /// `serde_yaml::Value`) gets the same with
 /// `#[serde(deserialize_with = "amqtt_core::config::yaml11")]` on a field, or
 /// `amqtt_core::config::yaml11(deserializer)` for a whole value.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MyPluginConfig {
     /// Client ids refused at CONNECT (CONNACK 0x05, not authorized).

@@ -2,7 +2,11 @@
 //! that move as clients connect, publish and lose messages; `/health`; a bind address that
 //! cannot be bound.
 
-use std::collections::HashMap;
+#[path = "metrics/limits.rs"]
+mod limits;
+#[path = "metrics/scrape.rs"]
+mod scrape;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -13,142 +17,18 @@ use amqtt_core::config::BrokerConfig;
 use amqtt_core::plugin::{Plugin, plugin};
 use amqtt_plugins::PackagedPlugins;
 use amqtt_tests::{RECV_TIMEOUT, TestBroker};
+use scrape::{free_port, get, scrape, wait_for};
 
-/// A broker with the stock plugin set: anonymous clients admitted or not, and `metrics` on a
-/// free port. Returns the broker and the metrics address.
-async fn start(allow_anonymous: bool) -> (TestBroker<PackagedPlugins>, SocketAddr) {
+/// A broker with the stock plugin set: anonymous clients admitted or not, `metrics` on a free
+/// port, and the broker keys `extra`. Returns the broker and the metrics address.
+async fn start(allow_anonymous: bool, extra: &str) -> (TestBroker<PackagedPlugins>, SocketAddr) {
     let port = free_port();
     let yaml = format!(
         "plugins:\n  auth_anonymous:\n    allow_anonymous: {allow_anonymous}\n  \
-         metrics:\n    bind: 127.0.0.1:{port}\nmax_queued: 2\n"
+         metrics:\n    bind: 127.0.0.1:{port}\n{extra}"
     );
     let broker = TestBroker::<PackagedPlugins>::start_with_plugins(&yaml).await;
     (broker, SocketAddr::from(([127, 0, 0, 1], port)))
-}
-
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    socket.local_addr().expect("local address").port()
-}
-
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(RECV_TIMEOUT)
-        .build()
-        .expect("an HTTP client")
-}
-
-/// `GET http://addr/path`: status and body.
-async fn get(addr: SocketAddr, path: &str) -> (reqwest::StatusCode, String, String) {
-    let response = http()
-        .get(format!("http://{addr}{path}"))
-        .send()
-        .await
-        .unwrap_or_else(|e| panic!("GET {path}: {e}"));
-    let status = response.status();
-    let content_type = response
-        .headers()
-        .get(reqwest::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = response.text().await.expect("a text body");
-    (status, content_type, body)
-}
-
-/// The figures of one scrape, by sample name and labels (`name{k="v",...}`, labels sorted).
-struct Scrape(HashMap<String, f64>);
-
-impl Scrape {
-    fn value(&self, sample: &str) -> f64 {
-        *self
-            .0
-            .get(sample)
-            .unwrap_or_else(|| panic!("no sample `{sample}` in {:?}", self.0.keys()))
-    }
-}
-
-/// Fetches `/metrics`, checks its structure ([`check_exposition`]) and reads it with a parser
-/// of the Prometheus text format.
-async fn scrape(addr: SocketAddr) -> Scrape {
-    let (status, content_type, body) = get(addr, "/metrics").await;
-    assert_eq!(status, 200, "{body}");
-    assert!(
-        content_type.starts_with("application/openmetrics-text; version=1.0.0"),
-        "{content_type}"
-    );
-    check_exposition(&body);
-    let lines = body.lines().map(|l| Ok(l.to_owned()));
-    let parsed = prometheus_parse::Scrape::parse(lines).expect("the text format parses");
-    let mut figures = HashMap::new();
-    for sample in parsed.samples {
-        let value = match sample.value {
-            prometheus_parse::Value::Counter(v)
-            | prometheus_parse::Value::Gauge(v)
-            | prometheus_parse::Value::Untyped(v) => v,
-            other => panic!("unexpected sample kind {other:?}"),
-        };
-        let mut labels: Vec<String> = sample
-            .labels
-            .iter()
-            .map(|(k, v)| format!("{k}=\"{v}\""))
-            .collect();
-        labels.sort();
-        let key = if labels.is_empty() {
-            sample.metric
-        } else {
-            format!("{}{{{}}}", sample.metric, labels.join(","))
-        };
-        assert!(figures.insert(key.clone(), value).is_none(), "{key} twice");
-    }
-    Scrape(figures)
-}
-
-/// The OpenMetrics structure, strictly: every family is `# HELP` (non-empty), then `# TYPE`
-/// (counter or gauge), then `# UNIT` when its name ends in a unit, then its samples, named
-/// `<family>_total` for a counter and `<family>` for a gauge; every family once; `# EOF` last.
-fn check_exposition(body: &str) {
-    let mut lines = body.lines().peekable();
-    let mut families = Vec::new();
-    while let Some(line) = lines.next() {
-        if line == "# EOF" {
-            assert!(lines.next().is_none(), "text after # EOF");
-            assert!(families.len() > 10, "too few families: {families:?}");
-            return;
-        }
-        let help = line
-            .strip_prefix("# HELP ")
-            .unwrap_or_else(|| panic!("a family starts with # HELP, not `{line}`"));
-        let (name, text) = help.split_once(' ').expect("# HELP name text");
-        assert!(name.starts_with("amqtt_") && !text.is_empty(), "{line}");
-        assert!(!families.contains(&name), "family {name} twice");
-        families.push(name);
-        let kind = lines
-            .next()
-            .and_then(|l| l.strip_prefix(&format!("# TYPE {name} ")))
-            .unwrap_or_else(|| panic!("# TYPE {name} follows its # HELP"));
-        let sample = match kind {
-            "counter" => format!("{name}_total"),
-            "gauge" => name.to_owned(),
-            other => panic!("{name}: unexpected type {other}"),
-        };
-        if name.ends_with("_bytes") {
-            assert_eq!(lines.next(), Some(format!("# UNIT {name} bytes").as_str()));
-        }
-        let mut samples = 0;
-        while let Some(line) = lines.next_if(|l| !l.starts_with('#')) {
-            let (series, value) = line.rsplit_once(' ').expect("sample value");
-            let series_name = series.split('{').next().unwrap_or_default();
-            assert_eq!(series_name, sample, "{line}");
-            value
-                .parse::<f64>()
-                .unwrap_or_else(|_| panic!("{line}: not a number"));
-            samples += 1;
-        }
-        assert!(samples > 0, "{name} has no sample");
-    }
-    panic!("no # EOF at the end");
 }
 
 fn options(id: &str) -> ClientOptions {
@@ -169,7 +49,7 @@ async fn connect(addr: SocketAddr, options: ClientOptions) -> Result<MqttClient,
 
 #[tokio::test]
 async fn the_figures_move_with_connections_messages_and_drops() {
-    let (broker, metrics) = start(true).await;
+    let (broker, metrics) = start(true, "max_queued: 2\n").await;
     let before = scrape(metrics).await;
     assert_eq!(before.value("amqtt_connections{listener=\"default\"}"), 0.0);
     assert_eq!(
@@ -226,10 +106,20 @@ async fn the_figures_move_with_connections_messages_and_drops() {
             .expect("published");
     }
 
+    // What the clients did: the subscriber sent CONNECT, SUBSCRIBE, a PUBACK and DISCONNECT,
+    // the publisher CONNECT and 7 PUBLISH; the broker sent two CONNACKs, a SUBACK, two
+    // PUBLISH to the online subscriber (QoS 1 and the QoS 0 retained one) and 6 PUBACKs.
     let after = scrape(metrics).await;
+    assert_eq!(after.value("amqtt_packets_received_total"), 4.0 + 8.0);
+    assert_eq!(
+        after.value("amqtt_packets_sent_total"),
+        2.0 + 1.0 + 2.0 + 6.0
+    );
     assert_eq!(after.value("amqtt_messages_received_total{qos=\"1\"}"), 6.0);
     assert_eq!(after.value("amqtt_messages_received_total{qos=\"0\"}"), 1.0);
-    assert!(after.value("amqtt_messages_sent_total{qos=\"1\"}") >= 1.0);
+    assert_eq!(after.value("amqtt_messages_sent_total{qos=\"1\"}"), 1.0);
+    assert_eq!(after.value("amqtt_messages_sent_total{qos=\"0\"}"), 1.0);
+    assert_eq!(after.value("amqtt_clients_accepted_total"), 2.0);
     assert_eq!(
         after.value("amqtt_messages_dropped_total{reason=\"queue_full\"}"),
         3.0
@@ -240,34 +130,38 @@ async fn the_figures_move_with_connections_messages_and_drops() {
     for figure in ["amqtt_received_bytes_total", "amqtt_sent_bytes_total"] {
         assert!(after.value(figure) > during.value(figure), "{figure} moved");
     }
-    // The same counters as `$SYS` and the broker's handle: nothing counted twice.
-    let stats = broker.handle.stats();
+    // 5 queued for the offline subscriber, max_queued 2: 2 kept, 3 dropped, none in flight.
+    assert_eq!(after.value("amqtt_sessions{state=\"offline\"}"), 1.0);
+    assert_eq!(after.value("amqtt_sessions{state=\"online\"}"), 1.0);
     assert_eq!(
-        after.value("amqtt_packets_received_total"),
-        stats.packets_received.get() as f64
+        after.value("amqtt_inflight_messages{direction=\"out\"}"),
+        0.0
     );
-    assert_eq!(
-        after.value("amqtt_messages_dropped_total{reason=\"queue_full\"}"),
-        stats.dropped_queue_full.get() as f64
-    );
-    broker.stop().await;
-}
 
-/// Polls `/metrics` until `sample` has `value`.
-async fn wait_for(addr: SocketAddr, sample: &str, value: f64) {
-    let deadline = tokio::time::Instant::now() + RECV_TIMEOUT;
-    while scrape(addr).await.value(sample) != value {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{sample} never reached {value}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    // The subscriber comes back and takes what was kept: nothing is queued or in flight any
+    // more, and both sessions are online.
+    let mut subscriber = connect(broker.addr, options("sub").clean_session(false))
+        .await
+        .expect("subscriber reconnects");
+    for n in 0..2 {
+        let message = subscriber
+            .deliver_message(RECV_TIMEOUT)
+            .await
+            .expect("a kept message arrives");
+        assert_eq!(&message.payload[..], format!("message {n}").as_bytes());
     }
+    wait_for(metrics, "amqtt_inflight_messages{direction=\"out\"}", 0.0).await;
+    let back = scrape(metrics).await;
+    assert_eq!(back.value("amqtt_queued_messages"), 0.0);
+    assert_eq!(back.value("amqtt_sessions{state=\"online\"}"), 2.0);
+    assert_eq!(back.value("amqtt_sessions{state=\"offline\"}"), 0.0);
+    assert_eq!(back.value("amqtt_messages_sent_total{qos=\"1\"}"), 3.0);
+    broker.stop().await;
 }
 
 #[tokio::test]
 async fn refused_clients_count_as_authentication_failures() {
-    let (broker, metrics) = start(false).await;
+    let (broker, metrics) = start(false, "").await;
     let refused = connect(broker.addr, options("anonymous")).await;
     assert!(refused.is_err(), "an anonymous client is refused");
     let figures = scrape(metrics).await;

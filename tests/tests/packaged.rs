@@ -115,3 +115,56 @@ async fn unknown_plugin_key_lists_the_known_names_and_aliases() {
     );
     assert!(text.contains("broker_sys"), "{text}");
 }
+
+/// Waits until `sys` receives `$SYS/broker/<topic>` with the value `expected`.
+async fn sys_shows(sys: &mut RawClient, topic: &str, expected: &str) {
+    let topic = format!("$SYS/broker/{topic}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3);
+    let mut last = None;
+    while tokio::time::Instant::now() < deadline {
+        if let Some(amqtt_core::codec::Packet::Publish(p)) =
+            sys.recv_within(Duration::from_millis(1500)).await
+            && *p.topic == *topic
+        {
+            if p.payload[..] == *expected.as_bytes() {
+                return;
+            }
+            last = Some(String::from_utf8_lossy(&p.payload).into_owned());
+        }
+    }
+    panic!("{topic} never showed {expected} (last: {last:?})");
+}
+
+#[tokio::test]
+async fn sys_shows_the_messages_queued_and_in_flight_across_sessions() {
+    let broker = stock_broker("  auth_anonymous:\n  broker_sys:\n    sys_interval: 1\n").await;
+    // A persistent subscriber goes offline; 3 QoS 1 messages wait for it. Stored besides
+    // them: 2 retained messages, this one and `$SYS/broker/version`.
+    let (mut sub, _) = RawClient::connect_with(broker.addr, connect_packet("sub", false)).await;
+    sub.subscribe(1, &[("queued", QoS::AtLeastOnce)]).await;
+    sub.disconnect().await;
+    let mut publisher = RawClient::connect(broker.addr, "pub").await;
+    for n in 0..3 {
+        publisher
+            .publish("queued", &format!("m{n}"), QoS::AtLeastOnce, false)
+            .await;
+    }
+    publisher
+        .publish("kept", "retained", QoS::AtMostOnce, true)
+        .await;
+    let mut sys = RawClient::connect(broker.addr, "sys").await;
+    sys.subscribe(1, &[("$SYS/broker/messages/inflight/#", QoS::AtMostOnce)])
+        .await;
+    sys_shows(&mut sys, "messages/inflight/stored", "5").await;
+    sys_shows(&mut sys, "messages/inflight/out", "0").await;
+
+    // It comes back and does not acknowledge: the 3 messages are in flight, no longer queued.
+    let (mut sub, _) = RawClient::connect_with(broker.addr, connect_packet("sub", false)).await;
+    for n in 0..3 {
+        let message = sub.recv_publish().await;
+        assert_eq!(&message.payload[..], format!("m{n}").as_bytes());
+    }
+    sys_shows(&mut sys, "messages/inflight/out", "3").await;
+    sys_shows(&mut sys, "messages/inflight/stored", "2").await;
+    broker.stop().await;
+}

@@ -5,13 +5,13 @@ use amqtt_core::plugin::{
 };
 use amqtt_core::topic::filter_matches;
 use amqtt_plugins::topic_checking::filter_covers;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::{Database, parse_connection};
 use crate::answer_cache::{AnswerCache, DEFAULT_CACHE_SIZE};
 
 /// Configuration of [`TopicAuthDb`] (aMQTT's keys, plus the answer cache).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TopicAuthDbConfig {
     /// The database, as an aMQTT (SQLAlchemy) URL (see [`super::UserAuthDbConfig`]). Required.

@@ -5,7 +5,7 @@ use std::num::NonZeroUsize;
 use std::sync::Arc;
 
 use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, SessionInfo, Verdict, plugin};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use super::hashing::{Checked, Hasher};
@@ -13,7 +13,7 @@ use super::{Database, parse_connection};
 use crate::answer_cache::{AnswerCache, DEFAULT_CACHE_SIZE, LoginKey};
 
 /// Configuration of [`UserAuthDb`] (aMQTT's keys, plus the answer cache).
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserAuthDbConfig {
     /// The database, as an aMQTT (SQLAlchemy) URL: `sqlite+aiosqlite:///auth.db`,

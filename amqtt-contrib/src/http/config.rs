@@ -2,13 +2,13 @@
 
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::answer_cache::DEFAULT_CACHE_SIZE;
 
 /// The HTTP method of the requests (`request_method`; aMQTT's `RequestMethod`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(try_from = "String", rename_all = "lowercase")]
 pub enum RequestMethod {
     /// `get` (the default).
     #[default]
@@ -20,8 +20,8 @@ pub enum RequestMethod {
 }
 
 /// How the parameters travel (`params_mode`; aMQTT's `ParamsMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(try_from = "String", rename_all = "lowercase")]
 pub enum ParamsMode {
     /// `json`: a JSON object as the body, for every method (the default).
     #[default]
@@ -31,8 +31,8 @@ pub enum ParamsMode {
 }
 
 /// How the backend answers (`response_mode`; aMQTT's `ResponseMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(try_from = "String")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(try_from = "String", rename_all = "lowercase")]
 pub enum ResponseMode {
     /// `status`: 2xx allows, 4xx denies, any other status gives no answer.
     Status,
@@ -93,7 +93,7 @@ impl TryFrom<String> for ResponseMode {
 ///
 /// `user_uri` belongs to [`UserAuthHttp`](super::UserAuthHttp) and `topic_uri` to
 /// [`TopicAuthHttp`](super::TopicAuthHttp); each plugin refuses the other's key.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Host name or address of the backend (no scheme, no path). Required.

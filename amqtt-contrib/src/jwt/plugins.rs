@@ -9,13 +9,13 @@ use amqtt_core::plugin::{
 };
 use amqtt_core::topic::{filter_matches, valid_topic_filter};
 use amqtt_plugins::topic_checking::filter_covers;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::key::{KeySources, Verifier};
 
 /// Configuration of [`UserAuthJwt`]: aMQTT's keys, plus `public_key` and `public_key_file`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserAuthJwtConfig {
     /// The HMAC secret (HS*), or a PEM public key (other algorithms).
@@ -31,7 +31,7 @@ pub struct UserAuthJwtConfig {
 }
 
 /// Configuration of [`TopicAuthJwt`]: aMQTT's keys, plus `public_key` and `public_key_file`.
-#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TopicAuthJwtConfig {
     /// The HMAC secret (HS*), or a PEM public key (other algorithms).

@@ -3,14 +3,14 @@
 use amqtt_core::plugin::{
     BrokerContext, FromConfig, Plugin, PluginError, SessionInfo, Verdict, plugin,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::directory::{Directory, Lookup};
 use super::{CommonKeys, DEFAULT_TIMEOUT};
 use crate::answer_cache::{AnswerCache, DEFAULT_CACHE_SIZE, LoginKey};
 
 /// Configuration of [`UserAuthLdap`]: aMQTT's keys, and `timeout`, `cache_ttl`, `cache_size`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct UserAuthLdapConfig {
     /// The LDAP URL, e.g. `ldap://localhost:389` or `ldaps://...`. Required.

@@ -8,14 +8,14 @@ use amqtt_core::plugin::{
 };
 use amqtt_core::topic::filter_matches;
 use amqtt_plugins::topic_checking::filter_covers;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::directory::{Directory, Lookup, UserEntry};
 use super::{CommonKeys, DEFAULT_TIMEOUT};
 use crate::answer_cache::{AnswerCache, DEFAULT_CACHE_SIZE, LoginKey};
 
 /// Configuration of [`TopicAuthLdap`]: aMQTT's keys, and `timeout`, `cache_ttl`, `cache_size`.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TopicAuthLdapConfig {
     /// The LDAP URL, e.g. `ldap://localhost:389` or `ldaps://...`. Required.

@@ -5,12 +5,12 @@ use std::collections::HashSet;
 use amqtt_core::plugin::{
     Action, BrokerContext, Plugin, PluginError, SessionInfo, Verdict, plugin,
 };
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::topics::{SHADOW_PREFIX, topic_device};
 
 /// Configuration of [`ShadowTopicAuthPlugin`].
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ShadowTopicAuthConfig {
     /// User names that may use every device's shadow topics (the application that sends

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use amqtt_core::codec::{Publish, QoS};
 use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, plugin};
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument as _;
 
@@ -31,7 +31,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 const ATTEMPTS: usize = 3;
 
 /// Configuration of [`ShadowPlugin`].
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ShadowConfig {
     /// aMQTT's (SQLAlchemy) database URL, e.g. `sqlite+aiosqlite:///shadows.db` or

@@ -3,40 +3,62 @@
 use std::io;
 use std::sync::Arc;
 
-use super::{Broker, BrokerError, Core, acceptor, bind_error, build_plugins};
-use crate::config::{BrokerConfig, ListenerType};
-use crate::plugin::{BrokerContext, BuildPlugins};
+use super::{Broker, BrokerError, Core, acceptor, bind_error, build_plugins, store_thread};
+use crate::config::{BrokerConfig, ListenerType, PluginsSection};
+use crate::plugin::{BrokerContext, BuildPlugins, Hooks, PluginError, effective_configs};
 use crate::store::Store;
 
 impl<P: BuildPlugins, S: Store> Broker<P, S> {
-    /// Checks `config` as [`Broker::bind`] would start it, serving and binding nothing: builds
-    /// the plugin set (without running its `start` hook) and drops it, reads every TLS
-    /// listener's certificate, key and CA files, and resolves every listener's address. The
-    /// store is not opened (a running broker holds it). An error is the one `bind` gives.
-    pub async fn check(config: BrokerConfig) -> Result<(), BrokerError> {
-        let section = config.plugins.clone();
+    /// Checks `config` as [`Broker::bind`] would start it, serving and binding nothing: reads
+    /// the store's section (the store is not opened: a running broker holds it), builds the
+    /// plugin set and runs its [`check`](crate::plugin::Plugin::check) hook instead of `start`, reads every
+    /// TLS listener's certificate, key and CA files, and resolves every listener's address. An
+    /// error is the one `bind` gives.
+    ///
+    /// Returns what would run: the configuration of the store and of every plugin (its
+    /// section deserialized, defaults filled in), under their names, as a `plugins:` section
+    /// to show with [`PluginsSection::to_masked_yaml`].
+    pub async fn check(config: BrokerConfig) -> Result<PluginsSection, BrokerError> {
+        let mut section = config.plugins.clone();
+        let mut effective = PluginsSection::default();
+        if let Some((_, store_config)) = store_thread::take_store_config::<S>(&mut section)? {
+            let name = S::NAMES.first().copied().unwrap_or("store");
+            effective
+                .insert(name, &store_config)
+                .map_err(|source| PluginError::Config {
+                    plugin: name,
+                    source,
+                })?;
+        }
         let (core, _to_route) = Core::new(config, None);
         let core = Arc::new(core);
-        drop(build_plugins::<P, S>(
-            section,
-            &BrokerContext::new(core.clone()),
-        )?);
+        let plugins = build_plugins::<P, S>(section.clone(), &BrokerContext::new(core.clone()))?;
+        if P::HOOKS.contains(Hooks::CHECK) {
+            plugins.check().await?;
+        }
+        drop(plugins);
+        effective_configs::<P>(&section, &mut effective)?;
         let listeners = core.config.listeners.values();
         for listener in listeners.filter(|l| l.kind != ListenerType::External) {
             acceptor(listener, core.config.max_packet_size)?;
-            let mut addrs =
-                tokio::net::lookup_host((listener.bind.host.as_str(), listener.bind.port))
-                    .await
-                    .map_err(|source| bind_error(listener, source))?;
-            if addrs.next().is_none() {
-                // What `TcpListener::bind` says of a name without addresses.
-                let source = io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "could not resolve to any address",
-                );
-                return Err(bind_error(listener, source));
-            }
+            resolve_address((listener.bind.host.as_str(), listener.bind.port))
+                .await
+                .map_err(|source| bind_error(listener, source))?;
         }
-        Ok(())
+        Ok(effective)
     }
+}
+
+/// Resolves `addr` as `TcpListener::bind` does before it binds, binding nothing: the error
+/// `bind` gives for an address it cannot even try (a port out of range, a name without
+/// addresses). For a plugin's [`check`](crate::plugin::Plugin::check) of an address of its own.
+pub async fn resolve_address(addr: impl tokio::net::ToSocketAddrs) -> io::Result<()> {
+    if tokio::net::lookup_host(addr).await?.next().is_none() {
+        // What `TcpListener::bind` says of a name without addresses.
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "could not resolve to any address",
+        ));
+    }
+    Ok(())
 }

@@ -27,6 +27,7 @@ mod restore;
 mod router;
 mod routing;
 mod session;
+mod session_totals;
 mod sharded_lock;
 mod shared;
 mod stats;
@@ -48,6 +49,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
+pub use check::resolve_address;
 pub use reload::{ReloadError, Reloaded};
 pub use restore::RestoreCounts;
 pub(crate) use routing::Routed;

@@ -16,7 +16,7 @@ use super::session::{Ended, Session};
 use super::shared::Core;
 use super::will_delay::PendingWill;
 use crate::codec::{ByteString, ConnAck, Packet, Properties, ReasonCode};
-use crate::plugin::{SessionInfo, SessionSummary};
+use crate::plugin::{SessionInfo, SessionSummary, SessionTotals};
 use crate::store::{Grant, StoreOp};
 
 impl Core {
@@ -26,6 +26,22 @@ impl Core {
 
     pub(crate) fn session_count(&self) -> usize {
         self.sessions().len()
+    }
+
+    /// Totals over every session, read from the kept levels: no session is visited.
+    pub(crate) fn session_totals(&self) -> SessionTotals {
+        self.session_levels.totals(self.session_count())
+    }
+
+    /// A new session for `info`, with the broker's journal, queued-bytes budget and totals.
+    fn new_session(&self, info: Arc<SessionInfo>) -> Session {
+        Session::new(
+            self.new_session_key(),
+            info,
+            self.journal.as_ref(),
+            self.queued_bytes.as_ref(),
+            &self.session_levels,
+        )
     }
 
     /// Snapshots of every session, or of the one with `client_id`.
@@ -111,12 +127,7 @@ impl Core {
         };
         let present = resumed.is_some();
         let session = resumed.unwrap_or_else(|| {
-            let session = Arc::new(Session::new(
-                self.new_session_key(),
-                info.clone(),
-                self.journal.as_ref(),
-                self.queued_bytes.as_ref(),
-            ));
+            let session = Arc::new(self.new_session(info.clone()));
             sessions.insert(client_id.to_string(), session.clone());
             session
         });
@@ -206,12 +217,7 @@ impl Core {
             .entry(client_id.to_owned())
             .or_insert_with(|| {
                 let info = Arc::new(SessionInfo::new(client_id));
-                let session = Session::new(
-                    self.new_session_key(),
-                    info,
-                    self.journal.as_ref(),
-                    self.queued_bytes.as_ref(),
-                );
+                let session = self.new_session(info);
                 let mut state = session.lock();
                 state.disconnected_at = Some(Instant::now());
                 state.expiry = self.config.session_expiry_interval;
@@ -240,12 +246,7 @@ impl Core {
     ) -> Arc<Session> {
         // A 5.0 session keeps the expiry its CONNECT asked for (stored with it).
         let expiry = session_expiry(&info, &self.config);
-        let session = Arc::new(Session::new(
-            self.new_session_key(),
-            info,
-            self.journal.as_ref(),
-            self.queued_bytes.as_ref(),
-        ));
+        let session = Arc::new(self.new_session(info));
         let mut state = session.lock();
         state.disconnected_at = Some(disconnected_at);
         state.expiry = expiry;

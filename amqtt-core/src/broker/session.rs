@@ -7,9 +7,8 @@
 //! shared subscription without locking the session.
 
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::index::Share;
@@ -18,11 +17,14 @@ use super::message_expiry;
 use super::outbox::Outbox;
 use super::packet_ids::PacketIds;
 use super::pending::{Pending, Queued, QueuedBytes};
+use super::session_totals::SessionLevels;
 use super::stats::Stats;
 use super::will_delay::PendingWill;
 use crate::codec::{ByteString, Packet, PacketId, ProtocolVersion, Publish, QoS};
-use crate::plugin::{SessionInfo, SessionSummary};
+use crate::plugin::SessionInfo;
 use crate::store::{Grant, MessageState, StoreOp, StoredMessage, StoredSession};
+
+mod guard;
 
 /// A message sent to the client and not yet fully acknowledged.
 #[derive(Debug)]
@@ -108,39 +110,10 @@ pub(crate) struct Session {
     /// The client identifier.
     client_id: ByteString,
     state: Mutex<SessionState>,
-    /// The session's [`Presence`], written whenever its lock is released ([`SessionGuard`]).
+    /// The session's [`Presence`], written whenever its lock is released (`SessionGuard`).
     presence: AtomicU8,
-}
-
-/// A session's state, locked. Releasing it publishes the session's [`Presence`], so that the
-/// flag routing reads follows every change of connection, queue and end.
-pub(crate) struct SessionGuard<'a> {
-    state: MutexGuard<'a, SessionState>,
-    presence: &'a AtomicU8,
-}
-
-impl Deref for SessionGuard<'_> {
-    type Target = SessionState;
-
-    fn deref(&self) -> &SessionState {
-        &self.state
-    }
-}
-
-impl DerefMut for SessionGuard<'_> {
-    fn deref_mut(&mut self) -> &mut SessionState {
-        &mut self.state
-    }
-}
-
-impl Drop for SessionGuard<'_> {
-    fn drop(&mut self) {
-        let presence = self.state.presence() as u8;
-        // Written only when it changes: most releases leave it as it was.
-        if self.presence.load(Ordering::Relaxed) != presence {
-            self.presence.store(presence, Ordering::Relaxed);
-        }
-    }
+    /// The broker's totals, which this session's [`Footprint`] is part of.
+    levels: Arc<SessionLevels>,
 }
 
 #[derive(Debug)]
@@ -197,12 +170,14 @@ pub(crate) struct SessionLimits {
 impl Session {
     /// A new session for `info`; `journal` (the broker's, if it has a store) is kept only when
     /// the session is persistent (outlives its connection: 3.1.1's clean session 0, 5.0's
-    /// non-zero session expiry interval); its pending queue counts against `budget`, if any.
+    /// non-zero session expiry interval); its pending queue counts against `budget`, if any,
+    /// and its footprint is part of `levels`.
     pub(crate) fn new(
         key: u64,
         info: Arc<SessionInfo>,
         journal: Option<&Arc<Journal>>,
         budget: Option<&Arc<QueuedBytes>>,
+        levels: &Arc<SessionLevels>,
     ) -> Session {
         let clean = info.ends_at_disconnect();
         Session {
@@ -227,6 +202,7 @@ impl Session {
                 overflowing: false,
             }),
             presence: AtomicU8::new(Presence::Offline as u8),
+            levels: levels.clone(),
         }
     }
 
@@ -250,35 +226,6 @@ impl Session {
     /// The client as plugins see it.
     pub(crate) fn info(&self) -> Arc<SessionInfo> {
         self.lock().info.clone()
-    }
-
-    /// A snapshot for plugins.
-    pub(crate) fn summary(&self) -> SessionSummary {
-        let state = self.lock();
-        let mut subscriptions: Vec<(String, QoS)> = state
-            .subscriptions
-            .iter()
-            .map(|(filter, grant)| (filter.to_string(), grant.qos))
-            .collect();
-        subscriptions.sort();
-        SessionSummary {
-            client_id: self.client_id.to_string(),
-            connected: state.outbox.is_some(),
-            clean_session: state.clean,
-            subscriptions,
-            inflight: state.inflight.len(),
-            queued: state.pending.len(),
-            incoming_pending: state.incoming_qos2.len(),
-        }
-    }
-
-    pub(crate) fn lock(&self) -> SessionGuard<'_> {
-        SessionGuard {
-            // Every critical section leaves the state consistent between statements that can
-            // panic.
-            state: self.state.lock().unwrap_or_else(|e| e.into_inner()),
-            presence: &self.presence,
-        }
     }
 
     /// Delivers a routed message at `qos` (already the minimum of published and granted QoS);
@@ -494,21 +441,6 @@ impl SessionState {
         ended
     }
 
-    /// The session's presence, as [`Session::presence`] shows it once the lock is released. A
-    /// connection that is closing counts as gone.
-    fn presence(&self) -> Presence {
-        match &self.outbox {
-            Some(outbox) if !self.ended && !outbox.is_closed() => {
-                if self.pending.is_empty() && !outbox.is_stalled() {
-                    Presence::Ready
-                } else {
-                    Presence::Congested
-                }
-            }
-            _ => Presence::Offline,
-        }
-    }
-
     /// Whether this session's changes are journaled (a persistent session of a broker with a
     /// store).
     pub(crate) fn is_stored(&self) -> bool {
@@ -617,10 +549,13 @@ impl SessionState {
                 || queued >= outbox.capacity())
     }
 
-    /// Whether the queues are at or under half their limits, where held-back publishers resume.
+    /// Whether the queues are at or under half their limits, and the broker's queues together
+    /// under `max_queued_bytes`, where held-back publishers resume.
     fn drained(&self, queued: usize, limits: SessionLimits) -> bool {
         let capacity = self.outbox.as_ref().map_or(0, |o| o.capacity());
-        self.pending.len() <= limits.max_queued / 2 && queued <= capacity / 2
+        self.pending.len() <= limits.max_queued / 2
+            && queued <= capacity / 2
+            && !self.pending.over_budget()
     }
 
     /// Attaches a new connection: re-sends everything in flight (PUBLISH with DUP, or PUBREL),

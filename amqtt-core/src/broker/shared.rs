@@ -14,6 +14,7 @@ use super::pending::QueuedBytes;
 use super::router::Router;
 use super::routing::Routed;
 use super::session::{Session, SessionLimits};
+use super::session_totals::SessionLevels;
 use super::stats::Stats;
 use super::trigger::Trigger;
 use crate::config::BrokerConfig;
@@ -42,6 +43,8 @@ pub(crate) struct Core {
     /// The bytes every session's pending queue holds, against `max_queued_bytes`; `None`
     /// without that limit (nothing is counted).
     pub(crate) queued_bytes: Option<Arc<QueuedBytes>>,
+    /// Every session's footprint (connected, in flight, queued) summed, for `$SYS` and metrics.
+    pub(super) session_levels: Arc<SessionLevels>,
     /// Sessions by client id. A `std::sync::Mutex`: held only for map operations, never across `.await`.
     pub(super) sessions: Mutex<HashMap<String, Arc<Session>>>,
     pub(super) next_session_key: AtomicU64,
@@ -151,6 +154,7 @@ impl Core {
             to_route,
             journal,
             queued_bytes,
+            session_levels: Arc::default(),
             sessions: Mutex::new(HashMap::new()),
             next_session_key: AtomicU64::new(1),
             expiry: ExpirySchedule::default(),

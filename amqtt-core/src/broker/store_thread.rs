@@ -24,6 +24,21 @@ pub(crate) struct OpenedStore<S> {
 pub(crate) fn open_store<S: Store>(
     section: &mut PluginsSection,
 ) -> Result<Option<OpenedStore<S>>, BrokerError> {
+    let Some((name, config)) = take_store_config::<S>(section)? else {
+        return Ok(None);
+    };
+    let store = S::open(config).map_err(|source| BrokerError::Store {
+        name: name.clone(),
+        source,
+    })?;
+    Ok(Some(OpenedStore { store, name }))
+}
+
+/// Takes the store's section from `section`: the key it was under and the configuration it
+/// gives; `None` when it is absent.
+pub(crate) fn take_store_config<S: Store>(
+    section: &mut PluginsSection,
+) -> Result<Option<(String, S::Config)>, BrokerError> {
     let plugin = S::NAMES.first().copied().unwrap_or("store");
     let found: Vec<String> = section
         .names()
@@ -45,11 +60,7 @@ pub(crate) fn open_store<S: Store>(
         .take::<S::Config>(&name)
         .map_err(|source| PluginError::Config { plugin, source })?
         .unwrap_or_default();
-    let store = S::open(config).map_err(|source| BrokerError::Store {
-        name: name.clone(),
-        source,
-    })?;
-    Ok(Some(OpenedStore { store, name }))
+    Ok(Some((name, config)))
 }
 
 impl<S: Store> OpenedStore<S> {

@@ -4,8 +4,8 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 use super::ConfigError;
 
@@ -137,6 +137,18 @@ impl PluginsSection {
                     message,
                 }
             })
+    }
+
+    /// Adds a section `name` holding `config` serialized (a plugin's effective configuration,
+    /// for `amqtt --check-config`). An error names the key and what could not be shown.
+    pub fn insert<C: Serialize>(&mut self, name: &str, config: &C) -> Result<(), ConfigError> {
+        let value = serde_yaml::to_value(config).map_err(|e| ConfigError::Invalid {
+            file: None,
+            key: format!("plugins.{name}"),
+            message: format!("the configuration cannot be shown as YAML: {e}"),
+        })?;
+        self.entries.push((name.to_owned(), value));
+        Ok(())
     }
 }
 

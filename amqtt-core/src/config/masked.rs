@@ -1,4 +1,5 @@
-//! The plugins' sections as YAML with every secret masked, for `amqtt --check-config`.
+//! A `plugins:` section (the effective configuration `Broker::check` gives) as YAML with every
+//! secret masked, for `amqtt --check-config`.
 
 use serde_yaml::{Mapping, Value};
 
@@ -8,7 +9,7 @@ use super::PluginsSection;
 const MASK: &str = "****";
 
 impl PluginsSection {
-    /// The section as YAML (`name: config`, in file order) with its secrets replaced by `****`:
+    /// The section as YAML (`name: config`, in its order) with its secrets replaced by `****`:
     /// the value of every key that names a password, a secret, a token or a key (but not a key
     /// *file*), at any depth, and the password of every URL (`scheme://user:password@host`).
     pub fn to_masked_yaml(&self) -> String {

@@ -1,22 +1,24 @@
 //! Building a plugin set from the `plugins:` section of the configuration.
 
+use serde::Serialize;
 use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use super::{BrokerContext, Plugin};
 use crate::config::{ConfigError, PluginsSection};
 
-/// A type that can configure a plugin: deserializable, with defaults for an empty section.
+/// A type that can configure a plugin: deserializable, with defaults for an empty section, and
+/// serializable, so that `amqtt --check-config` shows the configuration in effect.
 ///
 /// Its section is read through [`crate::config::yaml11`], so its booleans and numbers read as in
 /// aMQTT (`enabled: on`, `limit: 1_000`) with no attribute on any field.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be a plugin config: it must implement `serde::Deserialize` and `Default`",
-    label = "needs `#[derive(serde::Deserialize, Default)]` (or hand-written impls)"
+    message = "`{Self}` cannot be a plugin config: it must implement `serde::Deserialize`, `serde::Serialize` and `Default`",
+    label = "needs `#[derive(serde::Deserialize, serde::Serialize, Default)]` (or hand-written impls)"
 )]
-pub trait PluginConfig: DeserializeOwned + Default + Send + 'static {}
+pub trait PluginConfig: DeserializeOwned + Serialize + Default + Send + 'static {}
 
-impl<T: DeserializeOwned + Default + Send + 'static> PluginConfig for T {}
+impl<T: DeserializeOwned + Serialize + Default + Send + 'static> PluginConfig for T {}
 
 /// A plugin built from its configuration section. `#[plugin]` generates this impl.
 pub trait FromConfig: Plugin + Sized {
@@ -145,6 +147,13 @@ pub trait BuildPlugins: Plugin + Sized {
     fn build_from(sections: &mut PluginsSection, ctx: &BrokerContext) -> Result<Self, PluginError>;
     /// Adds the keys of every member to `members`, in member order.
     fn collect_members(members: &mut Vec<PluginKeys>);
+    /// Adds to `effective` the configuration each member would be built with (its section
+    /// deserialized, defaults filled in), under its name, taking its section out of
+    /// `sections`; a member that would not run (`Option<P>` without a section) adds nothing.
+    fn effective_configs(
+        sections: &mut PluginsSection,
+        effective: &mut PluginsSection,
+    ) -> Result<(), PluginError>;
 }
 
 /// The keys of every member of the plugin set `P`.
@@ -199,6 +208,28 @@ pub(crate) fn build_plugin_set<P: BuildPlugins>(
     P::build_from(&mut section.clone(), ctx)
 }
 
+/// Adds to `effective` the configuration every member of `P` would be built with from
+/// `section`, under the members' names (`Broker::check`, for `amqtt --check-config`).
+pub(crate) fn effective_configs<P: BuildPlugins>(
+    section: &PluginsSection,
+    effective: &mut PluginsSection,
+) -> Result<(), PluginError> {
+    P::effective_configs(&mut section.clone(), effective)
+}
+
+/// Adds `T`'s `config` to `effective` under its name.
+fn show_config<T: FromConfig>(
+    config: &T::Config,
+    effective: &mut PluginsSection,
+) -> Result<(), PluginError> {
+    effective
+        .insert(T::NAME, config)
+        .map_err(|source| PluginError::Config {
+            plugin: T::NAME,
+            source,
+        })
+}
+
 /// Takes `T`'s section (by name or alias) and deserializes it; `None` when absent.
 fn take_config<T: FromConfig>(
     sections: &mut PluginsSection,
@@ -233,6 +264,13 @@ impl<T: FromConfig> BuildPlugins for T {
     fn collect_members(members: &mut Vec<PluginKeys>) {
         members.push(PluginKeys::of::<T>(false));
     }
+    fn effective_configs(
+        sections: &mut PluginsSection,
+        effective: &mut PluginsSection,
+    ) -> Result<(), PluginError> {
+        let config = take_config::<T>(sections)?.unwrap_or_default();
+        show_config::<T>(&config, effective)
+    }
 }
 
 impl<T: FromConfig> BuildPlugins for Option<T> {
@@ -247,6 +285,15 @@ impl<T: FromConfig> BuildPlugins for Option<T> {
     fn collect_members(members: &mut Vec<PluginKeys>) {
         members.push(PluginKeys::of::<T>(true));
     }
+    fn effective_configs(
+        sections: &mut PluginsSection,
+        effective: &mut PluginsSection,
+    ) -> Result<(), PluginError> {
+        match take_config::<T>(sections)? {
+            Some(config) => show_config::<T>(&config, effective),
+            None => Ok(()),
+        }
+    }
 }
 
 impl BuildPlugins for () {
@@ -254,6 +301,12 @@ impl BuildPlugins for () {
         Ok(())
     }
     fn collect_members(_: &mut Vec<PluginKeys>) {}
+    fn effective_configs(
+        _: &mut PluginsSection,
+        _: &mut PluginsSection,
+    ) -> Result<(), PluginError> {
+        Ok(())
+    }
 }
 
 macro_rules! impl_build_tuple {
@@ -265,6 +318,13 @@ macro_rules! impl_build_tuple {
             }
             fn collect_members(members: &mut Vec<PluginKeys>) {
                 $($T::collect_members(members);)+
+            }
+            fn effective_configs(
+                sections: &mut PluginsSection,
+                effective: &mut PluginsSection,
+            ) -> Result<(), PluginError> {
+                $($T::effective_configs(sections, effective)?;)+
+                Ok(())
             }
         }
     };

@@ -117,6 +117,29 @@ pub struct SessionSummary {
     pub incoming_pending: usize,
 }
 
+/// Totals over every session the broker holds, kept as the sessions change: reading them
+/// visits no session ([`BrokerContext::session_totals`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SessionTotals {
+    /// Sessions, connected or not.
+    pub sessions: usize,
+    /// Sessions with a connection attached.
+    pub connected: usize,
+    /// QoS 1/2 messages sent and not yet acknowledged.
+    pub inflight: usize,
+    /// QoS 1/2 messages waiting to be sent (offline or slow clients).
+    pub queued: usize,
+    /// QoS 2 messages received from clients and awaiting PUBREL.
+    pub incoming_pending: usize,
+}
+
+impl SessionTotals {
+    /// Sessions without a connection (persistent ones waiting for their client).
+    pub fn offline(&self) -> usize {
+        self.sessions.saturating_sub(self.connected)
+    }
+}
+
 /// How plugins act on the broker: publish and retain messages, look at sessions and
 /// subscriptions, add subscriptions, read the counters. Cheap to clone.
 #[derive(Clone)]
@@ -223,6 +246,13 @@ impl BrokerContext {
     /// Every session the broker holds, connected or not, sorted by client id.
     pub fn sessions(&self) -> Vec<SessionSummary> {
         self.core.session_summaries(None)
+    }
+
+    /// Totals over every session (how many, connected, messages in flight, queued): what
+    /// [`sessions`](Self::sessions) would sum, without copying or locking any session, so it
+    /// is cheap however many sessions there are.
+    pub fn session_totals(&self) -> SessionTotals {
+        self.core.session_totals()
     }
 
     /// The session of `client_id`, if the broker holds one.

@@ -65,7 +65,7 @@ mod tests {
     fn names_map_to_their_bits() {
         assert_eq!(Hooks::from_name("authenticate"), Some(Hooks::AUTHENTICATE));
         assert_eq!(Hooks::from_name("on_conect"), None);
-        assert_eq!(Hooks::NAMES.len(), 19);
+        assert_eq!(Hooks::NAMES.len(), 20);
         for name in Hooks::NAMES {
             let hook = Hooks::from_name(name).expect("every listed name maps");
             assert!(Hooks::ALL.contains(hook));

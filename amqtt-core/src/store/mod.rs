@@ -20,7 +20,7 @@ use crate::plugin::PluginConfig;
 pub use record::{Grant, MessageState, StoreOp, StoredMessage, StoredSession};
 
 /// When a write is on disk, and so what an acknowledgement promises.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Durability {
     /// Every batch is synced before the acknowledgements (PUBACK, PUBREC, PUBCOMP, SUBACK,

@@ -1,6 +1,6 @@
 use amqtt_core::plugin::{Plugin, plugin};
 
-#[derive(Default, serde::Deserialize)]
+#[derive(Default, serde::Deserialize, serde::Serialize)]
 struct Config;
 
 #[derive(Default)]

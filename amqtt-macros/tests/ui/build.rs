@@ -1,6 +1,6 @@
 use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, plugin};
 
-#[derive(Default, serde::Deserialize)]
+#[derive(Default, serde::Deserialize, serde::Serialize)]
 struct LimitConfig {
     max: u32,
 }

@@ -1,7 +1,7 @@
 use amqtt_core::plugin::{BrokerContext, Plugin, PluginError, plugin};
 
 // Not `Deserialize`.
-#[derive(Default)]
+#[derive(Default, serde::Serialize)]
 struct NotDeserialize {
     max: u32,
 }
@@ -17,7 +17,7 @@ impl Plugin for A {
 }
 
 // Not `Default`.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, serde::Serialize)]
 struct NoDefault {
     max: u32,
 }
@@ -29,6 +29,22 @@ impl Plugin for B {
     fn build(config: NoDefault, _ctx: &BrokerContext) -> Result<Self, PluginError> {
         let _ = config.max;
         Ok(B)
+    }
+}
+
+// Not `Serialize` (`amqtt --check-config` shows every plugin's configuration).
+#[derive(Default, serde::Deserialize)]
+struct NotSerialize {
+    max: u32,
+}
+
+struct D;
+
+#[plugin(name = "d", config = NotSerialize)]
+impl Plugin for D {
+    fn build(config: NotSerialize, _ctx: &BrokerContext) -> Result<Self, PluginError> {
+        let _ = config.max;
+        Ok(D)
     }
 }
 

@@ -9,6 +9,7 @@ use amqtt_core::codec::QoS;
 use amqtt_core::plugin::BrokerContext;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
+use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Unit;
@@ -34,209 +35,230 @@ impl Figures {
 
 impl Collector for Figures {
     fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
-        let e = &mut encoder;
-        let stats = self.ctx.stats();
-        let sessions = self.ctx.sessions();
-        let online = sessions.iter().filter(|s| s.connected).count();
-        let sum = |f: fn(&amqtt_core::plugin::SessionSummary) -> usize| -> u64 {
-            sessions.iter().map(f).sum::<usize>() as u64
-        };
-
-        let connections = self.ctx.listener_connections();
-        let connections: Vec<_> = connections
-            .iter()
-            .map(|(name, open)| ([("listener", &**name)], *open as u64))
-            .collect();
-        gauges(
-            e,
-            "amqtt_connections",
-            "Connections open on each listener, in their handshake or serving a client (what max_connections limits).",
-            &connections,
-        )?;
-        let session_states = [
-            ([("state", "online")], online as u64),
-            ([("state", "offline")], (sessions.len() - online) as u64),
-        ];
-        gauges(
-            e,
-            "amqtt_sessions",
-            "Sessions the broker holds: online (a client attached) or offline (persistent, waiting for its client).",
-            &session_states,
-        )?;
-        let inflight = [
-            ([("direction", "out")], sum(|s| s.inflight)),
-            ([("direction", "in")], sum(|s| s.incoming_pending)),
-        ];
-        gauges(
-            e,
-            "amqtt_inflight_messages",
-            "QoS 1/2 messages in flight: out, sent and not yet acknowledged; in, QoS 2 received and awaiting PUBREL.",
-            &inflight,
-        )?;
-
-        by_qos(
-            e,
-            "amqtt_messages_received",
-            "PUBLISH packets received from clients, by QoS.",
-            &stats.messages_received,
-        )?;
-        by_qos(
-            e,
-            "amqtt_messages_sent",
-            "PUBLISH packets sent to clients, by the QoS they were sent at.",
-            &stats.messages_sent,
-        )?;
-        bytes(
-            e,
-            "amqtt_received",
-            "Bytes read from clients (every packet).",
-            stats.bytes_received.get(),
-        )?;
-        bytes(
-            e,
-            "amqtt_sent",
-            "Bytes written to clients (every packet).",
-            stats.bytes_sent.get(),
-        )?;
-        let drops = stats
-            .drops()
-            .map(|(reason, dropped)| ([("reason", reason)], dropped.get()));
-        counters(
-            e,
-            "amqtt_messages_dropped",
-            "Messages not delivered to a subscriber, by reason: qos0 (outbound queue full), queue_full (QoS 1/2 past max_queued), shared (shared-subscription member ended), expired (message expiry passed), too_large (over the client's maximum packet size), queued_bytes (past max_queued_bytes).",
-            &drops,
-        )?;
-        let gauge_figures = [
-            (
-                "amqtt_clients_connected",
-                "MQTT clients connected (CONNACK sent).",
-                stats.clients_connected.get(),
-            ),
-            (
-                "amqtt_clients_connected_peak",
-                "The most MQTT clients connected at once since start.",
-                stats.clients_maximum.get(),
-            ),
-            (
-                "amqtt_subscriptions",
-                "Subscriptions (filter and session pairs).",
-                self.ctx.subscription_count() as u64,
-            ),
-            (
-                "amqtt_retained_messages",
-                "Retained messages stored.",
-                self.ctx.retained_count() as u64,
-            ),
-            (
-                "amqtt_queued_messages",
-                "QoS 1/2 messages waiting in sessions' queues to be sent (offline or slow clients).",
-                sum(|s| s.queued),
-            ),
-        ];
-        for (name, help, value) in gauge_figures {
-            gauge(e, name, help, value)?;
-        }
-        let counter_figures = [
-            (
-                "amqtt_clients_accepted",
-                "Connections accepted since start (CONNACK with success).",
-                stats.clients_total.get(),
-            ),
-            (
-                "amqtt_packets_received",
-                "MQTT packets of any type received from clients.",
-                stats.packets_received.get(),
-            ),
-            (
-                "amqtt_packets_sent",
-                "MQTT packets of any type sent to clients.",
-                stats.packets_sent.get(),
-            ),
-            (
-                "amqtt_connections_refused",
-                "Connections closed at once because their listener was at max_connections.",
-                stats.connections_refused.get(),
-            ),
-            (
-                "amqtt_connections_rate_limited",
-                "Connections closed at once because their listener was past max_connection_rate.",
-                stats.connections_rate_limited.get(),
-            ),
-            (
-                "amqtt_publishes_throttled",
-                "Times a client's reading paused for max_messages_per_second or max_bytes_per_second.",
-                stats.publishes_throttled.get(),
-            ),
-            (
-                "amqtt_subscriptions_refused",
-                "SUBSCRIBE filters refused for max_subscriptions_per_client.",
-                stats.subscriptions_refused.get(),
-            ),
-            (
-                "amqtt_auth_failures",
-                "CONNECTs and re-authentications the authentication plugins refused.",
-                stats.auth_failures.get(),
-            ),
-            (
-                "amqtt_protocol_errors",
-                "Connections closed because of a malformed packet or a protocol violation.",
-                stats.protocol_errors.get(),
-            ),
-        ];
-        for (name, help, value) in counter_figures {
-            counter(e, name, help, value)?;
+        for figure in self.figures() {
+            figure.encode(&mut encoder)?;
         }
         Ok(())
     }
 }
 
-fn gauge(e: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
-    let gauge = ConstGauge::new(value);
-    gauge.encode(e.encode_descriptor(name, help, None, gauge.metric_type())?)
-}
-
-fn gauges<L: prometheus_client::encoding::EncodeLabelSet>(
-    e: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    values: &[(L, u64)],
-) -> fmt::Result {
-    let mut family = e.encode_descriptor(name, help, None, ConstGauge::new(0u64).metric_type())?;
-    for (labels, value) in values {
-        ConstGauge::new(*value).encode(family.encode_family(labels)?)?;
+impl Figures {
+    /// Every figure, read now.
+    fn figures(&self) -> Vec<Figure<'static>> {
+        let stats = self.ctx.stats();
+        let sessions = self.ctx.session_totals();
+        let connections = self.ctx.listener_connections();
+        let drops = stats
+            .drops()
+            .map(|(reason, dropped)| (reason, dropped.get()));
+        vec![
+            Figure::gauge(
+                "amqtt_connections",
+                "Connections open on each listener, in their handshake or serving a client (what max_connections limits).",
+                labelled(
+                    "listener",
+                    connections
+                        .into_iter()
+                        .map(|(name, open)| (name, open as u64)),
+                ),
+            ),
+            Figure::gauge(
+                "amqtt_sessions",
+                "Sessions the broker holds: online (a client attached) or offline (persistent, waiting for its client).",
+                labelled(
+                    "state",
+                    [
+                        ("online", sessions.connected),
+                        ("offline", sessions.offline()),
+                    ]
+                    .map(|(s, n)| (s, n as u64)),
+                ),
+            ),
+            Figure::gauge(
+                "amqtt_inflight_messages",
+                "QoS 1/2 messages in flight: out, sent and not yet acknowledged; in, QoS 2 received and awaiting PUBREL.",
+                labelled(
+                    "direction",
+                    [
+                        ("out", sessions.inflight),
+                        ("in", sessions.incoming_pending),
+                    ]
+                    .map(|(d, n)| (d, n as u64)),
+                ),
+            ),
+            Figure::counter(
+                "amqtt_messages_received",
+                "PUBLISH packets received from clients, by QoS.",
+                by_qos(&stats.messages_received),
+            ),
+            Figure::counter(
+                "amqtt_messages_sent",
+                "PUBLISH packets sent to clients, by the QoS they were sent at.",
+                by_qos(&stats.messages_sent),
+            ),
+            Figure::bytes(
+                "amqtt_received",
+                "Bytes read from clients (every packet).",
+                stats.bytes_received.get(),
+            ),
+            Figure::bytes(
+                "amqtt_sent",
+                "Bytes written to clients (every packet).",
+                stats.bytes_sent.get(),
+            ),
+            Figure::counter(
+                "amqtt_messages_dropped",
+                "Messages not delivered to a subscriber, by reason: qos0 (outbound queue full), queue_full (QoS 1/2 past max_queued), shared (shared-subscription member ended), expired (message expiry passed), too_large (over the client's maximum packet size), queued_bytes (past max_queued_bytes).",
+                labelled("reason", drops),
+            ),
+            Figure::gauge(
+                "amqtt_clients_connected",
+                "MQTT clients connected (CONNACK sent).",
+                unlabelled(stats.clients_connected.get()),
+            ),
+            Figure::gauge(
+                "amqtt_clients_connected_peak",
+                "The most MQTT clients connected at once since start.",
+                unlabelled(stats.clients_maximum.get()),
+            ),
+            Figure::gauge(
+                "amqtt_subscriptions",
+                "Subscriptions (filter and session pairs).",
+                unlabelled(self.ctx.subscription_count() as u64),
+            ),
+            Figure::gauge(
+                "amqtt_retained_messages",
+                "Retained messages stored.",
+                unlabelled(self.ctx.retained_count() as u64),
+            ),
+            Figure::gauge(
+                "amqtt_queued_messages",
+                "QoS 1/2 messages waiting in sessions' queues to be sent (offline or slow clients).",
+                unlabelled(sessions.queued as u64),
+            ),
+            Figure::counter(
+                "amqtt_clients_accepted",
+                "Connections accepted since start (CONNACK with success).",
+                unlabelled(stats.clients_total.get()),
+            ),
+            Figure::counter(
+                "amqtt_packets_received",
+                "MQTT packets of any type received from clients.",
+                unlabelled(stats.packets_received.get()),
+            ),
+            Figure::counter(
+                "amqtt_packets_sent",
+                "MQTT packets of any type sent to clients.",
+                unlabelled(stats.packets_sent.get()),
+            ),
+            Figure::counter(
+                "amqtt_connections_refused",
+                "Connections closed at once because their listener was at max_connections.",
+                unlabelled(stats.connections_refused.get()),
+            ),
+            Figure::counter(
+                "amqtt_connections_rate_limited",
+                "Connections closed at once because their listener was past max_connection_rate.",
+                unlabelled(stats.connections_rate_limited.get()),
+            ),
+            Figure::counter(
+                "amqtt_publishes_throttled",
+                "Times a client's reading paused for max_messages_per_second or max_bytes_per_second.",
+                unlabelled(stats.publishes_throttled.get()),
+            ),
+            Figure::counter(
+                "amqtt_subscriptions_refused",
+                "SUBSCRIBE filters refused for max_subscriptions_per_client.",
+                unlabelled(stats.subscriptions_refused.get()),
+            ),
+            Figure::counter(
+                "amqtt_auth_failures",
+                "CONNECTs and re-authentications the authentication plugins refused.",
+                unlabelled(stats.auth_failures.get()),
+            ),
+            Figure::counter(
+                "amqtt_protocol_errors",
+                "Connections closed because of a malformed packet or a protocol violation.",
+                unlabelled(stats.protocol_errors.get()),
+            ),
+        ]
     }
-    Ok(())
 }
 
-/// A counter; the encoder adds `_total` to its sample.
-fn counter(e: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
-    let counter = ConstCounter::new(value);
-    counter.encode(e.encode_descriptor(name, help, None, counter.metric_type())?)
+/// One sample's labels: none, or one name and value.
+type Labels = Vec<(&'static str, String)>;
+
+/// A metric family as `/metrics` shows it: what it is, and its samples.
+struct Figure<'a> {
+    name: &'a str,
+    help: &'a str,
+    metric_type: MetricType,
+    unit: Option<Unit>,
+    samples: Vec<(Labels, u64)>,
 }
 
-/// A counter of bytes: the encoder names it `{name}_bytes_total`, with a `# UNIT` line.
-fn bytes(e: &mut DescriptorEncoder, name: &str, help: &str, value: u64) -> fmt::Result {
-    let counter = ConstCounter::new(value);
-    counter.encode(e.encode_descriptor(name, help, Some(&Unit::Bytes), counter.metric_type())?)
-}
-
-fn counters<L: prometheus_client::encoding::EncodeLabelSet>(
-    e: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    values: &[(L, u64)],
-) -> fmt::Result {
-    let mut family =
-        e.encode_descriptor(name, help, None, ConstCounter::new(0u64).metric_type())?;
-    for (labels, value) in values {
-        ConstCounter::new(*value).encode(family.encode_family(labels)?)?;
+impl<'a> Figure<'a> {
+    /// A value that goes up and down.
+    fn gauge(name: &'a str, help: &'a str, samples: Vec<(Labels, u64)>) -> Figure<'a> {
+        Figure {
+            name,
+            help,
+            metric_type: MetricType::Gauge,
+            unit: None,
+            samples,
+        }
     }
-    Ok(())
+
+    /// A count since start; the encoder adds `_total` to its samples.
+    fn counter(name: &'a str, help: &'a str, samples: Vec<(Labels, u64)>) -> Figure<'a> {
+        Figure {
+            metric_type: MetricType::Counter,
+            ..Figure::gauge(name, help, samples)
+        }
+    }
+
+    /// A count of bytes: the encoder names it `{name}_bytes_total`, with a `# UNIT` line.
+    fn bytes(name: &'a str, help: &'a str, value: u64) -> Figure<'a> {
+        Figure {
+            unit: Some(Unit::Bytes),
+            ..Figure::counter(name, help, unlabelled(value))
+        }
+    }
+
+    fn encode(&self, e: &mut DescriptorEncoder) -> fmt::Result {
+        let mut family =
+            e.encode_descriptor(self.name, self.help, self.unit.as_ref(), self.metric_type)?;
+        for (labels, value) in &self.samples {
+            let sample = family.encode_family(labels)?;
+            match self.metric_type {
+                MetricType::Gauge => ConstGauge::new(*value).encode(sample)?,
+                _ => ConstCounter::new(*value).encode(sample)?,
+            }
+        }
+        Ok(())
+    }
 }
 
-/// A counter with a `qos` label per level.
-fn by_qos(e: &mut DescriptorEncoder, name: &str, help: &str, values: &QosCounters) -> fmt::Result {
-    let per_level = QOS_LEVELS.map(|(qos, label)| ([("qos", label)], values.at(qos)));
-    counters(e, name, help, &per_level)
+/// One sample without labels.
+fn unlabelled(value: u64) -> Vec<(Labels, u64)> {
+    vec![(Vec::new(), value)]
+}
+
+/// One sample per value, labelled `label="..."`.
+fn labelled<V: AsRef<str>>(
+    label: &'static str,
+    values: impl IntoIterator<Item = (V, u64)>,
+) -> Vec<(Labels, u64)> {
+    values
+        .into_iter()
+        .map(|(value, n)| (vec![(label, value.as_ref().to_owned())], n))
+        .collect()
+}
+
+/// One sample per QoS level, labelled `qos="0"`, `"1"`, `"2"`.
+fn by_qos(values: &QosCounters) -> Vec<(Labels, u64)> {
+    labelled(
+        "qos",
+        QOS_LEVELS.map(|(qos, label)| (label, values.at(qos))),
+    )
 }

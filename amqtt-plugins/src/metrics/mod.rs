@@ -8,9 +8,10 @@
 
 mod figures;
 
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+use amqtt_core::broker::resolve_address;
 use amqtt_core::plugin::{BrokerContext, FromConfig, Plugin, PluginError, plugin};
 use axum::Router;
 use axum::extract::State;
@@ -18,7 +19,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use prometheus_client::registry::Registry;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 use tokio::task::AbortHandle;
 
@@ -26,7 +27,7 @@ use tokio::task::AbortHandle;
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// Configuration of [`Metrics`].
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MetricsConfig {
     /// The HTTP listener's address, `host:port` (a host name is resolved).
@@ -58,12 +59,9 @@ pub struct Metrics {
 #[derive(Debug)]
 struct Endpoints {
     registry: Registry,
-    state: AtomicU8,
+    /// Set once the broker begins to stop: `/health` then answers 503.
+    shutting_down: AtomicBool,
 }
-
-/// The broker's state as `/health` reports it.
-const RUNNING: u8 = 0;
-const SHUTTING_DOWN: u8 = 1;
 
 #[plugin(name = "metrics", config = MetricsConfig)]
 impl Plugin for Metrics {
@@ -74,7 +72,7 @@ impl Plugin for Metrics {
             bind: config.bind,
             endpoints: Arc::new(Endpoints {
                 registry,
-                state: AtomicU8::new(RUNNING),
+                shutting_down: AtomicBool::new(false),
             }),
             listener: Mutex::new(None),
             server: Mutex::new(None),
@@ -83,12 +81,19 @@ impl Plugin for Metrics {
 
     /// Binds the HTTP listener, so an address that cannot be bound stops the broker at start.
     async fn start(&self) -> Result<(), PluginError> {
-        let listener = TcpListener::bind(self.bind.as_str()).await.map_err(|e| {
-            let name = <Self as FromConfig>::NAME;
-            PluginError::named(name, format!("cannot bind {}: {e}", self.bind))
-        })?;
+        let listener = TcpListener::bind(self.bind.as_str())
+            .await
+            .map_err(|e| self.bind_error(e))?;
         *lock(&self.listener) = Some(listener);
         Ok(())
+    }
+
+    /// Resolves the HTTP listener's address without binding it (`amqtt --check-config`): an
+    /// address `start` could not even try to bind fails the check with `start`'s message.
+    async fn check(&self) -> Result<(), PluginError> {
+        resolve_address(self.bind.as_str())
+            .await
+            .map_err(|e| self.bind_error(e))
     }
 
     async fn on_broker_post_start(&self) {
@@ -109,13 +114,21 @@ impl Plugin for Metrics {
     }
 
     async fn on_broker_pre_shutdown(&self) {
-        self.endpoints.state.store(SHUTTING_DOWN, Ordering::Relaxed);
+        self.endpoints.shutting_down.store(true, Ordering::Relaxed);
     }
 
     async fn close(&self) {
         if let Some(server) = lock(&self.server).take() {
             server.abort();
         }
+    }
+}
+
+impl Metrics {
+    /// Why the HTTP listener's address cannot be bound, as `start` and `check` say it.
+    fn bind_error(&self, e: std::io::Error) -> PluginError {
+        let name = <Self as FromConfig>::NAME;
+        PluginError::named(name, format!("cannot bind {}: {e}", self.bind))
     }
 }
 
@@ -138,8 +151,9 @@ async fn metrics(State(endpoints): State<Arc<Endpoints>>) -> Response {
 
 /// `GET /health`: 200 while the broker serves, 503 once it is stopping.
 async fn health(State(endpoints): State<Arc<Endpoints>>) -> (StatusCode, &'static str) {
-    match endpoints.state.load(Ordering::Relaxed) {
-        RUNNING => (StatusCode::OK, "ok\n"),
-        _ => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),
+    if endpoints.shutting_down.load(Ordering::Relaxed) {
+        (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+    } else {
+        (StatusCode::OK, "ok\n")
     }
 }

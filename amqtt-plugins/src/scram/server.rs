@@ -10,7 +10,7 @@ use amqtt_core::plugin::{
     Swappable, plugin,
 };
 use bytes::Bytes;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::messages::{self, ClientFinal, ClientFirst, ServerFirst};
 use super::{DEFAULT_ITERATIONS, METHOD, ScramCredential, hmac_of, nonce, random};
@@ -45,7 +45,7 @@ impl UserTable for ScramUsers {
 pub const USERNAME_ATTRIBUTE: &str = "scram.username";
 
 /// Configuration of [`ScramAuth`].
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScramAuthConfig {
     /// The password file (`auth_file`'s format): its `SCRAM-SHA-256$...` lines are the users

@@ -1,7 +1,7 @@
 //! aMQTT's access-control-list plugin: per user, the topic filters allowed for subscribing,
 //! publishing and receiving.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use amqtt_core::config::PluginsSection;
@@ -11,7 +11,7 @@ use amqtt_core::plugin::{
 };
 use amqtt_core::topic::{filter_matches, valid_topic_filter};
 use serde::de::{MapAccess, SeqAccess, Visitor};
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{ADMIN_USER, ANONYMOUS_USER, filter_covers};
 
@@ -25,22 +25,34 @@ type AclMap = HashMap<String, Vec<String>>;
 /// its action to every user without a non-empty entry. A list may be written as a mapping
 /// (`alice: ["a/#"]`) or, as in aMQTT's documentation, as a sequence of one-entry mappings
 /// (`- alice: ["a/#"]`); entries for the same user are merged.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TopicAclConfig {
     /// Deprecated name of `subscribe_acl`, kept for aMQTT configurations; setting both is an
     /// error.
-    #[serde(deserialize_with = "deserialize_acl")]
+    #[serde(deserialize_with = "deserialize_acl", serialize_with = "serialize_acl")]
     pub acl: Option<HashMap<String, Vec<String>>>,
     /// Which topic filters each user may subscribe to (also `subscribe-acl`).
-    #[serde(alias = "subscribe-acl", deserialize_with = "deserialize_acl")]
+    #[serde(
+        alias = "subscribe-acl",
+        deserialize_with = "deserialize_acl",
+        serialize_with = "serialize_acl"
+    )]
     pub subscribe_acl: Option<HashMap<String, Vec<String>>>,
     /// Which topics each user may publish to (also `publish-acl`).
-    #[serde(alias = "publish-acl", deserialize_with = "deserialize_acl")]
+    #[serde(
+        alias = "publish-acl",
+        deserialize_with = "deserialize_acl",
+        serialize_with = "serialize_acl"
+    )]
     pub publish_acl: Option<HashMap<String, Vec<String>>>,
     /// Which topics each user may receive messages from (also `receive-acl`); checked for each
     /// subscriber when a message is delivered.
-    #[serde(alias = "receive-acl", deserialize_with = "deserialize_acl")]
+    #[serde(
+        alias = "receive-acl",
+        deserialize_with = "deserialize_acl",
+        serialize_with = "serialize_acl"
+    )]
     pub receive_acl: Option<HashMap<String, Vec<String>>>,
 }
 
@@ -217,6 +229,13 @@ impl AccessList {
 /// mappings (see [`TopicAclConfig`]).
 fn deserialize_acl<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<AclMap>, D::Error> {
     Ok(Option::<AclEntries>::deserialize(deserializer)?.map(|entries| entries.0))
+}
+
+/// An ACL field as `--check-config` shows it: its users in name order.
+fn serialize_acl<S: Serializer>(acl: &Option<AclMap>, serializer: S) -> Result<S::Ok, S::Error> {
+    let sorted: Option<BTreeMap<&String, &Vec<String>>> =
+        acl.as_ref().map(|acl| acl.iter().collect());
+    sorted.serialize(serializer)
 }
 
 /// A present ACL field, in either of its two spellings.

@@ -1,8 +1,9 @@
 //! `max_queued_bytes`: the bytes all sessions queue together are bounded; past the budget an
-//! offline session drops further QoS 1/2 messages (counted) instead of growing.
+//! offline session drops further QoS 1/2 messages (counted) instead of growing, and a connected
+//! one that does not read holds its publishers back until it is stalled, then drops (counted).
 
 use amqtt_core::codec::{Packet, QoS};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use amqtt_tests::{RawClient, connect_packet, pid, publish_packet, wait_until};
 use bytes::BytesMut;
@@ -97,5 +98,59 @@ async fn a_flood_to_an_offline_session_stops_at_the_budget() {
         broker.handle.queued_bytes() == Some(queued - received * message)
     })
     .await;
+    broker.stop().await;
+}
+
+#[tokio::test]
+async fn a_connected_subscriber_that_does_not_read_is_capped_at_the_budget() {
+    const BUDGET: u64 = 64 * 1024;
+    const MESSAGES: u16 = 200;
+    const CHUNK: u16 = 50;
+    // Topic and payload: 4 KiB a message, 16 to the budget.
+    const MESSAGE: u64 = 4096;
+    let payload = "x".repeat(MESSAGE as usize - "slow".len());
+    // Queues long enough for the whole flood, two messages in flight: only the byte budget
+    // and the slow-consumer policy (stalled after 0.3 s) stop it.
+    let broker = broker_with_sys(
+        "max_queued_bytes: 65536\nmax_queued: 100000\nmax_inflight: 2\n\
+         backpressure_timeout: 0.3\n",
+    )
+    .await;
+    let mut sys = sys_watcher(&broker, "messages/publish/dropped/queued_bytes").await;
+    // Connected and subscribed, and from now on never reads its socket or acknowledges.
+    let mut slow = RawClient::connect(broker.addr, "slow").await;
+    slow.subscribe(1, &[("slow", QoS::AtLeastOnce)]).await;
+    let mut publisher = RawClient::connect(broker.addr, "pub").await;
+    let started = Instant::now();
+    let mut peak = 0;
+    for chunk in 0..MESSAGES / CHUNK {
+        let ids = chunk * CHUNK + 1..=(chunk + 1) * CHUNK;
+        let mut out = BytesMut::new();
+        for id in ids.clone() {
+            let publish = publish_packet("slow", &payload, QoS::AtLeastOnce, false, Some(id));
+            Packet::Publish(publish).encode(&mut out);
+        }
+        publisher.send_raw(&out).await;
+        for id in ids {
+            assert_eq!(publisher.recv().await, Packet::PubAck(pid(id).into()));
+            peak = peak.max(broker.handle.queued_bytes().expect("counted"));
+        }
+    }
+    // The publisher was held back until the subscriber was found stalled.
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(300),
+        "the flood took {took:?}"
+    );
+    // At most one message past the budget (the publisher's own, before it waited).
+    assert!(peak <= BUDGET + MESSAGE, "{peak} bytes queued at the peak");
+    let queued = broker.handle.queued_bytes().expect("counted");
+    assert!(queued >= BUDGET, "{queued} bytes queued");
+    // Every message went somewhere: 2 in flight, the queued ones kept, the rest dropped.
+    let kept = queued / MESSAGE;
+    let dropped = broker.handle.stats().dropped_queued_bytes.get();
+    assert_eq!(dropped, u64::from(MESSAGES) - 2 - kept);
+    sys_shows(&mut sys, "messages/publish/dropped/queued_bytes", dropped).await;
+    drop(slow);
     broker.stop().await;
 }
