@@ -175,6 +175,3 @@ pub trait Plugin: Send + Sync + 'static {
     // and `start` (answering Ok).
     amqtt_macros::__plugin_trait_hooks!();
 }
-
-#[cfg(test)]
-mod tests;
