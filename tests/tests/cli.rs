@@ -5,13 +5,13 @@
 //! tests; the first test to need it builds it once, into the target directory and profile of
 //! this test executable.
 
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use amqtt_core::codec::ReasonCode;
-use amqtt_tests::{RawClient, amqtt_binary, connect_packet};
+use amqtt_tests::{RawClient, amqtt_binary, connect_packet, free_port};
 use tokio::net::TcpStream;
 
 /// Runs `amqtt` with `args` to completion.
@@ -83,12 +83,6 @@ fn invalid_config_value_exits_1_and_names_file_key_and_expectation() {
     );
     assert!(stderr.contains("expected"), "no expectation in: {stderr}");
     assert!(stderr.contains("lots"), "no offending value in: {stderr}");
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind port 0");
-    listener.local_addr().expect("local addr").port()
 }
 
 /// Kills the child on drop, so a failing test does not leave a broker running.

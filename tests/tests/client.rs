@@ -14,13 +14,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use amqtt_core::broker::Broker;
-use amqtt_core::client::{ClientConfig, ClientError, ClientOptions, Message, MqttClient};
+use amqtt_core::client::{ClientConfig, ClientError, ClientOptions, MqttClient};
 use amqtt_core::codec::{self, ConnAck, Connect, Packet, QoS, ReasonCode, SubAckCode};
 use amqtt_core::config::BrokerConfig;
 use amqtt_core::plugin::{Plugin, SessionInfo};
 use amqtt_core::transport::client::ConnectOptions;
 use amqtt_plugins::PackagedPlugins;
-use amqtt_tests::{RECV_TIMEOUT, TestBroker};
+use amqtt_tests::{TestBroker, in_time, next_message};
 use bytes::BytesMut;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -38,49 +38,36 @@ fn options(id: &str) -> ClientOptions {
 }
 
 async fn client(addr: SocketAddr, id: &str) -> MqttClient {
-    bounded(MqttClient::connect(&url(addr), options(id)))
+    in_time(MqttClient::connect(&url(addr), options(id)))
         .await
         .expect("client connects")
 }
 
 /// Runs `future`, failing the test after [`RECV_TIMEOUT`].
-async fn bounded<T>(future: impl Future<Output = T>) -> T {
-    tokio::time::timeout(RECV_TIMEOUT, future)
-        .await
-        .expect("completes in time")
-}
-
-async fn expect_message(client: &mut MqttClient) -> Message {
-    client
-        .deliver_message(RECV_TIMEOUT)
-        .await
-        .expect("a message arrives")
-}
-
 #[tokio::test]
 async fn connects_and_disconnects_cleanly() {
     let broker = TestBroker::start("").await;
     let client = client(broker.addr, "c1").await;
     assert!(!client.session_present());
-    bounded(client.disconnect()).await.expect("disconnect");
+    in_time(client.disconnect()).await.expect("disconnect");
 }
 
 #[tokio::test]
 async fn generates_a_client_id_for_a_clean_session() {
     let broker = TestBroker::start("").await;
-    let a = bounded(MqttClient::connect(&url(broker.addr), ClientOptions::new()))
+    let a = in_time(MqttClient::connect(&url(broker.addr), ClientOptions::new()))
         .await
         .expect("connects without id");
-    let b = bounded(MqttClient::connect(&url(broker.addr), ClientOptions::new()))
+    let b = in_time(MqttClient::connect(&url(broker.addr), ClientOptions::new()))
         .await
         .expect("connects without id");
     // Distinct ids: neither took over the other's session.
     assert_eq!(
-        bounded(a.subscribe(&[("x", QoS::AtMostOnce)])).await.ok(),
+        in_time(a.subscribe(&[("x", QoS::AtMostOnce)])).await.ok(),
         Some(vec![SubAckCode::Success(QoS::AtMostOnce)])
     );
-    bounded(b.disconnect()).await.expect("b disconnects");
-    bounded(a.disconnect()).await.expect("a disconnects");
+    in_time(b.disconnect()).await.expect("b disconnects");
+    in_time(a.disconnect()).await.expect("a disconnects");
 }
 
 #[tokio::test]
@@ -89,7 +76,7 @@ async fn refused_connect_is_a_typed_error() {
         "plugins:\n  auth_anonymous:\n    allow_anonymous: false\n",
     )
     .await;
-    let result = bounded(MqttClient::connect(&url(broker.addr), options("anon"))).await;
+    let result = in_time(MqttClient::connect(&url(broker.addr), options("anon"))).await;
     assert!(
         matches!(result, Err(ClientError::Refused(ReasonCode::NotAuthorized))),
         "{result:?}"
@@ -101,7 +88,7 @@ async fn unreachable_broker_is_a_transport_error() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     drop(listener);
-    let result = bounded(MqttClient::connect(&url(addr), options("x"))).await;
+    let result = in_time(MqttClient::connect(&url(addr), options("x"))).await;
     assert!(
         matches!(result, Err(ClientError::Transport(_))),
         "{result:?}"
@@ -113,16 +100,16 @@ async fn publish_and_subscribe_round_trip_at_each_qos() {
     let broker = TestBroker::start("").await;
     let mut sub = client(broker.addr, "sub").await;
     let publisher = client(broker.addr, "pub").await;
-    let codes = bounded(sub.subscribe(&[("t/#", QoS::ExactlyOnce)]))
+    let codes = in_time(sub.subscribe(&[("t/#", QoS::ExactlyOnce)]))
         .await
         .expect("subscribe");
     assert_eq!(codes, vec![SubAckCode::Success(QoS::ExactlyOnce)]);
     for qos in [QoS::AtMostOnce, QoS::AtLeastOnce, QoS::ExactlyOnce] {
         let payload = format!("m{}", qos as u8);
-        bounded(publisher.publish("t/a", payload.clone(), qos, false))
+        in_time(publisher.publish("t/a", payload.clone(), qos, false))
             .await
             .expect("publish completes");
-        let message = expect_message(&mut sub).await;
+        let message = next_message(&mut sub).await;
         assert_eq!(&message.topic[..], "t/a");
         assert_eq!(&message.payload[..], payload.as_bytes());
         assert_eq!(message.qos, qos);
@@ -130,27 +117,27 @@ async fn publish_and_subscribe_round_trip_at_each_qos() {
     }
     // QoS 2 is delivered exactly once.
     assert_eq!(sub.deliver_message(SILENCE).await, None);
-    bounded(publisher.disconnect()).await.expect("disconnect");
-    bounded(sub.disconnect()).await.expect("disconnect");
+    in_time(publisher.disconnect()).await.expect("disconnect");
+    in_time(sub.disconnect()).await.expect("disconnect");
 }
 
 #[tokio::test]
 async fn default_qos_retain_and_message_stream() {
     let broker = TestBroker::start("").await;
-    let publisher = bounded(MqttClient::connect(
+    let publisher = in_time(MqttClient::connect(
         &url(broker.addr),
         options("pub").defaults(QoS::AtLeastOnce, true),
     ))
     .await
     .expect("connects");
-    bounded(publisher.publish_default("r/1", "kept"))
+    in_time(publisher.publish_default("r/1", "kept"))
         .await
         .expect("publish");
     let mut sub = client(broker.addr, "sub").await;
-    bounded(sub.subscribe(&[("r/#", QoS::AtLeastOnce)]))
+    in_time(sub.subscribe(&[("r/#", QoS::AtLeastOnce)]))
         .await
         .expect("subscribe");
-    let message = bounded(sub.messages().recv()).await.expect("retained");
+    let message = in_time(sub.messages().recv()).await.expect("retained");
     assert_eq!(&message.payload[..], b"kept");
     assert!(message.retain);
     assert_eq!(message.qos, QoS::AtLeastOnce);
@@ -161,26 +148,26 @@ async fn unsubscribe_stops_delivery() {
     let broker = TestBroker::start("").await;
     let mut sub = client(broker.addr, "sub").await;
     let publisher = client(broker.addr, "pub").await;
-    bounded(sub.subscribe(&[("u/1", QoS::AtLeastOnce), ("u/2", QoS::AtLeastOnce)]))
+    in_time(sub.subscribe(&[("u/1", QoS::AtLeastOnce), ("u/2", QoS::AtLeastOnce)]))
         .await
         .expect("subscribe");
-    bounded(sub.unsubscribe(&["u/1"]))
+    in_time(sub.unsubscribe(&["u/1"]))
         .await
         .expect("unsubscribe");
-    bounded(publisher.publish("u/1", "gone", QoS::AtLeastOnce, false))
+    in_time(publisher.publish("u/1", "gone", QoS::AtLeastOnce, false))
         .await
         .expect("publish");
-    bounded(publisher.publish("u/2", "here", QoS::AtLeastOnce, false))
+    in_time(publisher.publish("u/2", "here", QoS::AtLeastOnce, false))
         .await
         .expect("publish");
-    let message = expect_message(&mut sub).await;
+    let message = next_message(&mut sub).await;
     assert_eq!(&message.topic[..], "u/2");
     assert_eq!(sub.deliver_message(SILENCE).await, None);
 }
 
 async fn will_watcher(addr: SocketAddr) -> MqttClient {
     let watcher = client(addr, "watcher").await;
-    bounded(watcher.subscribe(&[("will/#", QoS::AtLeastOnce)]))
+    in_time(watcher.subscribe(&[("will/#", QoS::AtLeastOnce)]))
         .await
         .expect("subscribe");
     watcher
@@ -190,14 +177,14 @@ async fn will_watcher(addr: SocketAddr) -> MqttClient {
 async fn will_is_published_when_the_connection_dies() {
     let broker = TestBroker::start("").await;
     let mut watcher = will_watcher(broker.addr).await;
-    let dying = bounded(MqttClient::connect(
+    let dying = in_time(MqttClient::connect(
         &url(broker.addr),
         options("dying").will("will/dying", "gone", QoS::AtLeastOnce, false),
     ))
     .await
     .expect("connects");
     dying.kill();
-    let message = expect_message(&mut watcher).await;
+    let message = next_message(&mut watcher).await;
     assert_eq!(&message.topic[..], "will/dying");
     assert_eq!(&message.payload[..], b"gone");
 }
@@ -206,13 +193,13 @@ async fn will_is_published_when_the_connection_dies() {
 async fn disconnect_publishes_no_will() {
     let broker = TestBroker::start("").await;
     let mut watcher = will_watcher(broker.addr).await;
-    let leaving = bounded(MqttClient::connect(
+    let leaving = in_time(MqttClient::connect(
         &url(broker.addr),
         options("leaving").will("will/leaving", "gone", QoS::AtLeastOnce, false),
     ))
     .await
     .expect("connects");
-    bounded(leaving.disconnect()).await.expect("disconnect");
+    in_time(leaving.disconnect()).await.expect("disconnect");
     assert_eq!(watcher.deliver_message(SILENCE).await, None);
 }
 
@@ -244,20 +231,20 @@ async fn keep_alive_pings_keep_an_idle_connection_open() {
         .keep_alive(1)
         .auto_reconnect(false);
     let counter = Arc::clone(&options.plugins);
-    let mut idle = bounded(MqttClient::connect(&url(broker.addr), options))
+    let mut idle = in_time(MqttClient::connect(&url(broker.addr), options))
         .await
         .expect("connects");
     tokio::time::sleep(Duration::from_millis(3500)).await;
     assert!(counter.sent.load(Ordering::Relaxed) >= 2);
     assert!(counter.received.load(Ordering::Relaxed) >= 2);
     // Still connected: a round trip through the broker works.
-    bounded(idle.subscribe(&[("k", QoS::AtLeastOnce)]))
+    in_time(idle.subscribe(&[("k", QoS::AtLeastOnce)]))
         .await
         .expect("subscribe");
-    bounded(idle.publish("k", "alive", QoS::AtLeastOnce, false))
+    in_time(idle.publish("k", "alive", QoS::AtLeastOnce, false))
         .await
         .expect("publish");
-    assert_eq!(&expect_message(&mut idle).await.payload[..], b"alive");
+    assert_eq!(&next_message(&mut idle).await.payload[..], b"alive");
 }
 
 /// Binds a broker on `port`, retrying briefly while the port is still held.
@@ -277,7 +264,7 @@ async fn broker_on_port(port: u16) -> TestBroker {
 async fn reconnects_resubscribes_and_keeps_receiving_after_a_broker_restart() {
     let first = TestBroker::start("").await;
     let addr = first.addr;
-    let mut sub = bounded(MqttClient::connect(
+    let mut sub = in_time(MqttClient::connect(
         &url(addr),
         ClientOptions::new()
             .client_id("survivor")
@@ -286,14 +273,14 @@ async fn reconnects_resubscribes_and_keeps_receiving_after_a_broker_restart() {
     ))
     .await
     .expect("connects");
-    bounded(sub.subscribe(&[("r/#", QoS::AtLeastOnce)]))
+    in_time(sub.subscribe(&[("r/#", QoS::AtLeastOnce)]))
         .await
         .expect("subscribe");
-    bounded(first.stop()).await;
+    in_time(first.stop()).await;
     let second = broker_on_port(addr.port()).await;
     let publisher = client(addr, "publisher").await;
     // Publish until the resubscribed client receives one (it reconnects within a backoff).
-    let received = bounded(async {
+    let received = in_time(async {
         loop {
             publisher
                 .publish("r/x", "again", QoS::AtLeastOnce, false)
@@ -306,7 +293,7 @@ async fn reconnects_resubscribes_and_keeps_receiving_after_a_broker_restart() {
     })
     .await;
     assert_eq!(&received.payload[..], b"again");
-    bounded(sub.disconnect()).await.expect("disconnect");
+    in_time(sub.disconnect()).await.expect("disconnect");
     drop(second);
 }
 
@@ -324,7 +311,7 @@ impl Raw {
 
     /// Accepts a client, answers its CONNECT and returns it.
     async fn accept_connect(listener: &TcpListener) -> (Raw, Connect) {
-        let (stream, _) = bounded(listener.accept()).await.expect("accept");
+        let (stream, _) = in_time(listener.accept()).await.expect("accept");
         let mut raw = Raw {
             stream,
             buf: BytesMut::new(),
@@ -342,7 +329,7 @@ impl Raw {
     }
 
     async fn recv(&mut self) -> Packet {
-        bounded(async {
+        in_time(async {
             loop {
                 if let Some(packet) =
                     codec::decode(&mut self.buf, 1 << 20).expect("well-formed packet")
@@ -372,13 +359,13 @@ async fn publish_fails_with_ack_timeout_when_unacknowledged() {
         assert!(matches!(raw.recv().await, Packet::Publish(_)));
         raw
     });
-    let client = bounded(MqttClient::connect(
+    let client = in_time(MqttClient::connect(
         &url(addr),
         options("slow").ack_timeout(Duration::from_millis(200)),
     ))
     .await
     .expect("connects");
-    let result = bounded(client.publish("t", "x", QoS::AtLeastOnce, false)).await;
+    let result = in_time(client.publish("t", "x", QoS::AtLeastOnce, false)).await;
     assert!(
         matches!(result, Err(ClientError::AckTimeout(_))),
         "{result:?}"
@@ -430,7 +417,7 @@ async fn unacknowledged_publishes_are_resumed_after_a_reconnect() {
         }
         raw
     });
-    let client = bounded(MqttClient::connect(
+    let client = in_time(MqttClient::connect(
         &url(addr),
         ClientOptions::new()
             .client_id("resumer")
@@ -439,7 +426,7 @@ async fn unacknowledged_publishes_are_resumed_after_a_reconnect() {
     ))
     .await
     .expect("connects");
-    let (one, two) = bounded(async {
+    let (one, two) = in_time(async {
         tokio::join!(
             client.publish("t", "one", QoS::AtLeastOnce, false),
             client.publish("t", "two", QoS::ExactlyOnce, false),
@@ -466,7 +453,7 @@ async fn vanishing_server() -> (SocketAddr, tokio::task::JoinHandle<()>) {
 #[tokio::test]
 async fn disconnect_returns_while_reconnecting_to_a_dead_broker() {
     let (addr, server) = vanishing_server().await;
-    let client = bounded(MqttClient::connect(
+    let client = in_time(MqttClient::connect(
         &url(addr),
         ClientOptions::new()
             .reconnect_retries(-1)
@@ -476,7 +463,7 @@ async fn disconnect_returns_while_reconnecting_to_a_dead_broker() {
     .expect("connects");
     server.await.expect("server");
     tokio::time::sleep(Duration::from_millis(300)).await;
-    bounded(client.disconnect())
+    in_time(client.disconnect())
         .await
         .expect("disconnect while reconnecting");
 }
@@ -484,7 +471,7 @@ async fn disconnect_returns_while_reconnecting_to_a_dead_broker() {
 #[tokio::test]
 async fn pending_publish_fails_once_reconnect_retries_are_exhausted() {
     let (addr, server) = vanishing_server().await;
-    let client = bounded(MqttClient::connect(
+    let client = in_time(MqttClient::connect(
         &url(addr),
         ClientOptions::new()
             .reconnect_retries(2)
@@ -493,7 +480,7 @@ async fn pending_publish_fails_once_reconnect_retries_are_exhausted() {
     .await
     .expect("connects");
     server.await.expect("server");
-    let result = bounded(client.publish("t", "lost", QoS::AtLeastOnce, false)).await;
+    let result = in_time(client.publish("t", "lost", QoS::AtLeastOnce, false)).await;
     assert!(
         matches!(result, Err(ClientError::ConnectionClosed)),
         "{result:?}"
@@ -511,23 +498,23 @@ async fn client_configured_from_amqtt_yaml() {
         broker.addr
     );
     let config = ClientConfig::from_yaml(&yaml).expect("valid config");
-    let publisher = bounded(MqttClient::connect(
+    let publisher = in_time(MqttClient::connect(
         config.uri().expect("uri"),
         config.options().expect("options"),
     ))
     .await
     .expect("connects");
-    bounded(publisher.publish_default("cfg/retained", "r"))
+    in_time(publisher.publish_default("cfg/retained", "r"))
         .await
         .expect("publish");
-    bounded(publisher.publish_default("cfg/plain", "p"))
+    in_time(publisher.publish_default("cfg/plain", "p"))
         .await
         .expect("publish");
     let mut sub = client(broker.addr, "cfg-sub").await;
-    bounded(sub.subscribe(&[("cfg/#", QoS::ExactlyOnce)]))
+    in_time(sub.subscribe(&[("cfg/#", QoS::ExactlyOnce)]))
         .await
         .expect("subscribe");
-    let retained = expect_message(&mut sub).await;
+    let retained = next_message(&mut sub).await;
     assert_eq!(&retained.topic[..], "cfg/retained");
     assert_eq!((retained.qos, retained.retain), (QoS::ExactlyOnce, true));
     // cfg/plain was not retained, so nothing else arrives.
@@ -539,7 +526,7 @@ async fn connect_packet_carries_the_options_and_url_credentials_win() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     let server = tokio::spawn(async move { Raw::accept_connect(&listener).await });
-    let client = bounded(MqttClient::connect(
+    let client = in_time(MqttClient::connect(
         &format!("mqtt://user:secret@{addr}"),
         ClientOptions::new()
             .client_id("ident")
@@ -581,18 +568,18 @@ async fn round_trip_over_tls_and_websocket() {
     for (i, url) in urls.iter().enumerate() {
         let connect =
             |id: String| MqttClient::connect(url, options(&id).connection(connection.clone()));
-        let mut sub = bounded(connect(format!("sub{i}"))).await.expect(url);
-        let publisher = bounded(connect(format!("pub{i}"))).await.expect(url);
-        bounded(sub.subscribe(&[("x/#", QoS::ExactlyOnce)]))
+        let mut sub = in_time(connect(format!("sub{i}"))).await.expect(url);
+        let publisher = in_time(connect(format!("pub{i}"))).await.expect(url);
+        in_time(sub.subscribe(&[("x/#", QoS::ExactlyOnce)]))
             .await
             .expect("subscribe");
-        bounded(publisher.publish("x/y", url.clone(), QoS::ExactlyOnce, false))
+        in_time(publisher.publish("x/y", url.clone(), QoS::ExactlyOnce, false))
             .await
             .expect("publish");
-        let message = expect_message(&mut sub).await;
+        let message = next_message(&mut sub).await;
         assert_eq!(&message.payload[..], url.as_bytes());
-        bounded(publisher.disconnect()).await.expect("disconnect");
-        bounded(sub.disconnect()).await.expect("disconnect");
+        in_time(publisher.disconnect()).await.expect("disconnect");
+        in_time(sub.disconnect()).await.expect("disconnect");
     }
     broker.stop().await;
 }
@@ -607,7 +594,7 @@ async fn a_broker_that_stops_answering_pings_is_a_lost_connection() {
         assert_eq!(raw.recv().await, Packet::PingReq);
         raw
     });
-    let client = bounded(MqttClient::connect(
+    let client = in_time(MqttClient::connect(
         &url(addr),
         options("pinger").keep_alive(1),
     ))
@@ -615,7 +602,7 @@ async fn a_broker_that_stops_answering_pings_is_a_lost_connection() {
     .expect("connects");
     let raw = server.await.expect("server");
     // The task gives up about a second after its PINGREQ.
-    bounded(async {
+    in_time(async {
         loop {
             match client.publish("t", "x", QoS::AtMostOnce, false).await {
                 Err(ClientError::ConnectionClosed) => return,
@@ -651,9 +638,9 @@ async fn incoming_qos2_is_delivered_once_and_acknowledged() {
         raw
     });
     let mut client = client_raw(addr).await;
-    let first = expect_message(&mut client).await;
+    let first = next_message(&mut client).await;
     assert_eq!((&first.topic[..], first.qos), ("q2", QoS::ExactlyOnce));
-    let second = expect_message(&mut client).await;
+    let second = next_message(&mut client).await;
     assert_eq!(&second.topic[..], "q1");
     drop(server.await.expect("server"));
     assert_eq!(client.deliver_message(SILENCE).await, None);
@@ -661,7 +648,7 @@ async fn incoming_qos2_is_delivered_once_and_acknowledged() {
 
 /// A client of a scripted server, without keep-alive pings to keep the script simple.
 async fn client_raw(addr: SocketAddr) -> MqttClient {
-    bounded(MqttClient::connect(
+    in_time(MqttClient::connect(
         &url(addr),
         options("scripted").keep_alive(0),
     ))

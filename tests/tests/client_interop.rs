@@ -17,7 +17,7 @@ mod common;
 #[path = "client_interop/v5.rs"]
 mod v5;
 
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -25,6 +25,7 @@ use std::time::Duration;
 use amqtt_core::client::{ClientOptions, Message, MqttClient};
 use amqtt_core::codec::{QoS, SubAckCode};
 use amqtt_core::transport::client::ConnectOptions;
+use amqtt_tests::free_port;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
@@ -111,15 +112,6 @@ async fn require(tools: &[Tool]) -> bool {
         }
     }
     true
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .expect("bind an ephemeral port")
-        .local_addr()
-        .expect("local address")
-        .port()
 }
 
 /// The listeners of a private mosquitto.

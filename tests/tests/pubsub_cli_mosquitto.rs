@@ -17,8 +17,8 @@
 )]
 mod common;
 
-use amqtt_tests::amqtt_binary;
-use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use amqtt_tests::{amqtt_binary, free_port};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::time::Duration;
@@ -79,15 +79,6 @@ async fn mosquitto_installed() -> bool {
         eprintln!("skipped: mosquitto not installed (CI installs it via .ci/run)");
     }
     installed
-}
-
-/// A port on 127.0.0.1 that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-        .expect("bind an ephemeral port")
-        .local_addr()
-        .expect("local address")
-        .port()
 }
 
 /// A private mosquitto broker with TCP, TLS and WebSocket listeners, killed when dropped.

@@ -6,12 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use amqtt_tests::RECV_TIMEOUT;
-
-/// A port nothing listens on now.
-pub(crate) fn free_port() -> u16 {
-    let socket = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    socket.local_addr().expect("local address").port()
-}
+pub(crate) use amqtt_tests::free_port;
 
 fn http() -> reqwest::Client {
     reqwest::Client::builder()

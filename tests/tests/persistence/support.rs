@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use amqtt_core::codec::{Packet, Publish, QoS, ReasonCode, SubAckCode};
 pub(crate) use amqtt_tests::publish_bytes;
-use amqtt_tests::{RawClient, amqtt_binary, connect_packet, pid};
+use amqtt_tests::{RawClient, amqtt_binary, connect_packet, free_port, pid};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
@@ -38,14 +38,6 @@ async fn binary() -> PathBuf {
     tokio::task::spawn_blocking(|| amqtt_binary("amqtt"))
         .await
         .expect("build the amqtt binary")
-}
-
-/// A free port of 127.0.0.1, as the kernel hands it out for `:0`.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
 }
 
 /// The configuration file's text: one TCP listener on `port`, the `extra` top-level keys,
