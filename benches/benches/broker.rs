@@ -13,10 +13,11 @@ use std::time::{Duration, Instant};
 
 use amqtt_core::broker::{Broker, BrokerHandle};
 use amqtt_core::codec::{
-    self, ByteString, Connect, Packet, Publish, QoS, ReasonCode, SubAckCode, Subscribe,
+    self, ByteString, Packet, Publish, QoS, ReasonCode, SubAckCode, Subscribe,
 };
 use amqtt_core::config::BrokerConfig;
 use amqtt_core::plugin::{Hooks, Plugin};
+use amqtt_test::connect_packet;
 use bytes::{Bytes, BytesMut};
 use criterion::{Criterion, Throughput, criterion_main};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -63,15 +64,7 @@ impl Client {
             buf: BytesMut::with_capacity(64 * 1024),
         };
         client
-            .send(&Packet::Connect(Box::new(Connect {
-                clean_session: true,
-                keep_alive: 0,
-                client_id: ByteString::from(client_id),
-                will: None,
-                username: None,
-                password: None,
-                ..Default::default()
-            })))
+            .send(&Packet::Connect(Box::new(connect_packet(client_id, true))))
             .await;
         match client.recv().await {
             Packet::ConnAck(ack) => assert_eq!(ack.code, ReasonCode::Success),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use super::{Broker, BrokerError, Core, acceptor, bind_error, build_plugins, store_thread};
 use crate::config::{BrokerConfig, ListenerType, PluginsSection};
-use crate::plugin::{BrokerContext, BuildPlugins, Hooks, PluginError, effective_configs};
+use crate::plugin::{BrokerContext, BuildPlugins, Hooks, insert_effective};
 use crate::store::Store;
 
 impl<P: BuildPlugins, S: Store> Broker<P, S> {
@@ -23,12 +23,7 @@ impl<P: BuildPlugins, S: Store> Broker<P, S> {
         let mut effective = PluginsSection::default();
         if let Some((_, store_config)) = store_thread::take_store_config::<S>(&mut section)? {
             let name = S::NAMES.first().copied().unwrap_or("store");
-            effective
-                .insert(name, &store_config)
-                .map_err(|source| PluginError::Config {
-                    plugin: name,
-                    source,
-                })?;
+            insert_effective(name, &store_config, &mut effective)?;
         }
         let (core, _to_route) = Core::new(config, None);
         let core = Arc::new(core);
@@ -37,7 +32,7 @@ impl<P: BuildPlugins, S: Store> Broker<P, S> {
             plugins.check().await?;
         }
         drop(plugins);
-        effective_configs::<P>(&section, &mut effective)?;
+        P::effective_configs(&mut section, &mut effective)?;
         let listeners = core.config.listeners.values();
         for listener in listeners.filter(|l| l.kind != ListenerType::External) {
             acceptor(listener, core.config.max_packet_size)?;

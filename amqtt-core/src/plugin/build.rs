@@ -208,24 +208,17 @@ pub(crate) fn build_plugin_set<P: BuildPlugins>(
     P::build_from(&mut section.clone(), ctx)
 }
 
-/// Adds to `effective` the configuration every member of `P` would be built with from
-/// `section`, under the members' names (`Broker::check`, for `amqtt --check-config`).
-pub(crate) fn effective_configs<P: BuildPlugins>(
-    section: &PluginsSection,
-    effective: &mut PluginsSection,
-) -> Result<(), PluginError> {
-    P::effective_configs(&mut section.clone(), effective)
-}
-
-/// Adds `T`'s `config` to `effective` under its name.
-fn show_config<T: FromConfig>(
-    config: &T::Config,
+/// Adds `config`, the configuration in effect of the plugin (or store) `name`, to `effective`
+/// under that name (`Broker::check`, for `amqtt --check-config`).
+pub(crate) fn insert_effective(
+    name: &'static str,
+    config: &impl Serialize,
     effective: &mut PluginsSection,
 ) -> Result<(), PluginError> {
     effective
-        .insert(T::NAME, config)
+        .insert(name, config)
         .map_err(|source| PluginError::Config {
-            plugin: T::NAME,
+            plugin: name,
             source,
         })
 }
@@ -269,7 +262,7 @@ impl<T: FromConfig> BuildPlugins for T {
         effective: &mut PluginsSection,
     ) -> Result<(), PluginError> {
         let config = take_config::<T>(sections)?.unwrap_or_default();
-        show_config::<T>(&config, effective)
+        insert_effective(T::NAME, &config, effective)
     }
 }
 
@@ -290,7 +283,7 @@ impl<T: FromConfig> BuildPlugins for Option<T> {
         effective: &mut PluginsSection,
     ) -> Result<(), PluginError> {
         match take_config::<T>(sections)? {
-            Some(config) => show_config::<T>(&config, effective),
+            Some(config) => insert_effective(T::NAME, &config, effective),
             None => Ok(()),
         }
     }

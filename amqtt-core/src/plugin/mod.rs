@@ -35,7 +35,7 @@ pub use build::{
     BuildPlugins, FromConfig, PluginConfig, PluginError, PluginKeys, known_plugin_names,
     plugin_members,
 };
-pub(crate) use build::{build_plugin_set, check_known_keys, effective_configs};
+pub(crate) use build::{build_plugin_set, check_known_keys, insert_effective};
 pub use context::{BrokerContext, ContextError, SessionInfo, SessionSummary, SessionTotals};
 pub use exchange::{AuthAnswer, AuthStep};
 pub use hooks::Hooks;

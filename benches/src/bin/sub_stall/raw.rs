@@ -3,7 +3,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use amqtt_core::codec::{self, ByteString, Connect, Packet, PacketId, QoS, Subscribe};
+use amqtt_core::codec::{self, ByteString, Packet, PacketId, QoS, Subscribe};
+use amqtt_test::connect_packet;
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -52,15 +53,7 @@ impl Client {
             buf: BytesMut::new(),
         };
         client
-            .send(&Packet::Connect(Box::new(Connect {
-                clean_session: true,
-                keep_alive: 0,
-                client_id: ByteString::from(client_id),
-                will: None,
-                username: None,
-                password: None,
-                ..Default::default()
-            })))
+            .send(&Packet::Connect(Box::new(connect_packet(client_id, true))))
             .await?;
         match client.recv().await? {
             Packet::ConnAck(ack) if ack.code == codec::ReasonCode::Success => Ok(client),
