@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use amqtt_core::broker::Broker;
+use amqtt_core::cluster::Cluster;
 
 use crate::hangup::Hangups;
 use amqtt_core::config::{BrokerConfig, ConfigError, ListenerConfig, ListenerType};
@@ -15,7 +16,8 @@ use amqtt_core::store::Store;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use tracing_subscriber::EnvFilter;
 
-/// A broker binary over the plugin set `P` and the store `S` (`()`: none), as `Broker<P, S>`.
+/// A broker binary over the plugin set `P`, the store `S` and the cluster `C` (`()`: none), as
+/// `Broker<P, S, C>`.
 ///
 /// # Examples
 ///
@@ -30,12 +32,15 @@ use tracing_subscriber::EnvFilter;
 ///         .run()
 /// }
 /// ```
-pub struct BrokerMain<P, S = ()> {
+pub struct BrokerMain<P, S = (), C = ()> {
     name: &'static str,
     version: &'static str,
     default_config: Option<&'static str>,
-    types: PhantomData<fn() -> (P, S)>,
+    types: PhantomData<Parts<P, S, C>>,
 }
+
+/// The types a [`BrokerMain`] builds its broker from (owned by none of its values).
+type Parts<P, S, C> = fn() -> (P, S, C);
 
 /// Command-line options of the broker, as aMQTT's `amqtt` script has them, and more.
 #[derive(Debug, Parser)]
@@ -70,7 +75,7 @@ enum LogFormat {
     Json,
 }
 
-impl<P: BuildPlugins, S: Store> BrokerMain<P, S> {
+impl<P: BuildPlugins, S: Store, C: Cluster> BrokerMain<P, S, C> {
     /// A broker binary called `name` (in `--help`, `--version` and error messages), running
     /// aMQTT's default configuration when started without `-c`.
     pub fn new(name: &'static str) -> Self {
@@ -135,7 +140,7 @@ impl<P: BuildPlugins, S: Store> BrokerMain<P, S> {
     /// the configuration is read again and the broker reloads (see [`Hangups`]).
     async fn serve(&self, config: BrokerConfig, file: Option<PathBuf>) -> ExitCode {
         let hangups = Hangups::listen();
-        let broker = match Broker::<P, S>::bind(config).await {
+        let broker = match Broker::<P, S, C>::bind(config).await {
             Ok(broker) => broker,
             Err(e) => return self.fail(e),
         };
@@ -148,7 +153,7 @@ impl<P: BuildPlugins, S: Store> BrokerMain<P, S> {
 
     async fn check(&self, config: BrokerConfig, file: Option<&std::path::Path>) -> ExitCode {
         let listeners = describe_listeners(&config);
-        let plugins = match Broker::<P, S>::check(config).await {
+        let plugins = match Broker::<P, S, C>::check(config).await {
             Ok(plugins) => plugins,
             Err(e) => return self.fail(e),
         };

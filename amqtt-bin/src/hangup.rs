@@ -3,6 +3,7 @@
 //! or, when any of them is bad, keeps the running configuration and says why.
 
 use amqtt_core::broker::BrokerHandle;
+use amqtt_core::cluster::Cluster;
 use amqtt_core::config::{BrokerConfig, ConfigError};
 use amqtt_core::plugin::BuildPlugins;
 
@@ -34,9 +35,9 @@ impl Hangups {
     /// On every SIGHUP, reads the configuration with `load` (the `-c` file again, or the
     /// embedded default) and reloads the broker from it; logs what was reloaded, what needs a
     /// restart, or why nothing changed. Runs until the process ends.
-    pub async fn reload<P: BuildPlugins>(
+    pub async fn reload<P: BuildPlugins, C: Cluster>(
         self,
-        handle: BrokerHandle<P>,
+        handle: BrokerHandle<P, C>,
         load: impl Fn() -> Result<BrokerConfig, ConfigError>,
     ) {
         #[cfg(unix)]

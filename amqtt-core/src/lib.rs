@@ -6,6 +6,7 @@
 //! - [`broker`]: the broker, generic over its plugins.
 //! - [`plugin`]: the plugin trait the broker calls, and `#[plugin]`.
 //! - [`store`]: the persistent store's interface (backends live in `amqtt-store`).
+//! - [`cluster`]: the cluster's interface (the NATS JetStream cluster lives in `amqtt-cluster`).
 //! - [`transport`]: TCP, TLS, WebSocket and secure WebSocket, for the broker and the client.
 //! - [`client`]: the async MQTT client.
 
@@ -14,6 +15,7 @@ extern crate self as amqtt_core;
 
 pub mod broker;
 pub mod client;
+pub mod cluster;
 pub mod codec;
 pub mod config;
 pub mod plugin;

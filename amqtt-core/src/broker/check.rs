@@ -3,12 +3,15 @@
 use std::io;
 use std::sync::Arc;
 
-use super::{Broker, BrokerError, Core, acceptor, bind_error, build_plugins, store_thread};
+use super::{
+    Broker, BrokerError, Core, acceptor, bind_error, build_plugins, cluster_config, store_thread,
+};
+use crate::cluster::Cluster;
 use crate::config::{BrokerConfig, ListenerType, PluginsSection};
 use crate::plugin::{BrokerContext, BuildPlugins, Hooks, insert_effective};
 use crate::store::Store;
 
-impl<P: BuildPlugins, S: Store> Broker<P, S> {
+impl<P: BuildPlugins, S: Store, C: Cluster> Broker<P, S, C> {
     /// Checks `config` as [`Broker::bind`] would start it, serving and binding nothing: reads
     /// the store's section (the store is not opened: a running broker holds it), builds the
     /// plugin set and runs its [`check`](crate::plugin::Plugin::check) hook instead of `start`, reads every
@@ -18,14 +21,16 @@ impl<P: BuildPlugins, S: Store> Broker<P, S> {
     /// Returns what would run: the configuration of the store and of every plugin (its
     /// section deserialized, defaults filled in), under their names, as a `plugins:` section
     /// to show with [`PluginsSection::to_masked_yaml`].
-    pub async fn check(config: BrokerConfig) -> Result<PluginsSection, BrokerError> {
+    pub async fn check(mut config: BrokerConfig) -> Result<PluginsSection, BrokerError> {
+        // The `cluster:` section is read (the cluster is not joined).
+        cluster_config::<C>(&mut config)?;
         let mut section = config.plugins.clone();
         let mut effective = PluginsSection::default();
         if let Some((_, store_config)) = store_thread::take_store_config::<S>(&mut section)? {
             let name = S::NAMES.first().copied().unwrap_or("store");
             insert_effective(name, &store_config, &mut effective)?;
         }
-        let (core, _to_route) = Core::new(config, None);
+        let (core, _to_route) = Core::new(config, None, None);
         let core = Arc::new(core);
         let plugins = build_plugins::<P, S>(section.clone(), &BrokerContext::new(core.clone()))?;
         if P::HOOKS.contains(Hooks::CHECK) {

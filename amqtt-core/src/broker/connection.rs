@@ -23,6 +23,7 @@ use super::session::Session;
 use super::shared::Shared;
 use super::will_delay::{self, PendingWill};
 use super::{disconnect, expiry, inbound_quota};
+use crate::cluster::{Cluster, HeldAck, Reach};
 use crate::codec::{
     self, DecodeError, LastWill, Packet, PacketKind, PropertyId, Publish, QoS, ReasonBody,
     ReasonCode,
@@ -60,8 +61,11 @@ enum End {
 /// Serves one client connection to its end. The CONNECT exchange and the close run in boxed
 /// futures: they are large (authentication, plugin hooks) and short-lived, while the task's own
 /// future, which an idle connection holds for its whole life, stays the size of the read loop.
-pub(crate) async fn serve<P: Plugin, S>(shared: Arc<Shared<P>>, stream: S, origin: Origin)
-where
+pub(crate) async fn serve<P: Plugin, C: Cluster, S>(
+    shared: Arc<Shared<P, C>>,
+    stream: S,
+    origin: Origin,
+) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
     let Some(opened) = Box::pin(open(&shared, stream, &origin)).await else {
@@ -101,8 +105,8 @@ where
 }
 
 /// The per-connection state of the reader loop.
-struct Connection<'a, P> {
-    shared: &'a Shared<P>,
+struct Connection<'a, P, C> {
+    shared: &'a Shared<P, C>,
     session: &'a Arc<Session>,
     /// The client as the plugins see it: as its CONNECT described it, or its last
     /// re-authentication.
@@ -118,7 +122,7 @@ struct Connection<'a, P> {
     rates: Option<Box<PublishRates>>,
 }
 
-impl<P: Plugin> Connection<'_, P> {
+impl<P: Plugin, C: Cluster> Connection<'_, P, C> {
     fn client_id(&self) -> &str {
         &self.info.client_id
     }
@@ -619,8 +623,22 @@ impl<P: Plugin> Connection<'_, P> {
         }
         let mut acked = (None, ReasonCode::Success);
         self.shared
-            .route_then(self.client_id(), message, held, |targets| {
-                acked = self.acknowledge(owed, publish_ack::routed(targets), None);
+            .route_then(self.client_id(), message, held, |targets, reach| {
+                let remote = reach == Reach::Remote;
+                let reason = publish_ack::routed(targets + usize::from(remote));
+                match owed {
+                    // Held until the other nodes have the message; the cluster releases it.
+                    Some(owed) if C::ENABLED && remote => {
+                        let (packet, reason) = owed.packet(reason, None, self.info.protocol);
+                        acked.1 = reason;
+                        let held = self.outbox.push_held_by(packet);
+                        Some(HeldAck::new(held, self.shared.core.journal.clone()))
+                    }
+                    _ => {
+                        acked = self.acknowledge(owed, reason, None);
+                        None
+                    }
+                }
             })
             .await;
         acked

@@ -15,6 +15,7 @@ use tokio::time::Instant;
 use super::framing::{ReadError, read_packet};
 use super::outbox::Outbox;
 use super::shared::Shared;
+use crate::cluster::Cluster;
 use crate::codec::{
     ByteString, ConnAck, Packet, PacketKind, Properties, ProtocolVersion, ReasonBody, ReasonCode,
 };
@@ -147,8 +148,8 @@ fn client_data<'b>(
 /// AUTH 0x18 to the client and back until the plugins decide, by `deadline` (the connect
 /// timeout). When they admit the client, returns it as the plugins see it from now on
 /// ([`Exchange::admitted`]) and the CONNACK's Authentication Method and final Data.
-pub(super) async fn at_connect<P: Plugin, S>(
-    shared: &Shared<P>,
+pub(super) async fn at_connect<P: Plugin, C: Cluster, S>(
+    shared: &Shared<P, C>,
     stream: &mut S,
     buf: &mut BytesMut,
     info: SessionInfo,
@@ -229,7 +230,7 @@ where
 }
 
 /// Counts and logs a protocol violation during the exchange at CONNECT: CONNACK 0x82.
-fn protocol_error<P>(shared: &Shared<P>, client_id: &str, what: &str) -> Rejected {
+fn protocol_error<P, C>(shared: &Shared<P, C>, client_id: &str, what: &str) -> Rejected {
     shared.core.stats.protocol_errors.increment();
     tracing::info!(
         client_id,
@@ -243,8 +244,8 @@ fn protocol_error<P>(shared: &Shared<P>, client_id: &str, what: &str) -> Rejecte
 /// starts a re-authentication, AUTH 0x18 continues it; the plugins' answers are queued on
 /// `outbox` (AUTH 0x18, or AUTH 0x00 on success), and the connection keeps working meanwhile.
 /// On success, returns the client as the plugins see it from now on ([`Exchange::admitted`]).
-pub(super) async fn reauthenticate<P: Plugin>(
-    shared: &Shared<P>,
+pub(super) async fn reauthenticate<P: Plugin, C: Cluster>(
+    shared: &Shared<P, C>,
     info: &SessionInfo,
     outbox: &Outbox,
     ongoing: &mut Option<Box<Exchange>>,
@@ -323,8 +324,8 @@ fn reason_string(refusal: Refusal) -> Option<Box<Properties>> {
 
 /// Writes `packet` straight to a connection that has no writer task yet (the CONNECT exchange),
 /// showing it to the plugins first and counting it.
-pub(super) async fn write_packet<P: Plugin, S: AsyncWrite + Unpin>(
-    shared: &Shared<P>,
+pub(super) async fn write_packet<P: Plugin, C: Cluster, S: AsyncWrite + Unpin>(
+    shared: &Shared<P, C>,
     stream: &mut S,
     protocol: ProtocolVersion,
     packet: &Packet,

@@ -15,6 +15,7 @@ use super::framing::{ReadError, read_packet};
 use super::outbox::Outbox;
 use super::session::Session;
 use super::shared::{Core, Shared};
+use crate::cluster::Cluster;
 use crate::codec::{
     ByteString, ConnAck, Connect, DecodeError, LastWill, Packet, Properties, ProtocolVersion,
     ReasonCode,
@@ -61,8 +62,8 @@ pub(super) struct Opened<S> {
 
 /// Reads and answers the CONNECT, attaches the session and starts the writer task; `None` when
 /// the connection ends before that (refused, malformed, timed out, or broker shutdown).
-pub(super) async fn open<P: Plugin, S>(
-    shared: &Arc<Shared<P>>,
+pub(super) async fn open<P: Plugin, C: Cluster, S>(
+    shared: &Arc<Shared<P, C>>,
     mut stream: S,
     origin: &Origin,
 ) -> Option<Opened<S>>
@@ -150,6 +151,14 @@ where
             refuse(shared, &mut stream, protocol, connack).await;
             return None;
         }
+    }
+    if C::ENABLED
+        && let Err(e) = shared.cluster.claim(&info.client_id).await
+    {
+        tracing::warn!(?peer, client_id = %info.client_id, error = %e, "cluster cannot settle who owns the client id; CONNACK 0x03 (5.0: 0x88)");
+        let connack = ConnAck::new(false, ReasonCode::ServerUnavailable);
+        refuse(shared, &mut stream, protocol, connack).await;
+        return None;
     }
     let info = Arc::new(info);
 
@@ -271,8 +280,8 @@ fn keep_alive_limit(keep_alive: u16, delay: Duration) -> Option<Duration> {
 }
 
 /// Answers a refused CONNECT with `connack` and lets the connection close.
-async fn refuse<P: Plugin, S: AsyncWrite + Unpin>(
-    shared: &Shared<P>,
+async fn refuse<P: Plugin, C: Cluster, S: AsyncWrite + Unpin>(
+    shared: &Shared<P, C>,
     stream: &mut S,
     protocol: ProtocolVersion,
     connack: ConnAck,

@@ -19,6 +19,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use smallvec::SmallVec;
 
 use super::session::{Presence, Session};
+use crate::cluster::Interest;
 use crate::store::Grant;
 use crate::topic::{Released, Subscribers, TopicTrie, shared_filter};
 
@@ -140,6 +141,8 @@ pub(crate) struct Index {
     groups: TopicTrie<Box<str>, Group>,
     /// Members of all groups together.
     members: usize,
+    /// This node's interest by filter, kept for the cluster when the broker is part of one.
+    pub(super) interest: Option<Arc<Interest>>,
 }
 
 impl Index {
@@ -151,13 +154,20 @@ impl Index {
             grant,
         };
         let Some(shared) = shared_filter(filter) else {
-            self.plain.insert(filter, session.key, subscriber);
+            if self.plain.insert(filter, session.key, subscriber).is_none()
+                && let Some(interest) = &self.interest
+            {
+                interest.added(filter);
+            }
             return;
         };
         let name = Box::from(shared.group);
         if let Some(group) = self.groups.get_mut(shared.filter, &name) {
             if group.members.upsert(session.key, subscriber).is_none() {
                 self.members += 1;
+                if let Some(interest) = &self.interest {
+                    interest.added(filter);
+                }
             }
             return;
         }
@@ -176,15 +186,23 @@ impl Index {
         };
         self.groups.insert(shared.filter, name, group);
         self.members += 1;
+        if let Some(interest) = &self.interest {
+            interest.added(filter);
+        }
     }
 
     /// Removes the subscription of the session with `key` to exactly `filter`, if it has one; a
     /// group left without members goes. What the tries release goes to `freed`.
     pub(crate) fn remove(&mut self, filter: &str, key: u64, freed: &mut Freed) {
         let Some(shared) = shared_filter(filter) else {
-            let released = self.plain.remove_deferred(filter, &key).1;
+            let (removed, released) = self.plain.remove_deferred(filter, &key);
             if !released.is_empty() {
                 freed.plain.push(released);
+            }
+            if removed.is_some()
+                && let Some(interest) = &self.interest
+            {
+                interest.removed(filter);
             }
             return;
         };
@@ -196,6 +214,9 @@ impl Index {
             return;
         }
         self.members -= 1;
+        if let Some(interest) = &self.interest {
+            interest.removed(filter);
+        }
         if group.members.is_empty() {
             let released = self.groups.remove_deferred(shared.filter, &name).1;
             if !released.is_empty() {

@@ -50,12 +50,15 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 pub use check::resolve_address;
+pub(crate) use journal::Journal;
+pub(crate) use outbox::HeldOutbox;
 pub use reload::{ReloadError, Reloaded};
 pub use restore::RestoreCounts;
 pub(crate) use routing::Routed;
 pub(crate) use shared::Core;
 pub use stats::{Counter, Gauge, QosCounters, Stats};
 
+use crate::cluster::{Cluster, ClusterError, ClusterLink, Interest};
 use crate::config::{BrokerConfig, ListenerConfig, ListenerType};
 use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
 use crate::store::{Store, StoreError};
@@ -101,6 +104,12 @@ pub enum BrokerError {
         /// What is wrong.
         source: StoreError,
     },
+    /// The configuration's `cluster:` section is invalid, or the cluster cannot be joined.
+    #[error("cluster: {0}")]
+    Cluster(#[from] ClusterError),
+    /// The configuration's `cluster:` section does not read as this broker's cluster expects.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
 }
 
 /// A bound listener.
@@ -128,8 +137,8 @@ struct BoundListener {
 /// broker.run(async { let _ = tokio::signal::ctrl_c().await; }).await;
 /// # Ok(()) }
 /// ```
-pub struct Broker<P: Plugin = (), S: Store = ()> {
-    shared: Arc<Shared<P>>,
+pub struct Broker<P: Plugin = (), S: Store = (), C: Cluster = ()> {
+    shared: Arc<Shared<P, C>>,
     listeners: Vec<BoundListener>,
     /// What the routing task routes (see `routing::route_queued`).
     to_route: mpsc::Receiver<routing::Routed>,
@@ -141,11 +150,11 @@ pub struct Broker<P: Plugin = (), S: Store = ()> {
 
 /// A cheap handle on a running broker: counters, shutdown, and serving connections the
 /// application accepted itself ([`BrokerHandle::serve_stream`]).
-pub struct BrokerHandle<P: Plugin = ()> {
-    shared: Arc<Shared<P>>,
+pub struct BrokerHandle<P: Plugin = (), C: Cluster = ()> {
+    shared: Arc<Shared<P, C>>,
 }
 
-impl<P: Plugin> Clone for BrokerHandle<P> {
+impl<P: Plugin, C: Cluster> Clone for BrokerHandle<P, C> {
     fn clone(&self) -> Self {
         BrokerHandle {
             shared: self.shared.clone(),
@@ -153,7 +162,7 @@ impl<P: Plugin> Clone for BrokerHandle<P> {
     }
 }
 
-impl<P: Plugin> BrokerHandle<P> {
+impl<P: Plugin, C: Cluster> BrokerHandle<P, C> {
     /// The broker's counters.
     pub fn stats(&self) -> &Stats {
         &self.shared.core.stats
@@ -253,7 +262,7 @@ impl<P: Plugin> BrokerHandle<P> {
         listener: Arc<str>,
         stream: S,
         peer: Option<SocketAddr>,
-    ) -> impl Future<Output = ()> + Send + 'static + use<P, S>
+    ) -> impl Future<Output = ()> + Send + 'static + use<P, C, S>
     where
         S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
     {
@@ -274,14 +283,26 @@ impl<P: Plugin> BrokerHandle<P> {
 /// The listener name of connections handed to [`BrokerHandle::serve_stream`].
 pub const EXTERNAL_LISTENER: &str = "external";
 
-impl<P: BuildPlugins, S: Store> Broker<P, S> {
+impl<P: BuildPlugins, S: Store, C: Cluster> Broker<P, S, C> {
     /// Opens the store (when its section is present), builds the plugin set from the rest of
     /// the configuration's `plugins:` section and binds every listener; the broker serves once
     /// [`Broker::run`] is awaited.
-    pub async fn bind(config: BrokerConfig) -> Result<Broker<P, S>, BrokerError> {
+    pub async fn bind(config: BrokerConfig) -> Result<Broker<P, S, C>, BrokerError> {
         let section = config.plugins.clone();
         Self::bind_with(config, |ctx| build_plugins::<P, S>(section, ctx)).await
     }
+}
+
+/// The configuration's `cluster:` section for the cluster `C`, taken out of `config`; an
+/// error when it is there and the broker has no cluster.
+fn cluster_config<C: Cluster>(config: &mut BrokerConfig) -> Result<Option<C::Config>, BrokerError> {
+    if !C::ENABLED && config.cluster.is_present() {
+        return Err(ClusterError::Config(
+            "this broker is built without a cluster: remove the `cluster:` section".into(),
+        )
+        .into());
+    }
+    Ok(config.cluster.take::<C::Config>()?)
 }
 
 /// Builds the plugin set `P` from `section`, whose store keys are known names too (an
@@ -293,18 +314,22 @@ fn build_plugins<P: BuildPlugins, S: Store>(
     crate::plugin::build_plugin_set(&section, S::NAMES, ctx)
 }
 
-impl<P: Plugin, S: Store> Broker<P, S> {
+impl<P: Plugin, S: Store, C: Cluster> Broker<P, S, C> {
     /// Binds every listener with a plugin set made by `make` (which may keep the context).
     /// Of the configuration's `plugins:` section only the store's key is read: the store is
     /// opened and everything it holds restored before this returns.
     pub async fn bind_with(
         config: BrokerConfig,
         make: impl FnOnce(&BrokerContext) -> Result<P, PluginError>,
-    ) -> Result<Broker<P, S>, BrokerError> {
+    ) -> Result<Broker<P, S, C>, BrokerError> {
+        let mut config = config;
+        let cluster_config = cluster_config::<C>(&mut config)?;
         let mut section = config.plugins.clone();
         let store = store_thread::open_store::<S>(&mut section)?;
         let journal = store.as_ref().map(store_thread::OpenedStore::journal);
-        let (core, to_route) = Core::new(config, journal);
+        // The index keeps this node's interest only for a cluster that is on.
+        let interest = cluster_config.is_some().then(Arc::<Interest>::default);
+        let (core, to_route) = Core::new(config, journal, interest.clone());
         let core = Arc::new(core);
         let store = match store {
             Some(opened) => Some(StoreThread::start(opened, &core)?),
@@ -333,7 +358,9 @@ impl<P: Plugin, S: Store> Broker<P, S> {
             .iter()
             .map(|l| (l.config.name.clone(), l.acceptor.clone()))
             .collect();
-        let (shared, connections_done) = Shared::new(core, plugins, acceptors, S::NAMES);
+        let link = ClusterLink::new(core.clone(), interest.unwrap_or_default());
+        let cluster = C::open(cluster_config, link).await?;
+        let (shared, connections_done) = Shared::new(core, plugins, cluster, acceptors, S::NAMES);
         Ok(Broker {
             shared: Arc::new(shared),
             listeners,
@@ -352,7 +379,7 @@ impl<P: Plugin, S: Store> Broker<P, S> {
     }
 
     /// A handle for counters and shutdown, usable while the broker runs.
-    pub fn handle(&self) -> BrokerHandle<P> {
+    pub fn handle(&self) -> BrokerHandle<P, C> {
         BrokerHandle {
             shared: self.shared.clone(),
         }
@@ -395,6 +422,9 @@ impl<P: Plugin, S: Store> Broker<P, S> {
         }
         core.shut_down();
         shared.stop_tracking();
+        if C::ENABLED {
+            shared.cluster.shutdown().await;
+        }
         if tokio::time::timeout(SHUTDOWN_GRACE, connections_done.recv())
             .await
             .is_err()
@@ -458,8 +488,8 @@ impl Drop for Slot {
     }
 }
 
-async fn accept_loop<P: Plugin>(
-    shared: Arc<Shared<P>>,
+async fn accept_loop<P: Plugin, C: Cluster>(
+    shared: Arc<Shared<P, C>>,
     listener: BoundListener,
     done: mpsc::Sender<()>,
 ) {

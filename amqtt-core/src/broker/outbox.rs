@@ -23,6 +23,10 @@ use super::v5_writer::V5Writer;
 use crate::codec::{Packet, ProtocolVersion, ReasonBody, ReasonCode};
 use crate::plugin::{Hooks, Plugin, SessionInfo};
 
+/// The hold of a packet queued by [`Outbox::push_pending`] and not settled yet: above any
+/// journal sequence number, so it is never committed.
+const UNSETTLED: u64 = u64::MAX;
+
 /// A write buffer larger than this is released once it has been written.
 const KEEP_WRITE_BUFFER: usize = 64 * 1024;
 
@@ -46,6 +50,20 @@ pub(crate) struct Outbox {
     /// Set when a new connection took the session over and continues it: this connection ends
     /// without its will (the client is back, not gone).
     taken_over: AtomicBool,
+}
+
+/// A packet queued held on an outbox ([`Outbox::push_held_by`]), to settle once.
+#[derive(Debug)]
+pub(crate) struct HeldOutbox {
+    outbox: Arc<Outbox>,
+    position: u64,
+}
+
+impl HeldOutbox {
+    /// Sends the packet: with `Some(seq)` once the journal has committed up to `seq`.
+    pub(crate) fn settle(self, hold: Option<u64>) {
+        self.outbox.settle(self.position, hold);
+    }
 }
 
 #[derive(Debug)]
@@ -124,10 +142,19 @@ impl Outbox {
         if queue.sealed {
             return position;
         }
-        queue.held.push_back((position, u64::MAX));
+        queue.held.push_back((position, UNSETTLED));
         queue.packets.push_back(packet);
         queue.pushed += 1;
         position
+    }
+
+    /// Queues an acknowledgement ahead of the copies of its message, held until the returned
+    /// handle settles it: for one that another party (the cluster) releases.
+    pub(crate) fn push_held_by(self: &Arc<Self>, packet: Packet) -> HeldOutbox {
+        HeldOutbox {
+            position: self.push_pending(packet),
+            outbox: self.clone(),
+        }
     }
 
     /// Settles the packet [`Outbox::push_pending`] queued at `position`: with `Some(seq)` it is
@@ -374,7 +401,8 @@ impl Outbox {
             let notified = self.wake_writer.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let committed = journal.map_or(u64::MAX, Journal::committed);
+            // Without a journal everything is committed, but what is not settled yet.
+            let committed = journal.map_or(UNSETTLED - 1, Journal::committed);
             let (count, waiting) = self.drain_into(
                 &mut buf,
                 stats,

@@ -86,6 +86,30 @@ impl Core {
         (session, present)
     }
 
+    /// Ends the session of `client_id` because the client connected to another node of the
+    /// cluster: its connection, if any, gets DISCONNECT 0x8E (MQTT 5.0) and closes without its
+    /// will (the client is not gone). Returns whether there was such a session.
+    pub(crate) async fn release_to_cluster(&self, client_id: &str) -> bool {
+        let ended = {
+            let mut sessions = self.sessions();
+            let Some(old) = sessions.remove(client_id) else {
+                return false;
+            };
+            let mut state = old.lock();
+            if let Some(previous) = state.outbox.take() {
+                tracing::info!(
+                    client_id,
+                    "client connected to another node; connection closed"
+                );
+                previous.push_disconnect(state.info.protocol, ReasonCode::SessionTakenOver);
+                previous.close_taken_over();
+            }
+            (old.key, state.end())
+        };
+        self.retire(ended.0, ended.1).await;
+        true
+    }
+
     /// The locked part of [`Core::attach`]: also returns the key of a session it ended and what
     /// that session left.
     fn bind(

@@ -4,6 +4,7 @@
 use thiserror::Error;
 
 use super::BrokerHandle;
+use crate::cluster::Cluster;
 use crate::config::{BrokerConfig, PluginsSection};
 use crate::plugin::{BuildPlugins, Hooks, PluginError, PluginKeys, Reload, plugin_members};
 use crate::transport::TlsSetupError;
@@ -50,7 +51,7 @@ pub struct Reloaded {
     pub needs_restart: Vec<String>,
 }
 
-impl<P: BuildPlugins> BrokerHandle<P> {
+impl<P: BuildPlugins, C: Cluster> BrokerHandle<P, C> {
     /// Reloads from `config`, the configuration file read again: every TLS listener reads its
     /// certificate, key and CA files (from the paths `config` gives it) and every plugin with a
     /// [`Plugin::reload`] hook re-reads its files and section; when all of them succeed, the

@@ -14,6 +14,7 @@ use super::journal::Journal;
 use super::message_expiry;
 use super::session::Session;
 use super::sharded_lock::{ShardedReadGuard, ShardedRwLock, ShardedWriteGuard};
+use crate::cluster::Interest;
 use crate::codec::Publish;
 use crate::store::{Grant, StoreOp};
 use crate::topic::filter_matches;
@@ -29,6 +30,13 @@ pub(crate) struct Router {
 }
 
 impl Router {
+    /// A router whose index keeps `interest` (this node's filters, for its cluster) up to date.
+    pub(crate) fn with_interest(interest: Arc<Interest>) -> Router {
+        let router = Router::default();
+        router.index_mut().interest = Some(interest);
+        router
+    }
+
     /// The index, to change. Held for one slice of work at a time (see `subscriptions.rs`).
     pub(crate) fn index_mut(&self) -> ShardedWriteGuard<'_, Index> {
         self.subscriptions.write()

@@ -6,14 +6,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::forwarded::{forwarded, identified};
 use super::index::Share;
 use super::message_expiry;
 use super::session::{Delivery, Producer, Session, SessionLimits};
 use super::shared::Shared;
-use crate::codec::{Publish, QoS};
+use crate::cluster::{Cluster, HeldAck, Reach};
+use crate::codec::{ByteString, Publish, QoS};
 use crate::plugin::{Action, Hooks, Plugin};
 
 /// The congested sessions a producer's messages went to: it waits for them to drain before it
@@ -59,22 +60,67 @@ pub(crate) enum Routed {
     /// it (see `Core::retire`), with the RETAIN flag it was published with: offered to another
     /// member of that group, if it has one.
     Orphan { share: Arc<Share>, message: Publish },
+    /// A message another node of the cluster forwarded, published there by `sender`: delivered
+    /// to this node's subscribers only; `routed` is told once they have it.
+    Remote {
+        sender: ByteString,
+        message: Publish,
+        routed: Option<oneshot::Sender<()>>,
+    },
 }
 
-impl<P: Plugin> Shared<P> {
+impl<P: Plugin, C: Cluster> Shared<P, C> {
     /// Routes a message to every matching session that may receive it. `sender` is the client id
     /// of the publisher (empty for a message a plugin published). A producer that passes `held`
     /// gets the congested sessions there and must wait for them ([`HeldBack::wait`]); without
     /// it full queues drop the message.
     pub(crate) async fn route(&self, sender: &str, message: &Publish, held: Option<&mut HeldBack>) {
-        self.route_then(sender, message, held, |_| ()).await;
+        self.route_then(sender, message, held, |_, _| None).await;
     }
 
-    /// [`Shared::route`], calling `targeted` with the number of sessions the message goes to
-    /// once they are known and before any is given the message: a publisher's acknowledgement
-    /// queued there, with a reason code that depends on it, leaves ahead of the copies routed
-    /// back to the publisher.
+    /// [`Shared::route`], calling `targeted` with the number of sessions the message goes to on
+    /// this node and whether other nodes of the cluster take it, once that is known and before
+    /// any session is given the message: a publisher's acknowledgement queued there, with a
+    /// reason code that depends on it, leaves ahead of the copies routed back to the publisher.
+    /// When other nodes take it, what `targeted` returns is the acknowledgement the cluster
+    /// releases once they have it. `$` topics stay on this node.
     pub(crate) async fn route_then(
+        &self,
+        sender: &str,
+        message: &Publish,
+        held: Option<&mut HeldBack>,
+        targeted: impl FnOnce(usize, Reach) -> Option<HeldAck>,
+    ) {
+        let core = &*self.core;
+        let clustered = C::ENABLED && !message.topic.starts_with('$');
+        if message.retain {
+            core.router.retain(message, core.journal.as_deref());
+            if clustered {
+                self.cluster.retain(message);
+            }
+            if self.hooked(Hooks::RETAINED_MESSAGE) {
+                self.plugins
+                    .on_broker_retained_message(sender, message)
+                    .await;
+            }
+        }
+        let reach = if clustered {
+            self.cluster.reach(&message.topic)
+        } else {
+            Reach::Local
+        };
+        self.route_here(sender, message, held, |targets| {
+            let ack = targeted(targets, reach);
+            if reach == Reach::Remote {
+                self.cluster.forward(sender, message, ack);
+            }
+        })
+        .await;
+    }
+
+    /// Delivers a message to this node's matching sessions (no retained message is set, nothing
+    /// leaves the node), calling `targeted` as [`Shared::route_then`] does.
+    async fn route_here(
         &self,
         sender: &str,
         message: &Publish,
@@ -82,14 +128,6 @@ impl<P: Plugin> Shared<P> {
         targeted: impl FnOnce(usize),
     ) {
         let core = &*self.core;
-        if message.retain {
-            core.router.retain(message, core.journal.as_deref());
-            if self.hooked(Hooks::RETAINED_MESSAGE) {
-                self.plugins
-                    .on_broker_retained_message(sender, message)
-                    .await;
-            }
-        }
         // Live forwarding carries retain=0 but through a subscription with Retain As Published;
         // messages sent for a new subscription carry 1.
         let published = message;
@@ -247,8 +285,8 @@ fn offered(delivery: Delivery, congested: bool) -> Offered {
 
 /// Routes the messages plugins publish through `BrokerContext::publish`, and those members of
 /// shared subscriptions left behind (`Core::retire`).
-pub(crate) async fn route_queued<P: Plugin>(
-    shared: Arc<Shared<P>>,
+pub(crate) async fn route_queued<P: Plugin, C: Cluster>(
+    shared: Arc<Shared<P, C>>,
     mut queue: mpsc::Receiver<Routed>,
 ) {
     let core = &*shared.core;
@@ -265,6 +303,13 @@ pub(crate) async fn route_queued<P: Plugin>(
                         shared
                             .reroute(&share, &message, Vec::new(), Some(&mut held), Producer::Waits)
                             .await;
+                    }
+                    Some(Routed::Remote { sender, message, routed }) => {
+                        shared.route_here(&sender, &message, Some(&mut held), |_| ()).await;
+                        held.wait(core.limits, core.config.backpressure_timeout).await;
+                        if let Some(routed) = routed {
+                            let _ = routed.send(());
+                        }
                     }
                     None => return,
                 }

@@ -17,6 +17,7 @@ use super::session::{Session, SessionLimits};
 use super::session_totals::SessionLevels;
 use super::stats::Stats;
 use super::trigger::Trigger;
+use crate::cluster::{Cluster, Interest};
 use crate::config::BrokerConfig;
 use crate::plugin::{Hooks, Plugin};
 use crate::transport::Acceptor;
@@ -60,10 +61,12 @@ pub(crate) struct Core {
     open_dollar_prefixes: RwLock<Vec<Box<str>>>,
 }
 
-/// The core plus the plugin set: what a connection task works with.
-pub(crate) struct Shared<P> {
+/// The core plus the plugin set and the cluster: what a connection task works with.
+pub(crate) struct Shared<P, C> {
     pub(crate) core: Arc<Core>,
     pub(crate) plugins: P,
+    /// The cluster this broker is a node of (`()`: none).
+    pub(crate) cluster: C,
     /// Every connection task holds a clone of this sender, so shutdown can wait for them all:
     /// the receiver (kept by the broker) yields `None` once the last clone is dropped. Taken at
     /// shutdown; `None` afterwards, when no new connection is served. Locked only to clone it.
@@ -78,19 +81,21 @@ pub(crate) struct Shared<P> {
     pub(super) store_keys: &'static [&'static str],
 }
 
-impl<P: Plugin> Shared<P> {
+impl<P: Plugin, C: Cluster> Shared<P, C> {
     /// The shared state, and the receiver that tells when every connection has ended.
     pub(crate) fn new(
         core: Arc<Core>,
         plugins: P,
+        cluster: C,
         listeners: Vec<(String, Arc<Acceptor>)>,
         store_keys: &'static [&'static str],
-    ) -> (Shared<P>, mpsc::Receiver<()>) {
+    ) -> (Shared<P, C>, mpsc::Receiver<()>) {
         let (sender, receiver) = mpsc::channel(1);
         let active_hooks = plugins.active_hooks();
         let shared = Shared {
             core,
             plugins,
+            cluster,
             connections: Mutex::new(Some(sender)),
             active_hooks,
             listeners,
@@ -107,7 +112,7 @@ impl<P: Plugin> Shared<P> {
     }
 }
 
-impl<P> Shared<P> {
+impl<P, C> Shared<P, C> {
     /// A token a connection task holds until it ends; `None` once the broker is shutting down.
     pub(crate) fn connection_token(&self) -> Option<mpsc::Sender<()>> {
         self.connections
@@ -127,9 +132,11 @@ impl<P> Shared<P> {
 
 impl Core {
     /// A core (journaling to `journal`, if given) and the receiving end of its routing queue.
+    /// With `interest`, the index keeps this node's filters for its cluster.
     pub(crate) fn new(
         config: BrokerConfig,
         journal: Option<Arc<Journal>>,
+        interest: Option<Arc<Interest>>,
     ) -> (Core, mpsc::Receiver<Routed>) {
         let limits = SessionLimits {
             max_inflight: usize::from(config.max_inflight),
@@ -146,7 +153,7 @@ impl Core {
             .map(|max| Arc::new(QueuedBytes::new(max)));
         let core = Core {
             config,
-            router: Router::default(),
+            router: interest.map_or_else(Router::default, Router::with_interest),
             stats: Stats::default(),
             limits,
             stop_requested: Trigger::default(),

@@ -81,6 +81,58 @@ pub struct BrokerConfig {
     pub sys_interval: Option<u64>,
     /// The `plugins` section: plugin name or alias -> its configuration.
     pub plugins: PluginsSection,
+    /// The top-level `cluster` section, read by the broker's cluster.
+    pub cluster: ClusterSection,
+}
+
+/// The top-level `cluster:` section, as written: the broker's cluster reads it.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterSection {
+    value: Option<serde_yaml::Value>,
+    /// The file the section came from, for error messages.
+    pub(super) file: Option<PathBuf>,
+}
+
+impl ClusterSection {
+    /// Whether the configuration has a `cluster:` section.
+    pub fn is_present(&self) -> bool {
+        self.value.is_some()
+    }
+
+    /// Removes the section and deserializes it; an empty one is `C::default()`. `None` when
+    /// there is none. Errors name the file and the key (`cluster.<field>`).
+    pub fn take<C: DeserializeOwned + Default>(&mut self) -> Result<Option<C>, ConfigError> {
+        match self.value.take() {
+            None => Ok(None),
+            Some(value) => deserialize_section(value, self.file.as_deref(), "cluster").map(Some),
+        }
+    }
+}
+
+/// Deserializes the section `value` found under `key` (`C::default()` when it is empty); an
+/// error names `file` and the key path of the field and says what was expected.
+fn deserialize_section<C: DeserializeOwned + Default>(
+    value: serde_yaml::Value,
+    file: Option<&std::path::Path>,
+    key: &str,
+) -> Result<C, ConfigError> {
+    if value.is_null() {
+        return Ok(C::default());
+    }
+    serde_path_to_error::deserialize(super::Yaml11(value)).map_err(|e| {
+        let field = e.path().to_string();
+        let key = if field == "." {
+            key.to_owned()
+        } else {
+            format!("{key}.{field}")
+        };
+        let message = super::plain_message(&field, &e.into_inner().to_string());
+        ConfigError::Invalid {
+            file: file.map(Into::into),
+            key,
+            message,
+        }
+    })
 }
 
 /// The `plugins:` section, in file order. Each value is the plugin's own configuration.
@@ -118,25 +170,7 @@ impl PluginsSection {
             return Ok(None);
         };
         let (name, value) = self.entries.remove(index);
-        if value.is_null() {
-            return Ok(Some(C::default()));
-        }
-        serde_path_to_error::deserialize(super::Yaml11(value))
-            .map(Some)
-            .map_err(|e| {
-                let field = e.path().to_string();
-                let key = if field == "." {
-                    format!("plugins.{name}")
-                } else {
-                    format!("plugins.{name}.{field}")
-                };
-                let message = super::plain_message(&field, &e.into_inner().to_string());
-                ConfigError::Invalid {
-                    file: self.file.clone(),
-                    key,
-                    message,
-                }
-            })
+        deserialize_section(value, self.file.as_deref(), &format!("plugins.{name}")).map(Some)
     }
 
     /// Adds a section `name` holding `config` serialized (a plugin's effective configuration,
@@ -202,6 +236,8 @@ pub(super) struct RawBrokerConfig {
     topic_check: Option<serde_yaml::Value>,
     #[serde(default)]
     plugins: Option<serde_yaml::Value>,
+    #[serde(default)]
+    cluster: Option<serde_yaml::Value>,
 }
 
 /// A resolution error: the key path and what was expected.
@@ -326,6 +362,10 @@ impl RawBrokerConfig {
             )?,
             sys_interval: self.sys_interval,
             plugins,
+            cluster: ClusterSection {
+                value: self.cluster,
+                file: None,
+            },
         })
     }
 }

@@ -13,7 +13,7 @@ mod yaml11;
 
 use std::path::{Path, PathBuf};
 
-pub use broker::{BrokerConfig, PluginsSection, RateLimit};
+pub use broker::{BrokerConfig, ClusterSection, PluginsSection, RateLimit};
 pub use listener::{Bind, ListenerConfig, ListenerType};
 pub use masked::mask_url_password;
 use thiserror::Error;
@@ -102,6 +102,7 @@ impl BrokerConfig {
             .resolve()
             .map_err(|(key, message)| invalid(key, message))?;
         config.plugins.file = file.map(Path::to_owned);
+        config.cluster.file = file.map(Path::to_owned);
         Ok(config)
     }
 }

@@ -11,6 +11,7 @@ use super::{Connection, End};
 use crate::broker::forwarded::identified;
 use crate::broker::session::{Producer, Session};
 use crate::broker::subscriptions::SliceYield;
+use crate::cluster::Cluster;
 use crate::codec::{
     ByteString, Packet, PacketKind, Properties, ReasonCode, RetainHandling, SubAck, SubAckCode,
     Subscribe, UnsubAck, Unsubscribe,
@@ -19,7 +20,7 @@ use crate::plugin::{Action, Hooks, Plugin};
 use crate::store::Grant;
 use crate::topic::{shared_filter, valid_subscription_filter};
 
-impl<P: Plugin> Connection<'_, P> {
+impl<P: Plugin, C: Cluster> Connection<'_, P, C> {
     /// Handles a SUBSCRIBE; `Some` ends the connection (No Local on a shared subscription, a
     /// Protocol Error in MQTT 5.0).
     pub(super) async fn handle_subscribe(&mut self, subscribe: Subscribe) -> Option<End> {

@@ -1,0 +1,127 @@
+//! Receiving what other nodes forward to this one: QoS 0 on this node's subject, QoS 1/2 from
+//! this node's stream through a durable consumer. A QoS 1/2 message is acknowledged to the
+//! stream once this node's subscribers have it: one still unacknowledged when the node stops is
+//! delivered again when it comes back.
+
+use std::time::Duration;
+
+use amqtt_core::cluster::{ClusterLink, RemoteOrigin};
+use async_nats::jetstream::{self, consumer, stream};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::names::Names;
+use crate::wire;
+
+/// Messages routed and waiting for their acknowledgement to the stream.
+const ACKS_IN_FLIGHT: usize = 4096;
+
+/// How long a message may wait routed-but-unacknowledged before the stream sends it again.
+const ACK_WAIT: Duration = Duration::from_secs(30);
+
+/// Subscribes to this node's QoS 0 subject and routes what arrives.
+pub(crate) async fn receive_direct(
+    client: &async_nats::Client,
+    subject: String,
+    link: ClusterLink,
+) -> Result<(), async_nats::SubscribeError> {
+    let mut messages = client.subscribe(subject).await?;
+    tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                message = messages.next() => message,
+                () = link.stopping() => return,
+            };
+            let Some(message) = message else { return };
+            deliver(&link, message.payload, None).await;
+        }
+    });
+    Ok(())
+}
+
+/// Creates this node's stream and its consumer, and routes what the stream holds for it.
+pub(crate) async fn receive_queued(
+    js: &jetstream::Context,
+    names: &Names,
+    node: &str,
+    link: ClusterLink,
+) -> Result<(), String> {
+    let stream = js
+        .get_or_create_stream(stream::Config {
+            name: names.stream(node),
+            subjects: vec![names.queued(node)],
+            storage: stream::StorageType::File,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| format!("cannot create this node's stream: {e}"))?;
+    let consumer = stream
+        .get_or_create_consumer(
+            "router",
+            consumer::pull::Config {
+                durable_name: Some("router".into()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: ACK_WAIT,
+                max_ack_pending: 10_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|e| format!("cannot create this node's consumer: {e}"))?;
+    let mut messages = consumer
+        .messages()
+        .await
+        .map_err(|e| format!("cannot read this node's stream: {e}"))?;
+    let (routed, to_ack) = mpsc::channel(ACKS_IN_FLIGHT);
+    tokio::spawn(acknowledge(to_ack));
+    tokio::spawn(async move {
+        loop {
+            let message = tokio::select! {
+                message = messages.next() => message,
+                () = link.stopping() => return,
+            };
+            let message = match message {
+                Some(Ok(message)) => message,
+                Some(Err(e)) => {
+                    tracing::warn!(error = %e, "cluster: reading this node's stream failed");
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                    continue;
+                }
+                None => return,
+            };
+            let (done, delivered) = oneshot::channel();
+            deliver(&link, message.payload.clone(), Some(done)).await;
+            if routed.send((delivered, message)).await.is_err() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Acknowledges each message to the stream once it is routed, in order.
+async fn acknowledge(mut routed: mpsc::Receiver<(oneshot::Receiver<()>, jetstream::Message)>) {
+    while let Some((delivered, message)) = routed.recv().await {
+        if delivered.await.is_ok()
+            && let Err(e) = message.ack().await
+        {
+            tracing::debug!(error = %e, "cluster: acknowledgement to the stream failed");
+        }
+    }
+}
+
+/// Hands one forwarded message to the broker.
+async fn deliver(link: &ClusterLink, payload: Bytes, routed: Option<oneshot::Sender<()>>) {
+    match wire::decode(payload) {
+        Ok((sender, message)) => link.deliver(RemoteOrigin { sender }, message, routed).await,
+        Err(e) => {
+            tracing::warn!(error = %e, "cluster: message from another node skipped");
+            if let Some(routed) = routed {
+                // Nothing to route: acknowledged, so the stream does not send it again.
+                let _ = routed.send(());
+            }
+        }
+    }
+}

@@ -1,0 +1,212 @@
+//! Interest across the cluster: each node writes the filters its sessions subscribe to into the
+//! interest bucket (key `<node>.<filter key>`, value the filter), and keeps every other node's
+//! in a trie, so that a publish is sent only to the nodes that have a matching subscription.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use amqtt_core::cluster::{ClusterLink, InterestChange};
+use amqtt_core::topic::{TopicTrie, shared_filter};
+use async_nats::jetstream::kv::{Operation, Store};
+use futures_util::StreamExt;
+use smallvec::SmallVec;
+
+use crate::names;
+
+/// The nodes a message goes to (most fan-outs reach few nodes).
+pub(crate) type Nodes = SmallVec<[Arc<str>; 4]>;
+
+/// The other nodes' filters.
+#[derive(Default)]
+pub(crate) struct RemoteInterest {
+    table: RwLock<Table>,
+}
+
+#[derive(Default)]
+struct Table {
+    /// Filter -> (bucket key, node); a shared subscription under its plain filter.
+    trie: TopicTrie<Arc<str>, Arc<str>>,
+    /// Bucket key -> the filter it is in the trie under.
+    filters: HashMap<Arc<str>, Box<str>>,
+}
+
+impl RemoteInterest {
+    /// The other nodes with a subscription matching `topic`, each once.
+    pub(crate) fn nodes(&self, topic: &str) -> Nodes {
+        let mut nodes = Nodes::new();
+        let table = self.table.read().unwrap_or_else(|e| e.into_inner());
+        table.trie.for_each_match(topic, |_, node| {
+            if !nodes.contains(node) {
+                nodes.push(node.clone());
+            }
+        });
+        nodes
+    }
+
+    /// Whether another node has a subscription matching `topic`.
+    pub(crate) fn any(&self, topic: &str) -> bool {
+        let table = self.table.read().unwrap_or_else(|e| e.into_inner());
+        let mut any = false;
+        table.trie.for_each_matching_filter(topic, |_| any = true);
+        any
+    }
+
+    fn put(&self, key: &str, node: &str, filter: &str) {
+        let plain = shared_filter(filter).map_or(filter, |shared| shared.filter);
+        let key: Arc<str> = key.into();
+        let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
+        table.trie.insert(plain, key.clone(), node.into());
+        table.filters.insert(key, plain.into());
+    }
+
+    fn delete(&self, key: &str) {
+        let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(filter) = table.filters.remove(key) {
+            table.trie.remove(&filter, &Arc::from(key));
+        }
+    }
+}
+
+/// Keeps `remote` up to date from the bucket, leaving out `node`'s own keys. Watches again
+/// after an error (the watch restarts from each key's latest value).
+pub(crate) async fn watch_remote(bucket: Store, node: String, remote: Arc<RemoteInterest>) {
+    let own = format!("{node}.");
+    loop {
+        match bucket.watch_with_history(">").await {
+            Ok(mut entries) => {
+                while let Some(entry) = entries.next().await {
+                    let entry = match entry {
+                        Ok(entry) => entry,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cluster: interest watch failed");
+                            break;
+                        }
+                    };
+                    if entry.key.starts_with(&own) {
+                        continue;
+                    }
+                    let Some((other, _)) = entry.key.split_once('.') else {
+                        continue;
+                    };
+                    match entry.operation {
+                        Operation::Put => match std::str::from_utf8(&entry.value) {
+                            Ok(filter) => remote.put(&entry.key, other, filter),
+                            Err(_) => {
+                                tracing::warn!(key = %entry.key, "cluster: interest entry is not UTF-8")
+                            }
+                        },
+                        Operation::Delete | Operation::Purge => remote.delete(&entry.key),
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cluster: cannot watch the interest bucket"),
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// Writes this node's interest into the bucket as it changes: all of it at first (and after a
+/// failed write, since a change may be lost then), its changes afterwards.
+pub(crate) async fn publish_own(bucket: Store, node: String, link: ClusterLink) {
+    let interest = link.interest().clone();
+    let mut synced = false;
+    loop {
+        let written = if synced {
+            let mut written = Ok(());
+            for change in interest.take_changes() {
+                written = match change {
+                    InterestChange::Added(filter) => put(&bucket, &node, &filter).await,
+                    InterestChange::Removed(filter) => bucket
+                        .delete(own_key(&node, &filter))
+                        .await
+                        .map_err(|e| e.to_string()),
+                };
+                if written.is_err() {
+                    break;
+                }
+            }
+            written
+        } else {
+            sync(&bucket, &node, interest.snapshot()).await
+        };
+        match written {
+            Ok(()) => synced = true,
+            Err(e) => {
+                tracing::warn!(error = %e, "cluster: cannot write this node's interest; retrying");
+                synced = false;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                continue;
+            }
+        }
+        tokio::select! {
+            () = interest.changed() => {}
+            () = link.stopping() => return,
+        }
+    }
+}
+
+/// Makes the bucket hold exactly `filters` for `node`: its other keys (left by an earlier run)
+/// are deleted.
+async fn sync(bucket: &Store, node: &str, filters: Vec<Box<str>>) -> Result<(), String> {
+    let wanted: HashMap<String, Box<str>> = filters
+        .into_iter()
+        .map(|filter| (own_key(node, &filter), filter))
+        .collect();
+    let prefix = format!("{node}.");
+    let mut keys = bucket.keys().await.map_err(|e| e.to_string())?;
+    let mut stale = Vec::new();
+    while let Some(key) = keys.next().await {
+        let key = key.map_err(|e| e.to_string())?;
+        if key.starts_with(&prefix) && !wanted.contains_key(&key) {
+            stale.push(key);
+        }
+    }
+    for key in stale {
+        bucket.delete(key).await.map_err(|e| e.to_string())?;
+    }
+    for filter in wanted.values() {
+        put(bucket, node, filter).await?;
+    }
+    Ok(())
+}
+
+async fn put(bucket: &Store, node: &str, filter: &str) -> Result<(), String> {
+    bucket
+        .put(own_key(node, filter), filter.as_bytes().to_vec().into())
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// Removes every key of `node` (a clean shutdown).
+pub(crate) async fn withdraw(bucket: &Store, node: &str) -> Result<(), String> {
+    sync(bucket, node, Vec::new()).await
+}
+
+fn own_key(node: &str, filter: &str) -> String {
+    format!("{node}.{}", names::key(filter))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nodes_with_matching_filters_each_once() {
+        let remote = RemoteInterest::default();
+        remote.put("b.1", "b", "a/#");
+        remote.put("b.2", "b", "a/+");
+        remote.put("c.1", "c", "$share/g/a/x");
+        remote.put("d.1", "d", "other");
+        let nodes: Vec<String> = remote.nodes("a/x").iter().map(|n| n.to_string()).collect();
+        assert_eq!(nodes.len(), 2);
+        assert!(nodes.contains(&"b".into()) && nodes.contains(&"c".into()));
+        assert!(remote.any("a"));
+        assert!(!remote.any("b"));
+        remote.delete("b.1");
+        remote.delete("b.2");
+        assert_eq!(remote.nodes("a/y").len(), 0);
+        assert!(remote.any("other"));
+    }
+}

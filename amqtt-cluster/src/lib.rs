@@ -1,0 +1,209 @@
+//! A cluster of amqtt brokers over NATS JetStream.
+//!
+//! Brokers started with the same `cluster:` section (`nats:` the NATS server's URL, `name:` the
+//! cluster's name, `node:` this node's id) behave as one broker: a message published on any
+//! node reaches the matching subscribers on every node, retained messages are seen from every
+//! node, and a client id connected on one node is closed there when it connects to another.
+//! Only messages some other node has a subscriber for cross the network; local traffic never
+//! waits for NATS. See the README's "Cluster" section for the guarantees.
+//!
+//! ```yaml
+//! cluster:
+//!   nats: nats://127.0.0.1:4222
+//!   name: plant-1
+//!   node: a
+//! ```
+//!
+//! [`NatsCluster`] is a [`Cluster`]: `Broker<P, S, Option<NatsCluster>>` is a broker that joins
+//! a cluster when its configuration has the section.
+
+mod config;
+mod forward;
+mod inbound;
+mod interest;
+mod names;
+mod owners;
+mod retained;
+mod wire;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use amqtt_core::cluster::{Cluster, ClusterError, ClusterLink, HeldAck, Reach};
+use amqtt_core::codec::Publish;
+use async_nats::jetstream::{self, kv, stream};
+
+pub use config::ClusterConfig;
+use forward::{Forwarder, Outgoing};
+use interest::RemoteInterest;
+use names::Names;
+use owners::Owners;
+
+/// How long joining waits for the NATS server.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A node of a cluster of brokers over NATS JetStream.
+pub struct NatsCluster {
+    remote: Arc<RemoteInterest>,
+    forwarder: Forwarder,
+    owners: Owners,
+    interest_bucket: kv::Store,
+    client: async_nats::Client,
+    node: String,
+}
+
+impl Cluster for NatsCluster {
+    const ENABLED: bool = true;
+    type Config = ClusterConfig;
+
+    async fn open(config: Option<ClusterConfig>, link: ClusterLink) -> Result<Self, ClusterError> {
+        let config = config.unwrap_or_default();
+        let takeover_timeout = config.check()?;
+        let names = Names::new(&config.name);
+        let node = config.node.clone();
+        let unavailable = |what: &str, e: &dyn std::fmt::Display| {
+            ClusterError::Unavailable(format!("{what} (NATS at {}): {e}", config.nats))
+        };
+        let client = async_nats::ConnectOptions::new()
+            .name(format!("amqtt {}/{node}", config.name))
+            .connection_timeout(CONNECT_TIMEOUT)
+            .max_reconnects(None)
+            .event_callback(|event| async move {
+                match event {
+                    async_nats::Event::Connected => tracing::info!("cluster: connected to NATS"),
+                    async_nats::Event::Disconnected => {
+                        tracing::warn!("cluster: disconnected from NATS; reconnecting")
+                    }
+                    other => tracing::debug!(event = %other, "cluster: NATS event"),
+                }
+            })
+            .connect(&config.nats)
+            .await
+            .map_err(|e| unavailable("cannot connect", &e))?;
+        let js = jetstream::new(client.clone());
+        let interest_bucket = bucket(&js, &names.bucket("interest"))
+            .await
+            .map_err(|e| unavailable("cannot open the interest bucket", &e))?;
+        let retained_bucket = bucket(&js, &names.bucket("retained"))
+            .await
+            .map_err(|e| unavailable("cannot open the retained bucket", &e))?;
+        let owners_bucket = bucket(&js, &names.bucket("owners"))
+            .await
+            .map_err(|e| unavailable("cannot open the owners bucket", &e))?;
+        inbound::receive_queued(&js, &names, &node, link.clone())
+            .await
+            .map_err(|e| unavailable("cannot receive", &e))?;
+        inbound::receive_direct(&client, names.direct(&node), link.clone())
+            .await
+            .map_err(|e| unavailable("cannot subscribe", &e))?;
+        owners::serve_control(client.clone(), names.control(&node), link.clone())
+            .await
+            .map_err(|e| unavailable("cannot subscribe", &e))?;
+        let remote = Arc::new(RemoteInterest::default());
+        tokio::spawn(interest::watch_remote(
+            interest_bucket.clone(),
+            node.clone(),
+            remote.clone(),
+        ));
+        tokio::spawn(interest::publish_own(
+            interest_bucket.clone(),
+            node.clone(),
+            link.clone(),
+        ));
+        tokio::spawn(retained::watch(retained_bucket.clone(), link));
+        let forwarder = forward::start(client.clone(), js, retained_bucket, names.clone(), &node);
+        tracing::info!(cluster = %config.name, node = %node, nats = %config.nats, "cluster: joined");
+        Ok(NatsCluster {
+            remote,
+            forwarder,
+            owners: Owners {
+                bucket: owners_bucket,
+                client: client.clone(),
+                names,
+                node: node.clone(),
+                takeover_timeout,
+            },
+            interest_bucket,
+            client,
+            node,
+        })
+    }
+
+    #[inline]
+    fn reach(&self, topic: &str) -> Reach {
+        if self.remote.any(topic) {
+            Reach::Remote
+        } else {
+            Reach::Local
+        }
+    }
+
+    fn forward(&self, sender: &str, message: &Publish, ack: Option<HeldAck>) {
+        let nodes = self.remote.nodes(&message.topic);
+        if nodes.is_empty() {
+            // The interest went away since `reach`: nobody else takes it.
+            if let Some(ack) = ack {
+                ack.release();
+            }
+            return;
+        }
+        self.forwarder.send(Outgoing::Message {
+            sender: sender.into(),
+            message: message.clone(),
+            nodes,
+            ack,
+        });
+    }
+
+    fn retain(&self, message: &Publish) {
+        self.forwarder.send(Outgoing::Retained(message.clone()));
+    }
+
+    async fn claim(&self, client_id: &str) -> Result<(), ClusterError> {
+        self.owners.claim(client_id).await
+    }
+
+    async fn shutdown(&self) {
+        if let Err(e) = interest::withdraw(&self.interest_bucket, &self.node).await {
+            tracing::warn!(error = %e, "cluster: this node's interest not withdrawn");
+        }
+        let dropped = self
+            .forwarder
+            .dropped
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if dropped > 0 {
+            tracing::info!(
+                dropped,
+                "cluster: QoS 0 messages dropped while NATS was slow or away"
+            );
+        }
+        let _ = self.client.flush().await;
+    }
+}
+
+/// The key-value bucket `name`, created if it does not exist. Created as its stream directly:
+/// `create_key_value` asks the server for account details that NATS 2.9 does not give.
+async fn bucket(js: &jetstream::Context, name: &str) -> Result<kv::Store, String> {
+    if let Ok(store) = js.get_key_value(name).await {
+        return Ok(store);
+    }
+    let created = js
+        .create_stream(stream::Config {
+            name: format!("KV_{name}"),
+            subjects: vec![format!("$KV.{name}.>")],
+            max_messages_per_subject: 1,
+            storage: stream::StorageType::File,
+            allow_rollup: true,
+            deny_delete: true,
+            allow_direct: true,
+            discard: stream::DiscardPolicy::New,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await;
+    if let Err(e) = created {
+        // Another node may have created it first.
+        tracing::debug!(bucket = name, error = %e, "cluster: bucket not created here");
+    }
+    js.get_key_value(name).await.map_err(|e| e.to_string())
+}
