@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
-use amqtt_core::cluster::HeldAck;
+use amqtt_core::cluster::{HeldAck, encode_message};
 use amqtt_core::codec::{Publish, QoS};
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::PublishMessage;
@@ -184,7 +184,7 @@ impl Sender {
 
     async fn retained(&mut self, message: &Publish) {
         let mut buf = BytesMut::new();
-        wire::encode_publish(message, &mut buf);
+        encode_message(message, &mut buf);
         let key = names::key(&message.topic);
         let value = buf.freeze();
         while let Err(e) = self.retained.put(&key, value.clone()).await {

@@ -29,7 +29,7 @@ mod wire;
 use std::sync::Arc;
 use std::time::Duration;
 
-use amqtt_core::cluster::{Cluster, ClusterError, ClusterLink, HeldAck, Reach};
+use amqtt_core::cluster::{Cluster, ClusterError, ClusterLink, Handoff, HeldAck, Reach};
 use amqtt_core::codec::Publish;
 use async_nats::jetstream::{self, kv, stream};
 
@@ -159,7 +159,7 @@ impl Cluster for NatsCluster {
         self.forwarder.send(Outgoing::Retained(message.clone()));
     }
 
-    async fn claim(&self, client_id: &str) -> Result<(), ClusterError> {
+    async fn claim(&self, client_id: &str) -> Result<Option<Handoff>, ClusterError> {
         self.owners.claim(client_id).await
     }
 

@@ -1,11 +1,12 @@
 //! Which node a client id is connected to: the owners bucket maps each client id's key to the
 //! node that last admitted it. A node that admits a client writes itself there (compare and
 //! set on the entry's revision, so two nodes admitting the same client at once both learn of
-//! each other) and asks the previous owner to close its connection.
+//! each other) and asks the previous owner to close its connection; the previous owner answers
+//! with the client's persistent session, if it kept one, which this node then continues.
 
 use std::time::Duration;
 
-use amqtt_core::cluster::{ClusterError, ClusterLink};
+use amqtt_core::cluster::{ClusterError, ClusterLink, Handoff};
 use async_nats::jetstream::kv::{CreateErrorKind, Store, UpdateErrorKind};
 use futures_util::StreamExt;
 
@@ -25,9 +26,9 @@ pub(crate) struct Owners {
 
 impl Owners {
     /// Makes this node the owner of `client_id`; the previous owner, if another node, is asked
-    /// to close its connection and end its session of the client (a node that does not answer
-    /// in time, or is gone, is not waited for).
-    pub(crate) async fn claim(&self, client_id: &str) -> Result<(), ClusterError> {
+    /// to close its connection and hand over its session of the client (a node that does not
+    /// answer in time, or is gone, is not waited for).
+    pub(crate) async fn claim(&self, client_id: &str) -> Result<Option<Handoff>, ClusterError> {
         let key = names::key(client_id);
         let unavailable = |e: &dyn std::fmt::Display| {
             ClusterError::Unavailable(format!("client-id ownership cannot be settled: {e}"))
@@ -40,14 +41,14 @@ impl Owners {
             let value = self.node.clone().into_bytes().into();
             let previous_node = match previous {
                 None => match self.bucket.create(&key, value).await {
-                    Ok(_) => return Ok(()),
+                    Ok(_) => return Ok(None),
                     Err(e) if e.kind() == CreateErrorKind::AlreadyExists => continue,
                     Err(e) => return Err(unavailable(&e)),
                 },
                 Some(entry) => {
                     let owner = String::from_utf8_lossy(&entry.value).into_owned();
                     if owner == self.node {
-                        return Ok(());
+                        return Ok(None);
                     }
                     match self.bucket.update(&key, value, entry.revision).await {
                         Ok(_) => owner,
@@ -56,32 +57,44 @@ impl Owners {
                     }
                 }
             };
-            if !previous_node.is_empty() {
-                self.ask_to_release(&previous_node, client_id).await;
-            }
-            return Ok(());
+            return Ok(self.ask_to_release(&previous_node, client_id).await);
         }
         Err(ClusterError::Unavailable(format!(
             "client id {client_id:?} is being claimed by other nodes at the same time"
         )))
     }
 
-    /// Asks `node` to close its connection of `client_id`, waiting up to the takeover timeout.
-    async fn ask_to_release(&self, node: &str, client_id: &str) {
+    /// Asks `node` to close its connection of `client_id`, waiting up to the takeover timeout;
+    /// returns the session it hands over.
+    async fn ask_to_release(&self, node: &str, client_id: &str) -> Option<Handoff> {
         let request = self.client.request(
             self.names.control(node),
             client_id.as_bytes().to_vec().into(),
         );
-        match tokio::time::timeout(self.takeover_timeout, request).await {
-            Ok(Ok(_)) => {}
+        let reply = match tokio::time::timeout(self.takeover_timeout, request).await {
+            Ok(Ok(reply)) => reply,
             Ok(Err(e)) => {
-                tracing::debug!(node, client_id, error = %e, "cluster: previous owner did not answer")
+                tracing::debug!(node, client_id, error = %e, "cluster: previous owner did not answer");
+                return None;
             }
-            Err(_) => tracing::info!(
-                node,
-                client_id,
-                "cluster: previous owner did not answer in time"
-            ),
+            Err(_) => {
+                tracing::info!(
+                    node,
+                    client_id,
+                    "cluster: previous owner did not answer in time"
+                );
+                return None;
+            }
+        };
+        if reply.payload.is_empty() {
+            return None;
+        }
+        match Handoff::decode(reply.payload) {
+            Ok(handoff) => Some(handoff),
+            Err(e) => {
+                tracing::warn!(node, client_id, error = %e, "cluster: the session handed over does not decode");
+                None
+            }
         }
     }
 }
@@ -101,10 +114,11 @@ pub(crate) async fn serve_control(
             };
             let Some(request) = request else { return };
             let client_id = String::from_utf8_lossy(&request.payload).into_owned();
-            let had = link.release_client(&client_id).await;
+            let handoff = link.release_client(&client_id).await;
             if let Some(reply) = request.reply {
-                let answer: &'static [u8] = if had { b"released" } else { b"none" };
-                let _ = client.publish(reply, answer.into()).await;
+                // Empty: no persistent session to continue.
+                let answer = handoff.map(|h| h.encode()).unwrap_or_default();
+                let _ = client.publish(reply, answer).await;
             }
         }
     });

@@ -5,11 +5,9 @@
 
 use std::time::Duration;
 
-use amqtt_core::cluster::ClusterLink;
+use amqtt_core::cluster::{ClusterLink, decode_message};
 use async_nats::jetstream::kv::{Operation, Store};
 use futures_util::StreamExt;
-
-use crate::wire;
 
 /// Applies the bucket's retained messages to this node: all of them at first, then each change.
 pub(crate) async fn watch(bucket: Store, link: ClusterLink) {
@@ -31,7 +29,7 @@ pub(crate) async fn watch(bucket: Store, link: ClusterLink) {
                 if entry.operation != Operation::Put {
                     continue;
                 }
-                match wire::decode_publish(entry.value) {
+                match decode_message(entry.value) {
                     Ok(message) => link.retain(&message),
                     Err(e) => {
                         tracing::warn!(key = %entry.key, error = %e, "cluster: retained message skipped")

@@ -1,14 +1,9 @@
-//! How a message travels between nodes: its publisher's client id, then the message as an MQTT
-//! 5.0 PUBLISH packet (topic, QoS, RETAIN, payload and every property, in the codec's own
-//! encoding).
+//! How a message travels between nodes: its publisher's client id, then the message as
+//! [`encode_message`] writes it (an MQTT 5.0 PUBLISH packet).
 
-use amqtt_core::codec::{self, ByteString, Packet, PacketId, ProtocolVersion, Publish};
+use amqtt_core::cluster::{WireError, decode_message, encode_message};
+use amqtt_core::codec::{ByteString, Publish};
 use bytes::{BufMut, Bytes, BytesMut};
-
-/// Why a message from another node could not be read.
-#[derive(Debug, thiserror::Error)]
-#[error("a message from another node does not decode: {0}")]
-pub(crate) struct WireError(String);
 
 /// `message` published by `sender`, for another node.
 pub(crate) fn encode(sender: &str, message: &Publish) -> Bytes {
@@ -16,58 +11,29 @@ pub(crate) fn encode(sender: &str, message: &Publish) -> Bytes {
     let sender = &sender.as_bytes()[..sender.len().min(usize::from(u16::MAX))];
     buf.put_u16(sender.len() as u16);
     buf.put_slice(sender);
-    encode_publish(message, &mut buf);
+    encode_message(message, &mut buf);
     buf.freeze()
 }
 
 /// A message from another node and its publisher's client id.
 pub(crate) fn decode(mut bytes: Bytes) -> Result<(ByteString, Publish), WireError> {
-    if bytes.len() < 2 {
-        return Err(WireError("too short".into()));
-    }
-    let len = usize::from(u16::from_be_bytes([bytes[0], bytes[1]]));
+    let len = match bytes.get(..2) {
+        Some(&[high, low]) => usize::from(u16::from_be_bytes([high, low])),
+        _ => return Err(WireError::new("a message from another node is cut short")),
+    };
     if bytes.len() < 2 + len {
-        return Err(WireError("too short".into()));
+        return Err(WireError::new("a message from another node is cut short"));
     }
     let sender = bytes.split_to(2 + len).slice(2..);
-    let sender =
-        ByteString::try_from(sender).map_err(|_| WireError("sender is not UTF-8".into()))?;
-    Ok((sender, decode_publish(bytes)?))
-}
-
-/// A PUBLISH packet alone (a retained message in its bucket).
-pub(crate) fn encode_publish(message: &Publish, buf: &mut BytesMut) {
-    let mut copy;
-    let message = if message.qos != codec::QoS::AtMostOnce && message.packet_id.is_none() {
-        // A QoS 1/2 PUBLISH carries a packet id; the receiving node gives its own.
-        copy = message.clone();
-        copy.packet_id = PacketId::new(1);
-        &copy
-    } else {
-        message
-    };
-    message.encode_as(ProtocolVersion::V5, buf);
-}
-
-/// Reads what [`encode_publish`] wrote.
-pub(crate) fn decode_publish(bytes: Bytes) -> Result<Publish, WireError> {
-    let mut buf = BytesMut::from(bytes);
-    match codec::decode_as(&mut buf, usize::MAX, ProtocolVersion::V5) {
-        Ok(Some(Packet::Publish(mut message))) => {
-            message.packet_id = None;
-            message.dup = false;
-            Ok(message)
-        }
-        Ok(Some(other)) => Err(WireError(format!("{} instead of PUBLISH", other.name()))),
-        Ok(None) => Err(WireError("incomplete PUBLISH".into())),
-        Err(e) => Err(WireError(e.to_string())),
-    }
+    let sender = ByteString::try_from(sender)
+        .map_err(|_| WireError::new("a publisher's client id from another node is not UTF-8"))?;
+    Ok((sender, decode_message(bytes)?))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use amqtt_core::codec::QoS;
+    use amqtt_core::codec::{PacketId, QoS};
 
     #[test]
     fn a_message_comes_back_as_sent() {

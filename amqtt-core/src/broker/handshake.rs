@@ -152,13 +152,17 @@ where
             return None;
         }
     }
-    if C::ENABLED
-        && let Err(e) = shared.cluster.claim(&info.client_id).await
-    {
-        tracing::warn!(?peer, client_id = %info.client_id, error = %e, "cluster cannot settle who owns the client id; CONNACK 0x03 (5.0: 0x88)");
-        let connack = ConnAck::new(false, ReasonCode::ServerUnavailable);
-        refuse(shared, &mut stream, protocol, connack).await;
-        return None;
+    if C::ENABLED {
+        match shared.cluster.claim(&info.client_id).await {
+            Ok(Some(handoff)) => core.adopt(handoff),
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(?peer, client_id = %info.client_id, error = %e, "cluster cannot settle who owns the client id; CONNACK 0x03 (5.0: 0x88)");
+                let connack = ConnAck::new(false, ReasonCode::ServerUnavailable);
+                refuse(shared, &mut stream, protocol, connack).await;
+                return None;
+            }
+        }
     }
     let info = Arc::new(info);
 

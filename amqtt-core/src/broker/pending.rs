@@ -122,6 +122,11 @@ impl Pending {
         });
     }
 
+    /// The messages, oldest first.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = &Queued> {
+        self.queue.iter()
+    }
+
     /// Takes every message out.
     pub(crate) fn take_all(&mut self) -> VecDeque<Queued> {
         let all = std::mem::take(&mut self.queue);

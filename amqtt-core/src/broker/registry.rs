@@ -12,9 +12,11 @@ use std::time::{Instant, SystemTime};
 
 use super::expiry::session_expiry;
 use super::outbox::Outbox;
+use super::restore::Restorer;
 use super::session::{Ended, Session};
 use super::shared::Core;
 use super::will_delay::PendingWill;
+use crate::cluster::Handoff;
 use crate::codec::{ByteString, ConnAck, Packet, Properties, ReasonCode};
 use crate::plugin::{SessionInfo, SessionSummary, SessionTotals};
 use crate::store::{Grant, StoreOp};
@@ -88,13 +90,12 @@ impl Core {
 
     /// Ends the session of `client_id` because the client connected to another node of the
     /// cluster: its connection, if any, gets DISCONNECT 0x8E (MQTT 5.0) and closes without its
-    /// will (the client is not gone). Returns whether there was such a session.
-    pub(crate) async fn release_to_cluster(&self, client_id: &str) -> bool {
-        let ended = {
+    /// will (the client is not gone; a will waiting for its delay is cancelled). Returns a
+    /// persistent session for the other node to continue.
+    pub(crate) async fn release_to_cluster(&self, client_id: &str) -> Option<Handoff> {
+        let (key, ended, handoff) = {
             let mut sessions = self.sessions();
-            let Some(old) = sessions.remove(client_id) else {
-                return false;
-            };
+            let old = sessions.remove(client_id)?;
             let mut state = old.lock();
             if let Some(previous) = state.outbox.take() {
                 tracing::info!(
@@ -104,10 +105,36 @@ impl Core {
                 previous.push_disconnect(state.info.protocol, ReasonCode::SessionTakenOver);
                 previous.close_taken_over();
             }
-            (old.key, state.end())
+            if let Some(will) = state.pending_will.take() {
+                will.settle(false);
+            }
+            let handoff = (!state.clean).then(|| state.hand_off());
+            (old.key, state.end(), handoff)
         };
-        self.retire(ended.0, ended.1).await;
-        true
+        self.retire(key, ended).await;
+        handoff
+    }
+
+    /// Puts a persistent session another node handed over into the registry (offline, its
+    /// subscriptions in the index, its messages queued), unless this node has a session of
+    /// that client already. Written to the store, when there is one.
+    pub(crate) fn adopt(&self, handoff: Handoff) {
+        if self.sessions().contains_key(handoff.client_id()) {
+            return;
+        }
+        let client_id = handoff.client_id().to_owned();
+        let mut restorer = Restorer::new(self);
+        handoff.restore_into(&mut restorer);
+        let (counts, _) = restorer.finish();
+        tracing::info!(
+            client_id,
+            subscriptions = counts.subscriptions,
+            messages = counts.messages,
+            "session taken over from another node"
+        );
+        if let Some(session) = self.sessions().get(&client_id) {
+            session.lock().journal_whole();
+        }
     }
 
     /// The locked part of [`Core::attach`]: also returns the key of a session it ended and what

@@ -10,7 +10,7 @@ use super::session::Session;
 use super::shared::Core;
 use crate::codec::{ByteString, PacketId, Publish, QoS};
 use crate::plugin::SessionInfo;
-use crate::store::{Grant, Restore, StoreOp, StoredMessage, StoredSession};
+use crate::store::{Grant, MessageState, Restore, StoreOp, StoredMessage, StoredSession};
 use crate::topic::{shared_filter, valid_subscription_filter, valid_topic_name};
 
 /// What a restore read, kept and left out.
@@ -119,7 +119,11 @@ impl Restore for Restorer<'_> {
         let Some(session) = self.sessions.get(client_id) else {
             return self.skipped("a message of no stored session");
         };
-        if !valid_topic_name(&stored.message.topic) || stored.message.qos == QoS::AtMostOnce {
+        // A released message is only its PUBREL/PUBCOMP exchange: its message is not used.
+        let released = stored.state == MessageState::Released;
+        if !released
+            && (!valid_topic_name(&stored.message.topic) || stored.message.qos == QoS::AtMostOnce)
+        {
             return self.skipped("a message with an invalid topic or QoS");
         }
         let entry = stored.entry;

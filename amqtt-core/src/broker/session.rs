@@ -25,6 +25,7 @@ use crate::plugin::SessionInfo;
 use crate::store::{Grant, MessageState, StoreOp, StoredMessage, StoredSession};
 
 mod guard;
+mod handoff;
 
 /// A message sent to the client and not yet fully acknowledged.
 #[derive(Debug)]

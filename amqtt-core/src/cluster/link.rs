@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, oneshot};
 
+use super::Handoff;
 use crate::broker::{Core, Routed};
 use crate::broker::{HeldOutbox, Journal};
 use crate::codec::{ByteString, Publish};
@@ -68,8 +69,8 @@ impl ClusterLink {
 
     /// Closes the connection of `client_id` on this node, if it has one, because the client
     /// connected to another node (MQTT 5.0: DISCONNECT 0x8E Session taken over). The session
-    /// ends here. Returns whether this node had a session of that client.
-    pub async fn release_client(&self, client_id: &str) -> bool {
+    /// ends here; a persistent one is returned for that node to continue ([`Handoff`]).
+    pub async fn release_client(&self, client_id: &str) -> Option<Handoff> {
         self.core.release_to_cluster(client_id).await
     }
 

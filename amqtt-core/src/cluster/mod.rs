@@ -7,6 +7,7 @@
 //! `amqtt-cluster` crate; `Option<C>` is a cluster that is on only when the configuration has a
 //! top-level `cluster:` section.
 
+mod handoff;
 mod link;
 
 use std::future::Future;
@@ -16,6 +17,7 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use crate::codec::Publish;
+pub use handoff::{Handoff, WireError, decode_message, encode_message};
 pub use link::{ClusterLink, HeldAck, Interest, InterestChange, RemoteOrigin};
 
 /// Why a cluster cannot start, or cannot admit a client now.
@@ -68,9 +70,13 @@ pub trait Cluster: Sized + Send + Sync + 'static {
     fn retain(&self, message: &Publish);
 
     /// Makes this node the owner of `client_id` before a connection attaches to its session:
-    /// a connection of the same client on another node is closed. `Err` when ownership cannot
-    /// be settled (the cluster's engine is unreachable): the client is refused.
-    fn claim(&self, client_id: &str) -> impl Future<Output = Result<(), ClusterError>> + Send;
+    /// a connection of the same client on another node is closed, and that node's session of
+    /// it, when the client keeps one, comes back ([`Handoff`]) to be resumed here. `Err` when
+    /// ownership cannot be settled (the cluster's engine is unreachable): the client is refused.
+    fn claim(
+        &self,
+        client_id: &str,
+    ) -> impl Future<Output = Result<Option<Handoff>, ClusterError>> + Send;
 
     /// Leaves the cluster: queued work is flushed, this node's interest withdrawn.
     fn shutdown(&self) -> impl Future<Output = ()> + Send;
@@ -88,8 +94,8 @@ impl Cluster for () {
     }
     fn forward(&self, _: &str, _: &Publish, _: Option<HeldAck>) {}
     fn retain(&self, _: &Publish) {}
-    async fn claim(&self, _: &str) -> Result<(), ClusterError> {
-        Ok(())
+    async fn claim(&self, _: &str) -> Result<Option<Handoff>, ClusterError> {
+        Ok(None)
     }
     async fn shutdown(&self) {}
 }
@@ -121,10 +127,10 @@ impl<C: Cluster> Cluster for Option<C> {
             cluster.retain(message);
         }
     }
-    async fn claim(&self, client_id: &str) -> Result<(), ClusterError> {
+    async fn claim(&self, client_id: &str) -> Result<Option<Handoff>, ClusterError> {
         match self {
             Some(cluster) => cluster.claim(client_id).await,
-            None => Ok(()),
+            None => Ok(None),
         }
     }
     async fn shutdown(&self) {
