@@ -1,11 +1,12 @@
 //! Receiving what other nodes forward to this one: QoS 0 on this node's subject, QoS 1/2 from
 //! this node's stream through a durable consumer. A QoS 1/2 message is acknowledged to the
-//! stream once this node's subscribers have it: one still unacknowledged when the node stops is
+//! stream once this node's subscribers have it, and its store too when the broker has one that
+//! holds acknowledgements (`sync: always`): one still unacknowledged when the node stops is
 //! delivered again when it comes back.
 
 use std::time::Duration;
 
-use amqtt_core::cluster::{ClusterLink, RemoteOrigin};
+use amqtt_core::cluster::{ClusterLink, Delivered, RemoteOrigin};
 use async_nats::jetstream::{self, consumer, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -101,26 +102,31 @@ pub(crate) async fn receive_queued(
     Ok(())
 }
 
-/// Acknowledges each message to the stream once it is routed, in order.
-async fn acknowledge(mut routed: mpsc::Receiver<(oneshot::Receiver<()>, jetstream::Message)>) {
+/// Acknowledges each message to the stream once it is routed and stored, in order.
+async fn acknowledge(
+    mut routed: mpsc::Receiver<(oneshot::Receiver<Delivered>, jetstream::Message)>,
+) {
     while let Some((delivered, message)) = routed.recv().await {
-        if delivered.await.is_ok()
-            && let Err(e) = message.ack().await
-        {
+        let Ok(delivered) = delivered.await else {
+            // The broker stopped before routing it: it stays in the stream.
+            continue;
+        };
+        delivered.durable().await;
+        if let Err(e) = message.ack().await {
             tracing::debug!(error = %e, "cluster: acknowledgement to the stream failed");
         }
     }
 }
 
 /// Hands one forwarded message to the broker.
-async fn deliver(link: &ClusterLink, payload: Bytes, routed: Option<oneshot::Sender<()>>) {
+async fn deliver(link: &ClusterLink, payload: Bytes, routed: Option<oneshot::Sender<Delivered>>) {
     match wire::decode(payload) {
         Ok((sender, message)) => link.deliver(RemoteOrigin { sender }, message, routed).await,
         Err(e) => {
             tracing::warn!(error = %e, "cluster: message from another node skipped");
             if let Some(routed) = routed {
                 // Nothing to route: acknowledged, so the stream does not send it again.
-                let _ = routed.send(());
+                let _ = routed.send(Delivered::default());
             }
         }
     }

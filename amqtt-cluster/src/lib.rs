@@ -160,6 +160,12 @@ impl Cluster for NatsCluster {
     }
 
     async fn claim(&self, client_id: &str) -> Result<Option<Handoff>, ClusterError> {
+        // Refused at once rather than after a request's timeout.
+        if self.client.connection_state() != async_nats::connection::State::Connected {
+            return Err(ClusterError::Unavailable(
+                "not connected to NATS: client-id ownership cannot be settled".into(),
+            ));
+        }
         self.owners.claim(client_id).await
     }
 

@@ -145,6 +145,19 @@ impl Journal {
         self.on_commit.notified()
     }
 
+    /// Waits until everything appended up to `seq` is committed (or the journal is closing).
+    pub(crate) async fn committed_to(&self, seq: u64) {
+        loop {
+            let commit = self.next_commit();
+            tokio::pin!(commit);
+            commit.as_mut().enable();
+            if self.committed() >= seq || self.queue.lock().closing {
+                return;
+            }
+            commit.await;
+        }
+    }
+
     /// Asks the store's thread to commit what is left and stop.
     pub(crate) fn close(&self) {
         self.queue.lock().closing = true;

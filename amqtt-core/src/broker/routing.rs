@@ -13,7 +13,7 @@ use super::index::Share;
 use super::message_expiry;
 use super::session::{Delivery, Producer, Session, SessionLimits};
 use super::shared::Shared;
-use crate::cluster::{Cluster, HeldAck, Reach};
+use crate::cluster::{Cluster, Delivered, HeldAck, Reach};
 use crate::codec::{ByteString, Publish, QoS};
 use crate::plugin::{Action, Hooks, Plugin};
 
@@ -65,7 +65,7 @@ pub(crate) enum Routed {
     Remote {
         sender: ByteString,
         message: Publish,
-        routed: Option<oneshot::Sender<()>>,
+        routed: Option<oneshot::Sender<Delivered>>,
     },
 }
 
@@ -304,11 +304,13 @@ pub(crate) async fn route_queued<P: Plugin, C: Cluster>(
                             .reroute(&share, &message, Vec::new(), Some(&mut held), Producer::Waits)
                             .await;
                     }
-                    Some(Routed::Remote { sender, message, routed }) => {
+                    Some(Routed::Remote { sender, mut message, routed }) => {
+                        // Its expiry interval counts from its arrival here.
+                        message_expiry::stamp(&mut message);
                         shared.route_here(&sender, &message, Some(&mut held), |_| ()).await;
                         held.wait(core.limits, core.config.backpressure_timeout).await;
                         if let Some(routed) = routed {
-                            let _ = routed.send(());
+                            let _ = routed.send(Delivered::now(core));
                         }
                     }
                     None => return,

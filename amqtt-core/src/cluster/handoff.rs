@@ -223,3 +223,65 @@ fn get_u16(buf: &mut Bytes) -> Option<u16> {
 fn get_u32(buf: &mut Bytes) -> Option<u32> {
     (buf.remaining() >= 4).then(|| buf.get_u32())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::num::NonZeroU32;
+
+    use super::*;
+    use crate::codec::{ByteString, LastWill};
+
+    #[test]
+    fn a_session_comes_back_as_handed_over() {
+        let mut properties = codec::Properties::default();
+        properties.session_expiry_interval = Some(60);
+        let handoff = Handoff {
+            session: StoredSession {
+                client_id: ByteString::from("dev-1"),
+                username: Some(ByteString::from("u")),
+                keep_alive: 30,
+                will: Some(LastWill {
+                    topic: ByteString::from("w"),
+                    message: Bytes::from_static(b"gone"),
+                    qos: QoS::AtLeastOnce,
+                    retain: true,
+                    properties: None,
+                }),
+                disconnected_at: None,
+                protocol: ProtocolVersion::V5,
+                properties: Some(Box::new(properties)),
+            },
+            subscriptions: vec![(
+                "a/+".into(),
+                Grant {
+                    id: NonZeroU32::new(7),
+                    qos: QoS::ExactlyOnce,
+                    no_local: true,
+                    retain_as_published: false,
+                },
+            )],
+            messages: vec![StoredMessage {
+                entry: 3,
+                state: MessageState::Sent,
+                packet_id: PacketId::new(9),
+                message: Publish::new("a/b", Bytes::from_static(b"x"), QoS::AtLeastOnce, false),
+            }],
+            qos2_received: vec![PacketId::new(4).expect("non-zero")],
+        };
+        let back = Handoff::decode(handoff.encode()).expect("decodes");
+        assert_eq!(back.session.client_id, handoff.session.client_id);
+        assert_eq!(back.session.username, handoff.session.username);
+        assert_eq!(back.session.keep_alive, 30);
+        assert_eq!(back.session.will, handoff.session.will);
+        assert_eq!(back.session.properties, handoff.session.properties);
+        assert_eq!(back.subscriptions, handoff.subscriptions);
+        assert_eq!(back.messages.len(), 1);
+        let message = &back.messages[0];
+        assert_eq!((message.entry, message.state), (3, MessageState::Sent));
+        assert_eq!(message.packet_id, PacketId::new(9));
+        assert_eq!(&*message.message.topic, "a/b");
+        assert_eq!(back.qos2_received, handoff.qos2_received);
+        let cut = handoff.encode().slice(..handoff.encode().len() - 1);
+        assert!(Handoff::decode(cut).is_err());
+    }
+}

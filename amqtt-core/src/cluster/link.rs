@@ -35,12 +35,13 @@ impl ClusterLink {
     /// Routes a message another node forwarded to this node's matching subscribers: never
     /// forwarded again and never retained here (retained messages arrive through
     /// [`ClusterLink::retain`]). Waits while the broker's routing queue is full; `routed` is
-    /// told once every subscriber's session has the message (queued or sent).
+    /// told once every subscriber's session has the message (queued or sent), with what to
+    /// wait for until the store has it too ([`Delivered::durable`]).
     pub async fn deliver(
         &self,
         origin: RemoteOrigin,
         message: Publish,
-        routed: Option<oneshot::Sender<()>>,
+        routed: Option<oneshot::Sender<Delivered>>,
     ) {
         let _ = self
             .core
@@ -77,6 +78,34 @@ impl ClusterLink {
     /// Completes once the broker begins to shut down.
     pub async fn stopping(&self) {
         self.core.stop_requested.fired().await;
+    }
+}
+
+/// A message another node forwarded, in its subscribers' sessions here (`default()`: nothing
+/// to wait for).
+#[derive(Debug, Default)]
+pub struct Delivered {
+    /// The store's journal and what it must commit for the message to be on disk, when the
+    /// broker has a store that holds acknowledgements.
+    pending_commit: Option<(Arc<Journal>, u64)>,
+}
+
+impl Delivered {
+    /// What [`Delivered::durable`] waits for, as the journal of `core` stands now.
+    pub(crate) fn now(core: &Core) -> Delivered {
+        let pending_commit = core
+            .journal
+            .as_ref()
+            .and_then(|journal| Some((journal.clone(), journal.hold_mark()?)));
+        Delivered { pending_commit }
+    }
+
+    /// Completes once the store has committed what routing the message wrote (at once without
+    /// a store, or in its weaker durability modes): the sending node may then forget it.
+    pub async fn durable(self) {
+        if let Some((journal, seq)) = self.pending_commit {
+            journal.committed_to(seq).await;
+        }
     }
 }
 

@@ -18,7 +18,7 @@ use thiserror::Error;
 
 use crate::codec::Publish;
 pub use handoff::{Handoff, WireError, decode_message, encode_message};
-pub use link::{ClusterLink, HeldAck, Interest, InterestChange, RemoteOrigin};
+pub use link::{ClusterLink, Delivered, HeldAck, Interest, InterestChange, RemoteOrigin};
 
 /// Why a cluster cannot start, or cannot admit a client now.
 #[derive(Debug, Error)]
