@@ -233,8 +233,10 @@ mod tests {
 
     #[test]
     fn a_session_comes_back_as_handed_over() {
-        let mut properties = codec::Properties::default();
-        properties.session_expiry_interval = Some(60);
+        let properties = codec::Properties {
+            session_expiry_interval: Some(60),
+            ..codec::Properties::default()
+        };
         let handoff = Handoff {
             session: StoredSession {
                 client_id: ByteString::from("dev-1"),
