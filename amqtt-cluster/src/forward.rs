@@ -17,8 +17,8 @@ use async_nats::jetstream::{self, kv::Store};
 use bytes::{Bytes, BytesMut};
 use tokio::sync::mpsc;
 
-use crate::interest::Nodes;
 use crate::names::{self, Names};
+use crate::plan::Plan;
 use crate::wire;
 
 /// QoS 0 messages waiting to be sent, beyond which new ones are dropped (NATS unreachable, or
@@ -31,11 +31,11 @@ const RETRY: Duration = Duration::from_millis(250);
 
 /// What the forwarder sends.
 pub(crate) enum Outgoing {
-    /// A message for `nodes`.
+    /// A message for the nodes of `plan`.
     Message {
         sender: Box<str>,
         message: Publish,
-        nodes: Nodes,
+        plan: Plan,
         ack: Option<HeldAck>,
     },
     /// A retained message set or cleared on this node.
@@ -137,9 +137,9 @@ impl Sender {
                     Outgoing::Message {
                         sender,
                         message,
-                        nodes,
+                        plan,
                         ack,
-                    } => self.message(&sender, &message, &nodes, ack).await,
+                    } => self.message(&sender, &message, &plan, ack).await,
                     Outgoing::Retained(message) => self.retained(&message).await,
                 }
             }
@@ -150,30 +150,35 @@ impl Sender {
         &mut self,
         sender: &str,
         message: &Publish,
-        nodes: &Nodes,
+        plan: &Plan,
         ack: Option<HeldAck>,
     ) {
-        let bytes = wire::encode(sender, message);
+        // One encoding for the nodes given no group, one per node given some.
+        let plain = wire::encode(sender, &[], message);
+        let bytes = |groups: &[Box<str>]| {
+            if groups.is_empty() {
+                plain.clone()
+            } else {
+                wire::encode(sender, groups, message)
+            }
+        };
         if message.qos == QoS::AtMostOnce {
             self.queued_qos0.fetch_sub(1, Ordering::Relaxed);
-            for node in nodes {
-                if let Err(e) = self
-                    .client
-                    .publish(self.names.direct(node), bytes.clone())
-                    .await
-                {
+            for (node, groups) in &plan.nodes {
+                let subject = self.names.direct(node);
+                if let Err(e) = self.client.publish(subject, bytes(groups)).await {
                     tracing::debug!(error = %e, "cluster: QoS 0 message not sent");
                 }
             }
             return;
         }
-        let mut copies = Vec::with_capacity(nodes.len());
-        for node in nodes {
+        let mut copies = Vec::with_capacity(plan.nodes.len());
+        for (node, groups) in &plan.nodes {
             self.next_id += 1;
             let mut copy = Stored {
                 subject: self.names.queued(node),
                 id: format!("{}-{}", self.id_prefix, self.next_id),
-                bytes: bytes.clone(),
+                bytes: bytes(groups),
                 ack: None,
             };
             copy.ack = send_copy(&self.js, &copy).await;

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use amqtt_core::cluster::{ClusterLink, Delivered, RemoteOrigin};
+use amqtt_core::cluster::{ClusterLink, Delivered};
 use async_nats::jetstream::{self, consumer, stream};
 use bytes::Bytes;
 use futures_util::StreamExt;
@@ -121,7 +121,7 @@ async fn acknowledge(
 /// Hands one forwarded message to the broker.
 async fn deliver(link: &ClusterLink, payload: Bytes, routed: Option<oneshot::Sender<Delivered>>) {
     match wire::decode(payload) {
-        Ok((sender, message)) => link.deliver(RemoteOrigin { sender }, message, routed).await,
+        Ok((origin, message)) => link.deliver(origin, message, routed).await,
         Err(e) => {
             tracing::warn!(error = %e, "cluster: message from another node skipped");
             if let Some(routed) = routed {

@@ -17,6 +17,10 @@ use crate::names;
 /// The nodes a message goes to (most fan-outs reach few nodes).
 pub(crate) type Nodes = SmallVec<[Arc<str>; 4]>;
 
+/// The members of shared-subscription groups on other nodes that match a topic: each group
+/// (`$share/<group>/<filter>`) with the nodes that have members of it.
+pub(crate) type GroupNodes = SmallVec<[(Arc<str>, Nodes); 2]>;
+
 /// The other nodes' filters.
 #[derive(Default)]
 pub(crate) struct RemoteInterest {
@@ -25,10 +29,12 @@ pub(crate) struct RemoteInterest {
 
 #[derive(Default)]
 struct Table {
-    /// Filter -> (bucket key, node); a shared subscription under its plain filter.
+    /// Ordinary filters: filter -> (bucket key, node).
     trie: TopicTrie<Arc<str>, Arc<str>>,
-    /// Bucket key -> the filter it is in the trie under.
-    filters: HashMap<Arc<str>, Box<str>>,
+    /// Shared subscriptions under their plain filter: (bucket key, (node, whole filter)).
+    groups: TopicTrie<Arc<str>, (Arc<str>, Arc<str>)>,
+    /// Bucket key -> the filter it is in a trie under, and whether it is a group's.
+    filters: HashMap<Arc<str>, (Box<str>, bool)>,
 }
 
 impl RemoteInterest {
@@ -44,26 +50,54 @@ impl RemoteInterest {
         nodes
     }
 
-    /// Whether another node has a subscription matching `topic`.
-    pub(crate) fn any(&self, topic: &str) -> bool {
+    /// The groups with members on other nodes whose filters match `topic`, each with those
+    /// nodes.
+    pub(crate) fn groups(&self, topic: &str) -> GroupNodes {
+        let mut groups = GroupNodes::new();
         let table = self.table.read().unwrap_or_else(|e| e.into_inner());
-        let mut any = false;
-        table.trie.for_each_matching_filter(topic, |_| any = true);
-        any
+        if table.groups.is_empty() {
+            return groups;
+        }
+        table.groups.for_each_match(topic, |_, (node, share)| {
+            match groups.iter_mut().find(|(s, _)| s == share) {
+                Some((_, nodes)) if !nodes.contains(node) => nodes.push(node.clone()),
+                Some(_) => {}
+                None => groups.push((share.clone(), Nodes::from_elem(node.clone(), 1))),
+            }
+        });
+        groups
+    }
+
+    /// Enters `node`'s subscription to `filter` under the bucket key `key`, as a watch does.
+    #[cfg(test)]
+    pub(crate) fn test_put(&self, key: &str, node: &str, filter: &str) {
+        self.put(key, node, filter);
     }
 
     fn put(&self, key: &str, node: &str, filter: &str) {
-        let plain = shared_filter(filter).map_or(filter, |shared| shared.filter);
         let key: Arc<str> = key.into();
         let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
-        table.trie.insert(plain, key.clone(), node.into());
-        table.filters.insert(key, plain.into());
+        match shared_filter(filter) {
+            None => {
+                table.trie.insert(filter, key.clone(), node.into());
+                table.filters.insert(key, (filter.into(), false));
+            }
+            Some(shared) => {
+                let member = (Arc::from(node), Arc::from(filter));
+                table.groups.insert(shared.filter, key.clone(), member);
+                table.filters.insert(key, (shared.filter.into(), true));
+            }
+        }
     }
 
     fn delete(&self, key: &str) {
         let mut table = self.table.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(filter) = table.filters.remove(key) {
-            table.trie.remove(&filter, &Arc::from(key));
+        if let Some((filter, group)) = table.filters.remove(key) {
+            if group {
+                table.groups.remove(&filter, &Arc::from(key));
+            } else {
+                table.trie.remove(&filter, &Arc::from(key));
+            }
         }
     }
 }
@@ -199,14 +233,29 @@ mod tests {
         remote.put("b.2", "b", "a/+");
         remote.put("c.1", "c", "$share/g/a/x");
         remote.put("d.1", "d", "other");
+        remote.put("d.2", "d", "$share/g/a/+");
         let nodes: Vec<String> = remote.nodes("a/x").iter().map(|n| n.to_string()).collect();
-        assert_eq!(nodes.len(), 2);
-        assert!(nodes.contains(&"b".into()) && nodes.contains(&"c".into()));
-        assert!(remote.any("a"));
-        assert!(!remote.any("b"));
+        assert_eq!(nodes, ["b"]);
+        let groups = remote.groups("a/x");
+        assert_eq!(groups.len(), 2, "two groups: $share/g/a/x and $share/g/a/+");
+        let on_c = groups.iter().find(|(share, _)| &**share == "$share/g/a/x");
+        assert_eq!(
+            on_c.map(|(_, nodes)| nodes.to_vec()),
+            Some(vec![Arc::from("c")])
+        );
+        assert_eq!(remote.groups("a/y").len(), 1, "d's $share/g/a/+ only");
+        assert_eq!(remote.nodes("a").len(), 1, "a/# matches a");
+        assert!(remote.nodes("b").is_empty());
         remote.delete("b.1");
         remote.delete("b.2");
-        assert_eq!(remote.nodes("a/y").len(), 0);
-        assert!(remote.any("other"));
+        remote.delete("c.1");
+        assert!(remote.nodes("a/y").is_empty());
+        assert!(
+            remote
+                .groups("a/x")
+                .iter()
+                .all(|(share, _)| &**share != "$share/g/a/x")
+        );
+        assert_eq!(remote.nodes("other").len(), 1);
     }
 }

@@ -23,13 +23,14 @@ mod inbound;
 mod interest;
 mod names;
 mod owners;
+mod plan;
 mod retained;
 mod wire;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use amqtt_core::cluster::{Cluster, ClusterError, ClusterLink, Handoff, HeldAck, Reach};
+use amqtt_core::cluster::{Cluster, ClusterError, ClusterLink, Handoff, HeldAck};
 use amqtt_core::codec::Publish;
 use async_nats::jetstream::{self, kv, stream};
 
@@ -38,6 +39,8 @@ use forward::{Forwarder, Outgoing};
 use interest::RemoteInterest;
 use names::Names;
 use owners::Owners;
+pub use plan::Plan;
+use plan::Planner;
 
 /// How long joining waits for the NATS server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -45,6 +48,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// A node of a cluster of brokers over NATS JetStream.
 pub struct NatsCluster {
     remote: Arc<RemoteInterest>,
+    planner: Planner,
+    link: ClusterLink,
     forwarder: Forwarder,
     owners: Owners,
     interest_bucket: kv::Store,
@@ -110,11 +115,13 @@ impl Cluster for NatsCluster {
             node.clone(),
             link.clone(),
         ));
-        tokio::spawn(retained::watch(retained_bucket.clone(), link));
+        tokio::spawn(retained::watch(retained_bucket.clone(), link.clone()));
         let forwarder = forward::start(client.clone(), js, retained_bucket, names.clone(), &node);
         tracing::info!(cluster = %config.name, node = %node, nats = %config.nats, "cluster: joined");
         Ok(NatsCluster {
             remote,
+            planner: Planner::default(),
+            link,
             forwarder,
             owners: Owners {
                 bucket: owners_bucket,
@@ -129,28 +136,22 @@ impl Cluster for NatsCluster {
         })
     }
 
+    type Plan = Plan;
+
     #[inline]
-    fn reach(&self, topic: &str) -> Reach {
-        if self.remote.any(topic) {
-            Reach::Remote
-        } else {
-            Reach::Local
-        }
+    fn plan(&self, topic: &str) -> Option<Plan> {
+        self.planner.plan(topic, &self.remote, self.link.interest())
     }
 
-    fn forward(&self, sender: &str, message: &Publish, ack: Option<HeldAck>) {
-        let nodes = self.remote.nodes(&message.topic);
-        if nodes.is_empty() {
-            // The interest went away since `reach`: nobody else takes it.
-            if let Some(ack) = ack {
-                ack.release();
-            }
-            return;
-        }
+    fn elsewhere(plan: &Plan) -> &[Box<str>] {
+        &plan.elsewhere
+    }
+
+    fn forward(&self, sender: &str, message: &Publish, plan: Plan, ack: Option<HeldAck>) {
         self.forwarder.send(Outgoing::Message {
             sender: sender.into(),
             message: message.clone(),
-            nodes,
+            plan,
             ack,
         });
     }

@@ -23,7 +23,7 @@ use super::session::Session;
 use super::shared::Shared;
 use super::will_delay::{self, PendingWill};
 use super::{disconnect, expiry, inbound_quota};
-use crate::cluster::{Cluster, HeldAck, Reach};
+use crate::cluster::{Cluster, HeldAck};
 use crate::codec::{
     self, DecodeError, LastWill, Packet, PacketKind, PropertyId, Publish, QoS, ReasonBody,
     ReasonCode,
@@ -623,8 +623,7 @@ impl<P: Plugin, C: Cluster> Connection<'_, P, C> {
         }
         let mut acked = (None, ReasonCode::Success);
         self.shared
-            .route_then(self.client_id(), message, held, |targets, reach| {
-                let remote = reach == Reach::Remote;
+            .route_then(self.client_id(), message, held, |targets, remote| {
                 let reason = publish_ack::routed(targets + usize::from(remote));
                 match owed {
                     // Held until the other nodes have the message; the cluster releases it.

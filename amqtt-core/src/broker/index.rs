@@ -23,6 +23,29 @@ use crate::cluster::Interest;
 use crate::store::Grant;
 use crate::topic::{Released, Subscribers, TopicTrie, shared_filter};
 
+/// Which shared-subscription groups a message goes to on this node: in a cluster, each
+/// message of a group goes to one node, which picks one of its members.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Groups<'a> {
+    /// Every matching group (a broker alone, or no other node has members).
+    All,
+    /// Only these (`$share/<group>/<filter>`): the ones another node assigned to this one.
+    Only(&'a [Box<str>]),
+    /// All but these: the ones this node assigned to other nodes.
+    Except(&'a [Box<str>]),
+}
+
+impl Groups<'_> {
+    /// Whether the group of `share` (`$share/<group>/<filter>`) is included.
+    fn includes(self, share: &str) -> bool {
+        match self {
+            Groups::All => true,
+            Groups::Only(only) => only.iter().any(|g| **g == *share),
+            Groups::Except(except) => !except.iter().any(|g| **g == *share),
+        }
+    }
+}
+
 /// One subscription in the index: an ordinary one, or a member of a group.
 #[derive(Debug, Clone)]
 pub(crate) struct Subscriber {
@@ -259,6 +282,7 @@ impl Index {
         topic: &str,
         sender: &str,
         retain: bool,
+        groups: Groups<'_>,
         targets: &mut Targets,
     ) -> bool {
         let mut filters = 0;
@@ -281,6 +305,9 @@ impl Index {
             return filters > 1;
         }
         self.groups.for_each_match(topic, |_, group| {
+            if !groups.includes(group.shares[0].filter()) {
+                return;
+            }
             if let Some(member) = group.pick(&[]) {
                 targets.push(Target {
                     session: member.session.clone(),

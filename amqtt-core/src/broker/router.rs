@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
-use super::index::{Index, Targets, merge};
+use super::index::{Groups, Index, Targets, merge};
 use super::journal::Journal;
 use super::message_expiry;
 use super::session::Session;
@@ -51,11 +51,19 @@ impl Router {
     /// (empty for the broker's and plugins' messages) with the RETAIN flag `retain`: each
     /// session with matching subscriptions once, at the highest QoS among them, leaving out
     /// `sender`'s own subscriptions with No Local; and one member of every matching
-    /// shared-subscription group (its [`Share`](super::index::Share) records `retain`). The index
+    /// shared-subscription group that `groups` includes (its [`Share`](super::index::Share) records `retain`). The index
     /// is read-locked only while they are collected.
-    pub(crate) fn targets(&self, topic: &str, sender: &str, retain: bool) -> Targets {
+    pub(crate) fn targets(
+        &self,
+        topic: &str,
+        sender: &str,
+        retain: bool,
+        groups: Groups<'_>,
+    ) -> Targets {
         let mut targets = Targets::new();
-        let overlapping = self.index().collect(topic, sender, retain, &mut targets);
+        let overlapping = self
+            .index()
+            .collect(topic, sender, retain, groups, &mut targets);
         if overlapping {
             merge(&mut targets);
         }

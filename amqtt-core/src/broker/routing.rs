@@ -9,11 +9,11 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use super::forwarded::{forwarded, identified};
-use super::index::Share;
+use super::index::{Groups, Share};
 use super::message_expiry;
 use super::session::{Delivery, Producer, Session, SessionLimits};
 use super::shared::Shared;
-use crate::cluster::{Cluster, Delivered, HeldAck, Reach};
+use crate::cluster::{Cluster, Delivered, HeldAck};
 use crate::codec::{ByteString, Publish, QoS};
 use crate::plugin::{Action, Hooks, Plugin};
 
@@ -61,9 +61,11 @@ pub(crate) enum Routed {
     /// member of that group, if it has one.
     Orphan { share: Arc<Share>, message: Publish },
     /// A message another node of the cluster forwarded, published there by `sender`: delivered
-    /// to this node's subscribers only; `routed` is told once they have it.
+    /// to this node's subscribers only (of shared subscriptions, to the `groups` given to this
+    /// node); `routed` is told once they have it.
     Remote {
         sender: ByteString,
+        groups: Vec<Box<str>>,
         message: Publish,
         routed: Option<oneshot::Sender<Delivered>>,
     },
@@ -89,7 +91,7 @@ impl<P: Plugin, C: Cluster> Shared<P, C> {
         sender: &str,
         message: &Publish,
         held: Option<&mut HeldBack>,
-        targeted: impl FnOnce(usize, Reach) -> Option<HeldAck>,
+        targeted: impl FnOnce(usize, bool) -> Option<HeldAck>,
     ) {
         let core = &*self.core;
         let clustered = C::ENABLED && !message.topic.starts_with('$');
@@ -104,15 +106,25 @@ impl<P: Plugin, C: Cluster> Shared<P, C> {
                     .await;
             }
         }
-        let reach = if clustered {
-            self.cluster.reach(&message.topic)
+        let plan = if clustered {
+            self.cluster.plan(&message.topic)
         } else {
-            Reach::Local
+            None
         };
-        self.route_here(sender, message, held, |targets| {
-            let ack = targeted(targets, reach);
-            if reach == Reach::Remote {
-                self.cluster.forward(sender, message, ack);
+        // Groups whose message another node delivers (rare: copied, empty costs nothing).
+        let elsewhere: Vec<Box<str>> = plan
+            .as_ref()
+            .map(|p| C::elsewhere(p).to_vec())
+            .unwrap_or_default();
+        let groups = if elsewhere.is_empty() {
+            Groups::All
+        } else {
+            Groups::Except(&elsewhere)
+        };
+        self.route_here(sender, message, groups, held, |targets| {
+            let ack = targeted(targets, plan.is_some());
+            if let Some(plan) = plan {
+                self.cluster.forward(sender, message, plan, ack);
             }
         })
         .await;
@@ -124,6 +136,7 @@ impl<P: Plugin, C: Cluster> Shared<P, C> {
         &self,
         sender: &str,
         message: &Publish,
+        groups: Groups<'_>,
         mut held: Option<&mut HeldBack>,
         targeted: impl FnOnce(usize),
     ) {
@@ -150,7 +163,7 @@ impl<P: Plugin, C: Cluster> Shared<P, C> {
         let watched = self.hooked(Hooks::TOPIC_FILTERING) || self.hooked(Hooks::RETAINED_MESSAGE);
         let targets = core
             .router
-            .targets(&message.topic, sender, published.retain);
+            .targets(&message.topic, sender, published.retain, groups);
         targeted(targets.len());
         // By reference: moving each target out of the collection costs more than the clone
         // of a congested session's handle below.
@@ -304,10 +317,11 @@ pub(crate) async fn route_queued<P: Plugin, C: Cluster>(
                             .reroute(&share, &message, Vec::new(), Some(&mut held), Producer::Waits)
                             .await;
                     }
-                    Some(Routed::Remote { sender, mut message, routed }) => {
+                    Some(Routed::Remote { sender, groups, mut message, routed }) => {
                         // Its expiry interval counts from its arrival here.
                         message_expiry::stamp(&mut message);
-                        shared.route_here(&sender, &message, Some(&mut held), |_| ()).await;
+                        let groups = Groups::Only(&groups);
+                        shared.route_here(&sender, &message, groups, Some(&mut held), |_| ()).await;
                         held.wait(core.limits, core.config.backpressure_timeout).await;
                         if let Some(routed) = routed {
                             let _ = routed.send(Delivered::now(core));

@@ -25,6 +25,10 @@ pub struct RemoteOrigin {
     /// The client id of its publisher (empty for a plugin's message): a subscription of that
     /// client with MQTT 5.0 No Local does not get it.
     pub sender: ByteString,
+    /// The shared-subscription groups (`$share/<group>/<filter>`) the sending node gave this
+    /// node the message for: one member of each gets it; this node's members of other groups
+    /// do not (another node delivers to those).
+    pub groups: Vec<Box<str>>,
 }
 
 impl ClusterLink {
@@ -48,6 +52,7 @@ impl ClusterLink {
             .to_route
             .send(Routed::Remote {
                 sender: origin.sender,
+                groups: origin.groups,
                 message,
                 routed,
             })
@@ -165,6 +170,12 @@ impl Interest {
             drop(state);
             self.changed.notify_one();
         }
+    }
+
+    /// Whether some session on this node subscribes to `filter` (for a shared subscription,
+    /// `$share/<group>/<filter>`: whether this node has members of that group).
+    pub fn contains(&self, filter: &str) -> bool {
+        self.state().counts.contains_key(filter)
     }
 
     /// Every filter subscribed to now; the changes so far are dropped (this includes them).

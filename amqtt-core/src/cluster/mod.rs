@@ -31,18 +31,9 @@ pub enum ClusterError {
     Unavailable(String),
 }
 
-/// How many other nodes take a message, as far as this node knows: none, or some.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Reach {
-    /// No other node has a matching subscription: nothing crosses the network.
-    Local,
-    /// At least one other node has a matching subscription.
-    Remote,
-}
-
 /// A cluster of brokers this one is a node of.
 ///
-/// The per-message methods ([`Cluster::reach`], [`Cluster::forward`]) run on the publisher's
+/// The per-message methods ([`Cluster::plan`], [`Cluster::forward`]) run on the publisher's
 /// task and must not block: an implementation queues the work for tasks of its own.
 pub trait Cluster: Sized + Send + Sync + 'static {
     /// Whether this is a cluster at all (`false` for `()`): the broker tests this constant
@@ -58,13 +49,22 @@ pub trait Cluster: Sized + Send + Sync + 'static {
         link: ClusterLink,
     ) -> impl Future<Output = Result<Self, ClusterError>> + Send;
 
-    /// Whether another node wants a message published on `topic`.
-    fn reach(&self, topic: &str) -> Reach;
+    /// Where a message published here goes besides this node, decided before it is routed here.
+    type Plan: Send;
 
-    /// Sends a message published on this node to the other nodes that want it. For a QoS 1/2
-    /// message `ack` is the publisher's acknowledgement, held until every node it went to has
-    /// it durably ([`HeldAck::release`]).
-    fn forward(&self, sender: &str, message: &Publish, ack: Option<HeldAck>);
+    /// The other nodes a message published on `topic` goes to, and which shared-subscription
+    /// groups they deliver it to instead of this node; `None` when no other node takes it
+    /// (nothing crosses the network).
+    fn plan(&self, topic: &str) -> Option<Self::Plan>;
+
+    /// The groups (`$share/<group>/<filter>`) whose members on other nodes get the message
+    /// under `plan`: this node's members of them do not.
+    fn elsewhere(plan: &Self::Plan) -> &[Box<str>];
+
+    /// Sends a message published on this node as `plan` says. For a QoS 1/2 message `ack` is
+    /// the publisher's acknowledgement, held until every node it went to has it durably
+    /// ([`HeldAck::release`]).
+    fn forward(&self, sender: &str, message: &Publish, plan: Self::Plan, ack: Option<HeldAck>);
 
     /// A retained message was set (or, with an empty payload, cleared) on this node.
     fn retain(&self, message: &Publish);
@@ -89,10 +89,14 @@ impl Cluster for () {
     async fn open(_: Option<()>, _: ClusterLink) -> Result<(), ClusterError> {
         Ok(())
     }
-    fn reach(&self, _: &str) -> Reach {
-        Reach::Local
+    type Plan = ();
+    fn plan(&self, _: &str) -> Option<()> {
+        None
     }
-    fn forward(&self, _: &str, _: &Publish, _: Option<HeldAck>) {}
+    fn elsewhere((): &()) -> &[Box<str>] {
+        &[]
+    }
+    fn forward(&self, _: &str, _: &Publish, (): (), _: Option<HeldAck>) {}
     fn retain(&self, _: &Publish) {}
     async fn claim(&self, _: &str) -> Result<Option<Handoff>, ClusterError> {
         Ok(None)
@@ -110,16 +114,17 @@ impl<C: Cluster> Cluster for Option<C> {
             None => Ok(None),
         }
     }
+    type Plan = C::Plan;
     #[inline]
-    fn reach(&self, topic: &str) -> Reach {
-        match self {
-            Some(cluster) => cluster.reach(topic),
-            None => Reach::Local,
-        }
+    fn plan(&self, topic: &str) -> Option<C::Plan> {
+        self.as_ref()?.plan(topic)
     }
-    fn forward(&self, sender: &str, message: &Publish, ack: Option<HeldAck>) {
+    fn elsewhere(plan: &C::Plan) -> &[Box<str>] {
+        C::elsewhere(plan)
+    }
+    fn forward(&self, sender: &str, message: &Publish, plan: C::Plan, ack: Option<HeldAck>) {
         if let Some(cluster) = self {
-            cluster.forward(sender, message, ack);
+            cluster.forward(sender, message, plan, ack);
         }
     }
     fn retain(&self, message: &Publish) {
