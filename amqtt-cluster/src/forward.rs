@@ -155,6 +155,16 @@ impl Sender {
     ) {
         // One encoding for the nodes given no group, one per node given some.
         let plain = wire::encode(sender, &[], message);
+        if plain.len() > self.client.server_info().max_payload {
+            tracing::warn!(topic = %message.topic, size = plain.len(), "cluster: message larger than NATS's max_payload; delivered on this node only");
+            if message.qos == QoS::AtMostOnce {
+                self.queued_qos0.fetch_sub(1, Ordering::Relaxed);
+            }
+            if let Some(ack) = ack {
+                ack.release();
+            }
+            return;
+        }
         let bytes = |groups: &[Box<str>]| {
             if groups.is_empty() {
                 plain.clone()

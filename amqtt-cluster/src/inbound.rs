@@ -52,6 +52,8 @@ pub(crate) async fn receive_queued(
         .get_or_create_stream(stream::Config {
             name: names.stream(node),
             subjects: vec![names.queued(node)],
+            // A message leaves the stream once this node acknowledges it.
+            retention: stream::RetentionPolicy::WorkQueue,
             storage: stream::StorageType::File,
             duplicate_window: Duration::from_secs(120),
             ..Default::default()
