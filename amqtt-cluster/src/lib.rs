@@ -61,6 +61,10 @@ impl Cluster for NatsCluster {
     const ENABLED: bool = true;
     type Config = ClusterConfig;
 
+    fn check(config: &ClusterConfig) -> Result<(), ClusterError> {
+        config.check().map(drop)
+    }
+
     async fn open(config: Option<ClusterConfig>, link: ClusterLink) -> Result<Self, ClusterError> {
         let config = config.unwrap_or_default();
         let takeover_timeout = config.check()?;

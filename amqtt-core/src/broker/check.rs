@@ -21,9 +21,9 @@ impl<P: BuildPlugins, S: Store, C: Cluster> Broker<P, S, C> {
     /// Returns what would run: the configuration of the store and of every plugin (its
     /// section deserialized, defaults filled in), under their names, as a `plugins:` section
     /// to show with [`PluginsSection::to_masked_yaml`].
-    pub async fn check(mut config: BrokerConfig) -> Result<PluginsSection, BrokerError> {
+    pub async fn check(config: BrokerConfig) -> Result<PluginsSection, BrokerError> {
         // The `cluster:` section is read (the cluster is not joined).
-        cluster_config::<C>(&mut config)?;
+        cluster_config::<C>(&config)?;
         let mut section = config.plugins.clone();
         let mut effective = PluginsSection::default();
         if let Some((_, store_config)) = store_thread::take_store_config::<S>(&mut section)? {

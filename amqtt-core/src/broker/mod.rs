@@ -293,16 +293,29 @@ impl<P: BuildPlugins, S: Store, C: Cluster> Broker<P, S, C> {
     }
 }
 
-/// The configuration's `cluster:` section for the cluster `C`, taken out of `config`; an
-/// error when it is there and the broker has no cluster.
-fn cluster_config<C: Cluster>(config: &mut BrokerConfig) -> Result<Option<C::Config>, BrokerError> {
+/// The configuration's `cluster:` section read for the cluster `C`; an error when it is there
+/// and the broker has no cluster.
+fn cluster_config<C: Cluster>(config: &BrokerConfig) -> Result<Option<C::Config>, BrokerError> {
     if !C::ENABLED && config.cluster.is_present() {
         return Err(ClusterError::Config(
             "this broker is built without a cluster: remove the `cluster:` section".into(),
         )
         .into());
     }
-    Ok(config.cluster.take::<C::Config>()?)
+    let section = config.cluster.clone().take::<C::Config>()?;
+    if let Some(section) = &section
+        && let Err(e) = C::check(section)
+    {
+        // Named like the other configuration errors: the file, then the key.
+        let e = match (e, config.cluster.file()) {
+            (ClusterError::Config(message), Some(file)) => {
+                ClusterError::Config(format!("config file {}: {message}", file.display()))
+            }
+            (e, _) => e,
+        };
+        return Err(e.into());
+    }
+    Ok(section)
 }
 
 /// Builds the plugin set `P` from `section`, whose store keys are known names too (an
@@ -322,8 +335,7 @@ impl<P: Plugin, S: Store, C: Cluster> Broker<P, S, C> {
         config: BrokerConfig,
         make: impl FnOnce(&BrokerContext) -> Result<P, PluginError>,
     ) -> Result<Broker<P, S, C>, BrokerError> {
-        let mut config = config;
-        let cluster_config = cluster_config::<C>(&mut config)?;
+        let cluster_config = cluster_config::<C>(&config)?;
         let mut section = config.plugins.clone();
         let store = store_thread::open_store::<S>(&mut section)?;
         let journal = store.as_ref().map(store_thread::OpenedStore::journal);

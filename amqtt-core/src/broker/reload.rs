@@ -47,7 +47,7 @@ pub struct Reloaded {
     /// How many changes the plugins staged and committed.
     pub plugin_changes: usize,
     /// What differs in the new configuration and takes a restart: listeners added, removed,
-    /// or with another address, type or TLS switch.
+    /// or with another address, type or TLS switch; the `cluster:` section changed.
     pub needs_restart: Vec<String>,
 }
 
@@ -101,14 +101,18 @@ impl<P: BuildPlugins, C: Cluster> BrokerHandle<P, C> {
         Ok(Reloaded {
             tls_listeners,
             plugin_changes,
-            needs_restart: listener_changes(&shared.core.config, config),
+            needs_restart: restart_changes(&shared.core.config, config),
         })
     }
 }
 
-/// The listeners that differ between `running` and `new` in a way only a restart applies.
-fn listener_changes(running: &BrokerConfig, new: &BrokerConfig) -> Vec<String> {
+/// What differs between `running` and `new` in a way only a restart applies: listeners, and
+/// the `cluster:` section.
+fn restart_changes(running: &BrokerConfig, new: &BrokerConfig) -> Vec<String> {
     let mut changed = Vec::new();
+    if running.cluster != new.cluster {
+        changed.push("the `cluster:` section changed".to_owned());
+    }
     for (name, listener) in &new.listeners {
         match running.listeners.get(name) {
             None => changed.push(format!("listener `{name}` added")),
@@ -232,6 +236,19 @@ mod tests {
                 assert_eq!(known, "acl, x.AclPlugin, sys, store, x.Store");
             }
             other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_changed_cluster_section_takes_a_restart() {
+        let config = |cluster: &str| {
+            BrokerConfig::from_yaml(&format!("plugins: {{}}\n{cluster}")).expect("valid config")
+        };
+        let running = config("cluster:\n  node: a\n");
+        assert!(restart_changes(&running, &config("cluster:\n  node: a\n")).is_empty());
+        for new in ["cluster:\n  node: b\n", ""] {
+            let changes = restart_changes(&running, &config(new));
+            assert_eq!(changes, ["the `cluster:` section changed"], "{new:?}");
         }
     }
 }

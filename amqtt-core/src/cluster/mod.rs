@@ -42,6 +42,12 @@ pub trait Cluster: Sized + Send + Sync + 'static {
     /// Its configuration, the top-level `cluster:` section.
     type Config: DeserializeOwned + Serialize + Default + Send;
 
+    /// Checks a configuration without joining (names, numbers): what `open` would refuse before
+    /// it connects anywhere. Run by `Broker::check` (`amqtt --check-config`) and `Broker::bind`.
+    fn check(_config: &Self::Config) -> Result<(), ClusterError> {
+        Ok(())
+    }
+
     /// Joins the cluster `config` describes (`None`: the configuration has no `cluster:`
     /// section); `link` is how the cluster reaches this broker.
     fn open(
@@ -108,6 +114,9 @@ impl Cluster for () {
 impl<C: Cluster> Cluster for Option<C> {
     const ENABLED: bool = C::ENABLED;
     type Config = C::Config;
+    fn check(config: &C::Config) -> Result<(), ClusterError> {
+        C::check(config)
+    }
     async fn open(config: Option<C::Config>, link: ClusterLink) -> Result<Option<C>, ClusterError> {
         match config {
             Some(config) => Ok(Some(C::open(Some(config), link).await?)),

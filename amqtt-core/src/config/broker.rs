@@ -86,7 +86,7 @@ pub struct BrokerConfig {
 }
 
 /// The top-level `cluster:` section, as written: the broker's cluster reads it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct ClusterSection {
     value: Option<serde_yaml::Value>,
     /// The file the section came from, for error messages.
@@ -94,6 +94,11 @@ pub struct ClusterSection {
 }
 
 impl ClusterSection {
+    /// The configuration file the section was read from, if any.
+    pub fn file(&self) -> Option<&std::path::Path> {
+        self.file.as_deref()
+    }
+
     /// Whether the configuration has a `cluster:` section.
     pub fn is_present(&self) -> bool {
         self.value.is_some()
