@@ -116,11 +116,15 @@ impl Core {
     }
 
     /// Puts a persistent session another node handed over into the registry (offline, its
-    /// subscriptions in the index, its messages queued), unless this node has a session of
-    /// that client already. Written to the store, when there is one.
-    pub(crate) fn adopt(&self, handoff: Handoff) {
-        if self.sessions().contains_key(handoff.client_id()) {
-            return;
+    /// subscriptions in the index, its messages queued), in place of any this node still had
+    /// of that client (left from before the client moved away: the handed-over one is newer).
+    /// Written to the store, when there is one.
+    pub(crate) async fn adopt(&self, handoff: Handoff) {
+        if self.release_to_cluster(handoff.client_id()).await.is_some() {
+            tracing::info!(
+                client_id = handoff.client_id(),
+                "an older session of the client here replaced by the one handed over"
+            );
         }
         let client_id = handoff.client_id().to_owned();
         let mut restorer = Restorer::new(self);
