@@ -1,9 +1,10 @@
 //! Cluster end-to-end suite: `amqtt` processes sharing one NATS JetStream server as one broker
-//! (fan-out across nodes at every QoS, interest-based forwarding, retained messages, takeover
-//! and persistent sessions across nodes), and what they do when NATS goes away, when a node is
-//! killed with SIGKILL and when one node is cut off from NATS. Every test starts its own
-//! `nats-server` (skipped, with a line on standard error, when it is not installed, except under
-//! `CI`). This file also tests the harness itself: [`NatsServer`] and [`CutProxy`].
+//! (fan-out across nodes at every QoS, interest-based forwarding, retained messages, shared
+//! subscriptions, wills, takeover and persistent sessions across nodes), and what they do when
+//! NATS goes away, when a node is killed with SIGKILL and when one node is cut off from NATS.
+//! Every test starts its own `nats-server` (skipped, with a line on standard error, when it is
+//! not installed, except under `CI`). This file also tests the harness itself: [`NatsServer`]
+//! and [`CutProxy`].
 
 #[path = "cluster/delivery.rs"]
 mod delivery;

@@ -1,16 +1,18 @@
 //! Routing across nodes with NATS up: every subscriber on every node gets each message once at
 //! the QoS it was granted; only messages another node has a subscriber for cross NATS; retained
-//! messages are set and cleared for every node.
+//! messages are set and cleared for every node; a shared subscription's messages spread over
+//! its members on several nodes; a will reaches other nodes.
 
 use std::net::SocketAddr;
 
-use amqtt_core::codec::{Packet, QoS};
+use amqtt_core::codec::{Connect, Packet, QoS, ReasonCode};
 use amqtt_tests::nats::NatsServer;
-use amqtt_tests::{RawClient, in_time};
+use amqtt_tests::{RECV_TIMEOUT, RawClient, connect_packet, in_time, will};
 use tokio::time::Instant;
 
 use crate::support::{
-    Delivery, QUIET, ROUTE_WITHIN, await_route, receive_exactly, start_cluster, subscriber,
+    Delivery, QUIET, ROUTE_WITHIN, await_route, publish_numbered, receive_exactly, receive_until,
+    start_cluster, subscriber,
 };
 
 /// Every QoS, in increasing order.
@@ -203,4 +205,74 @@ async fn a_retained_message_is_set_and_cleared_for_every_node() {
         let got = await_retained(node.addr(), "r/#", |r| r.contains(&marker)).await;
         assert_eq!(got, std::slice::from_ref(&marker), "on {}", node.id);
     }
+}
+
+#[tokio::test]
+async fn a_shared_subscription_spreads_over_members_on_several_nodes() {
+    let Some((_nats, [a, b, c])) =
+        start_cluster("a_shared_subscription_spreads_over_members_on_several_nodes").await
+    else {
+        return;
+    };
+    let filter = "$share/g/w/#";
+    let mut members = [
+        subscriber(a.addr(), "member-a", filter, QoS::AtLeastOnce).await,
+        subscriber(b.addr(), "member-b", filter, QoS::AtLeastOnce).await,
+    ];
+    let mut publisher = RawClient::connect(c.addr(), "publisher").await;
+    // Each probe goes to one member only, so no fence: every member's probes are left out below.
+    let deadline = Instant::now() + ROUTE_WITHIN;
+    let mut reached = [false; 2];
+    while reached != [true; 2] {
+        assert!(Instant::now() < deadline, "probes reached only {reached:?}");
+        publisher
+            .publish("w/probe", "probe", QoS::AtMostOnce, false)
+            .await;
+        for (member, reached) in members.iter_mut().zip(&mut reached) {
+            *reached |= !receive_until(member, |_| true).await.is_empty();
+        }
+    }
+
+    let published = publish_numbered(&mut publisher, "w/1", 20).await;
+    let deadline = Instant::now() + RECV_TIMEOUT;
+    let mut received = [Vec::new(), Vec::new()];
+    while received.iter().map(Vec::len).sum::<usize>() < published.len() {
+        assert!(Instant::now() < deadline, "only {received:?} came");
+        for (member, received) in members.iter_mut().zip(&mut received) {
+            let messages = receive_until(member, |_| true).await;
+            received.extend(messages.into_iter().filter(|m| m.topic != "w/probe"));
+        }
+    }
+    assert!(
+        received.iter().all(|r| !r.is_empty()),
+        "one member got them all: {received:?}"
+    );
+    let mut all: Vec<Delivery> = received.concat();
+    all.sort_by(|x, y| x.payload.cmp(&y.payload));
+    let mut expected = published;
+    expected.sort_by(|x, y| x.payload.cmp(&y.payload));
+    assert_eq!(all, expected, "each message once, to one member");
+}
+
+#[tokio::test]
+async fn a_will_reaches_subscribers_on_other_nodes() {
+    let Some((_nats, [a, b])) = start_cluster("a_will_reaches_subscribers_on_other_nodes").await
+    else {
+        return;
+    };
+    let mut far = subscriber(b.addr(), "far", "will/#", QoS::AtLeastOnce).await;
+    let mut probe = RawClient::connect(a.addr(), "prober").await;
+    await_route(&mut probe, "will/probe", &mut [&mut far]).await;
+    let connect = Connect {
+        will: Some(will("will/dying", "gone", QoS::AtLeastOnce, false)),
+        ..connect_packet("dying", true)
+    };
+    let (dying, ack) = RawClient::connect_with(a.addr(), connect).await;
+    assert_eq!(ack.code, ReasonCode::Success);
+    dying.reset();
+    let received = receive_exactly(&mut far, 1).await;
+    assert_eq!(
+        received,
+        [Delivery::new("will/dying", "gone", QoS::AtLeastOnce)]
+    );
 }
