@@ -1,7 +1,7 @@
 //! The cluster under failure: NATS killed and restarted (local traffic goes on, a cross-node
 //! QoS 1 message is acknowledged only once NATS has it, cross-node traffic resumes), a node
-//! killed with SIGKILL (no acknowledged QoS 1 message of a persistent session is lost when its
-//! client reconnects on another node), and one node cut off from NATS (its local traffic goes
+//! killed with SIGKILL (no acknowledged QoS 1 message of a persistent session is lost, whether
+//! its client reconnects on another node or on the node back with its store), and one node cut off from NATS (its local traffic goes
 //! on, cross-node traffic resumes once it is back).
 
 use std::time::Duration;
@@ -16,8 +16,7 @@ use crate::support::{
     receive_exactly, receive_until, start_cluster, subscribe, subscriber,
 };
 
-/// How long NATS stays down, or a node cut off from it: longer than three leases of the
-/// nodes' `lease: 300ms`, so that the others may count the cut-off node as dead.
+/// How long NATS stays down, or a node stays cut off from it.
 const OUTAGE: Duration = Duration::from_secs(2);
 
 /// How long a publisher waits to be sure its QoS 1 message is not acknowledged.
@@ -148,6 +147,37 @@ async fn a_killed_node_loses_no_message_acknowledged_after_its_death() {
     let expected = [Delivery::new("k/1", "after the kill", QoS::AtLeastOnce)];
     let received = receive_until(&mut x, |r| r.contains(&expected[0])).await;
     assert_none_lost(&received, &expected);
+}
+
+#[tokio::test]
+async fn a_killed_node_back_with_its_store_loses_no_acknowledged_message() {
+    let name = "a_killed_node_back_with_its_store_loses_no_acknowledged_message";
+    let Some(nats) = nats_server_or_skip(name).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("n1.db");
+    let a = Node::start_with_store(&nats.url(), name, "n1", &store).await;
+    let b = Node::start(&nats.url(), name, "n2").await;
+    let (x, mut publisher) = routed_persistent_subscriber(&a, &b).await;
+    x.disconnect().await;
+    // Queued for X's session on A before the kill, then forwarded to A while it is dead.
+    let mut acknowledged = publish_numbered(&mut publisher, "k/1", 2).await;
+    a.kill();
+    let forwarded = Delivery::new("k/2", "while dead", QoS::AtLeastOnce);
+    publisher
+        .publish(&forwarded.topic, &forwarded.payload, forwarded.qos, false)
+        .await;
+    acknowledged.push(forwarded);
+
+    let a = Node::start_with_store(&nats.url(), name, "n1", &store).await;
+    let (mut x, session_present) = connect_persistent(&a, "X").await;
+    assert!(
+        session_present,
+        "X's session did not come back with its node"
+    );
+    let received = receive_until(&mut x, |r| acknowledged.iter().all(|m| r.contains(m))).await;
+    assert_none_lost(&received, &acknowledged);
 }
 
 #[tokio::test]

@@ -4,7 +4,7 @@
 //! [`receive_until`], which take a subscriber's messages and acknowledge them.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use amqtt_core::codec::{Packet, Publish, QoS, ReasonCode, SubAckCode};
@@ -30,9 +30,8 @@ async fn binary() -> PathBuf {
 }
 
 /// One broker of a cluster: the stock `amqtt` binary as a child process with a `cluster:`
-/// section, anonymous access and short failure timers (`lease: 300ms`,
-/// `takeover_timeout: 500ms`). Killed (SIGKILL) when dropped, as by `kill -9`; if the test is
-/// failing then, its log goes to standard error.
+/// section (`takeover_timeout: 0.5`) and anonymous access. Killed (SIGKILL) when dropped, as
+/// by `kill -9`; if the test is failing then, its log goes to standard error.
 pub(crate) struct Node {
     /// The node's id in the cluster.
     pub(crate) id: String,
@@ -42,9 +41,30 @@ pub(crate) struct Node {
 impl Node {
     /// Starts node `id` of cluster `cluster` against the NATS server at `nats_url`.
     pub(crate) async fn start(nats_url: &str, cluster: &str, id: &str) -> Node {
+        Node::start_with(nats_url, cluster, id, "").await
+    }
+
+    /// [`Node::start`] with a persistent store in `sync: always` in the SQLite file `store`,
+    /// kept at a clean stop: a node that comes back after `kill -9` with the same id and store.
+    pub(crate) async fn start_with_store(
+        nats_url: &str,
+        cluster: &str,
+        id: &str,
+        store: &Path,
+    ) -> Node {
+        let store = format!(
+            "  persistence:\n    connection: sqlite+aiosqlite:///{}\n    sync: always\n    \
+             clear_on_shutdown: false\n",
+            store.display()
+        );
+        Node::start_with(nats_url, cluster, id, &store).await
+    }
+
+    /// [`Node::start`] with more `plugins:` entries (lines indented by two spaces).
+    async fn start_with(nats_url: &str, cluster: &str, id: &str, plugins: &str) -> Node {
         let config = format!(
-            "plugins:\n  auth_anonymous:\ncluster:\n  nats: {nats_url}\n  name: {cluster}\n  \
-             node: {id}\n  lease: 300ms\n  takeover_timeout: 500ms\n"
+            "plugins:\n  auth_anonymous:\n{plugins}cluster:\n  nats: {nats_url}\n  \
+             name: {cluster}\n  node: {id}\n  takeover_timeout: 0.5\n"
         );
         Node {
             id: id.to_owned(),
