@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::net::TcpStream;
 
+pub mod nats;
 mod process;
 
 pub use amqtt_test::*;
