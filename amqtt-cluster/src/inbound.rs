@@ -60,6 +60,11 @@ pub(crate) async fn receive_queued(
         })
         .await
         .map_err(|e| format!("cannot create this node's stream: {e}"))?;
+    // A consumer left by this node's previous run holds the messages it was given and had
+    // not acknowledged until their ack wait runs out: a new one gets them at once.
+    if let Err(e) = stream.delete_consumer("router").await {
+        tracing::debug!(error = %e, "cluster: no consumer of an earlier run to delete");
+    }
     let consumer = stream
         .get_or_create_consumer(
             "router",
