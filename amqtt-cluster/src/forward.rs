@@ -6,10 +6,10 @@
 //! messages.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use amqtt_core::cluster::{HeldAck, encode_message};
+use amqtt_core::cluster::{ClusterLink, HeldAck, encode_message};
 use amqtt_core::codec::{Publish, QoS};
 use async_nats::jetstream::context::PublishAckFuture;
 use async_nats::jetstream::message::PublishMessage;
@@ -46,8 +46,8 @@ pub(crate) enum Outgoing {
 pub(crate) struct Forwarder {
     queue: mpsc::UnboundedSender<Outgoing>,
     queued_qos0: Arc<AtomicUsize>,
-    /// QoS 0 messages dropped because the queue was full.
-    pub(crate) dropped: Arc<AtomicU64>,
+    /// Where a QoS 0 message dropped for a full queue is counted.
+    link: ClusterLink,
 }
 
 impl Forwarder {
@@ -57,7 +57,7 @@ impl Forwarder {
             && message.qos == QoS::AtMostOnce
         {
             if self.queued_qos0.load(Ordering::Relaxed) >= MAX_QUEUED_QOS0 {
-                self.dropped.fetch_add(1, Ordering::Relaxed);
+                self.link.stats().dropped_cluster.increment();
                 return;
             }
             self.queued_qos0.fetch_add(1, Ordering::Relaxed);
@@ -87,11 +87,13 @@ pub(crate) fn start(
     retained: Store,
     names: Names,
     node: &str,
+    link: ClusterLink,
 ) -> Forwarder {
     let (queue, received) = mpsc::unbounded_channel();
     let (pending, to_confirm) = mpsc::unbounded_channel();
     let queued_qos0 = Arc::new(AtomicUsize::new(0));
     let sender = Sender {
+        link: link.clone(),
         client,
         js: js.clone(),
         retained,
@@ -106,7 +108,7 @@ pub(crate) fn start(
     Forwarder {
         queue,
         queued_qos0,
-        dropped: Arc::default(),
+        link,
     }
 }
 
@@ -118,6 +120,7 @@ fn epoch() -> u128 {
 }
 
 struct Sender {
+    link: ClusterLink,
     client: async_nats::Client,
     js: jetstream::Context,
     retained: Store,
@@ -172,6 +175,7 @@ impl Sender {
                 wire::encode(sender, groups, message)
             }
         };
+        self.link.stats().cluster_sent.add(plan.nodes.len() as u64);
         if message.qos == QoS::AtMostOnce {
             self.queued_qos0.fetch_sub(1, Ordering::Relaxed);
             for (node, groups) in &plan.nodes {

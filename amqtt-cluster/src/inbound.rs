@@ -127,6 +127,7 @@ async fn acknowledge(
 
 /// Hands one forwarded message to the broker.
 async fn deliver(link: &ClusterLink, payload: Bytes, routed: Option<oneshot::Sender<Delivered>>) {
+    link.stats().cluster_received.increment();
     match wire::decode(payload) {
         Ok((origin, message)) => link.deliver(origin, message, routed).await,
         Err(e) => {

@@ -120,7 +120,14 @@ impl Cluster for NatsCluster {
             link.clone(),
         ));
         tokio::spawn(retained::watch(retained_bucket.clone(), link.clone()));
-        let forwarder = forward::start(client.clone(), js, retained_bucket, names.clone(), &node);
+        let forwarder = forward::start(
+            client.clone(),
+            js,
+            retained_bucket,
+            names.clone(),
+            &node,
+            link.clone(),
+        );
         tracing::info!(cluster = %config.name, node = %node, nats = %config.nats, "cluster: joined");
         Ok(NatsCluster {
             remote,
@@ -178,10 +185,7 @@ impl Cluster for NatsCluster {
         if let Err(e) = interest::withdraw(&self.interest_bucket, &self.node).await {
             tracing::warn!(error = %e, "cluster: this node's interest not withdrawn");
         }
-        let dropped = self
-            .forwarder
-            .dropped
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let dropped = self.link.stats().dropped_cluster.get();
         if dropped > 0 {
             tracing::info!(
                 dropped,

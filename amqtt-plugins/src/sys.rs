@@ -199,6 +199,14 @@ impl Publisher {
                 "subscriptions/refused/quota",
                 stats.subscriptions_refused.get().to_string(),
             ),
+            (
+                "cluster/messages/sent",
+                stats.cluster_sent.get().to_string(),
+            ),
+            (
+                "cluster/messages/received",
+                stats.cluster_received.get().to_string(),
+            ),
             ("messages/retained/count", retained.to_string()),
             (
                 "messages/subscriptions/count",

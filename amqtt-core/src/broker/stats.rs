@@ -156,13 +156,22 @@ pub struct Stats {
     /// CONNECTs and re-authentications the authentication plugins refused (a Deny, a refusal,
     /// or an enhanced-authentication method no plugin knows).
     pub auth_failures: Counter,
+    /// Copies of messages published here sent to other nodes of the cluster (one per node);
+    /// `$SYS/broker/cluster/messages/sent`.
+    pub cluster_sent: Counter,
+    /// Messages other nodes of the cluster forwarded to this one;
+    /// `$SYS/broker/cluster/messages/received`.
+    pub cluster_received: Counter,
+    /// QoS 0 messages for other nodes dropped because too many waited to be sent (NATS away or
+    /// slower than the publishers); `$SYS/broker/messages/publish/dropped/cluster`.
+    pub dropped_cluster: Counter,
 }
 
 impl Stats {
     /// Every count of messages not delivered to a subscriber, by reason: the `reason` of the
     /// metrics' `amqtt_messages_dropped_total` and the last level of
     /// `$SYS/broker/messages/publish/dropped/<reason>`.
-    pub fn drops(&self) -> [(&'static str, &Counter); 6] {
+    pub fn drops(&self) -> [(&'static str, &Counter); 7] {
         [
             ("qos0", &self.dropped_qos0),
             ("queue_full", &self.dropped_queue_full),
@@ -170,6 +179,7 @@ impl Stats {
             ("shared", &self.dropped_shared),
             ("expired", &self.messages_expired),
             ("too_large", &self.dropped_too_large),
+            ("cluster", &self.dropped_cluster),
         ]
     }
 }

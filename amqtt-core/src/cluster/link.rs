@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::{Notify, oneshot};
 
 use super::Handoff;
-use crate::broker::{Core, Routed};
+use crate::broker::{Core, Routed, Stats};
 use crate::broker::{HeldOutbox, Journal};
 use crate::codec::{ByteString, Publish};
 
@@ -66,6 +66,11 @@ impl ClusterLink {
         self.core
             .router
             .retain(message, self.core.journal.as_deref());
+    }
+
+    /// The broker's counters (the cluster counts what it sends, receives and drops there).
+    pub fn stats(&self) -> &Stats {
+        &self.core.stats
     }
 
     /// The filters this node's sessions subscribe to.

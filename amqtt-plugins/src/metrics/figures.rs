@@ -167,6 +167,17 @@ impl Figures {
                 unlabelled(stats.publishes_throttled.get()),
             ),
             Figure::counter(
+                "amqtt_cluster_messages",
+                "Messages crossing between this node and the other nodes of its cluster: copies sent (one per node), messages received.",
+                labelled(
+                    "direction",
+                    [
+                        ("sent", stats.cluster_sent.get()),
+                        ("received", stats.cluster_received.get()),
+                    ],
+                ),
+            ),
+            Figure::counter(
                 "amqtt_subscriptions_refused",
                 "SUBSCRIBE filters refused for max_subscriptions_per_client.",
                 unlabelled(stats.subscriptions_refused.get()),

@@ -1,7 +1,7 @@
 //! Routing across nodes with NATS up: every subscriber on every node gets each message once at
 //! the QoS it was granted; only messages another node has a subscriber for cross NATS; retained
 //! messages are set and cleared for every node; a shared subscription's messages spread over
-//! its members on several nodes; a will reaches other nodes.
+//! its members on several nodes; a will reaches other nodes; the nodes count what crosses.
 
 use std::net::SocketAddr;
 
@@ -11,8 +11,8 @@ use amqtt_tests::{RECV_TIMEOUT, RawClient, connect_packet, in_time, will};
 use tokio::time::Instant;
 
 use crate::support::{
-    Delivery, QUIET, ROUTE_WITHIN, await_route, publish_numbered, receive_exactly, receive_until,
-    start_cluster, subscriber,
+    Delivery, Node, QUIET, ROUTE_WITHIN, await_route, publish_numbered, receive_exactly,
+    receive_until, start_cluster, subscriber,
 };
 
 /// Every QoS, in increasing order.
@@ -274,5 +274,60 @@ async fn a_will_reaches_subscribers_on_other_nodes() {
     assert_eq!(
         received,
         [Delivery::new("will/dying", "gone", QoS::AtLeastOnce)]
+    );
+}
+
+/// The value of the `$SYS` counter `topic` (published every second) once `done` holds for it,
+/// read by `client`, subscribed to it.
+async fn sys_counter_until(client: &mut RawClient, topic: &str, done: impl Fn(u64) -> bool) -> u64 {
+    let deadline = Instant::now() + ROUTE_WITHIN;
+    loop {
+        assert!(
+            Instant::now() < deadline,
+            "`{topic}` never reached the value expected"
+        );
+        if let Some(Packet::Publish(p)) = client.recv_within(RECV_TIMEOUT).await
+            && p.topic == topic
+        {
+            let value = std::str::from_utf8(&p.payload)
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .expect("a count");
+            if done(value) {
+                return value;
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_nodes_count_the_messages_that_cross() {
+    let name = "the_nodes_count_the_messages_that_cross";
+    let Some(nats) = amqtt_tests::nats::nats_server_or_skip(name).await else {
+        return;
+    };
+    let sys = "  amqtt.plugins.sys.broker.BrokerSysPlugin:\n    sys_interval: 1\n";
+    let a = Node::start_with(&nats.url(), name, "n1", sys).await;
+    let b = Node::start_with(&nats.url(), name, "n2", sys).await;
+    let mut sub = subscriber(b.addr(), "sub", "t/#", QoS::AtLeastOnce).await;
+    let mut publisher = RawClient::connect(a.addr(), "publisher").await;
+    await_route(&mut publisher, "t/probe", &mut [&mut sub]).await;
+    publish_numbered(&mut publisher, "t/n", 5).await;
+    receive_exactly(&mut sub, 5).await;
+
+    // Everything A's clients published went to B, the only node with a subscriber.
+    let (sent, received) = (
+        "$SYS/broker/cluster/messages/sent",
+        "$SYS/broker/cluster/messages/received",
+    );
+    let mut on_a = RawClient::connect(a.addr(), "sys-a").await;
+    on_a.subscribe(1, &[(sent, QoS::AtMostOnce)]).await;
+    let mut on_b = RawClient::connect(b.addr(), "sys-b").await;
+    on_b.subscribe(1, &[(received, QoS::AtMostOnce)]).await;
+    let sent_by_a = sys_counter_until(&mut on_a, sent, |n| n >= 6).await;
+    let received_by_b = sys_counter_until(&mut on_b, received, |n| n >= sent_by_a).await;
+    assert_eq!(
+        received_by_b, sent_by_a,
+        "B received what A sent: probes, fence and 5"
     );
 }

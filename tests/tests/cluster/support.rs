@@ -61,7 +61,7 @@ impl Node {
     }
 
     /// [`Node::start`] with more `plugins:` entries (lines indented by two spaces).
-    async fn start_with(nats_url: &str, cluster: &str, id: &str, plugins: &str) -> Node {
+    pub(crate) async fn start_with(nats_url: &str, cluster: &str, id: &str, plugins: &str) -> Node {
         let config = format!(
             "plugins:\n  auth_anonymous:\n{plugins}cluster:\n  nats: {nats_url}\n  \
              name: {cluster}\n  node: {id}\n  takeover_timeout: 0.5\n"
