@@ -1,12 +1,14 @@
 //! Routing across nodes with NATS up: every subscriber on every node gets each message once at
 //! the QoS it was granted; only messages another node has a subscriber for cross NATS; retained
 //! messages are set and cleared for every node; a shared subscription's messages spread over
-//! its members on several nodes; a will reaches other nodes; the nodes count what crosses.
+//! its members on several nodes; a will reaches other nodes; MQTT 5.0 properties cross; the
+//! nodes count what crosses.
 
 use std::net::SocketAddr;
 
-use amqtt_core::codec::{Connect, Packet, QoS, ReasonCode};
+use amqtt_core::codec::{Connect, Packet, Properties, QoS, ReasonCode, SubscriptionOptions};
 use amqtt_tests::nats::NatsServer;
+use amqtt_tests::v5::{V5Client, publish_v5, subscription_ids};
 use amqtt_tests::{RECV_TIMEOUT, RawClient, connect_packet, in_time, will};
 use tokio::time::Instant;
 
@@ -330,4 +332,53 @@ async fn the_nodes_count_the_messages_that_cross() {
         received_by_b, sent_by_a,
         "B received what A sent: probes, fence and 5"
     );
+}
+
+#[tokio::test]
+async fn mqtt5_properties_cross_nodes_and_subscription_ids_are_the_receiving_nodes() {
+    let Some((_nats, [a, b])) = start_cluster::<2>(
+        "mqtt5_properties_cross_nodes_and_subscription_ids_are_the_receiving_nodes",
+    )
+    .await
+    else {
+        return;
+    };
+    let mut sub = V5Client::connect(b.addr(), "v5-sub", Properties::default()).await;
+    let options = SubscriptionOptions::from(QoS::AtLeastOnce);
+    sub.subscribe_with(1, "p/#", options, Some(9)).await;
+    let mut publisher = V5Client::connect(a.addr(), "v5-pub", Properties::default()).await;
+    // Probes until the subscription is known on A.
+    let deadline = Instant::now() + ROUTE_WITHIN;
+    loop {
+        assert!(Instant::now() < deadline, "no route from A to B");
+        let probe = publish_v5(
+            "p/probe",
+            "probe",
+            QoS::AtMostOnce,
+            None,
+            Properties::default(),
+        );
+        publisher.send(Packet::Publish(probe)).await;
+        if sub.recv_within(QUIET).await.is_some() {
+            break;
+        }
+    }
+    while sub.recv_within(QUIET).await.is_some() {}
+
+    let properties = Properties {
+        content_type: Some("text/plain".into()),
+        user_properties: vec![("k".into(), "v".into())],
+        ..Properties::default()
+    };
+    let message = publish_v5("p/1", "hello", QoS::AtLeastOnce, Some(1), properties);
+    publisher.publish_acked(message).await;
+    let received = sub.recv_publish().await;
+    assert_eq!(
+        (&*received.topic, &received.payload[..]),
+        ("p/1", &b"hello"[..])
+    );
+    let got = received.properties.as_deref().expect("properties crossed");
+    assert_eq!(got.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(got.user_properties, [("k".into(), "v".into())]);
+    assert_eq!(subscription_ids(&received), [9]);
 }
