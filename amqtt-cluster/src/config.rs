@@ -15,7 +15,8 @@ pub struct ClusterConfig {
     pub name: String,
     /// This node's id, unique in the cluster.
     pub node: String,
-    /// Seconds a node waits for the previous owner of a client id to close its connection.
+    /// Seconds a node waits for the previous owner of a client id to close its connection and
+    /// hand over its session (a node that is gone answers at once: nobody listens).
     pub takeover_timeout: f64,
 }
 
@@ -25,7 +26,7 @@ impl Default for ClusterConfig {
             nats: "nats://127.0.0.1:4222".into(),
             name: "amqtt".into(),
             node: String::new(),
-            takeover_timeout: 1.0,
+            takeover_timeout: 5.0,
         }
     }
 }
@@ -40,12 +41,15 @@ impl ClusterConfig {
                 )));
             }
         }
-        Duration::try_from_secs_f64(self.takeover_timeout).map_err(|_| {
-            ClusterError::Config(format!(
-                "key `cluster.takeover_timeout`: expected a non-negative number of seconds, found {}",
-                self.takeover_timeout
-            ))
-        })
+        Duration::try_from_secs_f64(self.takeover_timeout)
+            .ok()
+            .filter(|timeout| !timeout.is_zero())
+            .ok_or_else(|| {
+                ClusterError::Config(format!(
+                    "key `cluster.takeover_timeout`: expected a positive number of seconds, found {}",
+                    self.takeover_timeout
+                ))
+            })
     }
 }
 

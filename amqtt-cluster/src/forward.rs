@@ -4,6 +4,11 @@
 //! retry after a lost acknowledgement is stored once, and the publisher's PUBACK/PUBREC held
 //! until every stream has it. Retained messages go to the retained bucket, in order with the
 //! messages.
+//!
+//! One task sends everything in publish order; each QoS 1/2 message then has a task of its own
+//! that waits for its copies to be stored (sending again what failed) and releases its
+//! acknowledgement, so one slow or failing copy holds back its own publisher only (whose
+//! connection keeps its acknowledgements in order), never the others'.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,11 +16,11 @@ use std::time::Duration;
 
 use amqtt_core::cluster::{ClusterLink, HeldAck, encode_message};
 use amqtt_core::codec::{Publish, QoS};
-use async_nats::jetstream::context::PublishAckFuture;
+use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, kv::Store};
 use bytes::{Bytes, BytesMut};
-use tokio::sync::mpsc;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::names::{self, Names};
 use crate::plan::Plan;
@@ -26,8 +31,17 @@ use crate::wire;
 /// publisher's acknowledgement, so the publishers' in-flight windows bound them.
 const MAX_QUEUED_QOS0: usize = 8192;
 
-/// How long a failed QoS 1/2 send waits before it is tried again.
+/// QoS 1/2 copies sent and not yet confirmed: below the JetStream context's 5000 acks in
+/// flight, so that sending a copy again always finds room.
+const MAX_COPIES_IN_FLIGHT: usize = 4096;
+
+/// How long a failed QoS 1/2 send first waits before it is tried again (doubling up to
+/// [`RETRY_MAX`]).
 const RETRY: Duration = Duration::from_millis(250);
+const RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Room left in a NATS message for the headers (the message id) beside the payload.
+const HEADER_ROOM: usize = 256;
 
 /// What the forwarder sends.
 pub(crate) enum Outgoing {
@@ -46,6 +60,8 @@ pub(crate) enum Outgoing {
 pub(crate) struct Forwarder {
     queue: mpsc::UnboundedSender<Outgoing>,
     queued_qos0: Arc<AtomicUsize>,
+    /// Work queued or not yet confirmed, for [`Forwarder::flush`].
+    unfinished: Arc<AtomicUsize>,
     /// Where a QoS 0 message dropped for a full queue is counted.
     link: ClusterLink,
 }
@@ -62,25 +78,25 @@ impl Forwarder {
             }
             self.queued_qos0.fetch_add(1, Ordering::Relaxed);
         }
+        self.unfinished.fetch_add(1, Ordering::AcqRel);
         let _ = self.queue.send(outgoing);
+    }
+
+    /// Waits up to `limit` for everything queued to be sent and confirmed; returns how much
+    /// was left.
+    pub(crate) async fn flush(&self, limit: Duration) -> usize {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let left = self.unfinished.load(Ordering::Acquire);
+            if left == 0 || tokio::time::Instant::now() >= deadline {
+                return left;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
-/// One QoS 1/2 copy on its way into a node's stream.
-struct Stored {
-    subject: String,
-    id: String,
-    bytes: Bytes,
-    ack: Option<PublishAckFuture>,
-}
-
-/// A QoS 1/2 message's copies and the acknowledgement they hold.
-struct Pending {
-    copies: Vec<Stored>,
-    ack: Option<HeldAck>,
-}
-
-/// Starts the forwarder's tasks.
+/// Starts the forwarder's task.
 pub(crate) fn start(
     client: async_nats::Client,
     js: jetstream::Context,
@@ -90,24 +106,25 @@ pub(crate) fn start(
     link: ClusterLink,
 ) -> Forwarder {
     let (queue, received) = mpsc::unbounded_channel();
-    let (pending, to_confirm) = mpsc::unbounded_channel();
     let queued_qos0 = Arc::new(AtomicUsize::new(0));
+    let unfinished = Arc::new(AtomicUsize::new(0));
     let sender = Sender {
         link: link.clone(),
         client,
-        js: js.clone(),
+        js,
         retained,
         names,
         queued_qos0: queued_qos0.clone(),
-        pending,
+        unfinished: unfinished.clone(),
+        copies: Arc::new(Semaphore::new(MAX_COPIES_IN_FLIGHT)),
         id_prefix: format!("{node}-{:x}", epoch()),
         next_id: 0,
     };
     tokio::spawn(sender.run(received));
-    tokio::spawn(confirm(js, to_confirm));
     Forwarder {
         queue,
         queued_qos0,
+        unfinished,
         link,
     }
 }
@@ -126,9 +143,27 @@ struct Sender {
     retained: Store,
     names: Names,
     queued_qos0: Arc<AtomicUsize>,
-    pending: mpsc::UnboundedSender<Pending>,
+    unfinished: Arc<AtomicUsize>,
+    copies: Arc<Semaphore>,
     id_prefix: String,
     next_id: u64,
+}
+
+/// One QoS 1/2 copy on its way into a node's stream.
+struct Copy {
+    subject: String,
+    id: String,
+    bytes: Bytes,
+}
+
+/// What became of one attempt to send a copy.
+enum Sent {
+    /// Sent: its acknowledgement from the stream is awaited.
+    Awaiting(PublishAckFuture),
+    /// Larger than NATS takes: it can never be sent.
+    TooLarge,
+    /// Not sent (NATS away, the stream missing): to try again.
+    Failed,
 }
 
 impl Sender {
@@ -143,7 +178,10 @@ impl Sender {
                         plan,
                         ack,
                     } => self.message(&sender, &message, &plan, ack).await,
-                    Outgoing::Retained(message) => self.retained(&message).await,
+                    Outgoing::Retained(message) => {
+                        self.retained(&message).await;
+                        self.unfinished.fetch_sub(1, Ordering::AcqRel);
+                    }
                 }
             }
         }
@@ -156,18 +194,9 @@ impl Sender {
         plan: &Plan,
         ack: Option<HeldAck>,
     ) {
+        self.link.stats().cluster_sent.add(plan.nodes.len() as u64);
         // One encoding for the nodes given no group, one per node given some.
         let plain = wire::encode(sender, &[], message);
-        if plain.len() > self.client.server_info().max_payload {
-            tracing::warn!(topic = %message.topic, size = plain.len(), "cluster: message larger than NATS's max_payload; delivered on this node only");
-            if message.qos == QoS::AtMostOnce {
-                self.queued_qos0.fetch_sub(1, Ordering::Relaxed);
-            }
-            if let Some(ack) = ack {
-                ack.release();
-            }
-            return;
-        }
         let bytes = |groups: &[Box<str>]| {
             if groups.is_empty() {
                 plain.clone()
@@ -175,30 +204,50 @@ impl Sender {
                 wire::encode(sender, groups, message)
             }
         };
-        self.link.stats().cluster_sent.add(plan.nodes.len() as u64);
         if message.qos == QoS::AtMostOnce {
             self.queued_qos0.fetch_sub(1, Ordering::Relaxed);
+            let max_payload = self.client.max_payload();
             for (node, groups) in &plan.nodes {
+                let bytes = bytes(groups);
+                if bytes.len() > max_payload {
+                    too_large(message, bytes.len());
+                    continue;
+                }
                 let subject = self.names.direct(node);
-                if let Err(e) = self.client.publish(subject, bytes(groups)).await {
+                if let Err(e) = self.client.publish(subject, bytes).await {
                     tracing::debug!(error = %e, "cluster: QoS 0 message not sent");
                 }
             }
+            self.unfinished.fetch_sub(1, Ordering::AcqRel);
             return;
         }
         let mut copies = Vec::with_capacity(plan.nodes.len());
         for (node, groups) in &plan.nodes {
+            let Ok(permit) = self.copies.clone().acquire_owned().await else {
+                return;
+            };
             self.next_id += 1;
-            let mut copy = Stored {
+            let copy = Copy {
                 subject: self.names.queued(node),
                 id: format!("{}-{}", self.id_prefix, self.next_id),
                 bytes: bytes(groups),
-                ack: None,
             };
-            copy.ack = send_copy(&self.js, &copy).await;
-            copies.push(copy);
+            // The first attempt here, in publish order: each node's stream gets the messages in
+            // the order they were published.
+            let sent = send_copy(&self.js, &copy, message).await;
+            copies.push((copy, sent, permit));
         }
-        let _ = self.pending.send(Pending { copies, ack });
+        let (js, unfinished) = (self.js.clone(), self.unfinished.clone());
+        let message = message.clone();
+        tokio::spawn(async move {
+            for (copy, sent, permit) in copies {
+                confirm(&js, copy, sent, permit, &message).await;
+            }
+            if let Some(ack) = ack {
+                ack.release();
+            }
+            unfinished.fetch_sub(1, Ordering::AcqRel);
+        });
     }
 
     async fn retained(&mut self, message: &Publish) {
@@ -206,47 +255,66 @@ impl Sender {
         encode_message(message, &mut buf);
         let key = names::key(&message.topic);
         let value = buf.freeze();
+        if value.len() + HEADER_ROOM > self.client.max_payload() {
+            too_large(message, value.len());
+            return;
+        }
+        let mut wait = RETRY;
         while let Err(e) = self.retained.put(&key, value.clone()).await {
             tracing::warn!(topic = %message.topic, error = %e, "cluster: retained message not stored; retrying");
-            tokio::time::sleep(RETRY).await;
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(RETRY_MAX);
         }
     }
 }
 
-/// Sends one copy into its stream; `None` when it could not even be sent.
-async fn send_copy(js: &jetstream::Context, copy: &Stored) -> Option<PublishAckFuture> {
+/// Logs a message that cannot cross to the other nodes: NATS takes no message this large.
+fn too_large(message: &Publish, size: usize) {
+    tracing::warn!(topic = %message.topic, size, "cluster: message larger than NATS's max_payload; delivered on this node only");
+}
+
+/// Sends one copy into its stream.
+async fn send_copy(js: &jetstream::Context, copy: &Copy, message: &Publish) -> Sent {
     let publish = PublishMessage::build()
         .payload(copy.bytes.clone())
         .message_id(copy.id.as_str());
     match js.send_publish(copy.subject.clone(), publish).await {
-        Ok(ack) => Some(ack),
+        Ok(ack) => Sent::Awaiting(ack),
+        Err(e) if e.kind() == PublishErrorKind::MaxPayloadExceeded => {
+            too_large(message, copy.bytes.len());
+            Sent::TooLarge
+        }
         Err(e) => {
             tracing::debug!(subject = %copy.subject, error = %e, "cluster: QoS 1/2 copy not sent");
-            None
+            Sent::Failed
         }
     }
 }
 
-/// Waits, in order, for each message's copies to be stored, sending again (same message id,
-/// so a copy stored twice is stored once) whatever failed, then releases its acknowledgement.
-async fn confirm(js: jetstream::Context, mut pending: mpsc::UnboundedReceiver<Pending>) {
-    while let Some(Pending { copies, ack }) = pending.recv().await {
-        for mut copy in copies {
-            loop {
-                if let Some(sent) = copy.ack.take() {
-                    match sent.await {
-                        Ok(_) => break,
-                        Err(e) => {
-                            tracing::debug!(subject = %copy.subject, error = %e, "cluster: QoS 1/2 copy not confirmed; sending again")
-                        }
-                    }
+/// Waits until `copy` is stored in its stream, sending it again (same message id: stored
+/// once) after a failure, with growing pauses; then gives its room back.
+async fn confirm(
+    js: &jetstream::Context,
+    copy: Copy,
+    mut sent: Sent,
+    permit: OwnedSemaphorePermit,
+    message: &Publish,
+) {
+    let mut wait = RETRY;
+    loop {
+        match sent {
+            Sent::Awaiting(ack) => match ack.await {
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::debug!(subject = %copy.subject, error = %e, "cluster: QoS 1/2 copy not confirmed; sending again");
                 }
-                tokio::time::sleep(RETRY).await;
-                copy.ack = send_copy(&js, &copy).await;
-            }
+            },
+            Sent::TooLarge => break,
+            Sent::Failed => {}
         }
-        if let Some(ack) = ack {
-            ack.release();
-        }
+        tokio::time::sleep(wait).await;
+        wait = (wait * 2).min(RETRY_MAX);
+        sent = send_copy(js, &copy, message).await;
     }
+    drop(permit);
 }

@@ -45,6 +45,9 @@ use plan::Planner;
 /// How long joining waits for the NATS server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long shutdown waits for the messages still on their way to other nodes.
+const SHUTDOWN_FLUSH: Duration = Duration::from_secs(3);
+
 /// A node of a cluster of brokers over NATS JetStream.
 pub struct NatsCluster {
     remote: Arc<RemoteInterest>,
@@ -182,6 +185,13 @@ impl Cluster for NatsCluster {
     }
 
     async fn shutdown(&self) {
+        let left = self.forwarder.flush(SHUTDOWN_FLUSH).await;
+        if left > 0 {
+            tracing::warn!(
+                left,
+                "cluster: messages for other nodes not sent before shutdown"
+            );
+        }
         if let Err(e) = interest::withdraw(&self.interest_bucket, &self.node).await {
             tracing::warn!(error = %e, "cluster: this node's interest not withdrawn");
         }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use amqtt_core::cluster::{ClusterError, ClusterLink, Handoff};
 use async_nats::jetstream::kv::{CreateErrorKind, Store, UpdateErrorKind};
+use bytes::Bytes;
 use futures_util::StreamExt;
 
 use crate::names::{self, Names};
@@ -113,14 +114,36 @@ pub(crate) async fn serve_control(
                 () = link.stopping() => return,
             };
             let Some(request) = request else { return };
-            let client_id = String::from_utf8_lossy(&request.payload).into_owned();
-            let handoff = link.release_client(&client_id).await;
-            if let Some(reply) = request.reply {
-                // Empty: no persistent session to continue.
-                let answer = handoff.map(|h| h.encode()).unwrap_or_default();
-                let _ = client.publish(reply, answer).await;
-            }
+            // Each on its own: a storm of reconnecting clients is not answered one by one.
+            tokio::spawn(release(client.clone(), link.clone(), request));
         }
     });
     Ok(())
+}
+
+/// Closes the connection a request names and answers with its session, if persistent (empty:
+/// none). A session larger than NATS takes in one message loses its newest queued messages
+/// (counted as dropped for a full queue, logged).
+async fn release(client: async_nats::Client, link: ClusterLink, request: async_nats::Message) {
+    let client_id = String::from_utf8_lossy(&request.payload).into_owned();
+    let handoff = link.release_client(&client_id).await;
+    let Some(reply) = request.reply else { return };
+    let answer = match handoff {
+        None => Bytes::new(),
+        Some(handoff) => {
+            let (bytes, left_out) = handoff.encode_within(client.max_payload());
+            if left_out > 0 {
+                link.stats().dropped_queue_full.add(left_out as u64);
+                tracing::warn!(
+                    client_id,
+                    left_out,
+                    "cluster: session too large to hand over whole; its newest messages dropped"
+                );
+            }
+            bytes
+        }
+    };
+    if let Err(e) = client.publish(reply, answer).await {
+        tracing::warn!(client_id, error = %e, "cluster: session not handed over");
+    }
 }

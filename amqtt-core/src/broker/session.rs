@@ -499,7 +499,7 @@ impl SessionState {
     /// Puts back a message read from the store: in flight (with its packet id) or queued.
     /// Returns `false` when the queue is full (`max_queued`) and the message was not kept.
     pub(crate) fn restore_message(&mut self, stored: StoredMessage, limits: SessionLimits) -> bool {
-        self.next_entry = self.next_entry.max(stored.entry + 1);
+        self.next_entry = self.next_entry.max(stored.entry.saturating_add(1));
         let state = match (stored.state, stored.packet_id) {
             (MessageState::Released, Some(_)) => Inflight::Released,
             (MessageState::Sent, Some(_)) if stored.message.qos == QoS::ExactlyOnce => {

@@ -69,7 +69,13 @@ impl Handoff {
     /// (filter, QoS, options, identifier), the messages (entry, state, packet id, PUBLISH) and
     /// the QoS 2 ids, each list counted.
     pub fn encode(&self) -> Bytes {
-        let mut buf = BytesMut::new();
+        self.encode_within(usize::MAX).0
+    }
+
+    /// [`Handoff::encode`] in at most `limit` bytes where the messages allow it: the newest
+    /// messages that do not fit are left out. Returns the bytes and how many were left out.
+    pub fn encode_within(&self, limit: usize) -> (Bytes, usize) {
+        let mut head = BytesMut::new();
         let session = &self.session;
         let connect = Connect {
             protocol: session.protocol,
@@ -81,29 +87,39 @@ impl Handoff {
             password: None,
             properties: session.properties.as_deref().cloned().unwrap_or_default(),
         };
-        Packet::Connect(Box::new(connect)).encode_as(session.protocol, &mut buf);
-        buf.put_u32(count(self.subscriptions.len()));
+        Packet::Connect(Box::new(connect)).encode_as(session.protocol, &mut head);
+        head.put_u32(count(self.subscriptions.len()));
         for (filter, grant) in &self.subscriptions {
-            put_text(&mut buf, filter);
-            buf.put_u8(grant.qos as u8);
-            buf.put_u8(grant.stored_options());
-            buf.put_u32(grant.id.map_or(0, |id| id.get()));
+            put_text(&mut head, filter);
+            head.put_u8(grant.qos as u8);
+            head.put_u8(grant.stored_options());
+            head.put_u32(grant.id.map_or(0, |id| id.get()));
         }
-        buf.put_u32(count(self.messages.len()));
+        let mut tail = BytesMut::new();
+        tail.put_u32(count(self.qos2_received.len()));
+        for id in &self.qos2_received {
+            tail.put_u16(id.get());
+        }
+        let mut messages = BytesMut::new();
+        let mut kept = 0;
+        let room = limit.saturating_sub(head.len() + tail.len() + 4);
         for stored in &self.messages {
-            buf.put_u64(stored.entry);
-            buf.put_u8(stored.state.code());
-            buf.put_u16(stored.packet_id.map_or(0, PacketId::get));
             let mut message = BytesMut::new();
             encode_message(&stored.message, &mut message);
-            buf.put_u32(count(message.len()));
-            buf.put_slice(&message);
+            if messages.len() + 15 + message.len() > room {
+                break;
+            }
+            messages.put_u64(stored.entry);
+            messages.put_u8(stored.state.code());
+            messages.put_u16(stored.packet_id.map_or(0, PacketId::get));
+            messages.put_u32(count(message.len()));
+            messages.put_slice(&message);
+            kept += 1;
         }
-        buf.put_u32(count(self.qos2_received.len()));
-        for id in &self.qos2_received {
-            buf.put_u16(id.get());
-        }
-        buf.freeze()
+        head.put_u32(count(kept));
+        head.extend_from_slice(&messages);
+        head.extend_from_slice(&tail);
+        (head.freeze(), self.messages.len() - kept)
     }
 
     /// Reads what [`Handoff::encode`] wrote.
@@ -285,5 +301,12 @@ mod tests {
         assert_eq!(back.qos2_received, handoff.qos2_received);
         let cut = handoff.encode().slice(..handoff.encode().len() - 1);
         assert!(Handoff::decode(cut).is_err());
+        let whole = handoff.encode().len();
+        let (smaller, left_out) = handoff.encode_within(whole - 1);
+        assert_eq!(left_out, 1);
+        let without = Handoff::decode(smaller).expect("decodes");
+        assert!(without.messages.is_empty());
+        assert_eq!(without.subscriptions, handoff.subscriptions);
+        assert_eq!(without.qos2_received, handoff.qos2_received);
     }
 }
