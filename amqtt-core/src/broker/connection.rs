@@ -394,7 +394,7 @@ impl<P: Plugin, C: Cluster> Connection<'_, P, C> {
             Packet::Unsubscribe(unsubscribe) => {
                 Box::pin(self.handle_unsubscribe(unsubscribe)).await;
             }
-            Packet::PingReq => self.outbox.push(Packet::PingResp),
+            Packet::PingReq => self.outbox.push_ping_response(),
             Packet::Disconnect(body) => return Some(self.handle_disconnect(&body)),
             Packet::Auth(body) => return Box::pin(self.handle_auth(&body)).await,
             other @ (Packet::Connect(_)

@@ -84,6 +84,9 @@ struct OutQueue {
     /// The client as the packet-sent hook shows it: as its CONNECT, or its last
     /// re-authentication since, describes it.
     session: Arc<SessionInfo>,
+    /// A PINGRESP owed while packets are held: it goes out at once, ahead of them (nothing
+    /// orders a PINGRESP; a client would take a long hold for a dead broker).
+    ping_owed: bool,
 }
 
 impl Outbox {
@@ -96,6 +99,7 @@ impl Outbox {
                 taken: 0,
                 sealed: false,
                 session,
+                ping_owed: false,
             }),
             wake_writer: Notify::new(),
             drained: Notify::new(),
@@ -146,6 +150,19 @@ impl Outbox {
         queue.packets.push_back(packet);
         queue.pushed += 1;
         position
+    }
+
+    /// Answers a PINGREQ: queued like any packet, or, while packets are held, sent ahead of
+    /// them.
+    pub(crate) fn push_ping_response(&self) {
+        let mut queue = self.lock();
+        if queue.held.is_empty() {
+            drop(queue);
+            return self.push(Packet::PingResp);
+        }
+        queue.ping_owed = true;
+        drop(queue);
+        self.wake_writer.notify_one();
     }
 
     /// Queues an acknowledgement ahead of the copies of its message, held until the returned
@@ -321,8 +338,8 @@ impl Outbox {
     /// Drains the queue into `buf`, encoded for `client.0` (without problem information when
     /// `client.1`, see `problem_info.rs`; for MQTT 5.0, adapted to the client by `v5`), up to
     /// the first packet still waiting for the
-    /// store (everything up to `committed` is on disk); returns how many packets were taken and
-    /// whether one is left waiting. With `sent_hook`, the packet-sent hook runs here, under the
+    /// store (everything up to `committed` is on disk), and a PINGRESP owed ahead of them;
+    /// returns how many packets were taken and whether one is left waiting. With `sent_hook`, the packet-sent hook runs here, under the
     /// queue's lock: it is synchronous and must not block.
     fn drain_into<P: Plugin>(
         &self,
@@ -348,7 +365,9 @@ impl Outbox {
         let mut messages = [0; 3];
         let mut dropped = 0;
         let mut now = None;
-        for mut packet in queue.packets.drain(..count) {
+        let ping = std::mem::take(&mut queue.ping_owed).then_some(Packet::PingResp);
+        let pinged = usize::from(ping.is_some());
+        for mut packet in ping.into_iter().chain(queue.packets.drain(..count)) {
             if quiet {
                 problem_info::strip(&mut packet);
             }
@@ -375,9 +394,9 @@ impl Outbox {
             }
         }
         drop(guard);
-        stats.packets_sent.add((count - dropped) as u64);
+        stats.packets_sent.add((count + pinged - dropped) as u64);
         stats.messages_sent.add_by_level(messages);
-        (count, waiting)
+        (count + pinged, waiting)
     }
 
     /// The writer task: writes queued packets until the outbox is closed and drained, or the
@@ -413,12 +432,16 @@ impl Outbox {
             );
             if count == 0 {
                 if let (true, Some(journal)) = (waiting, journal) {
-                    // The next packet waits for the store: for its commit, then drain again.
+                    // The next packet waits for the store: for its commit, then drain again. Or
+                    // for its settling (a hold the cluster releases) or a PINGRESP owed.
                     let commit = journal.next_commit();
                     tokio::pin!(commit);
                     commit.as_mut().enable();
                     if journal.committed() == committed {
-                        commit.await;
+                        tokio::select! {
+                            () = commit => {}
+                            () = notified => {}
+                        }
                     }
                     continue;
                 }

@@ -59,6 +59,12 @@ async fn nats_down_keeps_local_traffic_and_holds_cross_node_acks_until_back() {
     let held = publish_packet("o/1", "held", QoS::AtLeastOnce, false, Some(7));
     far_publisher.send(Packet::Publish(held)).await;
     far_publisher.expect_silence(NO_ACK_FOR).await;
+    // The held PUBACK does not hold back the answer to a PINGREQ.
+    far_publisher.send(Packet::PingReq).await;
+    match far_publisher.recv_within(NO_ACK_FOR).await {
+        Some(Packet::PingResp) => {}
+        other => panic!("expected PINGRESP while the PUBACK is held, got {other:?}"),
+    }
     // Cross-node QoS 0 may be lost meanwhile: sent, not asserted.
     lossy_publisher
         .publish("o/lossy", "maybe", QoS::AtMostOnce, false)
@@ -210,4 +216,21 @@ async fn a_node_cut_off_from_nats_keeps_local_traffic_and_rejoins() {
     assert_routed(&mut far_publisher, &mut remote, "p/probe", healed).await;
     let healed = Delivery::new("q/1", "healed", QoS::AtLeastOnce);
     assert_routed(&mut local_publisher, &mut far, "q/probe", healed).await;
+}
+
+#[tokio::test]
+async fn a_publisher_on_a_node_with_a_store_gets_its_cross_node_acknowledgements() {
+    let name = "a_publisher_on_a_node_with_a_store_gets_its_cross_node_acknowledgements";
+    let Some(nats) = nats_server_or_skip(name).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = Node::start_with_store(&nats.url(), name, "n1", &dir.path().join("n1.db")).await;
+    let b = Node::start(&nats.url(), name, "n2").await;
+    let mut far = subscriber(b.addr(), "far", "s/#", QoS::AtLeastOnce).await;
+    let mut publisher = RawClient::connect(a.addr(), "publisher").await;
+    await_route(&mut publisher, "s/probe", &mut [&mut far]).await;
+    // Held for the cluster and for the store: released once both have the message.
+    let acknowledged = publish_numbered(&mut publisher, "s/1", 3).await;
+    assert_eq!(receive_exactly(&mut far, 3).await, acknowledged);
 }
