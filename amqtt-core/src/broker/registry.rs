@@ -293,12 +293,19 @@ impl Core {
         self.router.index_mut().insert(filter, &session, grant);
     }
 
-    /// Registers a persistent session read from the store, offline since `disconnected_at`.
+    /// Registers a persistent session read from the store (or handed over by another node),
+    /// offline since `disconnected_at`; `None` when the client has a session here already.
     pub(crate) fn restore_session(
         &self,
         info: Arc<SessionInfo>,
         disconnected_at: Instant,
-    ) -> Arc<Session> {
+    ) -> Option<Arc<Session>> {
+        let mut sessions = self.sessions();
+        // Only a session handed over from another node can meet one here: a connection of the
+        // same client that attached meanwhile keeps its own.
+        if sessions.contains_key(&*info.client_id) {
+            return None;
+        }
         // A 5.0 session keeps the expiry its CONNECT asked for (stored with it).
         let expiry = session_expiry(&info, &self.config);
         let session = Arc::new(self.new_session(info));
@@ -307,9 +314,8 @@ impl Core {
         state.expiry = expiry;
         self.schedule_expiry(&session, &mut state);
         drop(state);
-        self.sessions()
-            .insert(session.client_id().to_owned(), session.clone());
-        session
+        sessions.insert(session.client_id().to_owned(), session.clone());
+        Some(session)
     }
 
     /// Every session in the registry.

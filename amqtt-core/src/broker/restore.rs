@@ -89,7 +89,9 @@ impl Restore for Restorer<'_> {
         info.keep_alive = stored.keep_alive;
         info.will = stored.will;
         let disconnected_at = self.now.checked_sub(offline_for).unwrap_or(self.now);
-        let session = self.core.restore_session(Arc::new(info), disconnected_at);
+        let Some(session) = self.core.restore_session(Arc::new(info), disconnected_at) else {
+            return self.skipped("a session of a client that has one already");
+        };
         self.counts.sessions += 1;
         self.sessions.insert(stored.client_id, session);
     }
