@@ -106,26 +106,36 @@ impl<P: Plugin, C: Cluster> Shared<P, C> {
                     .await;
             }
         }
-        let plan = if clustered {
-            self.cluster.plan(&message.topic)
-        } else {
-            None
-        };
+        if clustered && let Some(plan) = self.cluster.plan(&message.topic) {
+            // Boxed: a message with no other node to go to (most, and all of a broker whose
+            // cluster is off) carries none of this in its future.
+            return Box::pin(self.route_clustered(sender, message, held, plan, targeted)).await;
+        }
+        self.route_here(sender, message, Groups::All, held, |targets| {
+            targeted(targets, false);
+        })
+        .await;
+    }
+
+    /// [`Shared::route_then`] for a message other nodes take, as `plan` says.
+    async fn route_clustered(
+        &self,
+        sender: &str,
+        message: &Publish,
+        held: Option<&mut HeldBack>,
+        plan: C::Plan,
+        targeted: impl FnOnce(usize, bool) -> Option<HeldAck>,
+    ) {
         // Groups whose message another node delivers (rare: copied, empty costs nothing).
-        let elsewhere: Vec<Box<str>> = plan
-            .as_ref()
-            .map(|p| C::elsewhere(p).to_vec())
-            .unwrap_or_default();
+        let elsewhere: Vec<Box<str>> = C::elsewhere(&plan).to_vec();
         let groups = if elsewhere.is_empty() {
             Groups::All
         } else {
             Groups::Except(&elsewhere)
         };
         self.route_here(sender, message, groups, held, |targets| {
-            let ack = targeted(targets, plan.is_some());
-            if let Some(plan) = plan {
-                self.cluster.forward(sender, message, plan, ack);
-            }
+            let ack = targeted(targets, true);
+            self.cluster.forward(sender, message, plan, ack);
         })
         .await;
     }
