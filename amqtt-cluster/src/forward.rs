@@ -20,16 +20,22 @@ use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, kv::Store};
 use bytes::{Bytes, BytesMut};
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::names::{self, Names};
 use crate::plan::Plan;
 use crate::wire;
 
 /// QoS 0 messages waiting to be sent, beyond which new ones are dropped (NATS unreachable, or
-/// slower than the publishers). QoS 1/2 messages are not bounded here: each holds its
-/// publisher's acknowledgement, so the publishers' in-flight windows bound them.
+/// slower than the publishers for longer than they wait). QoS 1/2 messages are not bounded
+/// here: each holds its publisher's acknowledgement, so the publishers' in-flight windows bound
+/// them.
 const MAX_QUEUED_QOS0: usize = 8192;
+
+/// QoS 0 messages waiting from which publishers are held back, and to which the queue must
+/// drain before they go on.
+const CONGESTED_QOS0: usize = MAX_QUEUED_QOS0 / 4;
+const RELIEVED_QOS0: usize = MAX_QUEUED_QOS0 / 16;
 
 /// QoS 1/2 copies sent and not yet confirmed: below the JetStream context's 5000 acks in
 /// flight, so that sending a copy again always finds room.
@@ -60,6 +66,8 @@ pub(crate) enum Outgoing {
 pub(crate) struct Forwarder {
     queue: mpsc::UnboundedSender<Outgoing>,
     queued_qos0: Arc<AtomicUsize>,
+    /// Told each time the sending task has sent a batch.
+    sent: Arc<Notify>,
     /// Work queued or not yet confirmed, for [`Forwarder::flush`].
     unfinished: Arc<AtomicUsize>,
     /// Where a QoS 0 message dropped for a full queue is counted.
@@ -68,18 +76,39 @@ pub(crate) struct Forwarder {
 
 impl Forwarder {
     /// Queues `outgoing`; a QoS 0 message is dropped (and counted) when too many wait.
-    pub(crate) fn send(&self, outgoing: Outgoing) {
+    /// Returns whether the publisher should wait ([`Forwarder::relieved`]).
+    pub(crate) fn send(&self, outgoing: Outgoing) -> bool {
+        let mut congested = false;
         if let Outgoing::Message { message, .. } = &outgoing
             && message.qos == QoS::AtMostOnce
         {
-            if self.queued_qos0.load(Ordering::Relaxed) >= MAX_QUEUED_QOS0 {
+            let queued = self.queued_qos0.load(Ordering::Relaxed);
+            if queued >= MAX_QUEUED_QOS0 {
                 self.link.stats().dropped_cluster.increment();
-                return;
+                return true;
             }
             self.queued_qos0.fetch_add(1, Ordering::Relaxed);
+            congested = queued + 1 >= CONGESTED_QOS0;
         }
         self.unfinished.fetch_add(1, Ordering::AcqRel);
         let _ = self.queue.send(outgoing);
+        congested
+    }
+
+    /// Waits until the QoS 0 messages waiting are few again, at most `timeout`.
+    pub(crate) async fn relieved(&self, timeout: Duration) {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let sent = self.sent.notified();
+            tokio::pin!(sent);
+            sent.as_mut().enable();
+            if self.queued_qos0.load(Ordering::Relaxed) <= RELIEVED_QOS0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, sent).await.is_err() {
+                return;
+            }
+        }
     }
 
     /// Waits up to `limit` for everything queued to be sent and confirmed; returns how much
@@ -108,6 +137,7 @@ pub(crate) fn start(
     let (queue, received) = mpsc::unbounded_channel();
     let queued_qos0 = Arc::new(AtomicUsize::new(0));
     let unfinished = Arc::new(AtomicUsize::new(0));
+    let sent = Arc::new(Notify::new());
     let sender = Sender {
         link: link.clone(),
         client,
@@ -116,6 +146,7 @@ pub(crate) fn start(
         names,
         queued_qos0: queued_qos0.clone(),
         unfinished: unfinished.clone(),
+        sent: sent.clone(),
         copies: Arc::new(Semaphore::new(MAX_COPIES_IN_FLIGHT)),
         id_prefix: format!("{node}-{:x}", epoch()),
         next_id: 0,
@@ -124,6 +155,7 @@ pub(crate) fn start(
     Forwarder {
         queue,
         queued_qos0,
+        sent,
         unfinished,
         link,
     }
@@ -144,6 +176,7 @@ struct Sender {
     names: Names,
     queued_qos0: Arc<AtomicUsize>,
     unfinished: Arc<AtomicUsize>,
+    sent: Arc<Notify>,
     copies: Arc<Semaphore>,
     id_prefix: String,
     next_id: u64,
@@ -184,6 +217,7 @@ impl Sender {
                     }
                 }
             }
+            self.sent.notify_waiters();
         }
     }
 

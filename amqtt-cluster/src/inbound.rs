@@ -18,6 +18,9 @@ use crate::wire;
 /// Messages routed and waiting for their acknowledgement to the stream.
 const ACKS_IN_FLIGHT: usize = 4096;
 
+/// The most a node's stream holds of messages it has not routed yet (1 GiB).
+const MAX_STREAM_BYTES: i64 = 1 << 30;
+
 /// How long a message may wait routed-but-unacknowledged before the stream sends it again.
 const ACK_WAIT: Duration = Duration::from_secs(30);
 
@@ -54,6 +57,10 @@ pub(crate) async fn receive_queued(
             subjects: vec![names.queued(node)],
             // A message leaves the stream once this node acknowledges it.
             retention: stream::RetentionPolicy::WorkQueue,
+            // Full (the node gone, or slower than its publishers for long): new copies are
+            // refused, so their publishers' acknowledgements wait and they are held back.
+            max_bytes: MAX_STREAM_BYTES,
+            discard: stream::DiscardPolicy::New,
             storage: stream::StorageType::File,
             duplicate_window: Duration::from_secs(120),
             ..Default::default()

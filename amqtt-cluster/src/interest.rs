@@ -104,36 +104,44 @@ impl RemoteInterest {
 
 /// Keeps `remote` up to date from the bucket, leaving out `node`'s own keys. Watches again
 /// after an error (the watch restarts from each key's latest value).
-pub(crate) async fn watch_remote(bucket: Store, node: String, remote: Arc<RemoteInterest>) {
+pub(crate) async fn watch_remote(
+    bucket: Store,
+    node: String,
+    remote: Arc<RemoteInterest>,
+    link: ClusterLink,
+) {
     let own = format!("{node}.");
     loop {
         match bucket.watch_with_history(">").await {
-            Ok(mut entries) => {
-                while let Some(entry) = entries.next().await {
-                    let entry = match entry {
-                        Ok(entry) => entry,
-                        Err(e) => {
-                            tracing::warn!(error = %e, "cluster: interest watch failed");
-                            break;
-                        }
-                    };
-                    if entry.key.starts_with(&own) {
-                        continue;
+            Ok(mut entries) => loop {
+                let entry = tokio::select! {
+                    entry = entries.next() => entry,
+                    () = link.stopping() => return,
+                };
+                let entry = match entry {
+                    Some(Ok(entry)) => entry,
+                    Some(Err(e)) => {
+                        tracing::warn!(error = %e, "cluster: interest watch failed");
+                        break;
                     }
-                    let Some((other, _)) = entry.key.split_once('.') else {
-                        continue;
-                    };
-                    match entry.operation {
-                        Operation::Put => match std::str::from_utf8(&entry.value) {
-                            Ok(filter) => remote.put(&entry.key, other, filter),
-                            Err(_) => {
-                                tracing::warn!(key = %entry.key, "cluster: interest entry is not UTF-8")
-                            }
-                        },
-                        Operation::Delete | Operation::Purge => remote.delete(&entry.key),
-                    }
+                    None => break,
+                };
+                if entry.key.starts_with(&own) {
+                    continue;
                 }
-            }
+                let Some((other, _)) = entry.key.split_once('.') else {
+                    continue;
+                };
+                match entry.operation {
+                    Operation::Put => match std::str::from_utf8(&entry.value) {
+                        Ok(filter) => remote.put(&entry.key, other, filter),
+                        Err(_) => {
+                            tracing::warn!(key = %entry.key, "cluster: interest entry is not UTF-8")
+                        }
+                    },
+                    Operation::Delete | Operation::Purge => remote.delete(&entry.key),
+                }
+            },
             Err(e) => tracing::warn!(error = %e, "cluster: cannot watch the interest bucket"),
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

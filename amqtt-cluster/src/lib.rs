@@ -116,6 +116,7 @@ impl Cluster for NatsCluster {
             interest_bucket.clone(),
             node.clone(),
             remote.clone(),
+            link.clone(),
         ));
         tokio::spawn(interest::publish_own(
             interest_bucket.clone(),
@@ -161,13 +162,17 @@ impl Cluster for NatsCluster {
         &plan.elsewhere
     }
 
-    fn forward(&self, sender: &str, message: &Publish, plan: Plan, ack: Option<HeldAck>) {
+    fn forward(&self, sender: &str, message: &Publish, plan: Plan, ack: Option<HeldAck>) -> bool {
         self.forwarder.send(Outgoing::Message {
             sender: sender.into(),
             message: message.clone(),
             plan,
             ack,
-        });
+        })
+    }
+
+    async fn relieved(&self, timeout: Duration) {
+        self.forwarder.relieved(timeout).await;
     }
 
     fn retain(&self, message: &Publish) {
@@ -199,7 +204,7 @@ impl Cluster for NatsCluster {
         if dropped > 0 {
             tracing::info!(
                 dropped,
-                "cluster: QoS 0 messages dropped while NATS was slow or away"
+                "cluster: QoS 0 messages for other nodes dropped (more queued than could be sent)"
             );
         }
         let _ = self.client.flush().await;

@@ -195,6 +195,10 @@ impl<P: Plugin, C: Cluster> Connection<'_, P, C> {
                 // publisher's keep-alive. Boxed: only a publisher held back needs this state.
                 if !held.is_empty() {
                     Box::pin(held.wait(core.limits, core.config.backpressure_timeout)).await;
+                    if C::ENABLED && held.take_cluster() {
+                        let timeout = core.config.backpressure_timeout;
+                        Box::pin(self.shared.cluster.relieved(timeout)).await;
+                    }
                 }
                 // A client that does not read what we send stops being read. This wait counts
                 // against the keep-alive, so a client that neither reads nor sends is dropped.

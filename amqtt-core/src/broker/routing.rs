@@ -17,15 +17,26 @@ use crate::cluster::{Cluster, Delivered, HeldAck};
 use crate::codec::{ByteString, Publish, QoS};
 use crate::plugin::{Action, Hooks, Plugin};
 
-/// The congested sessions a producer's messages went to: it waits for them to drain before it
+/// The congested sessions a producer's messages went to (and the cluster, when its messages for
+/// other nodes queue up): it waits for them to drain before it
 /// reads its next message (backpressure).
 #[derive(Default)]
-pub(crate) struct HeldBack(Vec<Arc<Session>>);
+pub(crate) struct HeldBack {
+    sessions: Vec<Arc<Session>>,
+    /// Set when the cluster's messages for other nodes queue faster than they leave: the
+    /// producer waits for them too ([`Cluster::relieved`]).
+    cluster: bool,
+}
 
 impl HeldBack {
-    /// Whether no session is held here.
+    /// Whether nothing holds the producer back.
     pub(crate) fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.sessions.is_empty() && !self.cluster
+    }
+
+    /// Whether the cluster holds the producer back; forgets it.
+    pub(crate) fn take_cluster(&mut self) -> bool {
+        std::mem::take(&mut self.cluster)
     }
 
     /// Waits until every session held here has drained, giving each up to `timeout` from when
@@ -33,7 +44,7 @@ impl HeldBack {
     /// Each its own time: a healthy subscriber is not marked stalled because a stalled one
     /// used up the time before it.
     pub(crate) async fn wait(&mut self, limits: SessionLimits, timeout: Duration) {
-        for session in self.0.drain(..) {
+        for session in self.sessions.drain(..) {
             let deadline = tokio::time::Instant::now() + timeout;
             session.relieved(limits, deadline).await;
         }
@@ -122,7 +133,7 @@ impl<P: Plugin, C: Cluster> Shared<P, C> {
         &self,
         sender: &str,
         message: &Publish,
-        held: Option<&mut HeldBack>,
+        mut held: Option<&mut HeldBack>,
         plan: C::Plan,
         targeted: impl FnOnce(usize, bool) -> Option<HeldAck>,
     ) {
@@ -133,11 +144,15 @@ impl<P: Plugin, C: Cluster> Shared<P, C> {
         } else {
             Groups::Except(&elsewhere)
         };
-        self.route_here(sender, message, groups, held, |targets| {
+        let mut congested = false;
+        self.route_here(sender, message, groups, held.as_deref_mut(), |targets| {
             let ack = targeted(targets, true);
-            self.cluster.forward(sender, message, plan, ack);
+            congested = self.cluster.forward(sender, message, plan, ack);
         })
         .await;
+        if let Some(held) = held {
+            held.cluster |= congested;
+        }
     }
 
     /// Delivers a message to this node's matching sessions (no retained message is set, nothing
@@ -196,7 +211,7 @@ impl<P: Plugin, C: Cluster> Shared<P, C> {
             match offered {
                 Offered::Taken { congested: true } => {
                     if let Some(held) = held.as_deref_mut() {
-                        held.0.push(target.session.clone());
+                        held.sessions.push(target.session.clone());
                     }
                 }
                 Offered::Taken { congested: false } => {}
@@ -232,7 +247,7 @@ impl<P: Plugin, C: Cluster> Shared<P, C> {
             {
                 Offered::Taken { congested } => {
                     if let (true, Some(held)) = (congested, held) {
-                        held.0.push(session);
+                        held.sessions.push(session);
                     }
                     return;
                 }
@@ -340,6 +355,9 @@ pub(crate) async fn route_queued<P: Plugin, C: Cluster>(
                     None => return,
                 }
                 held.wait(core.limits, core.config.backpressure_timeout).await;
+                if C::ENABLED && held.take_cluster() {
+                    shared.cluster.relieved(core.config.backpressure_timeout).await;
+                }
             },
             () = shared.core.shutdown.fired() => return,
         }

@@ -11,6 +11,7 @@ mod handoff;
 mod link;
 
 use std::future::Future;
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -69,8 +70,20 @@ pub trait Cluster: Sized + Send + Sync + 'static {
 
     /// Sends a message published on this node as `plan` says. For a QoS 1/2 message `ack` is
     /// the publisher's acknowledgement, held until every node it went to has it durably
-    /// ([`HeldAck::release`]).
-    fn forward(&self, sender: &str, message: &Publish, plan: Self::Plan, ack: Option<HeldAck>);
+    /// ([`HeldAck::release`]). Returns whether messages for other nodes queue faster than
+    /// they leave: a publisher that can wait then waits for [`Cluster::relieved`] before it is
+    /// read again, as for a congested subscriber.
+    fn forward(
+        &self,
+        sender: &str,
+        message: &Publish,
+        plan: Self::Plan,
+        ack: Option<HeldAck>,
+    ) -> bool;
+
+    /// Completes once messages for other nodes no longer queue faster than they leave, or
+    /// after `timeout` (then new ones past the queue's bound are dropped and counted).
+    fn relieved(&self, timeout: Duration) -> impl Future<Output = ()> + Send;
 
     /// A retained message was set (or, with an empty payload, cleared) on this node.
     fn retain(&self, message: &Publish);
@@ -102,7 +115,10 @@ impl Cluster for () {
     fn elsewhere((): &()) -> &[Box<str>] {
         &[]
     }
-    fn forward(&self, _: &str, _: &Publish, (): (), _: Option<HeldAck>) {}
+    fn forward(&self, _: &str, _: &Publish, (): (), _: Option<HeldAck>) -> bool {
+        false
+    }
+    async fn relieved(&self, _: Duration) {}
     fn retain(&self, _: &Publish) {}
     async fn claim(&self, _: &str) -> Result<Option<Handoff>, ClusterError> {
         Ok(None)
@@ -131,9 +147,21 @@ impl<C: Cluster> Cluster for Option<C> {
     fn elsewhere(plan: &C::Plan) -> &[Box<str>] {
         C::elsewhere(plan)
     }
-    fn forward(&self, sender: &str, message: &Publish, plan: C::Plan, ack: Option<HeldAck>) {
+    fn forward(
+        &self,
+        sender: &str,
+        message: &Publish,
+        plan: C::Plan,
+        ack: Option<HeldAck>,
+    ) -> bool {
+        match self {
+            Some(cluster) => cluster.forward(sender, message, plan, ack),
+            None => false,
+        }
+    }
+    async fn relieved(&self, timeout: Duration) {
         if let Some(cluster) = self {
-            cluster.forward(sender, message, plan, ack);
+            cluster.relieved(timeout).await;
         }
     }
     fn retain(&self, message: &Publish) {
