@@ -1,5 +1,6 @@
-//! The broker variants: each one's configuration file, and its process, started fresh per run
-//! (spawn, wait until the port accepts, stop with SIGTERM or SIGKILL, wait for the exit).
+//! The broker variants: each one's configuration file, and the processes under test (a broker,
+//! or nats-server), started fresh per run (spawn, wait until the port accepts, stop with
+//! SIGTERM or SIGKILL, wait for the exit).
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -26,11 +27,26 @@ pub(crate) enum Variant {
     None,
     /// Mosquitto with `persistence true` (a periodic snapshot, `autosave_interval` 1800 s).
     Mosquitto,
+    /// Two amqtt nodes of a cluster over nats-server; publishers and subscribers on node A.
+    ClusterLocal,
+    /// Two amqtt nodes of a cluster over nats-server; publishers on node A, subscribers on B.
+    ClusterCross,
 }
 
 impl Variant {
     /// All variants, in table order.
-    pub(crate) const ALL: [Variant; 5] = [
+    pub(crate) const ALL: [Variant; 7] = [
+        Variant::Memory,
+        Variant::Always,
+        Variant::Batch,
+        Variant::None,
+        Variant::Mosquitto,
+        Variant::ClusterLocal,
+        Variant::ClusterCross,
+    ];
+
+    /// The variants run by default: the store measurement's (the cluster's need nats-server).
+    pub(crate) const STORE: [Variant; 5] = [
         Variant::Memory,
         Variant::Always,
         Variant::Batch,
@@ -46,7 +62,14 @@ impl Variant {
             Variant::Batch => "batch",
             Variant::None => "none",
             Variant::Mosquitto => "mosquitto",
+            Variant::ClusterLocal => "cluster_local",
+            Variant::ClusterCross => "cluster_cross",
         }
+    }
+
+    /// Whether the variant is a cluster (two nodes and nats-server).
+    pub(crate) fn is_cluster(self) -> bool {
+        matches!(self, Variant::ClusterLocal | Variant::ClusterCross)
     }
 
     /// The variant called `name`.
@@ -57,7 +80,7 @@ impl Variant {
             .ok_or_else(|| format!("unknown variant {name}").into())
     }
 
-    /// The port this variant's broker listens on.
+    /// The port this variant's broker (a cluster's node A) listens on.
     pub(crate) fn port(self, o: &Options) -> u16 {
         match self {
             Variant::Mosquitto => o.mosquitto_port,
@@ -89,11 +112,8 @@ impl Variant {
             writeln!(text, "log_type warning\nconnection_messages false")?;
             dir.join("mosquitto.conf")
         } else {
-            writeln!(text, "listeners:\n  default:\n    type: tcp")?;
-            writeln!(text, "    bind: 127.0.0.1:{port}")?;
-            writeln!(text, "max_queued: {max_queued}\nmax_inflight: 100")?;
-            writeln!(text, "plugins:\n  auth_anonymous:")?;
-            if self != Variant::Memory {
+            text = amqtt_config(port, max_queued);
+            if matches!(self, Variant::Always | Variant::Batch | Variant::None) {
                 let db = dir.join("amqtt.db");
                 writeln!(text, "  persistence:")?;
                 // An absolute path: `sqlite+aiosqlite:///` + `/tmp/...`.
@@ -114,8 +134,17 @@ impl Variant {
     }
 }
 
-/// A running broker process.
-pub(crate) struct Broker {
+/// amqtt's configuration without a store or a cluster: a TCP listener on 127.0.0.1:`port`,
+/// anonymous clients, `max_queued` and `max_inflight` 100.
+pub(crate) fn amqtt_config(port: u16, max_queued: usize) -> String {
+    format!(
+        "listeners:\n  default:\n    type: tcp\n    bind: 127.0.0.1:{port}\n\
+         max_queued: {max_queued}\nmax_inflight: 100\nplugins:\n  auth_anonymous:\n"
+    )
+}
+
+/// A running server process under test: a broker, or nats-server.
+pub(crate) struct Server {
     /// The process.
     child: Child,
     /// Its process id.
@@ -136,33 +165,41 @@ pub(crate) struct Exit {
     pub(crate) took: Duration,
 }
 
-impl Broker {
+impl Server {
     /// Writes the variant's configuration into `dir` (kept across restarts: it holds the
-    /// store) and starts the broker with its output in `dir/<log_name>`.
+    /// store) and starts the broker with its output in `dir/<log_name>`. Not for the cluster
+    /// variants (see `deployment.rs`).
     pub(crate) async fn start(
         o: &Options,
         variant: Variant,
         dir: &Path,
         max_queued: usize,
         log_name: &str,
-    ) -> Result<Broker> {
+    ) -> Result<Server> {
         std::fs::create_dir_all(dir)?;
         let config = variant.write_config(o, dir, max_queued)?;
         let addr = SocketAddr::from(([127, 0, 0, 1], variant.port(o)));
-        if TcpStream::connect(addr).await.is_ok() {
-            return Err(format!("{addr} already accepts: is a broker left running?").into());
-        }
-        let log = dir.join(log_name);
-        let out = File::create(&log)?;
-        let mut command = if variant == Variant::Mosquitto {
-            Command::new(&o.mosquitto)
-        } else {
-            let mut c = Command::new(&o.amqtt);
-            // The store's restore line is at info.
-            c.env("RUST_LOG", "info");
+        let command = if variant == Variant::Mosquitto {
+            let mut c = Command::new(&o.mosquitto);
+            c.arg("-c").arg(&config);
             c
+        } else {
+            amqtt_command(o, &config)
         };
-        command.arg("-c").arg(&config);
+        Server::spawn(command, addr, dir.join(log_name)).await
+    }
+
+    /// Starts `command` with its output in `log`, once nothing accepts on `addr` (where it is
+    /// to listen).
+    pub(crate) async fn spawn(
+        mut command: Command,
+        addr: SocketAddr,
+        log: PathBuf,
+    ) -> Result<Server> {
+        if TcpStream::connect(addr).await.is_ok() {
+            return Err(format!("{addr} already accepts: is a server left running?").into());
+        }
+        let out = File::create(&log)?;
         command
             .stdin(Stdio::null())
             .stdout(out.try_clone()?)
@@ -170,8 +207,8 @@ impl Broker {
         let spawned = Instant::now();
         let child = command
             .spawn()
-            .map_err(|e| format!("cannot start {variant:?} broker: {e}"))?;
-        Ok(Broker {
+            .map_err(|e| format!("cannot start {:?}: {e}", command.get_program()))?;
+        Ok(Server {
             pid: child.id(),
             child,
             addr,
@@ -186,18 +223,36 @@ impl Broker {
             if TcpStream::connect(self.addr).await.is_ok() {
                 return Ok(self.spawned.elapsed());
             }
-            if let Some(status) = self.child.try_wait()? {
-                return Err(format!(
-                    "the broker exited at startup ({status}); see {:?}",
-                    self.log
-                )
-                .into());
-            }
-            if self.spawned.elapsed() > limit {
-                return Err(format!("the broker did not accept within {limit:?}").into());
-            }
+            self.check_starting(limit, "accept")?;
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
+    }
+
+    /// Waits until the log has a line containing `text` (`limit` after the spawn at most).
+    pub(crate) async fn wait_logged(&mut self, text: &str, limit: Duration) -> Result<()> {
+        loop {
+            if log_lines(&self.log).iter().any(|l| l.contains(text)) {
+                return Ok(());
+            }
+            self.check_starting(limit, &format!("log {text:?}"))?;
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// An error if the process has exited, or `limit` has passed since the spawn before it
+    /// did `what`.
+    fn check_starting(&mut self, limit: Duration, what: &str) -> Result<()> {
+        if let Some(status) = self.child.try_wait()? {
+            return Err(format!("{:?} exited at startup ({status})", self.log).into());
+        }
+        if self.spawned.elapsed() > limit {
+            return Err(format!(
+                "the server of {:?} did not {what} within {limit:?}",
+                self.log
+            )
+            .into());
+        }
+        Ok(())
     }
 
     /// Sends SIGTERM and waits up to 60 s for the exit (then SIGKILL).
@@ -243,6 +298,14 @@ impl Broker {
     }
 }
 
+/// The command that starts amqtt with the configuration file `config`.
+pub(crate) fn amqtt_command(o: &Options, config: &Path) -> Command {
+    let mut c = Command::new(&o.amqtt);
+    // The store's restore line and the cluster's join line are at info.
+    c.env("RUST_LOG", "info").arg("-c").arg(config);
+    c
+}
+
 /// The lines of a broker log, without ANSI colour sequences (tracing colours its levels).
 pub(crate) fn log_lines(log: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(log).unwrap_or_default();
@@ -263,9 +326,9 @@ pub(crate) fn log_lines(log: &Path) -> Vec<String> {
         .collect()
 }
 
-/// The WARN and ERROR lines of a broker log (amqtt's tracing levels, Mosquitto's `Error:` and
-/// `Warning:` prefixes, less its warning about running as root), at most `keep` of them, and
-/// how many there were.
+/// The WARN and ERROR lines of a server log (amqtt's tracing levels, Mosquitto's `Error:` and
+/// `Warning:` prefixes, less its warning about running as root, nats-server's `[WRN]` and
+/// `[ERR]`), at most `keep` of them, and how many there were.
 pub(crate) fn log_problems(log: &Path, keep: usize) -> (usize, Vec<String>) {
     let bad: Vec<String> = log_lines(log)
         .into_iter()
@@ -274,10 +337,35 @@ pub(crate) fn log_problems(log: &Path, keep: usize) -> (usize, Vec<String>) {
                 || l.contains(" ERROR ")
                 || l.contains("Error:")
                 || l.contains("Warning:")
+                || l.contains("[WRN]")
+                || l.contains("[ERR]")
         })
         // Mosquitto's notice that running as root (`user root`, as here) is discouraged.
         .filter(|l| !l.contains("should not be run as root"))
         .collect();
     let count = bad.len();
     (count, bad.into_iter().take(keep).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_problems;
+
+    /// nats-server's `[WRN]` and `[ERR]` lines count with amqtt's WARN and ERROR ones, its
+    /// `[INF]` lines and amqtt's INFO ones do not.
+    #[test]
+    fn warnings_of_every_server_count() {
+        let log = std::env::temp_dir().join(format!("persist_load-{}.log", std::process::id()));
+        let text = "[1] 2026/12/03 17:21:18.654427 [INF] Server is ready\n\
+                    [1] 2026/12/03 17:21:19.000000 [WRN] JetStream resource limits\n\
+                    [1] 2026/12/03 17:21:20.000000 [ERR] JetStream out of storage\n\
+                    2026-12-03T17:24:19.003692Z  INFO amqtt_core::broker: broker shutting down\n\
+                    2026-12-03T17:24:19.006103Z  \x1b[33m WARN\x1b[0m amqtt_cluster: watch failed\n";
+        std::fs::write(&log, text).expect("a temporary file");
+        let (count, first) = log_problems(&log, 2);
+        let _ = std::fs::remove_file(&log);
+        assert_eq!(count, 3);
+        assert_eq!(first.len(), 2);
+        assert!(first[0].contains("[WRN]"), "{first:?}");
+    }
 }

@@ -1,6 +1,8 @@
-//! One measured load run: a fresh broker, the scenario's subscribers and publishers (3.1.1 or
-//! 5.0 clients) for `--secs`, the broker's CPU and memory, then a drain and a loss check.
+//! One measured load run: fresh servers (a broker, or a cluster: `deployment.rs`), the
+//! scenario's subscribers and publishers (3.1.1 or 5.0 clients) for `--secs`, the servers' CPU
+//! and memory, then a drain and a loss check.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -10,9 +12,11 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::Result;
-use crate::broker::{Broker, Variant, log_problems};
+use crate::broker::{Variant, log_problems};
 use crate::clients::{PublishPlan, Shared, publisher, subscriber, wait_received};
+use crate::deployment::{Deployment, NATS_STORE};
 use crate::options::Options;
+use crate::probe::{Probed, interest_reached};
 use crate::procfs;
 use crate::report::{Json, Run, percentile_ms};
 use crate::scenario::Scenario;
@@ -44,7 +48,7 @@ impl Case<'_> {
     }
 }
 
-/// Runs `case` once against a fresh broker; writes its JSON line to the results file and
+/// Runs `case` once against fresh servers; writes its JSON line to the results file and
 /// returns its figures (`None` when the run failed: the error is in the line).
 pub(crate) async fn run(o: &Options, case: Case<'_>) -> Result<Option<Run>> {
     let proto = if case.protocol.is_v5() { "v5" } else { "v311" };
@@ -61,27 +65,28 @@ pub(crate) async fn run(o: &Options, case: Case<'_>) -> Result<Option<Run>> {
     json.n("rep", case.rep as f64, 0)
         .n("payload", o.payload as f64, 0);
     json.n("window", o.window as f64, 0);
-    let mut broker = Broker::start(o, case.variant, &dir, MAX_QUEUED, "broker.log").await?;
-    let measured = match broker.wait_accepting(Duration::from_secs(60)).await {
-        Ok(_) => measure(o, case, &broker, &mut json).await,
+    let measured = match Deployment::start(o, case.variant, &dir, MAX_QUEUED).await {
+        Ok(deployment) => {
+            let measured = measure(o, case, &deployment, &mut json).await;
+            let logs = deployment.logs();
+            let (exits, took) = deployment.stop().await;
+            json.s("broker_exit", &by_server(&exits))
+                .n("stop_ms", took.as_secs_f64() * 1e3, 0);
+            let problems = log_problems_of(&logs, &mut json);
+            measured.map(|mut run| {
+                run.log_problems = problems;
+                run
+            })
+        }
         Err(e) => Err(e),
     };
-    let log = broker.log.clone();
-    let exit = broker.stop().await?;
-    json.s("broker_exit", &exit.status)
-        .n("stop_ms", exit.took.as_secs_f64() * 1e3, 0);
-    let (problems, first) = log_problems(&log, 5);
-    json.n("log_problems", problems as f64, 0)
-        .s("log_first", &first.join(" | "));
-    // The store's files (the log and configuration stay).
+    // The stores' files (the logs and configurations stay).
     for name in ["amqtt.db", "amqtt.db-wal", "amqtt.db-shm", "mosquitto.db"] {
         let _ = std::fs::remove_file(dir.join(name));
     }
+    let _ = std::fs::remove_dir_all(dir.join(NATS_STORE));
     let run = match measured {
-        Ok(mut run) => {
-            run.log_problems = problems;
-            Some(run)
-        }
+        Ok(run) => Some(run),
         Err(e) => {
             json.s("error", &e.to_string());
             eprintln!("persist_load: {}: {e}", case.label());
@@ -92,29 +97,88 @@ pub(crate) async fn run(o: &Options, case: Case<'_>) -> Result<Option<Run>> {
     Ok(run)
 }
 
-/// The measurement proper, on a broker that accepts.
-async fn measure(o: &Options, case: Case<'_>, broker: &Broker, json: &mut Json) -> Result<Run> {
+/// Each server's `values` as text: the value alone for one server, else `name: value`, ...
+fn by_server(values: &[(&str, String)]) -> String {
+    match values {
+        [(_, value)] => value.clone(),
+        _ => values
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}"))
+            .collect::<Vec<_>>()
+            .join(", "),
+    }
+}
+
+/// Counts the WARN/ERROR lines of the servers' logs into `json` (in all and, for several
+/// servers, per server); returns the count.
+fn log_problems_of(logs: &[(&'static str, PathBuf)], json: &mut Json) -> usize {
+    let mut count = 0;
+    let mut first = Vec::new();
+    for (name, log) in logs {
+        let (problems, lines) = log_problems(log, 5);
+        if logs.len() > 1 {
+            json.n(&format!("log_problems_{name}"), problems as f64, 0);
+            first.extend(lines.into_iter().map(|line| format!("{name}: {line}")));
+        } else {
+            first.extend(lines);
+        }
+        count += problems;
+    }
+    json.n("log_problems", count as f64, 0)
+        .s("log_first", &first.join(" | "));
+    count
+}
+
+/// The measurement proper, on servers that accept clients.
+async fn measure(
+    o: &Options,
+    case: Case<'_>,
+    servers: &Deployment,
+    json: &mut Json,
+) -> Result<Run> {
     let scenario = Scenario::named(case.scenario, o.rate)
         .ok_or_else(|| format!("unknown scenario {}", case.scenario))?;
     let (qos, timed) = (scenario.qos, scenario.rate.is_some());
+    if let Some(rate) = scenario.rate {
+        json.n("rate", rate, 0);
+    }
+    let mut probed = Vec::new();
+    for s in &scenario.subscribers {
+        let clean = !scenario.persistent;
+        let (mut conn, _) = Conn::open(servers.subscribe_to, &s.id, clean, case.protocol).await?;
+        conn.subscribe(&s.filter, qos).await?;
+        probed.push(Probed {
+            id: s.id.clone(),
+            conn,
+            topic: s.probe.clone(),
+        });
+    }
+    let conns = if servers.subscribe_to == servers.publish_to {
+        probed.into_iter().map(|p| p.conn).collect()
+    } else {
+        let started = Instant::now();
+        let conns = interest_reached(servers.publish_to, case.protocol, qos, probed).await?;
+        json.n("probe_ms", started.elapsed().as_secs_f64() * 1e3, 1);
+        conns
+    };
     let shared = Arc::new(Shared::default());
     let (stop, stopped) = watch::channel(false);
     let mut sub_tasks = Vec::new();
-    for (id, filter) in &scenario.subscribers {
-        let clean = !scenario.persistent;
-        let (mut conn, _) = Conn::open(broker.addr, id, clean, case.protocol).await?;
-        conn.subscribe(filter, qos).await?;
+    for (conn, s) in conns.into_iter().zip(&scenario.subscribers) {
         let (shared, stopped) = (shared.clone(), stopped.clone());
-        let task = subscriber(conn, id.clone(), qos, timed, shared, stopped);
+        let task = subscriber(conn, s.id.clone(), qos, timed, shared, stopped);
         sub_tasks.push(tokio::spawn(task));
     }
     let mut pubs = Vec::new();
     for i in 0..scenario.topics.len() {
         let id = format!("pl-pub-{i}");
-        pubs.push(Conn::open(broker.addr, &id, true, case.protocol).await?.0);
+        pubs.push(
+            Conn::open(servers.publish_to, &id, true, case.protocol)
+                .await?
+                .0,
+        );
     }
-    let pid = broker.pid.to_string();
-    let (cpu0, tool0) = (procfs::cpu_seconds(&pid)?, procfs::cpu_seconds("self")?);
+    let (cpu0, tool0) = (servers.cpu_seconds()?, procfs::cpu_seconds("self")?);
     let t0 = Instant::now();
     let deadline = t0 + o.secs;
     let pub_tasks: Vec<_> = pubs
@@ -135,7 +199,7 @@ async fn measure(o: &Options, case: Case<'_>, broker: &Broker, json: &mut Json) 
         .collect();
     tokio::time::sleep_until(deadline).await;
     let delivered = shared.received.load(Relaxed);
-    let (cpu1, tool1) = (procfs::cpu_seconds(&pid)?, procfs::cpu_seconds("self")?);
+    let (cpu1, tool1) = (servers.cpu_seconds()?, procfs::cpu_seconds("self")?);
     let secs = t0.elapsed().as_secs_f64();
     let sent_in_run = shared.sent.load(Relaxed);
     let mut latencies = Vec::new();
@@ -150,11 +214,18 @@ async fn measure(o: &Options, case: Case<'_>, broker: &Broker, json: &mut Json) 
     for task in sub_tasks {
         e2e.extend(task.await?);
     }
-    let max_rss_mib = procfs::mem_mib(broker.pid, "VmHWM")?;
+    let names = servers.names();
+    let max_rss = servers.max_rss_mib()?;
+    let max_rss_mib = max_rss.iter().sum();
     latencies.sort_unstable();
     e2e.sort_unstable();
     let errors = shared.errors();
-    let cpu_s = cpu1 - cpu0;
+    let cpu_split: Vec<(&'static str, f64)> = names
+        .iter()
+        .zip(cpu1.iter().zip(&cpu0))
+        .map(|(name, (after, before))| (*name, after - before))
+        .collect();
+    let cpu_s = cpu_split.iter().map(|(_, cpu)| cpu).sum();
     let run = Run {
         scenario: case.scenario.to_string(),
         variant: case.variant.name(),
@@ -165,6 +236,7 @@ async fn measure(o: &Options, case: Case<'_>, broker: &Broker, json: &mut Json) 
         e2e_p50_ms: percentile_ms(&e2e, 0.50),
         e2e_p99_ms: percentile_ms(&e2e, 0.99),
         cpu_s,
+        cpu_split,
         msgs_per_cpu_s: delivered as f64 / cpu_s,
         max_rss_mib,
         lost: expected.saturating_sub(received),
@@ -192,6 +264,13 @@ async fn measure(o: &Options, case: Case<'_>, broker: &Broker, json: &mut Json) 
         .n("msgs_per_cpu_s", run.msgs_per_cpu_s, 0);
     json.n("broker_max_rss_mib", max_rss_mib, 1)
         .n("tool_cpu_s", tool1 - tool0, 2);
+    if names.len() > 1 {
+        // A cluster: the figures above are the sums over its processes; here each one's.
+        for ((name, cpu), rss) in run.cpu_split.iter().zip(&max_rss) {
+            json.n(&format!("cpu_s_{name}"), *cpu, 2)
+                .n(&format!("max_rss_mib_{name}"), *rss, 1);
+        }
+    }
     // Other work on the machine skews everything: its load average over the last minute.
     let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     json.s(

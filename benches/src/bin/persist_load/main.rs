@@ -3,7 +3,9 @@
 //! started afresh for every run, in several variants (amqtt without a store, with the SQLite
 //! store at `sync: always|batch|none`, and Mosquitto with persistence). See
 //! benches/PERSIST_LOAD.md. With `--protocol 311|5|both` the clients speak MQTT 3.1.1, 5.0 or
-//! each in turn, also in the QoS 0 floods and the latency runs (benches/V5_LOAD.md).
+//! each in turn, also in the QoS 0 floods and the latency runs (benches/V5_LOAD.md). The
+//! variants `cluster_local` and `cluster_cross` run two clustered amqtt nodes over nats-server,
+//! with the subscribers on the publishers' node or on the other one (benches/CLUSTER_LOAD.md).
 //!
 //! ```text
 //! cargo build --release -p amqtt-bin
@@ -12,17 +14,22 @@
 //! target/release/persist_load --startup 100000
 //! target/release/persist_load --variants memory --protocol both --scenarios \
 //!     pairs_q1,fanin_q1,pairs_q0,fanin_q0,fanout_q0,latency_q0,latency_q1
+//! target/release/persist_load --variants memory,cluster_local,cluster_cross --scenarios \
+//!     pairs_q0,pairs_q1,fanin_q1,latency_q0,latency_q1,latency_q1@20000
 //! ```
 //!
 //! Scenarios: `pairs_q1` (16 publisher/subscriber pairs) and `fanin_q1` (4 publishers, one
 //! wildcard subscriber) by default; `pairs_q0`, `fanin_q0`, `fanout_q0` (1 publisher, 50
-//! subscribers) and `latency_q0|q1` (1 pair at `--rate` msg/s) on request. Each run appends a JSON line to the results file; the median table
-//! per scenario and variant goes to stdout at the end.
+//! subscribers) and `latency_q0|q1` (1 pair at `--rate` msg/s, or at `R` msg/s as
+//! `latency_q1@R`) on request. Each run appends a JSON line to the results file; the median
+//! table per scenario and variant goes to stdout at the end.
 
 mod broker;
 mod clients;
+mod deployment;
 mod load;
 mod options;
+mod probe;
 mod procfs;
 mod report;
 mod scenario;

@@ -7,15 +7,15 @@ use amqtt_core::codec::ProtocolVersion;
 
 use crate::Result;
 use crate::broker::Variant;
-use crate::scenario;
+use crate::scenario::Scenario;
 use crate::wire::STAMP_LEN;
 
 /// Usage text.
 const USAGE: &str = "usage: persist_load [--scenarios pairs_q1,fanin_q1] \
-[--variants memory,always,batch,none,mosquitto] [--protocol 311|5|both] [--secs 10] [--reps 3] \
-[--payload 64] [--window 64] [--rate 5000] [--amqtt target/release/amqtt] [--mosquitto /usr/sbin/mosquitto] \
-[--amqtt-port 21887] [--mosquitto-port 21884] [--work /tmp/persist_load] [--out FILE] \
-[--startup N]";
+[--variants memory,always,batch,none,mosquitto,cluster_local,cluster_cross] [--protocol 311|5|both] \
+[--secs 10] [--reps 3] [--payload 64] [--window 64] [--rate 5000] [--amqtt target/release/amqtt] \
+[--mosquitto /usr/sbin/mosquitto] [--nats /usr/sbin/nats-server] [--amqtt-port 21887] \
+[--mosquitto-port 21884] [--nats-port 21422] [--work /tmp/persist_load] [--out FILE] [--startup N]";
 
 /// The scenarios run by default: the store measurement's.
 const DEFAULT_SCENARIOS: [&str; 2] = ["pairs_q1", "fanin_q1"];
@@ -43,10 +43,14 @@ pub(crate) struct Options {
     pub(crate) amqtt: PathBuf,
     /// The mosquitto binary.
     pub(crate) mosquitto: PathBuf,
-    /// amqtt's port on 127.0.0.1.
+    /// The nats-server binary (the cluster variants).
+    pub(crate) nats: PathBuf,
+    /// amqtt's port on 127.0.0.1 (a cluster's node A; node B listens on the port above).
     pub(crate) amqtt_port: u16,
     /// Mosquitto's port on 127.0.0.1.
     pub(crate) mosquitto_port: u16,
+    /// nats-server's port on 127.0.0.1.
+    pub(crate) nats_port: u16,
     /// Folder of the per-run folders (configuration, store, broker log).
     pub(crate) work: PathBuf,
     /// The JSON-lines results file (appended to).
@@ -60,7 +64,7 @@ impl Options {
     pub(crate) fn parse() -> Result<Options> {
         let mut o = Options {
             scenarios: DEFAULT_SCENARIOS.iter().map(|s| s.to_string()).collect(),
-            variants: Variant::ALL.to_vec(),
+            variants: Variant::STORE.to_vec(),
             protocols: vec![ProtocolVersion::V311],
             secs: Duration::from_secs(10),
             reps: 3,
@@ -69,8 +73,10 @@ impl Options {
             rate: 5000.0,
             amqtt: PathBuf::from("target/release/amqtt"),
             mosquitto: PathBuf::from("/usr/sbin/mosquitto"),
+            nats: PathBuf::from("/usr/sbin/nats-server"),
             amqtt_port: 21887,
             mosquitto_port: 21884,
+            nats_port: 21422,
             work: PathBuf::from("/tmp/persist_load"),
             out: PathBuf::new(),
             startup: None,
@@ -107,8 +113,10 @@ impl Options {
                 "--rate" => o.rate = value.parse()?,
                 "--amqtt" => o.amqtt = PathBuf::from(value),
                 "--mosquitto" => o.mosquitto = PathBuf::from(value),
+                "--nats" => o.nats = PathBuf::from(value),
                 "--amqtt-port" => o.amqtt_port = value.parse()?,
                 "--mosquitto-port" => o.mosquitto_port = value.parse()?,
+                "--nats-port" => o.nats_port = value.parse()?,
                 "--work" => o.work = PathBuf::from(value),
                 "--out" => out = Some(PathBuf::from(value)),
                 "--startup" => o.startup = Some(value.parse()?),
@@ -118,9 +126,13 @@ impl Options {
         if let Some(bad) = o
             .scenarios
             .iter()
-            .find(|s| !scenario::NAMES.contains(&s.as_str()))
+            .find(|s| Scenario::named(s, o.rate).is_none())
         {
-            return Err(format!("unknown scenario {bad}; {USAGE}").into());
+            return Err(format!(
+                "unknown scenario {bad} (a latency scenario may end in @<rate>, a positive \
+                 number of messages per second); {USAGE}"
+            )
+            .into());
         }
         if !(1..=1000).contains(&o.window)
             || o.payload < STAMP_LEN

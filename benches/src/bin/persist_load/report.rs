@@ -93,11 +93,13 @@ pub(crate) struct Run {
     pub(crate) e2e_p50_ms: f64,
     /// Send-to-receipt latency, 99th percentile, ms (timed scenarios only; 0 otherwise).
     pub(crate) e2e_p99_ms: f64,
-    /// Broker CPU seconds over the run.
+    /// CPU seconds of the servers over the run (a cluster's: all its processes).
     pub(crate) cpu_s: f64,
-    /// Messages delivered per broker CPU-second.
+    /// Each server's share of `cpu_s`, by its name (`broker`, or `nats`, `node_a`, `node_b`).
+    pub(crate) cpu_split: Vec<(&'static str, f64)>,
+    /// Messages delivered per CPU-second of the servers.
     pub(crate) msgs_per_cpu_s: f64,
-    /// Broker peak resident memory (VmHWM), MiB.
+    /// Peak resident memory (VmHWM) of the broker, MiB (a cluster: its processes' summed).
     pub(crate) max_rss_mib: f64,
     /// Messages sent but never delivered (after the drain).
     pub(crate) lost: u64,
@@ -143,6 +145,14 @@ impl Group {
             e2e_p50_ms: med(|r| r.e2e_p50_ms),
             e2e_p99_ms: med(|r| r.e2e_p99_ms),
             cpu_s: med(|r| r.cpu_s),
+            cpu_split: first
+                .cpu_split
+                .iter()
+                .map(|(name, _)| {
+                    let of = |r: &&Run| r.cpu_split.iter().find(|(n, _)| n == name).map(|c| c.1);
+                    (*name, median(group.iter().filter_map(of).collect()))
+                })
+                .collect(),
             msgs_per_cpu_s: med(|r| r.msgs_per_cpu_s),
             max_rss_mib: med(|r| r.max_rss_mib),
             lost: group.iter().map(|r| r.lost).sum(),
@@ -180,7 +190,7 @@ pub(crate) fn print_table(
     protocols: &[ProtocolVersion],
 ) {
     println!(
-        "{:<10} {:<10} {:<5} {:>4} {:>9} {:>13} {:>7} {:>10} {:>8} {:>6} {:>8} {:>5} {:>5}",
+        "{:<16} {:<13} {:<5} {:>4} {:>9} {:>13} {:>7} {:>10} {:>8} {:>6} {:>8} {:>5} {:>5}",
         "scenario",
         "variant",
         "proto",
@@ -203,7 +213,7 @@ pub(crate) fn print_table(
                 };
                 let m = &g.median;
                 println!(
-                    "{:<10} {:<10} {:<5} {:>4} {:>9.0} {:>13} {:>7.2} {:>10.0} {:>8.1} {:>6} {:>8} {:>5} {:>5}",
+                    "{:<16} {:<13} {:<5} {:>4} {:>9.0} {:>13} {:>7.2} {:>10.0} {:>8.1} {:>6} {:>8} {:>5} {:>5}",
                     scenario,
                     variant,
                     protocol.to_string(),
@@ -228,6 +238,60 @@ pub(crate) fn print_table(
     if protocols.len() == 2 {
         print_protocols(runs, scenarios, variants);
     }
+    if variants.iter().any(|v| v.starts_with("cluster_")) {
+        print_cluster(runs, scenarios, variants, protocols);
+    }
+}
+
+/// Prints each scenario × variant × protocol's throughput and msgs per CPU-second as a share
+/// of the `memory` variant's (one broker, no cluster), and the CPU seconds of each process.
+fn print_cluster(
+    runs: &[Run],
+    scenarios: &[String],
+    variants: &[&str],
+    protocols: &[ProtocolVersion],
+) {
+    println!(
+        "\n{:<16} {:<13} {:<5} {:>9} {:>6} {:>10} {:>6} {:>13}  CPU s per process",
+        "scenario", "variant", "proto", "msgs/s", "x mem", "msgs/CPU-s", "x mem", "lat p50/p99"
+    );
+    for scenario in scenarios {
+        for &protocol in protocols {
+            let memory = Group::of(runs, scenario, "memory", protocol);
+            for &variant in variants {
+                let Some(g) = Group::of(runs, scenario, variant, protocol) else {
+                    continue;
+                };
+                let m = &g.median;
+                let share = |f: fn(&Run) -> f64| {
+                    memory
+                        .as_ref()
+                        .map_or("-".into(), |mem| format!("{:.2}", f(m) / f(&mem.median)))
+                };
+                let split: Vec<String> = m
+                    .cpu_split
+                    .iter()
+                    .map(|(name, cpu)| format!("{name} {cpu:.2}"))
+                    .collect();
+                println!(
+                    "{:<16} {:<13} {:<5} {:>9.0} {:>6} {:>10.0} {:>6} {:>13}  {}",
+                    scenario,
+                    variant,
+                    protocol.to_string(),
+                    m.msgs_per_s,
+                    share(|r| r.msgs_per_s),
+                    m.msgs_per_cpu_s,
+                    share(|r| r.msgs_per_cpu_s),
+                    g.latency(),
+                    split.join(", "),
+                );
+            }
+        }
+    }
+    println!(
+        "(medians; x mem: share of the memory variant's figure; msgs/CPU-s counts the CPU of \
+         every process of the variant: a cluster's two nodes and nats-server)"
+    );
 }
 
 /// Prints each scenario × variant's 3.1.1 and 5.0 medians side by side, with 5.0's msgs per

@@ -15,7 +15,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use crate::Result;
-use crate::broker::{Broker, Variant, log_lines, log_problems};
+use crate::broker::{Server, Variant, log_lines, log_problems};
 use crate::clients::{PublishPlan, Shared, publisher, subscriber, wait_received};
 use crate::options::Options;
 use crate::procfs;
@@ -38,7 +38,7 @@ pub(crate) async fn run(o: &Options, n: usize) -> Result<()> {
         .s("variant", "always")
         .n("queued", n as f64, 0);
     let max_queued = n.max(100_000);
-    let mut broker = Broker::start(o, Variant::Always, &dir, max_queued, "broker-1.log").await?;
+    let mut broker = Server::start(o, Variant::Always, &dir, max_queued, "broker-1.log").await?;
     let empty = broker.wait_accepting(Duration::from_secs(60)).await?;
     json.n("empty_accept_ms", empty.as_secs_f64() * 1e3, 1);
     json.n("empty_rss_mib", procfs::mem_mib(broker.pid, "VmRSS")?, 1);
@@ -73,7 +73,7 @@ pub(crate) async fn run(o: &Options, n: usize) -> Result<()> {
     json.s("kill_exit", &killed.status)
         .n("db_mib", db_bytes(&dir) as f64 / 1048576.0, 1);
 
-    let mut broker = Broker::start(o, Variant::Always, &dir, max_queued, "broker-2.log").await?;
+    let mut broker = Server::start(o, Variant::Always, &dir, max_queued, "broker-2.log").await?;
     let accept = broker.wait_accepting(Duration::from_secs(600)).await?;
     json.n("restart_accept_ms", accept.as_secs_f64() * 1e3, 1);
     let restart_rss = procfs::mem_mib(broker.pid, "VmRSS")?;
