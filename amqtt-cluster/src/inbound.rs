@@ -22,7 +22,10 @@ const ACKS_IN_FLIGHT: usize = 4096;
 const MAX_STREAM_BYTES: i64 = 1 << 30;
 
 /// How long a message may wait routed-but-unacknowledged before the stream sends it again.
-const ACK_WAIT: Duration = Duration::from_secs(30);
+/// Long: this node acknowledges every message it was given once routed (routing can wait out
+/// congested subscribers), and what a stopped run left unacknowledged comes again at once,
+/// since each start makes the consumer anew; a short wait would only send messages twice.
+const ACK_WAIT: Duration = Duration::from_secs(300);
 
 /// Subscribes to this node's QoS 0 subject and routes what arrives.
 pub(crate) async fn receive_direct(
