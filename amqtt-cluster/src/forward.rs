@@ -10,12 +10,14 @@
 //! acknowledgement, so one slow or failing copy holds back its own publisher only (whose
 //! connection keeps its acknowledgements in order), never the others'.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use amqtt_core::cluster::{ClusterLink, HeldAck, encode_message};
 use amqtt_core::codec::{Publish, QoS};
+use async_nats::Subject;
 use async_nats::jetstream::context::{PublishAckFuture, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::{self, kv::Store};
@@ -148,6 +150,7 @@ pub(crate) fn start(
         unfinished: unfinished.clone(),
         sent: sent.clone(),
         copies: Arc::new(Semaphore::new(MAX_COPIES_IN_FLIGHT)),
+        subjects: HashMap::new(),
         id_prefix: format!("{node}-{:x}", epoch()),
         next_id: 0,
     };
@@ -178,13 +181,21 @@ struct Sender {
     unfinished: Arc<AtomicUsize>,
     sent: Arc<Notify>,
     copies: Arc<Semaphore>,
+    /// Each destination node's subjects, made once.
+    subjects: HashMap<Arc<str>, NodeSubjects>,
     id_prefix: String,
     next_id: u64,
 }
 
+/// Where a node receives QoS 0 messages and where its stream takes QoS 1/2 copies.
+struct NodeSubjects {
+    direct: Subject,
+    queued: Subject,
+}
+
 /// One QoS 1/2 copy on its way into a node's stream.
 struct Copy {
-    subject: String,
+    subject: Subject,
     id: String,
     bytes: Bytes,
 }
@@ -200,6 +211,17 @@ enum Sent {
 }
 
 impl Sender {
+    /// `node`'s subjects (cheap to clone: one allocation each, made the first time).
+    fn subjects(&mut self, node: &Arc<str>) -> &NodeSubjects {
+        let names = &self.names;
+        self.subjects
+            .entry(node.clone())
+            .or_insert_with(|| NodeSubjects {
+                direct: names.direct(node).into(),
+                queued: names.queued(node).into(),
+            })
+    }
+
     async fn run(mut self, mut received: mpsc::UnboundedReceiver<Outgoing>) {
         let mut batch = Vec::with_capacity(256);
         while received.recv_many(&mut batch, 256).await > 0 {
@@ -244,10 +266,10 @@ impl Sender {
             for (node, groups) in &plan.nodes {
                 let bytes = bytes(groups);
                 if bytes.len() > max_payload {
-                    too_large(message, bytes.len());
+                    too_large(&message.topic, bytes.len());
                     continue;
                 }
-                let subject = self.names.direct(node);
+                let subject = self.subjects(node).direct.clone();
                 if let Err(e) = self.client.publish(subject, bytes).await {
                     tracing::debug!(error = %e, "cluster: QoS 0 message not sent");
                 }
@@ -262,20 +284,20 @@ impl Sender {
             };
             self.next_id += 1;
             let copy = Copy {
-                subject: self.names.queued(node),
+                subject: self.subjects(node).queued.clone(),
                 id: format!("{}-{}", self.id_prefix, self.next_id),
                 bytes: bytes(groups),
             };
             // The first attempt here, in publish order: each node's stream gets the messages in
             // the order they were published.
-            let sent = send_copy(&self.js, &copy, message).await;
+            let sent = send_copy(&self.js, &copy, &message.topic).await;
             copies.push((copy, sent, permit));
         }
         let (js, unfinished) = (self.js.clone(), self.unfinished.clone());
-        let message = message.clone();
+        let topic = message.topic.clone();
         tokio::spawn(async move {
             for (copy, sent, permit) in copies {
-                confirm(&js, copy, sent, permit, &message).await;
+                confirm(&js, copy, sent, permit, &topic).await;
             }
             if let Some(ack) = ack {
                 ack.release();
@@ -290,7 +312,7 @@ impl Sender {
         let key = names::key(&message.topic);
         let value = buf.freeze();
         if value.len() + HEADER_ROOM > self.client.max_payload() {
-            too_large(message, value.len());
+            too_large(&message.topic, value.len());
             return;
         }
         let mut wait = RETRY;
@@ -303,19 +325,23 @@ impl Sender {
 }
 
 /// Logs a message that cannot cross to the other nodes: NATS takes no message this large.
-fn too_large(message: &Publish, size: usize) {
-    tracing::warn!(topic = %message.topic, size, "cluster: message larger than NATS's max_payload; delivered on this node only");
+fn too_large(topic: &str, size: usize) {
+    tracing::warn!(
+        topic,
+        size,
+        "cluster: message larger than NATS's max_payload; delivered on this node only"
+    );
 }
 
 /// Sends one copy into its stream.
-async fn send_copy(js: &jetstream::Context, copy: &Copy, message: &Publish) -> Sent {
+async fn send_copy(js: &jetstream::Context, copy: &Copy, topic: &str) -> Sent {
     let publish = PublishMessage::build()
         .payload(copy.bytes.clone())
         .message_id(copy.id.as_str());
     match js.send_publish(copy.subject.clone(), publish).await {
         Ok(ack) => Sent::Awaiting(ack),
         Err(e) if e.kind() == PublishErrorKind::MaxPayloadExceeded => {
-            too_large(message, copy.bytes.len());
+            too_large(topic, copy.bytes.len());
             Sent::TooLarge
         }
         Err(e) => {
@@ -332,7 +358,7 @@ async fn confirm(
     copy: Copy,
     mut sent: Sent,
     permit: OwnedSemaphorePermit,
-    message: &Publish,
+    topic: &str,
 ) {
     let mut wait = RETRY;
     loop {
@@ -348,7 +374,7 @@ async fn confirm(
         }
         tokio::time::sleep(wait).await;
         wait = (wait * 2).min(RETRY_MAX);
-        sent = send_copy(js, &copy, message).await;
+        sent = send_copy(js, &copy, topic).await;
     }
     drop(permit);
 }

@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::names::Names;
+use crate::tasks::serve_subject;
 use crate::wire;
 
 /// Messages routed and waiting for their acknowledgement to the stream.
@@ -33,18 +34,12 @@ pub(crate) async fn receive_direct(
     subject: String,
     link: ClusterLink,
 ) -> Result<(), async_nats::SubscribeError> {
-    let mut messages = client.subscribe(subject).await?;
-    tokio::spawn(async move {
-        loop {
-            let message = tokio::select! {
-                message = messages.next() => message,
-                () = link.stopping() => return,
-            };
-            let Some(message) = message else { return };
-            deliver(&link, message.payload, None).await;
-        }
-    });
-    Ok(())
+    let deliver_to = link.clone();
+    serve_subject(client, subject, link, move |message| {
+        let link = deliver_to.clone();
+        async move { deliver(&link, message.payload, None).await }
+    })
+    .await
 }
 
 /// Creates this node's stream and its consumer, and routes what the stream holds for it.

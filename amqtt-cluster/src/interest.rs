@@ -13,6 +13,7 @@ use futures_util::StreamExt;
 use smallvec::SmallVec;
 
 use crate::names;
+use crate::tasks::watch_bucket;
 
 /// The nodes a message goes to (most fan-outs reach few nodes).
 pub(crate) type Nodes = SmallVec<[Arc<str>; 4]>;
@@ -38,34 +39,37 @@ struct Table {
 }
 
 impl RemoteInterest {
-    /// The other nodes with a subscription matching `topic`, each once.
-    pub(crate) fn nodes(&self, topic: &str) -> Nodes {
-        let mut nodes = Nodes::new();
+    /// The other nodes with an ordinary subscription matching `topic`, each once, and the
+    /// groups with members on other nodes whose filters match it, each with those nodes: both
+    /// under one read lock.
+    pub(crate) fn matching(&self, topic: &str) -> (Nodes, GroupNodes) {
+        let (mut nodes, mut groups) = (Nodes::new(), GroupNodes::new());
         let table = self.table.read().unwrap_or_else(|e| e.into_inner());
         table.trie.for_each_match(topic, |_, node| {
             if !nodes.contains(node) {
                 nodes.push(node.clone());
             }
         });
-        nodes
+        if !table.groups.is_empty() {
+            table.groups.for_each_match(topic, |_, (node, share)| {
+                match groups.iter_mut().find(|(s, _)| s == share) {
+                    Some((_, nodes)) if !nodes.contains(node) => nodes.push(node.clone()),
+                    Some(_) => {}
+                    None => groups.push((share.clone(), Nodes::from_elem(node.clone(), 1))),
+                }
+            });
+        }
+        (nodes, groups)
     }
 
-    /// The groups with members on other nodes whose filters match `topic`, each with those
-    /// nodes.
-    pub(crate) fn groups(&self, topic: &str) -> GroupNodes {
-        let mut groups = GroupNodes::new();
-        let table = self.table.read().unwrap_or_else(|e| e.into_inner());
-        if table.groups.is_empty() {
-            return groups;
-        }
-        table.groups.for_each_match(topic, |_, (node, share)| {
-            match groups.iter_mut().find(|(s, _)| s == share) {
-                Some((_, nodes)) if !nodes.contains(node) => nodes.push(node.clone()),
-                Some(_) => {}
-                None => groups.push((share.clone(), Nodes::from_elem(node.clone(), 1))),
-            }
-        });
-        groups
+    #[cfg(test)]
+    fn nodes(&self, topic: &str) -> Nodes {
+        self.matching(topic).0
+    }
+
+    #[cfg(test)]
+    fn groups(&self, topic: &str) -> GroupNodes {
+        self.matching(topic).1
     }
 
     /// Enters `node`'s subscription to `filter` under the bucket key `key`, as a watch does.
@@ -102,8 +106,7 @@ impl RemoteInterest {
     }
 }
 
-/// Keeps `remote` up to date from the bucket, leaving out `node`'s own keys. Watches again
-/// after an error (the watch restarts from each key's latest value).
+/// Keeps `remote` up to date from the bucket, leaving out `node`'s own keys.
 pub(crate) async fn watch_remote(
     bucket: Store,
     node: String,
@@ -111,41 +114,22 @@ pub(crate) async fn watch_remote(
     link: ClusterLink,
 ) {
     let own = format!("{node}.");
-    loop {
-        match bucket.watch_with_history(">").await {
-            Ok(mut entries) => loop {
-                let entry = tokio::select! {
-                    entry = entries.next() => entry,
-                    () = link.stopping() => return,
-                };
-                let entry = match entry {
-                    Some(Ok(entry)) => entry,
-                    Some(Err(e)) => {
-                        tracing::warn!(error = %e, "cluster: interest watch failed");
-                        break;
-                    }
-                    None => break,
-                };
-                if entry.key.starts_with(&own) {
-                    continue;
-                }
-                let Some((other, _)) = entry.key.split_once('.') else {
-                    continue;
-                };
-                match entry.operation {
-                    Operation::Put => match std::str::from_utf8(&entry.value) {
-                        Ok(filter) => remote.put(&entry.key, other, filter),
-                        Err(_) => {
-                            tracing::warn!(key = %entry.key, "cluster: interest entry is not UTF-8")
-                        }
-                    },
-                    Operation::Delete | Operation::Purge => remote.delete(&entry.key),
-                }
-            },
-            Err(e) => tracing::warn!(error = %e, "cluster: cannot watch the interest bucket"),
+    watch_bucket(bucket, "interest", link, |entry| {
+        if entry.key.starts_with(&own) {
+            return;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
+        let Some((other, _)) = entry.key.split_once('.') else {
+            return;
+        };
+        match entry.operation {
+            Operation::Put => match std::str::from_utf8(&entry.value) {
+                Ok(filter) => remote.put(&entry.key, other, filter),
+                Err(_) => tracing::warn!(key = %entry.key, "cluster: interest entry is not UTF-8"),
+            },
+            Operation::Delete | Operation::Purge => remote.delete(&entry.key),
+        }
+    })
+    .await;
 }
 
 /// Writes this node's interest into the bucket as it changes: all of it at first (and after a

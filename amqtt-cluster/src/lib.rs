@@ -25,6 +25,7 @@ mod names;
 mod owners;
 mod plan;
 mod retained;
+mod tasks;
 mod wire;
 
 use std::sync::Arc;

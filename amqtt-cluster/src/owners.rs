@@ -9,9 +9,9 @@ use std::time::Duration;
 use amqtt_core::cluster::{ClusterError, ClusterLink, Handoff};
 use async_nats::jetstream::kv::{CreateErrorKind, Store, UpdateErrorKind};
 use bytes::Bytes;
-use futures_util::StreamExt;
 
 use crate::names::{self, Names};
+use crate::tasks::serve_subject;
 
 /// How often a claim retries when other nodes change the entry meanwhile.
 const CLAIM_ATTEMPTS: usize = 8;
@@ -106,19 +106,13 @@ pub(crate) async fn serve_control(
     subject: String,
     link: ClusterLink,
 ) -> Result<(), async_nats::SubscribeError> {
-    let mut requests = client.subscribe(subject).await?;
-    tokio::spawn(async move {
-        loop {
-            let request = tokio::select! {
-                request = requests.next() => request,
-                () = link.stopping() => return,
-            };
-            let Some(request) = request else { return };
-            // Each on its own: a storm of reconnecting clients is not answered one by one.
-            tokio::spawn(release(client.clone(), link.clone(), request));
-        }
-    });
-    Ok(())
+    let (answering, release_with) = (client.clone(), link.clone());
+    serve_subject(&client, subject, link, move |request| {
+        // Each on its own: a storm of reconnecting clients is not answered one by one.
+        tokio::spawn(release(answering.clone(), release_with.clone(), request));
+        std::future::ready(())
+    })
+    .await
 }
 
 /// Closes the connection a request names and answers with its session, if persistent (empty:

@@ -48,11 +48,15 @@ impl Planner {
         remote: &RemoteInterest,
         local: &Interest,
     ) -> Option<Plan> {
-        let mut plan = Plan::default();
-        for node in remote.nodes(topic) {
-            plan.node(&node);
+        let (ordinary, groups) = remote.matching(topic);
+        if ordinary.is_empty() && groups.is_empty() {
+            return None;
         }
-        for (share, nodes) in remote.groups(topic) {
+        let mut plan = Plan::default();
+        for node in &ordinary {
+            plan.node(node);
+        }
+        for (share, nodes) in groups {
             let here = usize::from(local.contains(&share));
             let pick = self.turn.fetch_add(1, Ordering::Relaxed) % (nodes.len() + here);
             // `pick == nodes.len()`: this node's members take it.

@@ -153,13 +153,15 @@ impl Interest {
     /// A subscription to `filter` entered the index.
     pub(crate) fn added(&self, filter: &str) {
         let mut state = self.state();
-        let count = state.counts.entry(filter.into()).or_default();
-        *count += 1;
-        if *count == 1 {
-            state.changes.push(InterestChange::Added(filter.into()));
-            drop(state);
-            self.changed.notify_one();
+        // Counted in place when the filter is there: a key is made only for a new filter.
+        if let Some(count) = state.counts.get_mut(filter) {
+            *count += 1;
+            return;
         }
+        state.counts.insert(filter.into(), 1);
+        state.changes.push(InterestChange::Added(filter.into()));
+        drop(state);
+        self.changed.notify_one();
     }
 
     /// A subscription to `filter` left the index.
@@ -218,11 +220,7 @@ impl HeldAck {
     /// The other nodes have the message: the acknowledgement goes out (after whatever the
     /// store journaled until now has committed, when the store holds acknowledgements).
     pub fn release(self) {
-        let hold = self
-            .journal
-            .as_deref()
-            .filter(|journal| journal.holds_acks())
-            .map(Journal::appended);
-        self.held.settle(hold);
+        self.held
+            .settle(self.journal.as_deref().and_then(Journal::hold_mark));
     }
 }
