@@ -25,6 +25,8 @@ mod names;
 mod owners;
 mod plan;
 mod retained;
+mod sessions;
+mod stranded;
 mod tasks;
 mod wire;
 
@@ -42,6 +44,8 @@ use names::Names;
 use owners::Owners;
 pub use plan::Plan;
 use plan::Planner;
+pub use sessions::NatsMirror;
+use sessions::SessionKeeper;
 
 /// How long joining waits for the NATS server.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -56,6 +60,7 @@ pub struct NatsCluster {
     link: ClusterLink,
     forwarder: Forwarder,
     owners: Owners,
+    sessions: SessionKeeper,
     interest_bucket: kv::Store,
     client: async_nats::Client,
     node: String,
@@ -103,6 +108,24 @@ impl Cluster for NatsCluster {
         let owners_bucket = bucket(&js, &names.bucket("owners"))
             .await
             .map_err(|e| unavailable("cannot open the owners bucket", &e))?;
+        let sessions = SessionKeeper::open(&js, &names.bucket("sessions"))
+            .await
+            .map_err(|e| unavailable("cannot open the sessions bucket", &e))?;
+        let owners = Owners {
+            bucket: owners_bucket,
+            client: client.clone(),
+            names: names.clone(),
+            node: node.clone(),
+            takeover_timeout,
+            sessions: sessions.clone(),
+            js: js.clone(),
+            moving: Default::default(),
+        };
+        // Before this node's stream is read: what waits there for its sessions finds them.
+        let restored = owners
+            .restore_own(&link)
+            .await
+            .map_err(|e| unavailable("cannot read this node's sessions", &e))?;
         inbound::receive_queued(&js, &names, &node, link.clone())
             .await
             .map_err(|e| unavailable("cannot receive", &e))?;
@@ -133,19 +156,14 @@ impl Cluster for NatsCluster {
             &node,
             link.clone(),
         );
-        tracing::info!(cluster = %config.name, node = %node, nats = %config.nats, "cluster: joined");
+        tracing::info!(cluster = %config.name, node = %node, nats = %config.nats, sessions = restored, "cluster: joined");
         Ok(NatsCluster {
             remote,
             planner: Planner::default(),
             link,
             forwarder,
-            owners: Owners {
-                bucket: owners_bucket,
-                client: client.clone(),
-                names,
-                node: node.clone(),
-                takeover_timeout,
-            },
+            owners,
+            sessions,
             interest_bucket,
             client,
             node,
@@ -190,6 +208,16 @@ impl Cluster for NatsCluster {
         self.owners.claim(client_id).await
     }
 
+    async fn adopted(&self, client_id: &str) {
+        self.owners.adopted(client_id).await;
+    }
+
+    type Mirror = NatsMirror;
+
+    fn mirror(&self) -> Option<NatsMirror> {
+        Some(self.sessions.mirror(&self.node))
+    }
+
     async fn shutdown(&self) {
         let left = self.forwarder.flush(SHUTDOWN_FLUSH).await;
         if left > 0 {
@@ -214,7 +242,7 @@ impl Cluster for NatsCluster {
 
 /// The key-value bucket `name`, created if it does not exist. Created as its stream directly:
 /// `create_key_value` asks the server for account details that NATS 2.9 does not give.
-async fn bucket(js: &jetstream::Context, name: &str) -> Result<kv::Store, String> {
+pub(crate) async fn bucket(js: &jetstream::Context, name: &str) -> Result<kv::Store, String> {
     if let Ok(store) = js.get_key_value(name).await {
         return Ok(store);
     }

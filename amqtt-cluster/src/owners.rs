@@ -2,15 +2,22 @@
 //! node that last admitted it. A node that admits a client writes itself there (compare and
 //! set on the entry's revision, so two nodes admitting the same client at once both learn of
 //! each other) and asks the previous owner to close its connection; the previous owner answers
-//! with the client's persistent session, if it kept one, which this node then continues.
+//! with the client's persistent session, if it kept one, which this node then continues. A
+//! previous owner that does not answer (it is gone) leaves the session as the cluster kept it
+//! (`sessions.rs`), with the messages stranded in its stream (`stranded.rs`).
 
+use std::collections::HashMap;
+use std::sync::Mutex;
 use std::time::Duration;
 
 use amqtt_core::cluster::{ClusterError, ClusterLink, Handoff};
+use async_nats::jetstream;
 use async_nats::jetstream::kv::{CreateErrorKind, Store, UpdateErrorKind};
 use bytes::Bytes;
 
 use crate::names::{self, Names};
+use crate::sessions::SessionKeeper;
+use crate::stranded;
 use crate::tasks::serve_subject;
 
 /// How often a claim retries when other nodes change the entry meanwhile.
@@ -23,6 +30,10 @@ pub(crate) struct Owners {
     pub(crate) names: Names,
     pub(crate) node: String,
     pub(crate) takeover_timeout: Duration,
+    pub(crate) sessions: SessionKeeper,
+    pub(crate) js: jetstream::Context,
+    /// Clients taken over and not adopted yet -> the node each came from.
+    pub(crate) moving: Mutex<HashMap<String, String>>,
 }
 
 impl Owners {
@@ -58,11 +69,78 @@ impl Owners {
                     }
                 }
             };
-            return Ok(self.ask_to_release(&previous_node, client_id).await);
+            return self.take_over(&previous_node, client_id).await;
         }
         Err(ClusterError::Unavailable(format!(
             "client id {client_id:?} is being claimed by other nodes at the same time"
         )))
+    }
+
+    /// The session of `client_id` from `node`, its previous owner: handed over by `node`, or,
+    /// when it does not answer with one, as the cluster kept it for `node` with the messages
+    /// that were on their way to `node` for it.
+    async fn take_over(
+        &self,
+        node: &str,
+        client_id: &str,
+    ) -> Result<Option<Handoff>, ClusterError> {
+        let handoff = match self.ask_to_release(node, client_id).await {
+            Some(handoff) => handoff,
+            None => {
+                let kept = self.sessions.load(node, client_id).await.map_err(|e| {
+                    ClusterError::Unavailable(format!(
+                        "the session node {node} kept cannot be read: {e}"
+                    ))
+                })?;
+                let Some(mut handoff) = kept else {
+                    return Ok(None);
+                };
+                let stranded =
+                    stranded::queue_stranded(&self.js, &self.names, node, &mut handoff).await;
+                tracing::info!(
+                    client_id,
+                    node,
+                    stranded,
+                    "cluster: session continued from what the cluster kept of it"
+                );
+                handoff
+            }
+        };
+        self.moving
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(client_id.to_owned(), node.to_owned());
+        Ok(Some(handoff))
+    }
+
+    /// The session of `client_id` is adopted and kept under this node: what the cluster kept
+    /// of it under the node it came from goes.
+    pub(crate) async fn adopted(&self, client_id: &str) {
+        let from = self
+            .moving
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(client_id);
+        let Some(from) = from else { return };
+        if let Err(e) = self.sessions.forget(&from, client_id).await {
+            tracing::warn!(client_id, node = %from, error = %e, "cluster: the copy of a session that moved here not deleted");
+        }
+    }
+
+    /// Puts back the sessions the cluster kept for this node that it still owns (a restart);
+    /// returns how many.
+    pub(crate) async fn restore_own(&self, link: &ClusterLink) -> Result<usize, String> {
+        let mut restored = 0;
+        for handoff in self.sessions.load_node(&self.node).await? {
+            let key = names::key(handoff.client_id());
+            let owner = self.bucket.get(&key).await.map_err(|e| e.to_string())?;
+            // A session another node took over meanwhile is that node's to delete.
+            if owner.as_deref() == Some(self.node.as_bytes()) {
+                link.restore(handoff);
+                restored += 1;
+            }
+        }
+        Ok(restored)
     }
 
     /// Asks `node` to close its connection of `client_id`, waiting up to the takeover timeout;

@@ -154,7 +154,13 @@ where
     }
     if C::ENABLED {
         match shared.cluster.claim(&info.client_id).await {
-            Ok(Some(handoff)) => core.adopt(handoff).await,
+            Ok(Some(handoff)) => {
+                let written = core.adopt(handoff).await;
+                if let Some(journal) = &core.journal {
+                    journal.committed_to(written).await;
+                }
+                shared.cluster.adopted(&info.client_id).await;
+            }
             Ok(None) => {}
             Err(e) => {
                 tracing::warn!(?peer, client_id = %info.client_id, error = %e, "cluster cannot settle who owns the client id; CONNACK 0x03 (5.0: 0x88)");

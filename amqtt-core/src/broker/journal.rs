@@ -19,6 +19,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 use tokio::sync::Notify;
 
+use crate::cluster::SessionMirror;
 use crate::codec::ByteString;
 use crate::store::{Durability, MessageState, Store, StoreOp};
 
@@ -28,6 +29,9 @@ const MAX_BACKLOG: u64 = 65_536;
 
 /// How long the store's thread waits before retrying a batch that failed to commit.
 const RETRY_DELAY: Duration = Duration::from_secs(1);
+
+/// How often a failing commit to the cluster is tried once the broker is shutting down.
+const CLOSING_ATTEMPTS: u32 = 3;
 
 /// Changes waiting for the store's thread.
 #[derive(Debug, Default)]
@@ -214,30 +218,53 @@ impl Journal {
     }
 }
 
-/// The store's thread: commits the journal's batches until it is closed, then returns the store.
-pub(crate) fn run_store<S: Store>(mut store: S, journal: Arc<Journal>) -> S {
-    let interval = store.sync_interval();
+/// The journal's thread: commits the journal's batches to the store, then to the cluster's
+/// session mirror (either may be absent), until it is closed; then returns the store.
+pub(crate) fn run_journal<S: Store, M: SessionMirror>(
+    mut store: Option<S>,
+    mut mirror: Option<M>,
+    journal: Arc<Journal>,
+) -> Option<S> {
+    let interval = store.as_ref().map_or(Duration::ZERO, Store::sync_interval);
     while let Some((mut batch, upto)) = journal.take(interval) {
         coalesce(&mut batch);
-        let mut failures = 0u32;
-        while let Err(e) = store.commit(&batch) {
-            failures += 1;
-            // Held acknowledgements wait meanwhile; nothing is dropped. Logged once, then
-            // every minute of failures.
-            if failures == 1 || failures.is_multiple_of(60) {
-                tracing::error!(error = %e, failures, ops = batch.len(), "persistent store: commit failed; retrying");
-            }
-            std::thread::sleep(RETRY_DELAY);
+        if let Some(store) = &mut store {
+            commit_retrying("persistent store", &journal, || store.commit(&batch), false);
         }
-        if failures > 0 {
-            tracing::warn!(
-                failures,
-                "persistent store: commit succeeded after retrying"
-            );
+        if let Some(mirror) = &mut mirror {
+            commit_retrying("cluster", &journal, || mirror.commit(&batch), true);
         }
         journal.mark_committed(upto);
     }
     store
+}
+
+/// Runs `commit` until it succeeds: held acknowledgements wait meanwhile and nothing is
+/// dropped. Failures are logged once, then every minute. With `give_up_at_close` it stops
+/// retrying once the journal is closing (the cluster's engine may be gone for good then).
+fn commit_retrying<E: std::fmt::Display>(
+    what: &str,
+    journal: &Journal,
+    mut commit: impl FnMut() -> Result<(), E>,
+    give_up_at_close: bool,
+) {
+    let mut failures = 0u32;
+    while let Err(e) = commit() {
+        failures += 1;
+        if failures == 1 || failures.is_multiple_of(60) {
+            tracing::error!(error = %e, failures, "{what}: commit failed; retrying");
+        }
+        if give_up_at_close && failures >= CLOSING_ATTEMPTS && journal.queue.lock().closing {
+            tracing::error!(
+                "{what}: commit abandoned at shutdown; its sessions are as last committed"
+            );
+            return;
+        }
+        std::thread::sleep(RETRY_DELAY);
+    }
+    if failures > 0 {
+        tracing::warn!(failures, "{what}: commit succeeded after retrying");
+    }
 }
 
 /// Folds a batch: a message queued and done within it is dropped with every op about it, and

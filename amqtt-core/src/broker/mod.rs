@@ -50,6 +50,7 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 pub use check::resolve_address;
+pub(crate) use forwarded::identified;
 pub(crate) use journal::Journal;
 pub(crate) use outbox::HeldOutbox;
 pub use reload::{ReloadError, Reloaded};
@@ -61,12 +62,12 @@ pub use stats::{Counter, Gauge, QosCounters, Stats};
 use crate::cluster::{Cluster, ClusterError, ClusterLink, Interest};
 use crate::config::{BrokerConfig, ListenerConfig, ListenerType};
 use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
-use crate::store::{Store, StoreError};
+use crate::store::{Durability, Store, StoreError};
 use crate::transport::{Acceptor, TlsSetupError};
 use handshake::Origin;
 use rate::{OncePerSecond, TokenBucket};
 use shared::Shared;
-use store_thread::StoreThread;
+use store_thread::JournalThread;
 
 /// How long shutdown waits for connections to finish before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -145,7 +146,7 @@ pub struct Broker<P: Plugin = (), S: Store = (), C: Cluster = ()> {
     /// Yields `None` once every connection task has ended (see `Shared::connection_token`).
     connections_done: mpsc::Receiver<()>,
     /// The store's thread, when a store is configured.
-    store: Option<StoreThread<S>>,
+    store: Option<JournalThread<S>>,
 }
 
 /// A cheap handle on a running broker: counters, shutdown, and serving connections the
@@ -337,16 +338,22 @@ impl<P: Plugin, S: Store, C: Cluster> Broker<P, S, C> {
     ) -> Result<Broker<P, S, C>, BrokerError> {
         let cluster_config = cluster_config::<C>(&config)?;
         let mut section = config.plugins.clone();
-        let store = store_thread::open_store::<S>(&mut section)?;
-        let journal = store.as_ref().map(store_thread::OpenedStore::journal);
+        let mut store = store_thread::open_store::<S>(&mut section)?;
+        // A node of a cluster journals its persistent sessions for the cluster's mirror, with
+        // or without a store; without one its acknowledgements wait for the mirror.
+        let clustered = C::ENABLED && cluster_config.is_some();
+        let journal = match &store {
+            Some(opened) => Some(opened.journal()),
+            None => clustered.then(|| Journal::new(Durability::Always)),
+        }
+        .map(Arc::new);
         // The index keeps this node's interest only for a cluster that is on.
         let interest = cluster_config.is_some().then(Arc::<Interest>::default);
-        let (core, to_route) = Core::new(config, journal, interest.clone());
+        let (core, to_route) = Core::new(config, journal.clone(), interest.clone());
         let core = Arc::new(core);
-        let store = match store {
-            Some(opened) => Some(StoreThread::start(opened, &core)?),
-            None => None,
-        };
+        if let Some(opened) = &mut store {
+            opened.restore(&core, clustered)?;
+        }
         let plugins = make(&BrokerContext::new(core.clone()))?;
         if P::HOOKS.contains(Hooks::START) {
             plugins.start().await?;
@@ -372,6 +379,10 @@ impl<P: Plugin, S: Store, C: Cluster> Broker<P, S, C> {
             .collect();
         let link = ClusterLink::new(core.clone(), interest.unwrap_or_default());
         let cluster = C::open(cluster_config, link).await?;
+        let store = match journal {
+            Some(journal) => Some(JournalThread::start(journal, store, cluster.mirror())?),
+            None => None,
+        };
         let (shared, connections_done) = Shared::new(core, plugins, cluster, acceptors, S::NAMES);
         Ok(Broker {
             shared: Arc::new(shared),

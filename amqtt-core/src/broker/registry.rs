@@ -12,7 +12,7 @@ use std::time::{Instant, SystemTime};
 
 use super::expiry::session_expiry;
 use super::outbox::Outbox;
-use super::restore::Restorer;
+use super::restore::{RestoreCounts, Restorer};
 use super::session::{Ended, Session};
 use super::shared::Core;
 use super::will_delay::PendingWill;
@@ -109,17 +109,22 @@ impl Core {
                 will.settle(false);
             }
             let handoff = (!state.clean).then(|| state.hand_off());
-            (old.key, state.end(), handoff)
+            (old.key, state.end_here(), handoff)
         };
         self.retire(key, ended).await;
+        // What the session journaled before is committed before another node writes it.
+        if let Some(journal) = &self.journal {
+            journal.committed_to(journal.appended()).await;
+        }
         handoff
     }
 
     /// Puts a persistent session another node handed over into the registry (offline, its
     /// subscriptions in the index, its messages queued), in place of any this node still had
     /// of that client (left from before the client moved away: the handed-over one is newer).
-    /// Written to the store, when there is one.
-    pub(crate) async fn adopt(&self, handoff: Handoff) {
+    /// Journaled whole, in one batch, in place of anything journaled of the client before;
+    /// returns the journal's sequence number once it is (0 without a journal).
+    pub(crate) async fn adopt(&self, handoff: Handoff) -> u64 {
         if self.release_to_cluster(handoff.client_id()).await.is_some() {
             tracing::info!(
                 client_id = handoff.client_id(),
@@ -127,9 +132,8 @@ impl Core {
             );
         }
         let client_id = handoff.client_id().to_owned();
-        let mut restorer = Restorer::new(self);
-        handoff.restore_into(&mut restorer);
-        let (counts, _) = restorer.finish();
+        let group = self.journal.as_ref().map(|journal| journal.group());
+        let counts = self.restore_handoff(handoff);
         tracing::info!(
             client_id,
             subscriptions = counts.subscriptions,
@@ -137,8 +141,29 @@ impl Core {
             "session taken over from another node"
         );
         if let Some(session) = self.sessions().get(&client_id) {
-            session.lock().journal_whole();
+            let state = session.lock();
+            state.journal_op(|client_id| StoreOp::SessionGone { client_id });
+            state.journal_whole();
         }
+        drop(group);
+        self.journal
+            .as_ref()
+            .map_or(0, |journal| journal.appended())
+    }
+
+    /// Puts a persistent session into the registry as [`Core::adopt`] does, without
+    /// journaling it: a session of this node the cluster kept, back after a restart. Messages
+    /// over the session's queue limit are dropped (and that is journaled).
+    pub(crate) fn restore_handoff(&self, handoff: Handoff) -> RestoreCounts {
+        let mut restorer = Restorer::new(self);
+        handoff.restore_into(&mut restorer);
+        let (counts, cleanup) = restorer.finish();
+        if let Some(journal) = &self.journal {
+            for op in cleanup {
+                journal.append(op);
+            }
+        }
+        counts
     }
 
     /// The locked part of [`Core::attach`]: also returns the key of a session it ended and what

@@ -42,6 +42,9 @@ pub(crate) struct Restorer<'a> {
     sessions: HashMap<ByteString, Arc<Session>>,
     /// Deletions to commit once loading is done (expired sessions, messages over the limit).
     cleanup: Vec<StoreOp>,
+    /// Whether stored sessions are deleted instead of restored (a node of a cluster, which
+    /// keeps them in the cluster).
+    leave_sessions: bool,
     counts: RestoreCounts,
     now: Instant,
     wall_now: SystemTime,
@@ -53,10 +56,27 @@ impl<'a> Restorer<'a> {
             core,
             sessions: HashMap::new(),
             cleanup: Vec::new(),
+            leave_sessions: false,
             counts: RestoreCounts::default(),
             now: Instant::now(),
             wall_now: SystemTime::now(),
         }
+    }
+
+    /// Deletes the sessions read instead of restoring them: their subscriptions, messages and
+    /// QoS 2 ids are passed over.
+    pub(crate) fn leave_sessions(&mut self) {
+        self.leave_sessions = true;
+    }
+
+    /// The restored session of `client_id`; `None` (and a skipped record `what`, unless sessions
+    /// are being left) when there is none.
+    fn session_of(&mut self, client_id: &str, what: &str) -> Option<Arc<Session>> {
+        let session = self.sessions.get(client_id).cloned();
+        if session.is_none() && !self.leave_sessions {
+            self.skipped(what);
+        }
+        session
     }
 
     /// The counts, and the deletions to commit.
@@ -71,6 +91,12 @@ impl Restore for Restorer<'_> {
     /// is deleted instead; one that was connected when the broker stopped counts as offline
     /// from now.
     fn session(&mut self, stored: StoredSession) {
+        if self.leave_sessions {
+            self.cleanup.push(StoreOp::SessionGone {
+                client_id: stored.client_id,
+            });
+            return;
+        }
         let offline_for = stored
             .disconnected_at
             .map(|t| self.wall_now.duration_since(t).unwrap_or_default())
@@ -98,8 +124,9 @@ impl Restore for Restorer<'_> {
 
     /// A subscription of a session already restored, with its options and identifier.
     fn subscription(&mut self, client_id: &str, filter: &str, grant: Grant) {
-        let Some(session) = self.sessions.get(client_id) else {
-            return self.skipped("a subscription of no stored session");
+        let Some(session) = self.session_of(client_id, "a subscription of no stored session")
+        else {
+            return;
         };
         if !valid_subscription_filter(filter) {
             return self.skipped("a subscription with an invalid topic filter");
@@ -111,15 +138,15 @@ impl Restore for Restorer<'_> {
             .lock()
             .subscriptions
             .insert(Box::from(filter), grant);
-        self.core.router.index_mut().insert(filter, session, grant);
+        self.core.router.index_mut().insert(filter, &session, grant);
         self.counts.subscriptions += 1;
     }
 
     /// A queued or in-flight message of a session already restored; a session's messages come
     /// in entry order.
     fn message(&mut self, client_id: &str, stored: StoredMessage) {
-        let Some(session) = self.sessions.get(client_id) else {
-            return self.skipped("a message of no stored session");
+        let Some(session) = self.session_of(client_id, "a message of no stored session") else {
+            return;
         };
         // A released message is only its PUBREL/PUBCOMP exchange: its message is not used.
         let released = stored.state == MessageState::Released;
@@ -143,8 +170,8 @@ impl Restore for Restorer<'_> {
 
     /// A QoS 2 packet id the session's client sent and that awaits PUBREL.
     fn qos2_received(&mut self, client_id: &str, packet_id: PacketId) {
-        let Some(session) = self.sessions.get(client_id) else {
-            return self.skipped("a QoS 2 id of no stored session");
+        let Some(session) = self.session_of(client_id, "a QoS 2 id of no stored session") else {
+            return;
         };
         session.lock().incoming_qos2.insert(packet_id.get());
         self.counts.qos2_ids += 1;

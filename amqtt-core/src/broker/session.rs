@@ -408,11 +408,18 @@ impl SessionState {
     /// ([`Core::retire`](super::Core)). A will waiting for its delay is released to be published
     /// now.
     pub(crate) fn end(&mut self) -> Ended {
+        self.journal_op(|client_id| StoreOp::SessionGone { client_id });
+        self.end_here()
+    }
+
+    /// [`SessionState::end`] for a session that lives on in another node of the cluster:
+    /// nothing is journaled (what this node's mirror keeps of it goes once the other node has
+    /// written it as its own).
+    pub(crate) fn end_here(&mut self) -> Ended {
         self.ended = true;
         if let Some(will) = self.pending_will.take() {
             will.settle(true);
         }
-        self.journal_op(|client_id| StoreOp::SessionGone { client_id });
         let mut ended = Ended {
             subscriptions: std::mem::take(&mut self.subscriptions),
             ..Ended::default()

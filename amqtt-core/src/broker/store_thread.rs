@@ -1,13 +1,15 @@
 //! The persistent store's life in the broker: its section taken from the configuration, the
-//! store opened and restored from at startup, its thread committing the journal, and its close.
+//! store opened and restored from at startup, the thread committing the journal (to the store
+//! and to a cluster's session mirror), and its close.
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use super::BrokerError;
-use super::journal::{Journal, run_store};
+use super::journal::{Journal, run_journal};
 use super::restore::Restorer;
 use super::shared::Core;
+use crate::cluster::SessionMirror;
 use crate::config::PluginsSection;
 use crate::plugin::PluginError;
 use crate::store::{Store, StoreError};
@@ -65,56 +67,44 @@ pub(crate) fn take_store_config<S: Store>(
 
 impl<S: Store> OpenedStore<S> {
     /// A journal for this store's durability.
-    pub(crate) fn journal(&self) -> Arc<Journal> {
-        Arc::new(Journal::new(self.store.durability()))
+    pub(crate) fn journal(&self) -> Journal {
+        Journal::new(self.store.durability())
     }
-}
 
-/// The running store: its thread commits `core`'s journal.
-pub(crate) struct StoreThread<S> {
-    journal: Arc<Journal>,
-    thread: Option<std::thread::JoinHandle<S>>,
-}
-
-impl<S: Store> StoreThread<S> {
-    /// Restores everything the store holds into `core` (whose journal it was opened for), then
-    /// starts the thread that commits the journal.
-    pub(crate) fn start(
-        opened: OpenedStore<S>,
+    /// Restores everything the store holds into `core`; with `sessions_in_cluster` (a node of a
+    /// cluster, which keeps persistent sessions in the cluster) the stored sessions are deleted
+    /// from the store instead, and only retained messages come back.
+    pub(crate) fn restore(
+        &mut self,
         core: &Core,
-    ) -> Result<StoreThread<S>, BrokerError> {
-        let OpenedStore { mut store, name } = opened;
-        let Some(journal) = core.journal.clone() else {
-            return Err(BrokerError::Store {
-                name,
-                source: StoreError::Config("the broker has no journal".into()),
-            });
-        };
+        sessions_in_cluster: bool,
+    ) -> Result<(), BrokerError> {
         let started = Instant::now();
         let mut restorer = Restorer::new(core);
-        match store.load(&mut restorer) {
+        if sessions_in_cluster {
+            restorer.leave_sessions();
+        }
+        let store_error = |name: &str, source| BrokerError::Store {
+            name: name.to_owned(),
+            source,
+        };
+        match self.store.load(&mut restorer) {
             Ok(()) => {}
             Err(e @ StoreError::Damaged(_)) => {
-                tracing::error!(store = %name, error = %e, "persistent store: damaged contents found part-way through reading it; what was read stays in memory for this run, the store is moved aside and starts empty");
-                store.reset().map_err(|source| BrokerError::Store {
-                    name: name.clone(),
-                    source,
-                })?;
+                tracing::error!(store = %self.name, error = %e, "persistent store: damaged contents found part-way through reading it; what was read stays in memory for this run, the store is moved aside and starts empty");
+                self.store.reset().map_err(|e| store_error(&self.name, e))?;
             }
             // A lost connection or an I/O error is not the contents' fault: keep them.
-            Err(source) => return Err(BrokerError::Store { name, source }),
+            Err(source) => return Err(store_error(&self.name, source)),
         }
         let (counts, cleanup) = restorer.finish();
         if !cleanup.is_empty() {
-            store
+            self.store
                 .commit(&cleanup)
-                .map_err(|source| BrokerError::Store {
-                    name: name.clone(),
-                    source,
-                })?;
+                .map_err(|e| store_error(&self.name, e))?;
         }
         tracing::info!(
-            store = %name,
+            store = %self.name,
             sessions = counts.sessions,
             expired = counts.expired,
             subscriptions = counts.subscriptions,
@@ -126,15 +116,38 @@ impl<S: Store> StoreThread<S> {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "persistent store restored"
         );
+        Ok(())
+    }
+}
+
+/// The running journal: its thread commits `core`'s journal to the store and to the cluster's
+/// session mirror, whichever the broker has.
+pub(crate) struct JournalThread<S> {
+    journal: Arc<Journal>,
+    thread: Option<std::thread::JoinHandle<Option<S>>>,
+}
+
+impl<S: Store> JournalThread<S> {
+    /// Starts the thread that commits `journal` (the core's) to `store` (restored already)
+    /// and `mirror`.
+    pub(crate) fn start<M: SessionMirror>(
+        journal: Arc<Journal>,
+        store: Option<OpenedStore<S>>,
+        mirror: Option<M>,
+    ) -> Result<JournalThread<S>, BrokerError> {
+        let name = store
+            .as_ref()
+            .map_or_else(|| "cluster".to_owned(), |s| s.name.clone());
         let thread_journal = journal.clone();
+        let store = store.map(|s| s.store);
         let thread = std::thread::Builder::new()
             .name("amqtt-store".into())
-            .spawn(move || run_store(store, thread_journal))
+            .spawn(move || run_journal(store, mirror, thread_journal))
             .map_err(|e| BrokerError::Store {
                 name,
                 source: StoreError::Backend(format!("cannot start the store's thread: {e}")),
             })?;
-        Ok(StoreThread {
+        Ok(JournalThread {
             journal,
             thread: Some(thread),
         })
@@ -148,21 +161,22 @@ impl<S: Store> StoreThread<S> {
             return;
         };
         let closed = tokio::task::spawn_blocking(move || match thread.join() {
-            Ok(store) => {
+            Ok(Some(store)) => {
                 let clear = store.clear_on_shutdown();
                 store.close(clear);
                 if clear {
                     tracing::info!("persistent store cleared (clear_on_shutdown)");
                 }
             }
+            Ok(None) => {}
             Err(_) => tracing::error!("persistent store: its thread panicked"),
         });
         let _ = closed.await;
     }
 }
 
-impl<S> Drop for StoreThread<S> {
-    /// A broker dropped without running still stops its store's thread.
+impl<S> Drop for JournalThread<S> {
+    /// A broker dropped without running still stops its journal's thread.
     fn drop(&mut self) {
         self.journal.close();
     }

@@ -5,8 +5,10 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
+use crate::broker::identified;
 use crate::codec::{self, Connect, Packet, PacketId, ProtocolVersion, Publish, QoS};
 use crate::store::{Grant, MessageState, Restore, StoredMessage, StoredSession};
+use crate::topic::{filter_matches, shared_filter};
 
 /// Why bytes from another node are not a message or a session.
 #[derive(Debug, Error)]
@@ -60,14 +62,89 @@ pub struct Handoff {
 }
 
 impl Handoff {
+    /// A session of its own: no subscriptions, messages or QoS 2 ids yet.
+    pub fn new(session: StoredSession) -> Handoff {
+        Handoff {
+            session,
+            subscriptions: Vec::new(),
+            messages: Vec::new(),
+            qos2_received: Vec::new(),
+        }
+    }
+
     /// The client the session belongs to.
     pub fn client_id(&self) -> &str {
         &self.session.client_id
     }
 
+    /// Its subscriptions: filter and grant.
+    pub fn subscriptions(&self) -> &[(Box<str>, Grant)] {
+        &self.subscriptions
+    }
+
+    /// Adds a subscription.
+    pub fn add_subscription(&mut self, filter: Box<str>, grant: Grant) {
+        self.subscriptions.push((filter, grant));
+    }
+
+    /// Adds a queued or in-flight message; messages are kept in entry order.
+    pub fn add_message(&mut self, message: StoredMessage) {
+        let at = self.messages.partition_point(|m| m.entry < message.entry);
+        self.messages.insert(at, message);
+    }
+
+    /// The entry number after the session's messages.
+    pub fn next_entry(&self) -> u64 {
+        self.messages.last().map_or(1, |m| m.entry + 1)
+    }
+
+    /// Queues `message`, published by `sender`, if one of the session's subscriptions (not a
+    /// shared one) matches its topic: at the highest QoS they grant (at most the message's),
+    /// RETAIN kept only through a subscription with Retain As Published, with their
+    /// identifiers. For a message that was on its way to the session's previous node when that
+    /// node stopped. Returns whether it was queued.
+    pub fn queue_published(&mut self, sender: &str, message: &Publish) -> bool {
+        let matching = self.subscriptions.iter().filter(|(filter, grant)| {
+            shared_filter(filter).is_none()
+                && filter_matches(filter, &message.topic)
+                && !(grant.no_local && sender == &*self.session.client_id)
+        });
+        let (mut qos, mut retain, mut ids) = (QoS::AtMostOnce, false, Vec::new());
+        for (_, grant) in matching {
+            qos = qos.max(grant.qos);
+            retain |= message.retain && grant.retain_as_published;
+            ids.extend(grant.id);
+        }
+        let qos = qos.min(message.qos);
+        if qos == QoS::AtMostOnce {
+            return false;
+        }
+        let shaped = Publish {
+            qos,
+            retain,
+            dup: false,
+            packet_id: None,
+            ..message.clone()
+        };
+        let message = identified(&shaped, ids.into_iter()).into_owned();
+        let entry = self.next_entry();
+        self.messages.push(StoredMessage {
+            entry,
+            state: MessageState::Queued,
+            packet_id: None,
+            message,
+        });
+        true
+    }
+
+    /// Adds a QoS 2 packet id the client sent that awaits PUBREL.
+    pub fn add_qos2_received(&mut self, packet_id: PacketId) {
+        self.qos2_received.push(packet_id);
+    }
+
     /// The session as bytes for another node: its CONNECT packet, then the subscriptions
-    /// (filter, QoS, options, identifier), the messages (entry, state, packet id, PUBLISH) and
-    /// the QoS 2 ids, each list counted.
+    /// ([`encode_subscription`]), the messages ([`encode_stored_message`]) and the QoS 2 ids,
+    /// each list counted.
     pub fn encode(&self) -> Bytes {
         self.encode_within(usize::MAX).0
     }
@@ -76,24 +153,10 @@ impl Handoff {
     /// messages that do not fit are left out. Returns the bytes and how many were left out.
     pub fn encode_within(&self, limit: usize) -> (Bytes, usize) {
         let mut head = BytesMut::new();
-        let session = &self.session;
-        let connect = Connect {
-            protocol: session.protocol,
-            clean_session: false,
-            keep_alive: session.keep_alive,
-            client_id: session.client_id.clone(),
-            will: session.will.clone(),
-            username: session.username.clone(),
-            password: None,
-            properties: session.properties.as_deref().cloned().unwrap_or_default(),
-        };
-        Packet::Connect(Box::new(connect)).encode_as(session.protocol, &mut head);
+        put_session(&mut head, &self.session);
         head.put_u32(count(self.subscriptions.len()));
         for (filter, grant) in &self.subscriptions {
-            put_text(&mut head, filter);
-            head.put_u8(grant.qos as u8);
-            head.put_u8(grant.stored_options());
-            head.put_u32(grant.id.map_or(0, |id| id.get()));
+            put_subscription(&mut head, filter, *grant);
         }
         let mut tail = BytesMut::new();
         tail.put_u32(count(self.qos2_received.len()));
@@ -105,15 +168,11 @@ impl Handoff {
         let room = limit.saturating_sub(head.len() + tail.len() + 4);
         for stored in &self.messages {
             let mut message = BytesMut::new();
-            encode_message(&stored.message, &mut message);
-            if messages.len() + 15 + message.len() > room {
+            put_stored_message(&mut message, stored);
+            if messages.len() + message.len() > room {
                 break;
             }
-            messages.put_u64(stored.entry);
-            messages.put_u8(stored.state.code());
-            messages.put_u16(stored.packet_id.map_or(0, PacketId::get));
-            messages.put_u32(count(message.len()));
-            messages.put_slice(&message);
+            messages.extend_from_slice(&message);
             kept += 1;
         }
         head.put_u32(count(kept));
@@ -125,73 +184,23 @@ impl Handoff {
     /// Reads what [`Handoff::encode`] wrote.
     pub fn decode(bytes: Bytes) -> Result<Handoff, WireError> {
         let mut buf = BytesMut::from(bytes);
-        let connect = match codec::decode_as(&mut buf, usize::MAX, ProtocolVersion::V5) {
-            Ok(Some(Packet::Connect(connect))) => *connect,
-            _ => {
-                return Err(WireError(
-                    "a session that does not start with CONNECT".into(),
-                ));
-            }
-        };
+        let session = get_session(&mut buf)?;
         let mut buf = buf.freeze();
-        let properties = (connect.properties != codec::Properties::default())
-            .then(|| Box::new(connect.properties));
-        let session = StoredSession {
-            client_id: connect.client_id,
-            username: connect.username,
-            keep_alive: connect.keep_alive,
-            will: connect.will,
-            disconnected_at: Some(std::time::SystemTime::now()),
-            protocol: connect.protocol,
-            properties,
-        };
-        let short = || WireError("a session cut short".into());
-        let mut subscriptions = Vec::new();
+        let mut handoff = Handoff::new(session);
         for _ in 0..get_u32(&mut buf).ok_or_else(short)? {
-            let filter = get_text(&mut buf).ok_or_else(short)?;
-            let (qos, options, id) = (get_u8(&mut buf), get_u8(&mut buf), get_u32(&mut buf));
-            let (Some(qos), Some(options), Some(id)) = (qos, options, id) else {
-                return Err(short());
-            };
-            let qos = QoS::from_u8(qos).ok_or_else(|| WireError("a bad QoS".into()))?;
-            let grant = Grant::from_stored(qos, options, id)
-                .ok_or_else(|| WireError("bad subscription options".into()))?;
-            subscriptions.push((filter, grant));
+            let (filter, grant) = get_subscription(&mut buf)?;
+            handoff.subscriptions.push((filter, grant));
         }
-        let mut messages = Vec::new();
         for _ in 0..get_u32(&mut buf).ok_or_else(short)? {
-            if buf.remaining() < 8 + 1 + 2 + 4 {
-                return Err(short());
-            }
-            let entry = buf.get_u64();
-            let state = MessageState::from_code(buf.get_u8())
-                .ok_or_else(|| WireError("a bad message state".into()))?;
-            let packet_id = PacketId::new(buf.get_u16());
-            let len = buf.get_u32() as usize;
-            if buf.remaining() < len {
-                return Err(short());
-            }
-            let message = decode_message(buf.split_to(len))?;
-            messages.push(StoredMessage {
-                entry,
-                state,
-                packet_id,
-                message,
-            });
+            handoff.messages.push(get_stored_message(&mut buf)?);
         }
-        let mut qos2_received = Vec::new();
         for _ in 0..get_u32(&mut buf).ok_or_else(short)? {
             let id = get_u16(&mut buf)
                 .and_then(PacketId::new)
                 .ok_or_else(short)?;
-            qos2_received.push(id);
+            handoff.qos2_received.push(id);
         }
-        Ok(Handoff {
-            session,
-            subscriptions,
-            messages,
-            qos2_received,
-        })
+        Ok(handoff)
     }
 
     /// Puts the session into `restore` (the broker's registry, index and queues).
@@ -208,6 +217,150 @@ impl Handoff {
             restore.qos2_received(&client_id, id);
         }
     }
+}
+
+/// A session as bytes (its client's CONNECT packet), as [`Handoff::encode`] begins.
+pub fn encode_session(session: &StoredSession) -> Bytes {
+    let mut buf = BytesMut::new();
+    put_session(&mut buf, session);
+    buf.freeze()
+}
+
+/// Reads what [`encode_session`] wrote; the session counts as offline from now.
+pub fn decode_session(bytes: Bytes) -> Result<StoredSession, WireError> {
+    let mut buf = BytesMut::from(bytes);
+    let session = get_session(&mut buf)?;
+    nothing_after(buf.is_empty())?;
+    Ok(session)
+}
+
+/// A subscription as bytes: filter, QoS, options, identifier.
+pub fn encode_subscription(filter: &str, grant: Grant) -> Bytes {
+    let mut buf = BytesMut::new();
+    put_subscription(&mut buf, filter, grant);
+    buf.freeze()
+}
+
+/// Reads what [`encode_subscription`] wrote.
+pub fn decode_subscription(mut bytes: Bytes) -> Result<(Box<str>, Grant), WireError> {
+    let subscription = get_subscription(&mut bytes)?;
+    nothing_after(!bytes.has_remaining())?;
+    Ok(subscription)
+}
+
+/// A queued or in-flight message as bytes: entry, state, packet id, then the message
+/// ([`encode_message`]).
+pub fn encode_stored_message(stored: &StoredMessage) -> Bytes {
+    let mut buf = BytesMut::new();
+    put_stored_message(&mut buf, stored);
+    buf.freeze()
+}
+
+/// Reads what [`encode_stored_message`] wrote.
+pub fn decode_stored_message(mut bytes: Bytes) -> Result<StoredMessage, WireError> {
+    let message = get_stored_message(&mut bytes)?;
+    nothing_after(!bytes.has_remaining())?;
+    Ok(message)
+}
+
+/// An error unless a record's bytes `ended` with it.
+fn nothing_after(ended: bool) -> Result<(), WireError> {
+    if ended {
+        Ok(())
+    } else {
+        Err(WireError("bytes after the record".into()))
+    }
+}
+
+fn put_session(buf: &mut BytesMut, session: &StoredSession) {
+    let connect = Connect {
+        protocol: session.protocol,
+        clean_session: false,
+        keep_alive: session.keep_alive,
+        client_id: session.client_id.clone(),
+        will: session.will.clone(),
+        username: session.username.clone(),
+        password: None,
+        properties: session.properties.as_deref().cloned().unwrap_or_default(),
+    };
+    Packet::Connect(Box::new(connect)).encode_as(session.protocol, buf);
+}
+
+fn get_session(buf: &mut BytesMut) -> Result<StoredSession, WireError> {
+    let connect = match codec::decode_as(buf, usize::MAX, ProtocolVersion::V5) {
+        Ok(Some(Packet::Connect(connect))) => *connect,
+        _ => {
+            return Err(WireError(
+                "a session that does not start with CONNECT".into(),
+            ));
+        }
+    };
+    let properties =
+        (connect.properties != codec::Properties::default()).then(|| Box::new(connect.properties));
+    Ok(StoredSession {
+        client_id: connect.client_id,
+        username: connect.username,
+        keep_alive: connect.keep_alive,
+        will: connect.will,
+        disconnected_at: Some(std::time::SystemTime::now()),
+        protocol: connect.protocol,
+        properties,
+    })
+}
+
+fn put_subscription(buf: &mut BytesMut, filter: &str, grant: Grant) {
+    put_text(buf, filter);
+    buf.put_u8(grant.qos as u8);
+    buf.put_u8(grant.stored_options());
+    buf.put_u32(grant.id.map_or(0, |id| id.get()));
+}
+
+fn get_subscription(buf: &mut Bytes) -> Result<(Box<str>, Grant), WireError> {
+    let filter = get_text(buf).ok_or_else(short)?;
+    let (qos, options, id) = (get_u8(buf), get_u8(buf), get_u32(buf));
+    let (Some(qos), Some(options), Some(id)) = (qos, options, id) else {
+        return Err(short());
+    };
+    let qos = QoS::from_u8(qos).ok_or_else(|| WireError("a bad QoS".into()))?;
+    let grant = Grant::from_stored(qos, options, id)
+        .ok_or_else(|| WireError("bad subscription options".into()))?;
+    Ok((filter, grant))
+}
+
+fn put_stored_message(buf: &mut BytesMut, stored: &StoredMessage) {
+    let mut message = BytesMut::new();
+    encode_message(&stored.message, &mut message);
+    buf.put_u64(stored.entry);
+    buf.put_u8(stored.state.code());
+    buf.put_u16(stored.packet_id.map_or(0, PacketId::get));
+    buf.put_u32(count(message.len()));
+    buf.put_slice(&message);
+}
+
+fn get_stored_message(buf: &mut Bytes) -> Result<StoredMessage, WireError> {
+    if buf.remaining() < 8 + 1 + 2 + 4 {
+        return Err(short());
+    }
+    let entry = buf.get_u64();
+    let state = MessageState::from_code(buf.get_u8())
+        .ok_or_else(|| WireError("a bad message state".into()))?;
+    let packet_id = PacketId::new(buf.get_u16());
+    let len = buf.get_u32() as usize;
+    if buf.remaining() < len {
+        return Err(short());
+    }
+    let message = decode_message(buf.split_to(len))?;
+    Ok(StoredMessage {
+        entry,
+        state,
+        packet_id,
+        message,
+    })
+}
+
+/// The error for bytes that end before what they describe.
+fn short() -> WireError {
+    WireError("a session cut short".into())
 }
 
 /// A list's length as written (a session holds far fewer than 2^32 of anything).

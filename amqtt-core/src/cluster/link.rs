@@ -85,6 +85,12 @@ impl ClusterLink {
         self.core.release_to_cluster(client_id).await
     }
 
+    /// Puts back a persistent session of this node that the cluster kept (its mirror),
+    /// after a restart: as it was, offline, not journaled again.
+    pub fn restore(&self, handoff: Handoff) {
+        self.core.restore_handoff(handoff);
+    }
+
     /// Completes once the broker begins to shut down.
     pub async fn stopping(&self) {
         self.core.stop_requested.fired().await;

@@ -18,7 +18,11 @@ use serde::de::DeserializeOwned;
 use thiserror::Error;
 
 use crate::codec::Publish;
-pub use handoff::{Handoff, WireError, decode_message, encode_message};
+use crate::store::StoreOp;
+pub use handoff::{
+    Handoff, WireError, decode_message, decode_session, decode_stored_message, decode_subscription,
+    encode_message, encode_session, encode_stored_message, encode_subscription,
+};
 pub use link::{ClusterLink, Delivered, HeldAck, Interest, InterestChange, RemoteOrigin};
 
 /// Why a cluster cannot start, or cannot admit a client now.
@@ -97,8 +101,39 @@ pub trait Cluster: Sized + Send + Sync + 'static {
         client_id: &str,
     ) -> impl Future<Output = Result<Option<Handoff>, ClusterError>> + Send;
 
+    /// The session `claim` returned for `client_id` has been adopted here and committed to
+    /// this node's [`SessionMirror`]: what the cluster kept of it for its previous node can go.
+    fn adopted(&self, _client_id: &str) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// Where this node's persistent sessions are kept for other nodes to continue them.
+    type Mirror: SessionMirror;
+
+    /// This node's [`SessionMirror`], taken once at start by the thread that commits the
+    /// journal; `None` when sessions are not kept in the cluster.
+    fn mirror(&self) -> Option<Self::Mirror>;
+
     /// Leaves the cluster: queued work is flushed, this node's interest withdrawn.
     fn shutdown(&self) -> impl Future<Output = ()> + Send;
+}
+
+/// A copy of this node's persistent sessions kept by the cluster, so that another node can
+/// continue them when this one is gone: the journal's batches are committed to it after the
+/// store (or alone, on a node without a store), and acknowledgements held for durability wait
+/// for it too.
+pub trait SessionMirror: Send + 'static {
+    /// Applies `batch` (journaled changes, in order; retained messages are the cluster's
+    /// business elsewhere) and returns once the cluster holds it durably. Runs on the journal's
+    /// thread, which it may block.
+    fn commit(&mut self, batch: &[StoreOp]) -> Result<(), ClusterError>;
+}
+
+/// No mirror.
+impl SessionMirror for () {
+    fn commit(&mut self, _: &[StoreOp]) -> Result<(), ClusterError> {
+        Ok(())
+    }
 }
 
 /// No cluster.
@@ -122,6 +157,10 @@ impl Cluster for () {
     fn retain(&self, _: &Publish) {}
     async fn claim(&self, _: &str) -> Result<Option<Handoff>, ClusterError> {
         Ok(None)
+    }
+    type Mirror = ();
+    fn mirror(&self) -> Option<()> {
+        None
     }
     async fn shutdown(&self) {}
 }
@@ -174,6 +213,15 @@ impl<C: Cluster> Cluster for Option<C> {
             Some(cluster) => cluster.claim(client_id).await,
             None => Ok(None),
         }
+    }
+    async fn adopted(&self, client_id: &str) {
+        if let Some(cluster) = self {
+            cluster.adopted(client_id).await;
+        }
+    }
+    type Mirror = C::Mirror;
+    fn mirror(&self) -> Option<C::Mirror> {
+        self.as_ref()?.mirror()
     }
     async fn shutdown(&self) {
         if let Some(cluster) = self {

@@ -117,7 +117,6 @@ async fn routed_persistent_subscriber(a: &Node, b: &Node) -> (RawClient, RawClie
 }
 
 #[tokio::test]
-#[ignore = "needs persistent sessions kept in NATS, so another node continues a killed node's sessions (issue 15, next step; CLUSTER.md)"]
 async fn a_killed_node_loses_no_acknowledged_message_of_an_offline_session() {
     let Some((_nats, [a, b, c])) =
         start_cluster("a_killed_node_loses_no_acknowledged_message_of_an_offline_session").await
@@ -136,7 +135,6 @@ async fn a_killed_node_loses_no_acknowledged_message_of_an_offline_session() {
 }
 
 #[tokio::test]
-#[ignore = "needs persistent sessions kept in NATS, so another node continues a killed node's sessions (issue 15, next step; CLUSTER.md)"]
 async fn a_killed_node_loses_no_message_acknowledged_after_its_death() {
     let Some((_nats, [a, b, c])) =
         start_cluster("a_killed_node_loses_no_message_acknowledged_after_its_death").await

@@ -1,0 +1,405 @@
+//! Persistent sessions kept in NATS, so that another node continues them when theirs is gone.
+//!
+//! Every node commits its journal's batches to the sessions bucket ([`NatsMirror`]), under
+//! keys that begin with the node's id and the client's key: `<node>.<client>.s` the session
+//! (its client's CONNECT), `.f.<filter>` a subscription, `.m.<entry>.v` a queued or in-flight
+//! message, `.m.<entry>.p` the packet id it was sent with, `.m.<entry>.r` that it was received
+//! (QoS 2, PUBREC), `.q.<id>` a QoS 2 id awaiting PUBREL. A deletion purges the keys from the
+//! bucket's stream (no tombstones are left). A node that takes a client over from a node that
+//! does not answer reads the client's keys ([`SessionKeeper::load`]); a node that starts reads
+//! its own ([`SessionKeeper::load_node`]).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::time::Duration;
+
+use amqtt_core::cluster::{
+    ClusterError, Handoff, SessionMirror, decode_session, decode_stored_message,
+    decode_subscription, encode_session, encode_stored_message, encode_subscription,
+};
+use amqtt_core::codec::PacketId;
+use amqtt_core::store::{MessageState, StoreOp, StoredMessage, StoredSession};
+use async_nats::jetstream::{self, consumer, kv, stream};
+use bytes::Bytes;
+use futures_util::{StreamExt, TryStreamExt};
+
+use crate::names;
+
+/// Writes to NATS in flight at once during a commit.
+const WRITES_IN_FLIGHT: usize = 256;
+
+/// How long a read of the bucket waits for its next key before it counts as complete.
+const READ_IDLE: Duration = Duration::from_secs(2);
+
+/// The sessions bucket.
+#[derive(Clone)]
+pub(crate) struct SessionKeeper {
+    bucket: kv::Store,
+    /// The bucket's stream, for purges by subject.
+    stream: stream::Stream,
+    /// The prefix of the bucket's subjects (`$KV.<bucket>.`).
+    subjects: String,
+    client: async_nats::Client,
+}
+
+impl SessionKeeper {
+    /// The bucket `name` (created as [`crate::bucket`] creates buckets).
+    pub(crate) async fn open(js: &jetstream::Context, name: &str) -> Result<SessionKeeper, String> {
+        let bucket = crate::bucket(js, name).await?;
+        let stream = js
+            .get_stream(format!("KV_{name}"))
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(SessionKeeper {
+            bucket,
+            stream,
+            subjects: format!("$KV.{name}."),
+            client: js.client(),
+        })
+    }
+
+    /// The session of `client_id` that `node` kept, if any.
+    pub(crate) async fn load(
+        &self,
+        node: &str,
+        client_id: &str,
+    ) -> Result<Option<Handoff>, String> {
+        let mut sessions = self
+            .read(&format!("{node}.{}", names::key(client_id)))
+            .await?;
+        Ok(sessions.pop())
+    }
+
+    /// Every session `node` kept.
+    pub(crate) async fn load_node(&self, node: &str) -> Result<Vec<Handoff>, String> {
+        self.read(node).await
+    }
+
+    /// Deletes what `node` kept of the session of `client_id`.
+    pub(crate) async fn forget(&self, node: &str, client_id: &str) -> Result<(), String> {
+        self.purge(&format!("{node}.{}.>", names::key(client_id)))
+            .await
+    }
+
+    /// A mirror writing `node`'s sessions, from a thread outside the runtime.
+    pub(crate) fn mirror(&self, node: &str) -> NatsMirror {
+        NatsMirror {
+            keeper: self.clone(),
+            node: node.to_owned(),
+            runtime: tokio::runtime::Handle::current(),
+        }
+    }
+
+    /// Purges the keys `pattern` (which may end in `>`) matches.
+    async fn purge(&self, pattern: &str) -> Result<(), String> {
+        self.stream
+            .purge()
+            .filter(format!("{}{pattern}", self.subjects))
+            .await
+            .map(drop)
+            .map_err(|e| format!("purge of {pattern}: {e}"))
+    }
+
+    /// Every session under the keys `<prefix>.>`, one per client.
+    async fn read(&self, prefix: &str) -> Result<Vec<Handoff>, String> {
+        let consumer = self
+            .stream
+            .create_consumer(consumer::push::OrderedConfig {
+                deliver_subject: self.client.new_inbox(),
+                filter_subject: format!("{}{prefix}.>", self.subjects),
+                deliver_policy: consumer::DeliverPolicy::LastPerSubject,
+                replay_policy: consumer::ReplayPolicy::Instant,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| format!("cannot read the sessions bucket: {e}"))?;
+        let mut sessions: BTreeMap<String, Parts> = BTreeMap::new();
+        if consumer.cached_info().num_pending == 0 {
+            return Ok(Vec::new());
+        }
+        let mut messages = consumer
+            .messages()
+            .await
+            .map_err(|e| format!("cannot read the sessions bucket: {e}"))?;
+        // Keys purged meanwhile are never delivered: a quiet consumer has delivered all.
+        while let Ok(Some(message)) = tokio::time::timeout(READ_IDLE, messages.next()).await {
+            let message = message.map_err(|e| format!("reading the sessions bucket: {e}"))?;
+            let last = message
+                .info()
+                .map(|info| info.pending == 0)
+                .unwrap_or(false);
+            let key = message.subject.strip_prefix(self.subjects.as_str());
+            if let Some((client, record)) = key.and_then(split_key) {
+                let parts = sessions.entry(client.to_owned()).or_default();
+                if let Err(e) = parts.add(record, message.payload.clone()) {
+                    tracing::warn!(key = ?key, error = %e, "cluster: kept session record skipped");
+                }
+            }
+            if last {
+                break;
+            }
+        }
+        Ok(sessions.into_values().filter_map(Parts::finish).collect())
+    }
+}
+
+/// A key's client part (`<node>.<client>`) and its record part (`s`, `f.<filter>`, ...).
+fn split_key(key: &str) -> Option<(&str, &str)> {
+    let node_end = key.find('.')?;
+    let client_end = node_end + 1 + key[node_end + 1..].find('.')?;
+    Some((&key[..client_end], &key[client_end + 1..]))
+}
+
+/// One client's records as read.
+#[derive(Default)]
+struct Parts {
+    session: Option<StoredSession>,
+    subscriptions: Vec<(Box<str>, amqtt_core::store::Grant)>,
+    messages: BTreeMap<u64, StoredMessage>,
+    sent: HashMap<u64, PacketId>,
+    released: HashSet<u64>,
+    qos2_received: Vec<PacketId>,
+}
+
+impl Parts {
+    fn add(&mut self, record: &str, value: Bytes) -> Result<(), String> {
+        let bad = || format!("a bad key {record}");
+        let mut fields = record.split('.');
+        match (fields.next(), fields.next(), fields.next()) {
+            (Some("s"), None, _) => self.session = Some(decode_session(value).map_err(text)?),
+            (Some("f"), Some(_), None) => self
+                .subscriptions
+                .push(decode_subscription(value).map_err(text)?),
+            (Some("m"), Some(entry), Some(what)) => {
+                let entry: u64 = entry.parse().map_err(|_| bad())?;
+                match what {
+                    "v" => {
+                        let message = decode_stored_message(value).map_err(text)?;
+                        self.messages.insert(entry, message);
+                    }
+                    "p" => {
+                        let id = <[u8; 2]>::try_from(&value[..])
+                            .ok()
+                            .and_then(|b| PacketId::new(u16::from_be_bytes(b)))
+                            .ok_or_else(bad)?;
+                        self.sent.insert(entry, id);
+                    }
+                    "r" => {
+                        self.released.insert(entry);
+                    }
+                    _ => return Err(bad()),
+                }
+            }
+            (Some("q"), Some(id), None) => {
+                let id = id.parse().ok().and_then(PacketId::new).ok_or_else(bad)?;
+                self.qos2_received.push(id);
+            }
+            _ => return Err(bad()),
+        }
+        Ok(())
+    }
+
+    /// The session, with each message in the state its later records say.
+    fn finish(self) -> Option<Handoff> {
+        let mut handoff = Handoff::new(self.session?);
+        for (filter, grant) in self.subscriptions {
+            handoff.add_subscription(filter, grant);
+        }
+        for (entry, mut message) in self.messages {
+            if let Some(&id) = self.sent.get(&entry) {
+                message.state = MessageState::Sent;
+                message.packet_id = Some(id);
+            }
+            if self.released.contains(&entry) {
+                message.state = MessageState::Released;
+            }
+            handoff.add_message(message);
+        }
+        for id in self.qos2_received {
+            handoff.add_qos2_received(id);
+        }
+        Some(handoff)
+    }
+}
+
+fn text(e: impl std::fmt::Display) -> String {
+    e.to_string()
+}
+
+/// This node's journal, committed to the sessions bucket.
+pub struct NatsMirror {
+    keeper: SessionKeeper,
+    node: String,
+    runtime: tokio::runtime::Handle,
+}
+
+impl SessionMirror for NatsMirror {
+    fn commit(&mut self, batch: &[StoreOp]) -> Result<(), ClusterError> {
+        let writes = Writes::fold(&self.node, batch);
+        if writes.is_empty() {
+            return Ok(());
+        }
+        self.runtime
+            .block_on(writes.apply(&self.keeper))
+            .map_err(ClusterError::Unavailable)
+    }
+}
+
+/// A batch as writes to the bucket: the sessions to purge whole first, then the last write of
+/// each key (a value, or a purge).
+#[derive(Default)]
+struct Writes {
+    /// Client prefixes (`<node>.<client>`) purged before the other writes.
+    gone: Vec<String>,
+    /// Key (or key pattern, for a purge) -> value to put, or `None` to purge.
+    keys: HashMap<String, Option<Bytes>>,
+}
+
+impl Writes {
+    fn fold(node: &str, batch: &[StoreOp]) -> Writes {
+        let mut writes = Writes::default();
+        let prefix = |client_id: &str| format!("{node}.{}", names::key(client_id));
+        for op in batch {
+            match op {
+                StoreOp::Session(session) => writes.put(
+                    format!("{}.s", prefix(&session.client_id)),
+                    encode_session(session),
+                ),
+                StoreOp::SessionGone { client_id } => {
+                    let client = prefix(client_id);
+                    let within = format!("{client}.");
+                    writes.keys.retain(|key, _| !key.starts_with(&within));
+                    writes.gone.push(client);
+                }
+                StoreOp::Subscribe {
+                    client_id,
+                    filter,
+                    grant,
+                } => writes.put(
+                    format!("{}.f.{}", prefix(client_id), names::key(filter)),
+                    encode_subscription(filter, *grant),
+                ),
+                StoreOp::Unsubscribe { client_id, filter } => {
+                    writes.purge(format!("{}.f.{}", prefix(client_id), names::key(filter)))
+                }
+                StoreOp::Message { client_id, message } => writes.put(
+                    format!("{}.m.{}.v", prefix(client_id), message.entry),
+                    encode_stored_message(message),
+                ),
+                StoreOp::MessageSent {
+                    client_id,
+                    entry,
+                    packet_id,
+                } => writes.put(
+                    format!("{}.m.{entry}.p", prefix(client_id)),
+                    Bytes::copy_from_slice(&packet_id.get().to_be_bytes()),
+                ),
+                StoreOp::MessageReleased { client_id, entry } => {
+                    writes.put(format!("{}.m.{entry}.r", prefix(client_id)), Bytes::new());
+                }
+                StoreOp::MessageDone { client_id, entry } => {
+                    let message = format!("{}.m.{entry}", prefix(client_id));
+                    for part in ["v", "p", "r"] {
+                        writes.keys.remove(&format!("{message}.{part}"));
+                    }
+                    writes.purge(format!("{message}.>"));
+                }
+                StoreOp::Qos2Received {
+                    client_id,
+                    packet_id,
+                } => writes.put(
+                    format!("{}.q.{}", prefix(client_id), packet_id.get()),
+                    Bytes::new(),
+                ),
+                StoreOp::Qos2Released {
+                    client_id,
+                    packet_id,
+                } => writes.purge(format!("{}.q.{}", prefix(client_id), packet_id.get())),
+                // Retained messages have a bucket of their own.
+                StoreOp::Retained { .. } => {}
+            }
+        }
+        writes
+    }
+
+    fn put(&mut self, key: String, value: Bytes) {
+        self.keys.insert(key, Some(value));
+    }
+
+    fn purge(&mut self, key: String) {
+        self.keys.insert(key, None);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.gone.is_empty() && self.keys.is_empty()
+    }
+
+    /// Writes it all, the whole-session purges first; returns once NATS has every write.
+    async fn apply(self, keeper: &SessionKeeper) -> Result<(), String> {
+        futures_util::stream::iter(self.gone.into_iter().map(Ok))
+            .try_for_each_concurrent(WRITES_IN_FLIGHT, |client| async move {
+                keeper.purge(&format!("{client}.>")).await
+            })
+            .await?;
+        futures_util::stream::iter(self.keys.into_iter().map(Ok))
+            .try_for_each_concurrent(WRITES_IN_FLIGHT, |(key, value)| async move {
+                match value {
+                    Some(value) => keeper
+                        .bucket
+                        .put(&key, value)
+                        .await
+                        .map(drop)
+                        .map_err(|e| format!("write of {key}: {e}")),
+                    None => keeper.purge(&key).await,
+                }
+            })
+            .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_split_into_client_and_record() {
+        assert_eq!(split_key("n1.x61.s"), Some(("n1.x61", "s")));
+        assert_eq!(split_key("n1.x61.m.7.v"), Some(("n1.x61", "m.7.v")));
+        assert_eq!(split_key("n1.x61"), None);
+    }
+
+    #[test]
+    fn a_batch_folds_to_the_last_write_of_each_key() {
+        let id = PacketId::new(3).expect("non-zero");
+        let batch = [
+            StoreOp::Qos2Received {
+                client_id: "a".into(),
+                packet_id: id,
+            },
+            StoreOp::MessageSent {
+                client_id: "a".into(),
+                entry: 4,
+                packet_id: id,
+            },
+            StoreOp::MessageDone {
+                client_id: "a".into(),
+                entry: 4,
+            },
+            StoreOp::SessionGone {
+                client_id: "b".into(),
+            },
+            StoreOp::Qos2Released {
+                client_id: "a".into(),
+                packet_id: id,
+            },
+        ];
+        let writes = Writes::fold("n", &batch);
+        assert_eq!(writes.gone, ["n.x62"]);
+        let mut keys: Vec<_> = writes
+            .keys
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.is_some()))
+            .collect();
+        keys.sort();
+        assert_eq!(keys, [("n.x61.m.4.>", false), ("n.x61.q.3", false)]);
+    }
+}
