@@ -10,7 +10,7 @@
 //! its own ([`SessionKeeper::load_node`]).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::time::Duration;
+use std::time::{Duration, UNIX_EPOCH};
 
 use amqtt_core::cluster::{
     ClusterError, Handoff, SessionMirror, decode_session, decode_stored_message,
@@ -19,7 +19,7 @@ use amqtt_core::cluster::{
 use amqtt_core::codec::PacketId;
 use amqtt_core::store::{MessageState, StoreOp, StoredMessage, StoredSession};
 use async_nats::jetstream::{self, consumer, kv, stream};
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{StreamExt, TryStreamExt};
 
 use crate::names;
@@ -165,7 +165,7 @@ impl Parts {
         let bad = || format!("a bad key {record}");
         let mut fields = record.split('.');
         match (fields.next(), fields.next(), fields.next()) {
-            (Some("s"), None, _) => self.session = Some(decode_session(value).map_err(text)?),
+            (Some("s"), None, _) => self.session = Some(session_from(value)?),
             (Some("f"), Some(_), None) => self
                 .subscriptions
                 .push(decode_subscription(value).map_err(text)?),
@@ -221,6 +221,31 @@ impl Parts {
     }
 }
 
+/// A session's value: when it went offline (seconds since the Unix epoch; 0 while connected),
+/// then [`encode_session`].
+fn session_value(session: &StoredSession) -> Bytes {
+    let offline_since = session
+        .disconnected_at
+        .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |since| since.as_secs().max(1));
+    let mut value = BytesMut::from(&offline_since.to_be_bytes()[..]);
+    value.extend_from_slice(&encode_session(session));
+    value.freeze()
+}
+
+/// Reads what [`session_value`] wrote. A session that was connected counts as offline from now.
+fn session_from(mut value: Bytes) -> Result<StoredSession, String> {
+    if value.len() < 8 {
+        return Err("a session cut short".into());
+    }
+    let offline_since = value.split_to(8).get_u64();
+    let mut session = decode_session(value).map_err(text)?;
+    if offline_since > 0 {
+        session.disconnected_at = Some(UNIX_EPOCH + Duration::from_secs(offline_since));
+    }
+    Ok(session)
+}
+
 fn text(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -262,7 +287,7 @@ impl Writes {
             match op {
                 StoreOp::Session(session) => writes.put(
                     format!("{}.s", prefix(&session.client_id)),
-                    encode_session(session),
+                    session_value(session),
                 ),
                 StoreOp::SessionGone { client_id } => {
                     let client = prefix(client_id);
@@ -365,6 +390,28 @@ mod tests {
         assert_eq!(split_key("n1.x61.s"), Some(("n1.x61", "s")));
         assert_eq!(split_key("n1.x61.m.7.v"), Some(("n1.x61", "m.7.v")));
         assert_eq!(split_key("n1.x61"), None);
+    }
+
+    #[test]
+    fn a_session_keeps_when_it_went_offline() {
+        let mut session = StoredSession {
+            client_id: "a".into(),
+            username: None,
+            keep_alive: 10,
+            will: None,
+            disconnected_at: Some(UNIX_EPOCH + Duration::from_secs(1_700_000_000)),
+            protocol: amqtt_core::codec::ProtocolVersion::V311,
+            properties: None,
+        };
+        let back = session_from(session_value(&session)).expect("decodes");
+        assert_eq!(back.disconnected_at, session.disconnected_at);
+        assert_eq!(back.keep_alive, 10);
+        session.disconnected_at = None;
+        let back = session_from(session_value(&session)).expect("decodes");
+        let now = std::time::SystemTime::now();
+        let offline = now.duration_since(back.disconnected_at.expect("offline from now"));
+        assert!(offline.unwrap_or_default() < Duration::from_secs(60));
+        assert!(session_from(Bytes::from_static(b"\0\0")).is_err());
     }
 
     #[test]
