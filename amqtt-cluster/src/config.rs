@@ -18,6 +18,17 @@ pub struct ClusterConfig {
     /// Seconds a node waits for the previous owner of a client id to close its connection and
     /// hand over its session (a node that is gone answers at once: nobody listens).
     pub takeover_timeout: f64,
+    /// Seconds a node stays a member without renewing its lease (it renews five times a
+    /// lease): a node silent for longer is taken for gone, its sessions are continued by
+    /// another node and messages are no longer sent to it.
+    pub lease: f64,
+}
+
+/// The timings a checked section gives.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Timings {
+    pub(crate) takeover_timeout: Duration,
+    pub(crate) lease: Duration,
 }
 
 impl Default for ClusterConfig {
@@ -27,13 +38,14 @@ impl Default for ClusterConfig {
             name: "amqtt".into(),
             node: String::new(),
             takeover_timeout: 5.0,
+            lease: 10.0,
         }
     }
 }
 
 impl ClusterConfig {
-    /// Checks the names (they become parts of NATS subjects and stream names) and the timeout.
-    pub(crate) fn check(&self) -> Result<Duration, ClusterError> {
+    /// Checks the names (they become parts of NATS subjects and stream names) and the timings.
+    pub(crate) fn check(&self) -> Result<Timings, ClusterError> {
         for (key, value) in [("name", &self.name), ("node", &self.node)] {
             if !token(value) {
                 return Err(ClusterError::Config(format!(
@@ -41,16 +53,23 @@ impl ClusterConfig {
                 )));
             }
         }
-        Duration::try_from_secs_f64(self.takeover_timeout)
-            .ok()
-            .filter(|timeout| !timeout.is_zero())
-            .ok_or_else(|| {
-                ClusterError::Config(format!(
-                    "key `cluster.takeover_timeout`: expected a positive number of seconds, found {}",
-                    self.takeover_timeout
-                ))
-            })
+        Ok(Timings {
+            takeover_timeout: seconds("takeover_timeout", self.takeover_timeout)?,
+            lease: seconds("lease", self.lease)?,
+        })
     }
+}
+
+/// The positive number of seconds `value` under `key`.
+fn seconds(key: &str, value: f64) -> Result<Duration, ClusterError> {
+    Duration::try_from_secs_f64(value)
+        .ok()
+        .filter(|timeout| !timeout.is_zero())
+        .ok_or_else(|| {
+            ClusterError::Config(format!(
+                "key `cluster.{key}`: expected a positive number of seconds, found {value}"
+            ))
+        })
 }
 
 /// Whether `name` can be one token of a NATS subject and part of a stream name.
@@ -77,5 +96,9 @@ mod tests {
             let error = config.check().expect_err("a bad node name").to_string();
             assert!(error.contains("cluster.node"), "{error}");
         }
+        config.node = "a".into();
+        config.lease = 0.0;
+        let error = config.check().expect_err("no lease").to_string();
+        assert!(error.contains("cluster.lease"), "{error}");
     }
 }

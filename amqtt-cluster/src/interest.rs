@@ -205,7 +205,15 @@ async fn put(bucket: &Store, node: &str, filter: &str) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
-/// Removes every key of `node` (a clean shutdown).
+/// Adds `filters` to `node`'s keys (a session it continues, ahead of its own write of them).
+pub(crate) async fn add(bucket: &Store, node: &str, filters: &[Box<str>]) -> Result<(), String> {
+    for filter in filters {
+        put(bucket, node, filter).await?;
+    }
+    Ok(())
+}
+
+/// Removes every key of `node` (a node that is gone, whose sessions continue elsewhere).
 pub(crate) async fn withdraw(bucket: &Store, node: &str) -> Result<(), String> {
     sync(bucket, node, Vec::new()).await
 }

@@ -21,6 +21,7 @@ mod config;
 mod forward;
 mod inbound;
 mod interest;
+mod leases;
 mod names;
 mod owners;
 mod plan;
@@ -59,9 +60,8 @@ pub struct NatsCluster {
     planner: Planner,
     link: ClusterLink,
     forwarder: Forwarder,
-    owners: Owners,
+    owners: Arc<Owners>,
     sessions: SessionKeeper,
-    interest_bucket: kv::Store,
     client: async_nats::Client,
     node: String,
 }
@@ -76,7 +76,7 @@ impl Cluster for NatsCluster {
 
     async fn open(config: Option<ClusterConfig>, link: ClusterLink) -> Result<Self, ClusterError> {
         let config = config.unwrap_or_default();
-        let takeover_timeout = config.check()?;
+        let timings = config.check()?;
         let names = Names::new(&config.name);
         let node = config.node.clone();
         let unavailable = |what: &str, e: &dyn std::fmt::Display| {
@@ -111,16 +111,20 @@ impl Cluster for NatsCluster {
         let sessions = SessionKeeper::open(&js, &names.bucket("sessions"))
             .await
             .map_err(|e| unavailable("cannot open the sessions bucket", &e))?;
-        let owners = Owners {
+        let nodes_bucket = bucket(&js, &names.bucket("nodes"))
+            .await
+            .map_err(|e| unavailable("cannot open the nodes bucket", &e))?;
+        let owners = Arc::new(Owners {
             bucket: owners_bucket,
             client: client.clone(),
             names: names.clone(),
             node: node.clone(),
-            takeover_timeout,
+            takeover_timeout: timings.takeover_timeout,
             sessions: sessions.clone(),
+            interest: interest_bucket.clone(),
             js: js.clone(),
             moving: Default::default(),
-        };
+        });
         // Before this node's stream is read: what waits there for its sessions finds them.
         let restored = owners
             .restore_own(&link)
@@ -148,6 +152,9 @@ impl Cluster for NatsCluster {
             link.clone(),
         ));
         tokio::spawn(retained::watch(retained_bucket.clone(), link.clone()));
+        leases::start(nodes_bucket, timings.lease, owners.clone(), link.clone())
+            .await
+            .map_err(|e| unavailable("cannot join", &e))?;
         let forwarder = forward::start(
             client.clone(),
             js,
@@ -164,7 +171,6 @@ impl Cluster for NatsCluster {
             forwarder,
             owners,
             sessions,
-            interest_bucket,
             client,
             node,
         })
@@ -209,7 +215,7 @@ impl Cluster for NatsCluster {
     }
 
     async fn adopted(&self, client_id: &str) {
-        self.owners.adopted(client_id).await;
+        self.owners.adopted(client_id, &self.link).await;
     }
 
     type Mirror = NatsMirror;
@@ -225,9 +231,6 @@ impl Cluster for NatsCluster {
                 left,
                 "cluster: messages for other nodes not sent before shutdown"
             );
-        }
-        if let Err(e) = interest::withdraw(&self.interest_bucket, &self.node).await {
-            tracing::warn!(error = %e, "cluster: this node's interest not withdrawn");
         }
         let dropped = self.link.stats().dropped_cluster.get();
         if dropped > 0 {

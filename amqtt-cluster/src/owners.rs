@@ -6,8 +6,8 @@
 //! previous owner that does not answer (it is gone) leaves the session as the cluster kept it
 //! (`sessions.rs`), with the messages stranded in its stream (`stranded.rs`).
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use amqtt_core::cluster::{ClusterError, ClusterLink, Handoff};
@@ -15,6 +15,7 @@ use async_nats::jetstream;
 use async_nats::jetstream::kv::{CreateErrorKind, Store, UpdateErrorKind};
 use bytes::Bytes;
 
+use crate::interest;
 use crate::names::{self, Names};
 use crate::sessions::SessionKeeper;
 use crate::stranded;
@@ -32,8 +33,26 @@ pub(crate) struct Owners {
     pub(crate) takeover_timeout: Duration,
     pub(crate) sessions: SessionKeeper,
     pub(crate) js: jetstream::Context,
-    /// Clients taken over and not adopted yet -> the node each came from.
-    pub(crate) moving: Mutex<HashMap<String, String>>,
+    pub(crate) interest: Store,
+    /// Clients taken over and not adopted yet.
+    pub(crate) moving: Mutex<HashMap<String, Moving>>,
+}
+
+/// A client taken over and not adopted yet.
+pub(crate) struct Moving {
+    /// The node it came from.
+    from: String,
+    /// Its filters, when its session came from the cluster's copy (the node did not answer).
+    filters: Option<Vec<Box<str>>>,
+}
+
+/// The filters of `handoff`'s subscriptions.
+fn filters_of(handoff: &Handoff) -> Vec<Box<str>> {
+    handoff
+        .subscriptions()
+        .iter()
+        .map(|(filter, _)| filter.clone())
+        .collect()
 }
 
 impl Owners {
@@ -77,70 +96,147 @@ impl Owners {
     }
 
     /// The session of `client_id` from `node`, its previous owner: handed over by `node`, or,
-    /// when it does not answer with one, as the cluster kept it for `node` with the messages
-    /// that were on their way to `node` for it.
+    /// when it does not answer with one, as the cluster kept it for `node`.
     async fn take_over(
         &self,
         node: &str,
         client_id: &str,
     ) -> Result<Option<Handoff>, ClusterError> {
-        let handoff = match self.ask_to_release(node, client_id).await {
-            Some(handoff) => handoff,
+        let (handoff, kept) = match self.ask_to_release(node, client_id).await {
+            Some(handoff) => (handoff, false),
             None => {
                 let kept = self.sessions.load(node, client_id).await.map_err(|e| {
                     ClusterError::Unavailable(format!(
                         "the session node {node} kept cannot be read: {e}"
                     ))
                 })?;
-                let Some(mut handoff) = kept else {
+                let Some(handoff) = kept else {
                     return Ok(None);
                 };
-                let stranded =
-                    stranded::queue_stranded(&self.js, &self.names, node, &mut handoff).await;
                 tracing::info!(
                     client_id,
                     node,
-                    stranded,
                     "cluster: session continued from what the cluster kept of it"
                 );
-                handoff
+                (handoff, true)
             }
+        };
+        let moving = Moving {
+            from: node.to_owned(),
+            filters: kept.then(|| filters_of(&handoff)),
         };
         self.moving
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(client_id.to_owned(), node.to_owned());
+            .insert(client_id.to_owned(), moving);
         Ok(Some(handoff))
     }
 
-    /// The session of `client_id` is adopted and kept under this node: what the cluster kept
-    /// of it under the node it came from goes.
-    pub(crate) async fn adopted(&self, client_id: &str) {
-        let from = self
+    /// The session of `client_id` is adopted and kept under this node: what was on its way to
+    /// the node it came from, if that node is gone, is routed to it, and the cluster's copy of
+    /// it under that node goes.
+    pub(crate) async fn adopted(&self, client_id: &str, link: &ClusterLink) {
+        let moving = self
             .moving
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(client_id);
-        let Some(from) = from else { return };
+        let Some(Moving { from, filters }) = moving else {
+            return;
+        };
+        if let Some(filters) = filters {
+            let clients = Arc::new(HashSet::from([Box::from(client_id)]));
+            self.rescue(&from, &filters, clients, link).await;
+        }
         if let Err(e) = self.sessions.forget(&from, client_id).await {
             tracing::warn!(client_id, node = %from, error = %e, "cluster: the copy of a session that moved here not deleted");
         }
     }
 
+    /// Routes to the sessions of `clients`, continued here from `gone`, what was on its way to
+    /// `gone` for them: once this node's interest in their `filters` is written, so that other
+    /// nodes send what comes next here.
+    async fn rescue(
+        &self,
+        gone: &str,
+        filters: &[Box<str>],
+        clients: Arc<HashSet<Box<str>>>,
+        link: &ClusterLink,
+    ) {
+        if let Err(e) = interest::add(&self.interest, &self.node, filters).await {
+            tracing::warn!(node = gone, error = %e, "cluster: interest of continued sessions not written ahead");
+        }
+        let read = stranded::rescue(&self.js, &self.names, gone, clients, link).await;
+        tracing::debug!(node = gone, read, "cluster: stranded messages routed");
+    }
+
+    /// Continues here every session of `gone`, a node taken for gone, that it still owns:
+    /// each becomes this node's (compare and set, so a client claimed meanwhile by another node
+    /// stays there); then what was on its way to `gone` for them is routed to them and `gone`'s
+    /// interest is withdrawn. Returns how many.
+    pub(crate) async fn continue_node(
+        &self,
+        gone: &str,
+        link: &ClusterLink,
+    ) -> Result<usize, String> {
+        let mut taken = Vec::new();
+        for handoff in self.sessions.load_node(gone).await? {
+            if self.take_from(gone, handoff.client_id()).await? {
+                taken.push(handoff);
+            }
+        }
+        let count = taken.len();
+        let mut clients = HashSet::new();
+        let mut filters = Vec::new();
+        for handoff in taken {
+            clients.insert(Box::from(handoff.client_id()));
+            filters.extend(filters_of(&handoff));
+            link.adopt(handoff).await;
+        }
+        filters.sort_unstable();
+        filters.dedup();
+        let clients = Arc::new(clients);
+        self.rescue(gone, &filters, clients.clone(), link).await;
+        interest::withdraw(&self.interest, gone).await?;
+        for client_id in clients.iter() {
+            if let Err(e) = self.sessions.forget(gone, client_id).await {
+                tracing::warn!(client_id = %client_id, node = gone, error = %e, "cluster: the copy of a session continued here not deleted");
+            }
+        }
+        tracing::info!(
+            node = gone,
+            sessions = count,
+            "cluster: sessions of a gone node continued here"
+        );
+        Ok(count)
+    }
+
     /// Puts back the sessions the cluster kept for this node that it still owns (a restart);
-    /// returns how many.
+    /// returns how many. Each is owned anew (compare and set), so that a node continuing this
+    /// one's sessions at the same moment ([`Owners::continue_node`]) gets each or leaves it.
     pub(crate) async fn restore_own(&self, link: &ClusterLink) -> Result<usize, String> {
         let mut restored = 0;
         for handoff in self.sessions.load_node(&self.node).await? {
-            let key = names::key(handoff.client_id());
-            let owner = self.bucket.get(&key).await.map_err(|e| e.to_string())?;
-            // A session another node took over meanwhile is that node's to delete.
-            if owner.as_deref() == Some(self.node.as_bytes()) {
+            if self.take_from(&self.node, handoff.client_id()).await? {
                 link.restore(handoff);
                 restored += 1;
             }
         }
         Ok(restored)
+    }
+
+    /// Makes this node the owner of `client_id` if `node` owns it now (compare and set);
+    /// returns whether it did.
+    async fn take_from(&self, node: &str, client_id: &str) -> Result<bool, String> {
+        let key = names::key(client_id);
+        let Some(entry) = self.bucket.entry(&key).await.map_err(|e| e.to_string())? else {
+            return Ok(false);
+        };
+        if &entry.value[..] != node.as_bytes() {
+            return Ok(false);
+        }
+        let mine = self.node.clone().into_bytes().into();
+        Ok(self.bucket.update(&key, mine, entry.revision).await.is_ok())
     }
 
     /// Asks `node` to close its connection of `client_id`, waiting up to the takeover timeout;

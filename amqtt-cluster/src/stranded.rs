@@ -1,29 +1,33 @@
 //! Messages stranded in a gone node's stream: QoS 1/2 copies other nodes forwarded to it (and
-//! acknowledged to their publishers) that it never routed. A node continuing one of its
-//! sessions reads them, without taking them from the stream, and queues those the session's
-//! subscriptions match.
+//! acknowledged to their publishers) that it never routed. A node continuing its sessions reads
+//! them once its own interest in their subscriptions is written (so that other nodes send it
+//! what comes next), without taking them from the stream, and routes them to those sessions.
 
-use amqtt_core::cluster::Handoff;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use amqtt_core::cluster::ClusterLink;
 use async_nats::jetstream;
 use futures_util::StreamExt;
 
 use crate::names::Names;
 use crate::wire;
 
-/// The most messages read from a gone node's stream for one session.
-const MAX_READ: u64 = 100_000;
+/// The most messages read from a gone node's stream at once.
+const MAX_READ: u64 = 1_000_000;
 
 /// Reads in flight at once.
 const READS_IN_FLIGHT: usize = 64;
 
-/// Queues into `handoff` the messages in `node`'s stream that its subscriptions match, in
-/// stream order; returns how many. A stream that cannot be read queues none (logged).
-pub(crate) async fn queue_stranded(
+/// Routes the messages in `node`'s stream to the sessions of `clients` (continued here), in
+/// stream order; returns how many were read. A stream that cannot be read gives none (logged).
+pub(crate) async fn rescue(
     js: &jetstream::Context,
     names: &Names,
     node: &str,
-    handoff: &mut Handoff,
-) -> usize {
+    clients: Arc<HashSet<Box<str>>>,
+    link: &ClusterLink,
+) -> u64 {
     let mut stream = match js.get_stream(names.stream(node)).await {
         Ok(stream) => stream,
         Err(e) => {
@@ -46,25 +50,25 @@ pub(crate) async fn queue_stranded(
         tracing::warn!(
             node,
             left = state.last_sequence - last,
-            "cluster: the gone node's stream holds more than is read for one session"
+            "cluster: the gone node's stream holds more than is read"
         );
     }
     let stream = &stream;
     let mut reads = futures_util::stream::iter(state.first_sequence..=last)
         .map(|sequence| async move { stream.get_raw_message(sequence).await })
         .buffered(READS_IN_FLIGHT);
-    let mut queued = 0;
-    while let Some(read) = reads.next().await {
+    let mut read = 0;
+    while let Some(message) = reads.next().await {
         // A sequence the node acknowledged (or a retry deduplicated) is gone: skipped.
-        let Ok(message) = read else { continue };
+        let Ok(message) = message else { continue };
         match wire::decode(message.payload) {
             Ok((origin, message)) => {
-                if handoff.queue_published(&origin.sender, &message) {
-                    queued += 1;
-                }
+                read += 1;
+                link.deliver_stranded(clients.clone(), origin.sender, message)
+                    .await;
             }
             Err(e) => tracing::debug!(node, error = %e, "cluster: stranded message skipped"),
         }
     }
-    queued
+    read
 }

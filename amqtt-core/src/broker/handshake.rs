@@ -155,10 +155,7 @@ where
     if C::ENABLED {
         match shared.cluster.claim(&info.client_id).await {
             Ok(Some(handoff)) => {
-                let written = core.adopt(handoff).await;
-                if let Some(journal) = &core.journal {
-                    journal.committed_to(written).await;
-                }
+                core.adopt(handoff).await;
                 shared.cluster.adopted(&info.client_id).await;
             }
             Ok(None) => {}

@@ -50,7 +50,6 @@ use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 
 pub use check::resolve_address;
-pub(crate) use forwarded::identified;
 pub(crate) use journal::Journal;
 pub(crate) use outbox::HeldOutbox;
 pub use reload::{ReloadError, Reloaded};

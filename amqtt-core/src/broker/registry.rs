@@ -123,8 +123,8 @@ impl Core {
     /// subscriptions in the index, its messages queued), in place of any this node still had
     /// of that client (left from before the client moved away: the handed-over one is newer).
     /// Journaled whole, in one batch, in place of anything journaled of the client before;
-    /// returns the journal's sequence number once it is (0 without a journal).
-    pub(crate) async fn adopt(&self, handoff: Handoff) -> u64 {
+    /// returns once that is committed.
+    pub(crate) async fn adopt(&self, handoff: Handoff) {
         if self.release_to_cluster(handoff.client_id()).await.is_some() {
             tracing::info!(
                 client_id = handoff.client_id(),
@@ -146,9 +146,19 @@ impl Core {
             state.journal_whole();
         }
         drop(group);
-        self.journal
-            .as_ref()
-            .map_or(0, |journal| journal.appended())
+        if let Some(journal) = &self.journal {
+            journal.committed_to(journal.appended()).await;
+        }
+    }
+
+    /// Releases every session to the cluster ([`Core::release_to_cluster`]): this node was
+    /// taken for gone and other nodes continue its sessions. Returns how many there were.
+    pub(crate) async fn release_all(&self) -> usize {
+        let sessions = self.all_sessions();
+        for session in &sessions {
+            self.release_to_cluster(session.client_id()).await;
+        }
+        sessions.len()
     }
 
     /// Puts a persistent session into the registry as [`Core::adopt`] does, without

@@ -3,6 +3,7 @@
 //! ([`HeldBack`]), and the task that routes the messages plugins publish and those a member of
 //! a shared subscription left behind.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -80,6 +81,19 @@ pub(crate) enum Routed {
         message: Publish,
         routed: Option<oneshot::Sender<Delivered>>,
     },
+    /// A message that was on its way to a node that is gone, published there by `sender`:
+    /// delivered to the sessions of `clients` only (continued here from that node), through
+    /// their subscriptions but shared ones.
+    Stranded {
+        clients: Arc<HashSet<Box<str>>>,
+        sender: ByteString,
+        message: Publish,
+    },
+}
+
+/// Keeps every session ([`Shared::route_here`]).
+fn all(_: &Session) -> bool {
+    true
 }
 
 impl<P: Plugin, C: Cluster> Shared<P, C> {
@@ -122,7 +136,7 @@ impl<P: Plugin, C: Cluster> Shared<P, C> {
             // cluster is off) carries none of this in its future.
             return Box::pin(self.route_clustered(sender, message, held, plan, targeted)).await;
         }
-        self.route_here(sender, message, Groups::All, held, |targets| {
+        self.route_here(sender, message, Groups::All, held, all, |targets| {
             targeted(targets, false);
         })
         .await;
@@ -145,24 +159,33 @@ impl<P: Plugin, C: Cluster> Shared<P, C> {
             Groups::Except(&elsewhere)
         };
         let mut congested = false;
-        self.route_here(sender, message, groups, held.as_deref_mut(), |targets| {
-            let ack = targeted(targets, true);
-            congested = self.cluster.forward(sender, message, plan, ack);
-        })
+        self.route_here(
+            sender,
+            message,
+            groups,
+            held.as_deref_mut(),
+            all,
+            |targets| {
+                let ack = targeted(targets, true);
+                congested = self.cluster.forward(sender, message, plan, ack);
+            },
+        )
         .await;
         if let Some(held) = held {
             held.cluster |= congested;
         }
     }
 
-    /// Delivers a message to this node's matching sessions (no retained message is set, nothing
-    /// leaves the node), calling `targeted` as [`Shared::route_then`] does.
+    /// Delivers a message to this node's matching sessions that `keep` keeps (no retained
+    /// message is set, nothing leaves the node), calling `targeted` as [`Shared::route_then`]
+    /// does.
     async fn route_here(
         &self,
         sender: &str,
         message: &Publish,
         groups: Groups<'_>,
         mut held: Option<&mut HeldBack>,
+        keep: impl Fn(&Session) -> bool,
         targeted: impl FnOnce(usize),
     ) {
         let core = &*self.core;
@@ -193,6 +216,9 @@ impl<P: Plugin, C: Cluster> Shared<P, C> {
         // By reference: moving each target out of the collection costs more than the clone
         // of a congested session's handle below.
         for target in &targets {
+            if !keep(&target.session) {
+                continue;
+            }
             let share = target.share.as_ref();
             let kept = if target.grant.retain_as_published {
                 published
@@ -346,11 +372,16 @@ pub(crate) async fn route_queued<P: Plugin, C: Cluster>(
                         // Its expiry interval counts from its arrival here.
                         message_expiry::stamp(&mut message);
                         let groups = Groups::Only(&groups);
-                        shared.route_here(&sender, &message, groups, Some(&mut held), |_| ()).await;
+                        shared.route_here(&sender, &message, groups, Some(&mut held), all, |_| ()).await;
                         held.wait(core.limits, core.config.backpressure_timeout).await;
                         if let Some(routed) = routed {
                             let _ = routed.send(Delivered::now(core));
                         }
+                    }
+                    Some(Routed::Stranded { clients, sender, mut message }) => {
+                        message_expiry::stamp(&mut message);
+                        let only = |session: &Session| clients.contains(session.client_id());
+                        shared.route_here(&sender, &message, Groups::Only(&[]), Some(&mut held), only, |_| ()).await;
                     }
                     None => return,
                 }

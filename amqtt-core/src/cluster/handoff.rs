@@ -5,10 +5,8 @@
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use thiserror::Error;
 
-use crate::broker::identified;
 use crate::codec::{self, Connect, Packet, PacketId, ProtocolVersion, Publish, QoS};
 use crate::store::{Grant, MessageState, Restore, StoredMessage, StoredSession};
-use crate::topic::{filter_matches, shared_filter};
 
 /// Why bytes from another node are not a message or a session.
 #[derive(Debug, Error)]
@@ -91,50 +89,6 @@ impl Handoff {
     pub fn add_message(&mut self, message: StoredMessage) {
         let at = self.messages.partition_point(|m| m.entry < message.entry);
         self.messages.insert(at, message);
-    }
-
-    /// The entry number after the session's messages.
-    pub fn next_entry(&self) -> u64 {
-        self.messages.last().map_or(1, |m| m.entry + 1)
-    }
-
-    /// Queues `message`, published by `sender`, if one of the session's subscriptions (not a
-    /// shared one) matches its topic: at the highest QoS they grant (at most the message's),
-    /// RETAIN kept only through a subscription with Retain As Published, with their
-    /// identifiers. For a message that was on its way to the session's previous node when that
-    /// node stopped. Returns whether it was queued.
-    pub fn queue_published(&mut self, sender: &str, message: &Publish) -> bool {
-        let matching = self.subscriptions.iter().filter(|(filter, grant)| {
-            shared_filter(filter).is_none()
-                && filter_matches(filter, &message.topic)
-                && !(grant.no_local && sender == &*self.session.client_id)
-        });
-        let (mut qos, mut retain, mut ids) = (QoS::AtMostOnce, false, Vec::new());
-        for (_, grant) in matching {
-            qos = qos.max(grant.qos);
-            retain |= message.retain && grant.retain_as_published;
-            ids.extend(grant.id);
-        }
-        let qos = qos.min(message.qos);
-        if qos == QoS::AtMostOnce {
-            return false;
-        }
-        let shaped = Publish {
-            qos,
-            retain,
-            dup: false,
-            packet_id: None,
-            ..message.clone()
-        };
-        let message = identified(&shaped, ids.into_iter()).into_owned();
-        let entry = self.next_entry();
-        self.messages.push(StoredMessage {
-            entry,
-            state: MessageState::Queued,
-            packet_id: None,
-            message,
-        });
-        true
     }
 
     /// Adds a QoS 2 packet id the client sent that awaits PUBREL.

@@ -2,7 +2,7 @@
 //! send, [`Interest`] (the filters this node subscribes to, as they change), and [`HeldAck`], a
 //! publisher's acknowledgement the cluster releases once the other nodes have the message.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{Notify, oneshot};
@@ -59,6 +59,24 @@ impl ClusterLink {
             .await;
     }
 
+    /// Routes a message that was on its way to a node that is gone (published there by
+    /// `sender`) to the sessions of `clients` only, which were that node's and are continued
+    /// here: through their subscriptions, shared ones excepted. Waits while the broker's
+    /// routing queue is full.
+    pub async fn deliver_stranded(
+        &self,
+        clients: Arc<HashSet<Box<str>>>,
+        sender: ByteString,
+        message: Publish,
+    ) {
+        let stranded = Routed::Stranded {
+            clients,
+            sender,
+            message,
+        };
+        let _ = self.core.to_route.send(stranded).await;
+    }
+
     /// Sets (or, with an empty payload, clears) a retained message another node set: stored
     /// here for new subscribers, not delivered to the current ones (the message itself comes
     /// through [`ClusterLink::deliver`]).
@@ -83,6 +101,20 @@ impl ClusterLink {
     /// ends here; a persistent one is returned for that node to continue ([`Handoff`]).
     pub async fn release_client(&self, client_id: &str) -> Option<Handoff> {
         self.core.release_to_cluster(client_id).await
+    }
+
+    /// Continues here a persistent session of a node that is gone, without a connection of
+    /// its client: as when the client connects here, but offline. Returns once it is committed
+    /// to the store and the cluster's mirror.
+    pub async fn adopt(&self, handoff: Handoff) {
+        self.core.adopt(handoff).await;
+    }
+
+    /// Ends every session here, each connection closed as taken over (MQTT 5.0: DISCONNECT
+    /// 0x8E), nothing journaled: this node was taken for gone (cut off from the cluster for
+    /// longer than its lease) and other nodes continue its sessions. Returns how many.
+    pub async fn release_all(&self) -> usize {
+        self.core.release_all().await
     }
 
     /// Puts back a persistent session of this node that the cluster kept (its mirror),
