@@ -1,7 +1,8 @@
 //! Cluster end-to-end suite: `amqtt` processes sharing one NATS JetStream server as one broker
 //! (fan-out across nodes at every QoS, interest-based forwarding, retained messages, shared
 //! subscriptions, wills, takeover and persistent sessions across nodes), and what they do when
-//! NATS goes away, when a node is killed with SIGKILL and when one node is cut off from NATS.
+//! NATS goes away, when a node is killed with SIGKILL and when one node is cut off from NATS,
+//! and what happens once a node has been gone for longer than its lease.
 //! Every test starts its own `nats-server` (skipped, with a line on standard error, when it is
 //! not installed, except under `CI`). This file also tests the harness itself: [`NatsServer`]
 //! and [`CutProxy`].
@@ -10,6 +11,8 @@
 mod delivery;
 #[path = "cluster/failures.rs"]
 mod failures;
+#[path = "cluster/leases.rs"]
+mod leases;
 #[path = "cluster/sessions.rs"]
 mod sessions;
 #[path = "cluster/support.rs"]

@@ -12,8 +12,9 @@ use amqtt_tests::{RawClient, in_time, pid, publish_packet};
 use tokio::time::{Instant, sleep_until};
 
 use crate::support::{
-    Delivery, Node, ROUTE_WITHIN, assert_routed, await_route, connect_persistent, publish_numbered,
-    receive_exactly, receive_until, start_cluster, subscribe, subscriber,
+    Delivery, Node, ROUTE_WITHIN, assert_none_lost, assert_routed, await_route, connect_persistent,
+    publish_numbered, receive_exactly, receive_until, routed_persistent_subscriber, start_cluster,
+    subscriber,
 };
 
 /// How long NATS stays down, or a node stays cut off from it.
@@ -94,26 +95,6 @@ async fn nats_down_keeps_local_traffic_and_holds_cross_node_acks_until_back() {
     let back = Delivery::new("o/2", "back", QoS::AtMostOnce);
     assert_routed(&mut far_publisher, &mut remote, "o/probe", back).await;
     assert_local_traffic(&mut local_publisher, &mut local, "l/3").await;
-}
-
-/// Asserts every one of `expected` is in `received` (QoS 1 after a crash: duplicates allowed).
-fn assert_none_lost(received: &[Delivery], expected: &[Delivery]) {
-    for message in expected {
-        assert!(
-            received.contains(message),
-            "{message:?} lost: got {received:?}"
-        );
-    }
-}
-
-/// Connects `X` on `a` with a persistent session subscribed to `k/#` at QoS 1, and a publisher
-/// on `b` whose messages reach it: returns both.
-async fn routed_persistent_subscriber(a: &Node, b: &Node) -> (RawClient, RawClient) {
-    let (mut x, _) = connect_persistent(a, "X").await;
-    subscribe(&mut x, "k/#", QoS::AtLeastOnce).await;
-    let mut publisher = RawClient::connect(b.addr(), "publisher").await;
-    await_route(&mut publisher, "k/probe", &mut [&mut x]).await;
-    (x, publisher)
 }
 
 #[tokio::test]

@@ -62,14 +62,36 @@ impl Node {
 
     /// [`Node::start`] with more `plugins:` entries (lines indented by two spaces).
     pub(crate) async fn start_with(nats_url: &str, cluster: &str, id: &str, plugins: &str) -> Node {
+        Node::launch(nats_url, cluster, id, plugins, "").await
+    }
+
+    /// [`Node::start`] with a lease of `lease` (a node silent that long is taken for gone).
+    pub(crate) async fn start_leased(
+        nats_url: &str,
+        cluster: &str,
+        id: &str,
+        lease: Duration,
+    ) -> Node {
+        let lease = format!("  lease: {}\n", lease.as_secs_f64());
+        Node::launch(nats_url, cluster, id, "", &lease).await
+    }
+
+    /// Starts the node with more `plugins:` entries and more `cluster:` keys (lines indented
+    /// by two spaces).
+    async fn launch(nats_url: &str, cluster: &str, id: &str, plugins: &str, keys: &str) -> Node {
         let config = format!(
             "plugins:\n  auth_anonymous:\n{plugins}cluster:\n  nats: {nats_url}\n  \
-             name: {cluster}\n  node: {id}\n  takeover_timeout: 0.5\n"
+             name: {cluster}\n  node: {id}\n  takeover_timeout: 0.5\n{keys}"
         );
         Node {
             id: id.to_owned(),
             process: BrokerProcess::start(binary().await, &config).await,
         }
+    }
+
+    /// What the node has logged so far.
+    pub(crate) fn log(&self) -> String {
+        self.process.log()
     }
 
     /// The address of its MQTT listener.
@@ -297,4 +319,24 @@ pub(crate) async fn subscribe(client: &mut RawClient, filter: &str, qos: QoS) {
         vec![SubAckCode::Success(qos)],
         "SUBACK of `{filter}`"
     );
+}
+
+/// Asserts every one of `expected` is in `received` (QoS 1 after a crash: duplicates allowed).
+pub(crate) fn assert_none_lost(received: &[Delivery], expected: &[Delivery]) {
+    for message in expected {
+        assert!(
+            received.contains(message),
+            "{message:?} lost: got {received:?}"
+        );
+    }
+}
+
+/// Connects `X` on `a` with a persistent session subscribed to `k/#` at QoS 1, and a publisher
+/// on `b` whose messages reach it: returns both.
+pub(crate) async fn routed_persistent_subscriber(a: &Node, b: &Node) -> (RawClient, RawClient) {
+    let (mut x, _) = connect_persistent(a, "X").await;
+    subscribe(&mut x, "k/#", QoS::AtLeastOnce).await;
+    let mut publisher = RawClient::connect(b.addr(), "publisher").await;
+    await_route(&mut publisher, "k/probe", &mut [&mut x]).await;
+    (x, publisher)
 }
