@@ -7,6 +7,7 @@
 //! whose clients reconnect and find their sessions where they went, and takes a new lease.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -66,9 +67,52 @@ pub(crate) async fn start(
             }
         },
     ));
-    tokio::spawn(renew(bucket.clone(), node, revision, lease, link.clone()));
-    tokio::spawn(look_for_gone(bucket, lease, seen, owners, link));
+    let renewed = Arc::new(Renewed::default());
+    tokio::spawn(renew(
+        bucket.clone(),
+        node,
+        revision,
+        lease,
+        renewed.clone(),
+        link.clone(),
+    ));
+    tokio::spawn(look_for_gone(bucket, lease, seen, renewed, owners, link));
     Ok(())
+}
+
+/// How this node's own renewals go: a node that could not reach NATS could not see the
+/// others renew either, so it judges them only a whole lease after it is back.
+struct Renewed {
+    /// Whether the last renewal failed for want of NATS.
+    failing: AtomicBool,
+    /// Since when the others' silence counts: this node's start, or its last renewal after
+    /// failing ones.
+    judged_from: Mutex<Instant>,
+}
+
+impl Default for Renewed {
+    fn default() -> Self {
+        Renewed {
+            failing: AtomicBool::new(false),
+            judged_from: Mutex::new(Instant::now()),
+        }
+    }
+}
+
+impl Renewed {
+    /// Notes a renewal that reached NATS (`true`) or not.
+    fn record(&self, reached: bool) {
+        let was_failing = self.failing.swap(!reached, Ordering::Relaxed);
+        if reached && was_failing {
+            *self.judged_from.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+        }
+    }
+
+    /// Whether another node last heard from `at` has been silent for longer than `lease`.
+    fn silent_past(&self, at: Instant, lease: Duration) -> bool {
+        let from = *self.judged_from.lock().unwrap_or_else(|e| e.into_inner());
+        !self.failing.load(Ordering::Relaxed) && at.max(from).elapsed() > lease
+    }
 }
 
 /// Writes this node's key as up; returns its revision.
@@ -80,20 +124,29 @@ async fn take_lease(bucket: &Store, node: &str) -> Result<u64, String> {
 }
 
 /// Renews this node's lease until the broker stops; releases everything if it was lost.
-async fn renew(bucket: Store, node: String, mut revision: u64, lease: Duration, link: ClusterLink) {
+async fn renew(
+    bucket: Store,
+    node: String,
+    mut revision: u64,
+    lease: Duration,
+    renewed: Arc<Renewed>,
+    link: ClusterLink,
+) {
     loop {
         tokio::select! {
             () = tokio::time::sleep(lease / RENEWALS) => {}
             () = link.stopping() => return,
         }
-        let renewed = bucket.update(&node, Bytes::from_static(UP), revision).await;
-        let error = match renewed {
+        let renewal = bucket.update(&node, Bytes::from_static(UP), revision).await;
+        let error = match renewal {
             Ok(next) => {
                 revision = next;
+                renewed.record(true);
                 continue;
             }
             Err(e) => e,
         };
+        renewed.record(error.kind() == UpdateErrorKind::WrongLastRevision);
         if error.kind() != UpdateErrorKind::WrongLastRevision {
             // NATS away: renewed once it is back, if the lease still holds.
             tracing::debug!(error = %error, "cluster: lease not renewed");
@@ -125,6 +178,7 @@ async fn look_for_gone(
     bucket: Store,
     lease: Duration,
     seen: Arc<Mutex<HashMap<String, Seen>>>,
+    renewed: Arc<Renewed>,
     owners: Arc<Owners>,
     link: ClusterLink,
 ) {
@@ -138,7 +192,7 @@ async fn look_for_gone(
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .iter()
-            .filter(|(_, seen)| seen.up && seen.at.elapsed() > lease)
+            .filter(|(_, seen)| seen.up && renewed.silent_past(seen.at, lease))
             .map(|(node, seen)| (node.clone(), seen.revision))
             .collect();
         for (node, revision) in silent {
@@ -155,5 +209,33 @@ async fn look_for_gone(
                 tracing::error!(node, error = %e, "cluster: the gone node's sessions not continued");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn others_are_judged_only_a_lease_after_this_node_reaches_nats_again() {
+        let lease = Duration::from_secs(1);
+        let long_ago = Instant::now() - Duration::from_secs(100);
+        let renewed = Renewed::default();
+        assert!(
+            !renewed.silent_past(long_ago, lease),
+            "judged before a lease passed"
+        );
+        *renewed.judged_from.lock().expect("lock") = long_ago;
+        assert!(renewed.silent_past(long_ago, lease));
+        renewed.record(false);
+        assert!(
+            !renewed.silent_past(long_ago, lease),
+            "judged while cut off"
+        );
+        renewed.record(true);
+        assert!(
+            !renewed.silent_past(long_ago, lease),
+            "judged right after coming back"
+        );
     }
 }
