@@ -8,6 +8,8 @@
 
 #[path = "cluster/delivery.rs"]
 mod delivery;
+#[path = "cluster/edges.rs"]
+mod edges;
 #[path = "cluster/failures.rs"]
 mod failures;
 #[path = "cluster/sessions.rs"]
