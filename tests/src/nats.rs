@@ -37,8 +37,14 @@ pub fn nats_server_binary() -> Option<PathBuf> {
 /// A [`NatsServer`] for the test `test_name`, or `None` after one line on standard error when
 /// `nats-server` is not installed. Under CI (`CI` set), where it must be, panics instead.
 pub async fn nats_server_or_skip(test_name: &str) -> Option<NatsServer> {
+    nats_server_with_or_skip(test_name, "").await
+}
+
+/// [`nats_server_or_skip`] for a server that also reads the `nats-server` configuration
+/// `config` (e.g. `"max_payload: 4096\n"`; see [`NatsServer::start_with`]).
+pub async fn nats_server_with_or_skip(test_name: &str, config: &str) -> Option<NatsServer> {
     match nats_server_binary() {
-        Some(binary) => Some(NatsServer::start(binary).await),
+        Some(binary) => Some(NatsServer::start_with(binary, config).await),
         None => {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -65,15 +71,7 @@ pub struct NatsServer {
 impl NatsServer {
     /// Starts `binary` with JetStream and waits until it accepts clients.
     pub async fn start(binary: PathBuf) -> NatsServer {
-        let mut server = NatsServer {
-            binary,
-            port: free_port(),
-            monitoring_port: free_port(),
-            dir: tempfile::tempdir().expect("temp dir"),
-            child: None,
-        };
-        server.restart().await;
-        server
+        NatsServer::start_with(binary, "").await
     }
 
     /// The URL brokers connect to: `nats://127.0.0.1:<port>`.
@@ -104,7 +102,11 @@ impl NatsServer {
     pub async fn restart(&mut self) {
         assert!(self.child.is_none(), "nats-server is already running");
         let stderr = std::fs::File::create(self.stderr_file()).expect("nats-server stderr file");
-        let child = Command::new(&self.binary)
+        let mut command = Command::new(&self.binary);
+        if self.config_file().is_file() {
+            command.arg("-c").arg(self.config_file());
+        }
+        let child = command
             .arg("-js")
             .arg("-sd")
             .arg(self.dir.path())
@@ -156,6 +158,29 @@ impl NatsServer {
         let log = std::fs::read_to_string(self.log_file()).unwrap_or_default();
         let stderr = std::fs::read_to_string(self.stderr_file()).unwrap_or_default();
         format!("{log}{stderr}")
+    }
+
+    /// [`NatsServer::start`], the server also reading the `nats-server` configuration `config`
+    /// (its command-line options, the ports and the store, take precedence), e.g.
+    /// `"max_payload: 4096\n"`. The configuration is kept for [`NatsServer::restart`].
+    pub async fn start_with(binary: PathBuf, config: &str) -> NatsServer {
+        let mut server = NatsServer {
+            binary,
+            port: free_port(),
+            monitoring_port: free_port(),
+            dir: tempfile::tempdir().expect("temp dir"),
+            child: None,
+        };
+        if !config.is_empty() {
+            std::fs::write(server.config_file(), config).expect("write nats-server.conf");
+        }
+        server.restart().await;
+        server
+    }
+
+    /// The configuration file [`NatsServer::start_with`] wrote, if it wrote one.
+    fn config_file(&self) -> PathBuf {
+        self.dir.path().join("nats-server.conf")
     }
 
     fn log_file(&self) -> PathBuf {

@@ -9,6 +9,8 @@
 
 #[path = "cluster/delivery.rs"]
 mod delivery;
+#[path = "cluster/edges.rs"]
+mod edges;
 #[path = "cluster/failures.rs"]
 mod failures;
 #[path = "cluster/leases.rs"]

@@ -340,3 +340,40 @@ pub(crate) async fn routed_persistent_subscriber(a: &Node, b: &Node) -> (RawClie
     await_route(&mut publisher, "k/probe", &mut [&mut x]).await;
     (x, publisher)
 }
+
+/// The `$SYS` plugin publishing every second, as a `plugins:` entry of [`Node::start_with`].
+pub(crate) const SYS_EVERY_SECOND: &str =
+    "  amqtt.plugins.sys.broker.BrokerSysPlugin:\n    sys_interval: 1\n";
+
+/// The values of the `$SYS` topics `topics` (counters, or `heap/maximum` in MiB) read by
+/// `client`, subscribed to them, from the `$SYS` plugin's first publication (one every second,
+/// all topics in a burst) to begin after the call: what came before a silence of
+/// [`SYS_SILENCE`] is skipped, so every value was taken after the call began.
+pub(crate) async fn sys_values<const N: usize>(
+    client: &mut RawClient,
+    topics: [&str; N],
+) -> [f64; N] {
+    while client.recv_within(SYS_SILENCE).await.is_some() {}
+    let mut values = [None; N];
+    let deadline = Instant::now() + ROUTE_WITHIN;
+    loop {
+        if let Some(found) = values.iter().copied().collect::<Option<Vec<f64>>>() {
+            return found.try_into().expect("N values");
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no values of {topics:?} within {ROUTE_WITHIN:?}"
+        );
+        if let Some(Packet::Publish(p)) = client.recv_within(RECV_TIMEOUT).await
+            && let Some(at) = topics.iter().position(|topic| p.topic == *topic)
+        {
+            let value = std::str::from_utf8(&p.payload)
+                .ok()
+                .and_then(|v| v.parse().ok());
+            values[at] = Some(value.unwrap_or_else(|| panic!("`{}` is not a number", p.topic)));
+        }
+    }
+}
+
+/// A pause longer than the `$SYS` plugin takes to publish one burst, shorter than between two.
+const SYS_SILENCE: Duration = Duration::from_millis(100);
