@@ -250,7 +250,6 @@ impl Sender {
         plan: &Plan,
         ack: Option<HeldAck>,
     ) {
-        self.link.stats().cluster_sent.add(plan.nodes.len() as u64);
         // One encoding for the nodes given no group, one per node given some.
         let plain = wire::encode(sender, &[], message);
         let bytes = |groups: &[Box<str>]| {
@@ -267,11 +266,16 @@ impl Sender {
                 let bytes = bytes(groups);
                 if bytes.len() > max_payload {
                     too_large(&message.topic, bytes.len());
+                    self.link.stats().dropped_cluster.increment();
                     continue;
                 }
                 let subject = self.subjects(node).direct.clone();
-                if let Err(e) = self.client.publish(subject, bytes).await {
-                    tracing::debug!(error = %e, "cluster: QoS 0 message not sent");
+                match self.client.publish(subject, bytes).await {
+                    Ok(()) => self.link.stats().cluster_sent.increment(),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "cluster: QoS 0 message not sent");
+                        self.link.stats().dropped_cluster.increment();
+                    }
                 }
             }
             self.unfinished.fetch_sub(1, Ordering::AcqRel);
@@ -291,6 +295,11 @@ impl Sender {
             // The first attempt here, in publish order: each node's stream gets the messages in
             // the order they were published.
             let sent = send_copy(&self.js, &copy, &message.topic).await;
+            match sent {
+                Sent::TooLarge => self.link.stats().dropped_cluster.increment(),
+                // A failed first attempt is retried until it is stored.
+                _ => self.link.stats().cluster_sent.increment(),
+            }
             copies.push((copy, sent, permit));
         }
         let (js, unfinished) = (self.js.clone(), self.unfinished.clone());

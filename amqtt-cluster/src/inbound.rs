@@ -16,6 +16,9 @@ use crate::names::Names;
 use crate::tasks::serve_subject;
 use crate::wire;
 
+/// QoS 0 messages from other nodes waiting to be routed here.
+const DIRECT_QUEUE: usize = 65_536;
+
 /// Messages routed and waiting for their acknowledgement to the stream.
 const ACKS_IN_FLIGHT: usize = 4096;
 
@@ -28,18 +31,35 @@ const MAX_STREAM_BYTES: i64 = 1 << 30;
 /// since each start makes the consumer anew; a short wait would only send messages twice.
 const ACK_WAIT: Duration = Duration::from_secs(300);
 
-/// Subscribes to this node's QoS 0 subject and routes what arrives.
+/// Subscribes to this node's QoS 0 subject and routes what arrives. Messages are taken from
+/// the NATS client as fast as they come into a queue of this node's (a full one drops them,
+/// counted, where the client would drop them uncounted), routed from there in order.
 pub(crate) async fn receive_direct(
     client: &async_nats::Client,
     subject: String,
     link: ClusterLink,
 ) -> Result<(), async_nats::SubscribeError> {
-    let deliver_to = link.clone();
-    serve_subject(client, subject, link, move |message| {
-        let link = deliver_to.clone();
-        async move { deliver(&link, message.payload, None).await }
+    let (queue, mut queued) = mpsc::channel::<Bytes>(DIRECT_QUEUE);
+    let counted = link.clone();
+    serve_subject(client, subject, link.clone(), move |message| {
+        if queue.try_send(message.payload).is_err() {
+            counted.stats().cluster_received.increment();
+            counted.stats().dropped_cluster.increment();
+        }
+        std::future::ready(())
     })
-    .await
+    .await?;
+    tokio::spawn(async move {
+        loop {
+            let payload = tokio::select! {
+                payload = queued.recv() => payload,
+                () = link.stopping() => return,
+            };
+            let Some(payload) = payload else { return };
+            deliver(&link, payload, None).await;
+        }
+    });
+    Ok(())
 }
 
 /// Creates this node's stream and its consumer, and routes what the stream holds for it.

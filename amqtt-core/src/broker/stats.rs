@@ -162,8 +162,10 @@ pub struct Stats {
     /// Messages other nodes of the cluster forwarded to this one;
     /// `$SYS/broker/cluster/messages/received`.
     pub cluster_received: Counter,
-    /// QoS 0 messages for other nodes dropped because too many waited to be sent (NATS away or
-    /// slower than the publishers); `$SYS/broker/messages/publish/dropped/cluster`.
+    /// Copies that crossed no node boundary: QoS 0 messages for other nodes dropped because too
+    /// many waited to be sent (NATS away or slower than the publishers), copies larger than
+    /// NATS takes, and QoS 0 messages from other nodes that arrived faster than this node
+    /// routes them; `$SYS/broker/messages/publish/dropped/cluster`.
     pub dropped_cluster: Counter,
 }
 
