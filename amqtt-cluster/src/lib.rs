@@ -22,6 +22,7 @@ mod forward;
 mod inbound;
 mod interest;
 mod leases;
+mod mirror;
 mod names;
 mod owners;
 mod plan;
@@ -41,11 +42,11 @@ use async_nats::jetstream::{self, kv, stream};
 pub use config::ClusterConfig;
 use forward::{Forwarder, Outgoing};
 use interest::RemoteInterest;
+pub use mirror::NatsMirror;
 use names::Names;
 use owners::Owners;
 pub use plan::Plan;
 use plan::Planner;
-pub use sessions::NatsMirror;
 use sessions::SessionKeeper;
 
 /// How long joining waits for the NATS server.
@@ -62,6 +63,8 @@ pub struct NatsCluster {
     forwarder: Forwarder,
     owners: Arc<Owners>,
     sessions: SessionKeeper,
+    /// The sessions taken back at start, with their message counts, for the mirror.
+    restored: std::sync::Mutex<Vec<(String, u64)>>,
     client: async_nats::Client,
     node: String,
 }
@@ -163,7 +166,7 @@ impl Cluster for NatsCluster {
             &node,
             link.clone(),
         );
-        tracing::info!(cluster = %config.name, node = %node, nats = %config.nats, sessions = restored, "cluster: joined");
+        tracing::info!(cluster = %config.name, node = %node, nats = %config.nats, sessions = restored.len(), "cluster: joined");
         Ok(NatsCluster {
             remote,
             planner: Planner::default(),
@@ -171,6 +174,7 @@ impl Cluster for NatsCluster {
             forwarder,
             owners,
             sessions,
+            restored: std::sync::Mutex::new(restored),
             client,
             node,
         })
@@ -221,7 +225,9 @@ impl Cluster for NatsCluster {
     type Mirror = NatsMirror;
 
     fn mirror(&self) -> Option<NatsMirror> {
-        Some(self.sessions.mirror(&self.node))
+        let restored =
+            std::mem::take(&mut *self.restored.lock().unwrap_or_else(|e| e.into_inner()));
+        Some(NatsMirror::new(self.sessions.clone(), &self.node, restored))
     }
 
     async fn shutdown(&self) {

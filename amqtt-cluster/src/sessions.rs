@@ -1,11 +1,10 @@
 //! Persistent sessions kept in NATS, so that another node continues them when theirs is gone.
 //!
-//! Every node commits its journal's batches to the sessions bucket ([`NatsMirror`]), under
+//! Every node commits its journal's batches to the sessions bucket (`mirror.rs`), under
 //! keys that begin with the node's id and the client's key: `<node>.<client>.s` the session
 //! (its client's CONNECT), `.f.<filter>` a subscription, `.m.<entry>.v` a queued or in-flight
 //! message, `.m.<entry>.p` the packet id it was sent with, `.m.<entry>.r` that it was received
-//! (QoS 2, PUBREC), `.q.<id>` a QoS 2 id awaiting PUBREL. A deletion purges the keys from the
-//! bucket's stream (no tombstones are left). A node that takes a client over from a node that
+//! (QoS 2, PUBREC), `.q.<id>` a QoS 2 id awaiting PUBREL. A node that takes a client over from a node that
 //! does not answer reads the client's keys ([`SessionKeeper::load`]); a node that starts reads
 //! its own ([`SessionKeeper::load_node`]).
 
@@ -13,19 +12,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, UNIX_EPOCH};
 
 use amqtt_core::cluster::{
-    ClusterError, Handoff, SessionMirror, decode_session, decode_stored_message,
-    decode_subscription, encode_session, encode_stored_message, encode_subscription,
+    Handoff, decode_session, decode_stored_message, decode_subscription, encode_session,
 };
 use amqtt_core::codec::PacketId;
-use amqtt_core::store::{MessageState, StoreOp, StoredMessage, StoredSession};
+use amqtt_core::store::{MessageState, StoredMessage, StoredSession};
 use async_nats::jetstream::{self, consumer, kv, stream};
 use bytes::{Buf, Bytes, BytesMut};
-use futures_util::{StreamExt, TryStreamExt};
+use futures_util::StreamExt;
 
 use crate::names;
 
-/// Writes to NATS in flight at once during a commit.
-const WRITES_IN_FLIGHT: usize = 256;
+/// The header that marks a deleted key.
+const KV_OPERATION: &str = "KV-Operation";
 
 /// How long a read of the bucket waits for its next key before it counts as complete.
 const READ_IDLE: Duration = Duration::from_secs(2);
@@ -80,17 +78,27 @@ impl SessionKeeper {
             .await
     }
 
-    /// A mirror writing `node`'s sessions, from a thread outside the runtime.
-    pub(crate) fn mirror(&self, node: &str) -> NatsMirror {
-        NatsMirror {
-            keeper: self.clone(),
-            node: node.to_owned(),
-            runtime: tokio::runtime::Handle::current(),
-        }
+    /// Writes `value` under `key`.
+    pub(crate) async fn put(&self, key: &str, value: Bytes) -> Result<(), String> {
+        self.bucket
+            .put(key, value)
+            .await
+            .map(drop)
+            .map_err(|e| format!("write of {key}: {e}"))
     }
 
-    /// Purges the keys `pattern` (which may end in `>`) matches.
-    async fn purge(&self, pattern: &str) -> Result<(), String> {
+    /// Deletes `key`, leaving a marker in its place (as fast as a write; a purge by subject
+    /// costs the server ten times as much).
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), String> {
+        self.bucket
+            .delete(key)
+            .await
+            .map_err(|e| format!("delete of {key}: {e}"))
+    }
+
+    /// Purges the keys `pattern` (which may end in `>`) matches, markers included (with a
+    /// wildcard, milliseconds of the server's time).
+    pub(crate) async fn purge(&self, pattern: &str) -> Result<(), String> {
         self.stream
             .purge()
             .filter(format!("{}{pattern}", self.subjects))
@@ -128,7 +136,11 @@ impl SessionKeeper {
                 .map(|info| info.pending == 0)
                 .unwrap_or(false);
             let key = message.subject.strip_prefix(self.subjects.as_str());
-            if let Some((client, record)) = key.and_then(split_key) {
+            let deleted = message
+                .headers
+                .as_ref()
+                .is_some_and(|headers| headers.get(KV_OPERATION).is_some());
+            if let Some((client, record)) = key.and_then(split_key).filter(|_| !deleted) {
                 let parts = sessions.entry(client.to_owned()).or_default();
                 if let Err(e) = parts.add(record, message.payload.clone()) {
                     tracing::warn!(key = ?key, error = %e, "cluster: kept session record skipped");
@@ -223,7 +235,7 @@ impl Parts {
 
 /// A session's value: when it went offline (seconds since the Unix epoch; 0 while connected),
 /// then [`encode_session`].
-fn session_value(session: &StoredSession) -> Bytes {
+pub(crate) fn session_value(session: &StoredSession) -> Bytes {
     let offline_since = session
         .disconnected_at
         .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
@@ -248,137 +260,6 @@ fn session_from(mut value: Bytes) -> Result<StoredSession, String> {
 
 fn text(e: impl std::fmt::Display) -> String {
     e.to_string()
-}
-
-/// This node's journal, committed to the sessions bucket.
-pub struct NatsMirror {
-    keeper: SessionKeeper,
-    node: String,
-    runtime: tokio::runtime::Handle,
-}
-
-impl SessionMirror for NatsMirror {
-    fn commit(&mut self, batch: &[StoreOp]) -> Result<(), ClusterError> {
-        let writes = Writes::fold(&self.node, batch);
-        if writes.is_empty() {
-            return Ok(());
-        }
-        self.runtime
-            .block_on(writes.apply(&self.keeper))
-            .map_err(ClusterError::Unavailable)
-    }
-}
-
-/// A batch as writes to the bucket: the sessions to purge whole first, then the last write of
-/// each key (a value, or a purge).
-#[derive(Default)]
-struct Writes {
-    /// Client prefixes (`<node>.<client>`) purged before the other writes.
-    gone: Vec<String>,
-    /// Key (or key pattern, for a purge) -> value to put, or `None` to purge.
-    keys: HashMap<String, Option<Bytes>>,
-}
-
-impl Writes {
-    fn fold(node: &str, batch: &[StoreOp]) -> Writes {
-        let mut writes = Writes::default();
-        let prefix = |client_id: &str| format!("{node}.{}", names::key(client_id));
-        for op in batch {
-            match op {
-                StoreOp::Session(session) => writes.put(
-                    format!("{}.s", prefix(&session.client_id)),
-                    session_value(session),
-                ),
-                StoreOp::SessionGone { client_id } => {
-                    let client = prefix(client_id);
-                    let within = format!("{client}.");
-                    writes.keys.retain(|key, _| !key.starts_with(&within));
-                    writes.gone.push(client);
-                }
-                StoreOp::Subscribe {
-                    client_id,
-                    filter,
-                    grant,
-                } => writes.put(
-                    format!("{}.f.{}", prefix(client_id), names::key(filter)),
-                    encode_subscription(filter, *grant),
-                ),
-                StoreOp::Unsubscribe { client_id, filter } => {
-                    writes.purge(format!("{}.f.{}", prefix(client_id), names::key(filter)))
-                }
-                StoreOp::Message { client_id, message } => writes.put(
-                    format!("{}.m.{}.v", prefix(client_id), message.entry),
-                    encode_stored_message(message),
-                ),
-                StoreOp::MessageSent {
-                    client_id,
-                    entry,
-                    packet_id,
-                } => writes.put(
-                    format!("{}.m.{entry}.p", prefix(client_id)),
-                    Bytes::copy_from_slice(&packet_id.get().to_be_bytes()),
-                ),
-                StoreOp::MessageReleased { client_id, entry } => {
-                    writes.put(format!("{}.m.{entry}.r", prefix(client_id)), Bytes::new());
-                }
-                StoreOp::MessageDone { client_id, entry } => {
-                    let message = format!("{}.m.{entry}", prefix(client_id));
-                    for part in ["v", "p", "r"] {
-                        writes.keys.remove(&format!("{message}.{part}"));
-                    }
-                    writes.purge(format!("{message}.>"));
-                }
-                StoreOp::Qos2Received {
-                    client_id,
-                    packet_id,
-                } => writes.put(
-                    format!("{}.q.{}", prefix(client_id), packet_id.get()),
-                    Bytes::new(),
-                ),
-                StoreOp::Qos2Released {
-                    client_id,
-                    packet_id,
-                } => writes.purge(format!("{}.q.{}", prefix(client_id), packet_id.get())),
-                // Retained messages have a bucket of their own.
-                StoreOp::Retained { .. } => {}
-            }
-        }
-        writes
-    }
-
-    fn put(&mut self, key: String, value: Bytes) {
-        self.keys.insert(key, Some(value));
-    }
-
-    fn purge(&mut self, key: String) {
-        self.keys.insert(key, None);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.gone.is_empty() && self.keys.is_empty()
-    }
-
-    /// Writes it all, the whole-session purges first; returns once NATS has every write.
-    async fn apply(self, keeper: &SessionKeeper) -> Result<(), String> {
-        futures_util::stream::iter(self.gone.into_iter().map(Ok))
-            .try_for_each_concurrent(WRITES_IN_FLIGHT, |client| async move {
-                keeper.purge(&format!("{client}.>")).await
-            })
-            .await?;
-        futures_util::stream::iter(self.keys.into_iter().map(Ok))
-            .try_for_each_concurrent(WRITES_IN_FLIGHT, |(key, value)| async move {
-                match value {
-                    Some(value) => keeper
-                        .bucket
-                        .put(&key, value)
-                        .await
-                        .map(drop)
-                        .map_err(|e| format!("write of {key}: {e}")),
-                    None => keeper.purge(&key).await,
-                }
-            })
-            .await
-    }
 }
 
 #[cfg(test)]
@@ -412,41 +293,5 @@ mod tests {
         let offline = now.duration_since(back.disconnected_at.expect("offline from now"));
         assert!(offline.unwrap_or_default() < Duration::from_secs(60));
         assert!(session_from(Bytes::from_static(b"\0\0")).is_err());
-    }
-
-    #[test]
-    fn a_batch_folds_to_the_last_write_of_each_key() {
-        let id = PacketId::new(3).expect("non-zero");
-        let batch = [
-            StoreOp::Qos2Received {
-                client_id: "a".into(),
-                packet_id: id,
-            },
-            StoreOp::MessageSent {
-                client_id: "a".into(),
-                entry: 4,
-                packet_id: id,
-            },
-            StoreOp::MessageDone {
-                client_id: "a".into(),
-                entry: 4,
-            },
-            StoreOp::SessionGone {
-                client_id: "b".into(),
-            },
-            StoreOp::Qos2Released {
-                client_id: "a".into(),
-                packet_id: id,
-            },
-        ];
-        let writes = Writes::fold("n", &batch);
-        assert_eq!(writes.gone, ["n.x62"]);
-        let mut keys: Vec<_> = writes
-            .keys
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.is_some()))
-            .collect();
-        keys.sort();
-        assert_eq!(keys, [("n.x61.m.4.>", false), ("n.x61.q.3", false)]);
     }
 }

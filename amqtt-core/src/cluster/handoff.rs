@@ -80,6 +80,11 @@ impl Handoff {
         &self.subscriptions
     }
 
+    /// How many queued and in-flight messages it has.
+    pub fn message_count(&self) -> usize {
+        self.messages.len()
+    }
+
     /// Adds a subscription.
     pub fn add_subscription(&mut self, filter: Box<str>, grant: Grant) {
         self.subscriptions.push((filter, grant));
