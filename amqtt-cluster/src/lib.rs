@@ -63,8 +63,8 @@ pub struct NatsCluster {
     forwarder: Forwarder,
     owners: Arc<Owners>,
     sessions: SessionKeeper,
-    /// The sessions taken back at start, with their message counts, for the mirror.
-    restored: std::sync::Mutex<Vec<(String, u64)>>,
+    /// The sessions taken back at start, with their messages' entries, for the mirror.
+    restored: std::sync::Mutex<Vec<(String, Vec<u64>)>>,
     client: async_nats::Client,
     node: String,
 }

@@ -1,18 +1,19 @@
 //! This node's journal committed to the sessions bucket ([`NatsMirror`]): each batch as the
 //! last write of each key it touches (keys in `sessions.rs`), a whole session purged first when
 //! it ended. A deletion leaves a marker (a purge by subject costs the server ten times a write,
-//! one with a wildcard milliseconds); a session's message markers, which would pile up since
-//! each message has a key of its own, are purged in one go once they are many and the session
-//! has no message left in the bucket.
+//! one with a wildcard milliseconds). Since each message has keys of its own, a session's
+//! message markers would pile up: once they are many, everything under its message keys
+//! older than its oldest message still in the bucket is purged in one go (JetStream sequence
+//! numbers: the mirror keeps each live message's).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use amqtt_core::cluster::{
     ClusterError, SessionMirror, encode_stored_message, encode_subscription,
 };
 use amqtt_core::store::StoreOp;
 use bytes::Bytes;
-use futures_util::TryStreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 
 use crate::names;
 use crate::sessions::{SessionKeeper, session_value};
@@ -20,7 +21,7 @@ use crate::sessions::{SessionKeeper, session_value};
 /// Writes to NATS in flight at once during a commit.
 const WRITES_IN_FLIGHT: usize = 256;
 
-/// Message markers a session may leave before they are purged (once it has no message left).
+/// Message markers a session may leave before those older than its oldest message are purged.
 const COMPACT_AFTER: u64 = 3 * 1024;
 
 /// The parts of a message's keys (`.m.<entry>.<part>`): the message, the packet id it was sent
@@ -32,58 +33,117 @@ pub struct NatsMirror {
     keeper: SessionKeeper,
     node: String,
     runtime: tokio::runtime::Handle,
-    /// Per session (`<node>.<client key>`): its message keys in the bucket and its markers.
+    ledger: Ledger,
+}
+
+/// Per session (`<node>.<client key>`): its message keys in the bucket and its markers.
+#[derive(Debug, Default)]
+struct Ledger {
     messages: HashMap<String, MessageKeys>,
 }
 
 /// A session's message keys in the bucket.
-#[derive(Debug, Default, Clone, Copy, PartialEq)]
+#[derive(Debug, Default, Clone, PartialEq)]
 struct MessageKeys {
-    /// Messages written and not deleted.
-    live: u64,
-    /// Deletion markers left since the session's keys were last purged.
+    /// Entry -> the stream sequence its message was written at (0: unknown, written before
+    /// this node started).
+    live: BTreeMap<u64, u64>,
+    /// Deletion markers left since the session's message keys were last compacted.
     markers: u64,
+}
+
+impl MessageKeys {
+    /// The sequence below which its message keys hold only markers and deleted messages'
+    /// parts; `None` for no bound (no message left).
+    fn compactable_below(&self) -> Option<u64> {
+        self.live.values().copied().min()
+    }
 }
 
 impl NatsMirror {
     /// A mirror writing `node`'s sessions through `keeper`, from a thread outside the runtime;
-    /// `restored` gives the sessions the node took back at start and their messages.
+    /// `restored` gives the sessions the node took back at start and their messages' entries.
     pub(crate) fn new(
         keeper: SessionKeeper,
         node: &str,
-        restored: impl IntoIterator<Item = (String, u64)>,
+        restored: impl IntoIterator<Item = (String, Vec<u64>)>,
     ) -> NatsMirror {
-        let messages = restored
-            .into_iter()
-            .map(|(client_id, live)| {
-                let keys = MessageKeys { live, markers: 0 };
-                (prefix(node, &client_id), keys)
-            })
-            .collect();
         NatsMirror {
             keeper,
             node: node.to_owned(),
             runtime: tokio::runtime::Handle::current(),
-            messages,
+            ledger: Ledger::new(node, restored),
         }
+    }
+}
+
+impl Ledger {
+    /// The ledger of `node`'s sessions `restored` at start (client id, messages' entries).
+    fn new(node: &str, restored: impl IntoIterator<Item = (String, Vec<u64>)>) -> Ledger {
+        let messages = restored
+            .into_iter()
+            .map(|(client_id, entries)| {
+                let live = entries.into_iter().map(|entry| (entry, 0)).collect();
+                let keys = MessageKeys { live, markers: 0 };
+                (prefix(node, &client_id), keys)
+            })
+            .collect();
+        Ledger { messages }
+    }
+
+    /// Takes in what a committed batch changed, written at `sequences` (message key ->
+    /// stream sequence); returns the sessions due for compaction, each with the sequence
+    /// below which its message keys go.
+    fn committed(
+        &mut self,
+        changes: HashMap<String, Changes>,
+        sequences: &HashMap<String, u64>,
+    ) -> Vec<(String, Option<u64>)> {
+        let mut due = Vec::new();
+        for (session, change) in changes {
+            let keys = self.messages.entry(session.clone()).or_default();
+            if change.reset {
+                *keys = MessageKeys::default();
+            }
+            for (entry, key) in change.added {
+                keys.live
+                    .insert(entry, sequences.get(&key).copied().unwrap_or(0));
+            }
+            for entry in change.removed {
+                keys.live.remove(&entry);
+            }
+            keys.markers += change.markers;
+            if keys.markers >= COMPACT_AFTER && keys.compactable_below() != Some(0) {
+                due.push((session.clone(), keys.compactable_below()));
+                keys.markers = 0;
+            }
+            if *keys == MessageKeys::default() {
+                self.messages.remove(&session);
+            }
+        }
+        due
     }
 }
 
 impl SessionMirror for NatsMirror {
     fn commit(&mut self, batch: &[StoreOp]) -> Result<(), ClusterError> {
-        let writes = Writes::fold(&self.node, batch, &self.messages);
+        let mut writes = Writes::fold(&self.node, batch);
         if writes.is_empty() {
             return Ok(());
         }
-        let counts = writes.counts.clone();
-        self.runtime
-            .block_on(writes.apply(&self.keeper))
+        let changes = std::mem::take(&mut writes.changes);
+        let keeper = &self.keeper;
+        let sequences = self
+            .runtime
+            .block_on(writes.apply(keeper))
             .map_err(ClusterError::Unavailable)?;
-        for (session, keys) in counts {
-            if keys == MessageKeys::default() {
-                self.messages.remove(&session);
-            } else {
-                self.messages.insert(session, keys);
+        for (session, below) in self.ledger.committed(changes, &sequences) {
+            let compacted = self
+                .runtime
+                .block_on(keeper.purge_below(&format!("{session}.m.>"), below));
+            if let Err(e) = compacted {
+                // The markers stay until the next compaction.
+                tracing::debug!(session, error = %e, "cluster: message markers not compacted");
             }
         }
         Ok(())
@@ -95,6 +155,19 @@ fn prefix(node: &str, client_id: &str) -> String {
     format!("{node}.{}", names::key(client_id))
 }
 
+/// What a batch changes in a session's message keys.
+#[derive(Debug, Default)]
+struct Changes {
+    /// The session ended: every key it had is gone first.
+    reset: bool,
+    /// Messages written (entry, key).
+    added: Vec<(u64, String)>,
+    /// Messages deleted (entries).
+    removed: Vec<u64>,
+    /// Deletion markers left.
+    markers: u64,
+}
+
 /// A batch as writes to the bucket.
 #[derive(Default)]
 struct Writes {
@@ -102,29 +175,20 @@ struct Writes {
     gone: Vec<String>,
     /// Key -> value to put, or `None` to delete.
     keys: HashMap<String, Option<Bytes>>,
-    /// Sessions whose message markers are purged after the other writes.
-    compact: Vec<String>,
-    /// The message keys of each session the batch changed, as they stand after it.
-    counts: HashMap<String, MessageKeys>,
+    /// What it changes in each session's message keys.
+    changes: HashMap<String, Changes>,
 }
 
 impl Writes {
-    /// The writes of `batch`, given the message keys of each session before it.
-    fn fold(node: &str, batch: &[StoreOp], before: &HashMap<String, MessageKeys>) -> Writes {
+    fn fold(node: &str, batch: &[StoreOp]) -> Writes {
         let mut writes = Writes::default();
         for op in batch {
-            writes.add(node, op, before);
-        }
-        for (session, keys) in &mut writes.counts {
-            if keys.live == 0 && keys.markers >= COMPACT_AFTER {
-                writes.compact.push(session.clone());
-                keys.markers = 0;
-            }
+            writes.add(node, op);
         }
         writes
     }
 
-    fn add(&mut self, node: &str, op: &StoreOp, before: &HashMap<String, MessageKeys>) {
+    fn add(&mut self, node: &str, op: &StoreOp) {
         let client_id = match op {
             // Retained messages have a bucket of their own.
             StoreOp::Retained { .. } => return,
@@ -140,10 +204,7 @@ impl Writes {
             | StoreOp::Qos2Released { client_id, .. } => client_id,
         };
         let session = prefix(node, client_id);
-        let keys = self
-            .counts
-            .entry(session.clone())
-            .or_insert_with(|| before.get(&session).copied().unwrap_or_default());
+        let change = self.changes.entry(session.clone()).or_default();
         match op {
             StoreOp::Retained { .. } => {}
             StoreOp::Session(stored) => {
@@ -151,7 +212,10 @@ impl Writes {
                     .insert(format!("{session}.s"), Some(session_value(stored)));
             }
             StoreOp::SessionGone { .. } => {
-                *keys = MessageKeys::default();
+                *change = Changes {
+                    reset: true,
+                    ..Changes::default()
+                };
                 let within = format!("{session}.");
                 self.keys.retain(|key, _| !key.starts_with(&within));
                 self.gone.push(session);
@@ -166,8 +230,8 @@ impl Writes {
                     .insert(format!("{session}.f.{}", names::key(filter)), None);
             }
             StoreOp::Message { message, .. } => {
-                keys.live += 1;
                 let key = format!("{session}.m.{}.v", message.entry);
+                change.added.push((message.entry, key.clone()));
                 self.keys.insert(key, Some(encode_stored_message(message)));
             }
             StoreOp::MessageSent {
@@ -181,8 +245,9 @@ impl Writes {
                     .insert(format!("{session}.m.{entry}.r"), Some(Bytes::new()));
             }
             StoreOp::MessageDone { entry, .. } => {
-                keys.live = keys.live.saturating_sub(1);
-                keys.markers += MESSAGE_PARTS.len() as u64;
+                change.added.retain(|(added, _)| added != entry);
+                change.removed.push(*entry);
+                change.markers += MESSAGE_PARTS.len() as u64;
                 for part in MESSAGE_PARTS {
                     self.keys
                         .insert(format!("{session}.m.{entry}.{part}"), None);
@@ -203,30 +268,29 @@ impl Writes {
         self.gone.is_empty() && self.keys.is_empty()
     }
 
-    /// Writes it all: the whole-session purges, then every key, then the compactions; returns
-    /// once NATS has every write.
-    async fn apply(self, keeper: &SessionKeeper) -> Result<(), String> {
-        purge_each(keeper, self.gone).await?;
-        futures_util::stream::iter(self.keys.into_iter().map(Ok))
-            .try_for_each_concurrent(WRITES_IN_FLIGHT, |(key, value)| async move {
-                match value {
-                    Some(value) => keeper.put(&key, value).await,
-                    None => keeper.delete(&key).await,
-                }
+    /// Writes it all, the whole-session purges first; returns once NATS has every write, with
+    /// the stream sequence each message (`.v` key) was written at.
+    async fn apply(self, keeper: &SessionKeeper) -> Result<HashMap<String, u64>, String> {
+        futures_util::stream::iter(self.gone.into_iter().map(Ok))
+            .try_for_each_concurrent(WRITES_IN_FLIGHT, |session| async move {
+                keeper.purge_below(&format!("{session}.>"), None).await
             })
             .await?;
-        let messages = self.compact.into_iter().map(|s| format!("{s}.m"));
-        purge_each(keeper, messages.collect()).await
+        futures_util::stream::iter(self.keys)
+            .map(|(key, value)| async move {
+                match value {
+                    Some(value) => {
+                        let sequence = keeper.put(&key, value).await?;
+                        Ok(key.ends_with(".v").then_some((key, sequence)))
+                    }
+                    None => keeper.delete(&key).await.map(|()| None),
+                }
+            })
+            .buffer_unordered(WRITES_IN_FLIGHT)
+            .try_filter_map(|written| std::future::ready(Ok(written)))
+            .try_collect()
+            .await
     }
-}
-
-/// Purges every key under each of `prefixes`.
-async fn purge_each(keeper: &SessionKeeper, prefixes: Vec<String>) -> Result<(), String> {
-    futures_util::stream::iter(prefixes.into_iter().map(Ok))
-        .try_for_each_concurrent(WRITES_IN_FLIGHT, |prefix| async move {
-            keeper.purge(&format!("{prefix}.>")).await
-        })
-        .await
 }
 
 #[cfg(test)]
@@ -277,7 +341,7 @@ mod tests {
                 packet_id: id,
             },
         ];
-        let writes = Writes::fold("n", &batch, &HashMap::new());
+        let writes = Writes::fold("n", &batch);
         assert_eq!(writes.gone, ["n.x62"]);
         let mut keys: Vec<_> = writes
             .keys
@@ -289,36 +353,58 @@ mod tests {
         assert_eq!(keys, deleted.map(|k| (k, false)));
     }
 
+    /// The ledger's bookkeeping of `batch`, committed with each message written at the
+    /// sequence of its entry plus 100.
+    fn commit(ledger: &mut Ledger, batch: &[StoreOp]) -> Vec<(String, Option<u64>)> {
+        let writes = Writes::fold("n", batch);
+        let sequences = writes
+            .changes
+            .values()
+            .flat_map(|c| {
+                c.added
+                    .iter()
+                    .map(|(entry, key)| (key.clone(), entry + 100))
+            })
+            .collect();
+        ledger.committed(writes.changes, &sequences)
+    }
+
     #[test]
-    fn message_markers_are_purged_once_many_and_no_message_is_left() {
+    fn markers_older_than_the_oldest_message_left_are_compacted() {
         let many = COMPACT_AFTER / MESSAGE_PARTS.len() as u64;
-        let mut counts = HashMap::new();
-        // Written in one batch, done in the next: markers, one message still there.
+        let mut ledger = Ledger::new("n", [("b".to_owned(), vec![7])]);
         let queued: Vec<StoreOp> = (1..=many + 1).map(message).collect();
-        let writes = Writes::fold("n", &queued, &counts);
-        counts.extend(writes.counts);
-        assert_eq!(counts["n.x61"].live, many + 1);
-        let acked: Vec<StoreOp> = (1..=many).map(done).collect();
-        let writes = Writes::fold("n", &acked, &counts);
-        assert!(writes.compact.is_empty(), "a message is left");
-        counts.extend(writes.counts);
+        assert!(commit(&mut ledger, &queued).is_empty());
+        let acked: Vec<StoreOp> = (2..=many + 1).map(done).collect();
+        // Entry 1 is left, written at 101: everything older than that goes.
         assert_eq!(
-            counts["n.x61"],
-            MessageKeys {
-                live: 1,
-                markers: COMPACT_AFTER
-            }
+            commit(&mut ledger, &acked),
+            [("n.x61".to_owned(), Some(101))]
         );
-        let writes = Writes::fold("n", &[done(many + 1)], &counts);
-        assert_eq!(writes.compact, ["n.x61"]);
-        assert_eq!(writes.counts["n.x61"], MessageKeys::default());
-        // A session restored with messages does not count as empty.
-        let keys = MessageKeys {
-            live: 5,
-            markers: COMPACT_AFTER,
+        assert_eq!(ledger.messages["n.x61"].markers, 0);
+        assert_eq!(commit(&mut ledger, &[done(1)]), []);
+        let left = MessageKeys {
+            live: BTreeMap::new(),
+            markers: 3,
         };
-        let restored = HashMap::from([("n.x61".to_owned(), keys)]);
-        let writes = Writes::fold("n", &[done(1)], &restored);
-        assert!(writes.compact.is_empty());
+        assert_eq!(ledger.messages["n.x61"], left);
+        // Once compacted with no message left, the session is forgotten.
+        let batch: Vec<StoreOp> = (1000..1000 + many)
+            .flat_map(|e| [message(e), done(e)])
+            .collect();
+        let writes = Writes::fold("n", &batch);
+        assert_eq!(
+            ledger.committed(writes.changes, &HashMap::new()),
+            [("n.x61".to_owned(), None)]
+        );
+        assert!(!ledger.messages.contains_key("n.x61"));
+        // A session restored at start with a message of unknown sequence is not compacted.
+        let acked: Vec<StoreOp> = (1..=many)
+            .map(|entry| StoreOp::MessageDone {
+                client_id: "b".into(),
+                entry: entry + 10,
+            })
+            .collect();
+        assert_eq!(commit(&mut ledger, &acked), []);
     }
 }

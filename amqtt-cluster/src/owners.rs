@@ -212,18 +212,18 @@ impl Owners {
     }
 
     /// Puts back the sessions the cluster kept for this node that it still owns (a restart);
-    /// returns each one's client id and how many messages it has. Each is owned anew (compare
+    /// returns each one's client id and its messages' entries. Each is owned anew (compare
     /// and set), so that a node continuing this one's sessions at the same moment
     /// ([`Owners::continue_node`]) gets each or leaves it.
     pub(crate) async fn restore_own(
         &self,
         link: &ClusterLink,
-    ) -> Result<Vec<(String, u64)>, String> {
+    ) -> Result<Vec<(String, Vec<u64>)>, String> {
         let mut restored = Vec::new();
         for handoff in self.sessions.load_node(&self.node).await? {
             if self.take_from(&self.node, handoff.client_id()).await? {
-                let messages = handoff.message_count() as u64;
-                restored.push((handoff.client_id().to_owned(), messages));
+                let entries = handoff.message_entries().collect();
+                restored.push((handoff.client_id().to_owned(), entries));
                 link.restore(handoff);
             }
         }

@@ -74,16 +74,15 @@ impl SessionKeeper {
 
     /// Deletes what `node` kept of the session of `client_id`.
     pub(crate) async fn forget(&self, node: &str, client_id: &str) -> Result<(), String> {
-        self.purge(&format!("{node}.{}.>", names::key(client_id)))
+        self.purge_below(&format!("{node}.{}.>", names::key(client_id)), None)
             .await
     }
 
-    /// Writes `value` under `key`.
-    pub(crate) async fn put(&self, key: &str, value: Bytes) -> Result<(), String> {
+    /// Writes `value` under `key`; returns the stream sequence it was written at.
+    pub(crate) async fn put(&self, key: &str, value: Bytes) -> Result<u64, String> {
         self.bucket
             .put(key, value)
             .await
-            .map(drop)
             .map_err(|e| format!("write of {key}: {e}"))
     }
 
@@ -96,13 +95,23 @@ impl SessionKeeper {
             .map_err(|e| format!("delete of {key}: {e}"))
     }
 
-    /// Purges the keys `pattern` (which may end in `>`) matches, markers included (with a
-    /// wildcard, milliseconds of the server's time).
-    pub(crate) async fn purge(&self, pattern: &str) -> Result<(), String> {
-        self.stream
+    /// Purges the keys `pattern` (which may end in `>`) matches, markers included, written
+    /// below the stream sequence `below` if given (with a wildcard, milliseconds of the
+    /// server's time).
+    pub(crate) async fn purge_below(
+        &self,
+        pattern: &str,
+        below: Option<u64>,
+    ) -> Result<(), String> {
+        let purge = self
+            .stream
             .purge()
-            .filter(format!("{}{pattern}", self.subjects))
-            .await
+            .filter(format!("{}{pattern}", self.subjects));
+        let purged = match below {
+            Some(sequence) => purge.sequence(sequence).await,
+            None => purge.await,
+        };
+        purged
             .map(drop)
             .map_err(|e| format!("purge of {pattern}: {e}"))
     }

@@ -80,9 +80,9 @@ impl Handoff {
         &self.subscriptions
     }
 
-    /// How many queued and in-flight messages it has.
-    pub fn message_count(&self) -> usize {
-        self.messages.len()
+    /// The entries of its queued and in-flight messages.
+    pub fn message_entries(&self) -> impl Iterator<Item = u64> + '_ {
+        self.messages.iter().map(|m| m.entry)
     }
 
     /// Adds a subscription.
