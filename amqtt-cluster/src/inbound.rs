@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::names::Names;
-use crate::tasks::serve_subject;
+use crate::tasks::{or_stop, serve_subject};
 use crate::wire;
 
 /// QoS 0 messages from other nodes waiting to be routed here.
@@ -51,11 +51,9 @@ pub(crate) async fn receive_direct(
     .await?;
     tokio::spawn(async move {
         loop {
-            let payload = tokio::select! {
-                payload = queued.recv() => payload,
-                () = link.stopping() => return,
+            let Some(Some(payload)) = or_stop(&link, queued.recv()).await else {
+                return;
             };
-            let Some(payload) = payload else { return };
             deliver(&link, payload, None).await;
         }
     });
@@ -111,9 +109,8 @@ pub(crate) async fn receive_queued(
     tokio::spawn(acknowledge(to_ack));
     tokio::spawn(async move {
         loop {
-            let message = tokio::select! {
-                message = messages.next() => message,
-                () = link.stopping() => return,
+            let Some(message) = or_stop(&link, messages.next()).await else {
+                return;
             };
             let message = match message {
                 Some(Ok(message)) => message,

@@ -13,7 +13,7 @@ use futures_util::StreamExt;
 use smallvec::SmallVec;
 
 use crate::names;
-use crate::tasks::watch_bucket;
+use crate::tasks::{or_stop, watch_bucket};
 
 /// The nodes a message goes to (most fan-outs reach few nodes).
 pub(crate) type Nodes = SmallVec<[Arc<str>; 4]>;
@@ -165,9 +165,8 @@ pub(crate) async fn publish_own(bucket: Store, node: String, link: ClusterLink) 
                 continue;
             }
         }
-        tokio::select! {
-            () = interest.changed() => {}
-            () = link.stopping() => return,
+        if or_stop(&link, interest.changed()).await.is_none() {
+            return;
         }
     }
 }

@@ -17,7 +17,7 @@ use bytes::Bytes;
 use tokio::time::Instant;
 
 use crate::owners::Owners;
-use crate::tasks::watch_bucket;
+use crate::tasks::{or_stop, watch_bucket};
 
 /// Renewals per lease.
 const RENEWALS: u32 = 5;
@@ -133,9 +133,11 @@ async fn renew(
     link: ClusterLink,
 ) {
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(lease / RENEWALS) => {}
-            () = link.stopping() => return,
+        if or_stop(&link, tokio::time::sleep(lease / RENEWALS))
+            .await
+            .is_none()
+        {
+            return;
         }
         let renewal = bucket.update(&node, Bytes::from_static(UP), revision).await;
         let error = match renewal {
@@ -184,9 +186,11 @@ async fn look_for_gone(
 ) {
     let gone_by = Bytes::from(format!("gone {}", owners.node));
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(lease / RENEWALS) => {}
-            () = link.stopping() => return,
+        if or_stop(&link, tokio::time::sleep(lease / RENEWALS))
+            .await
+            .is_none()
+        {
+            return;
         }
         let silent: Vec<(String, u64)> = seen
             .lock()

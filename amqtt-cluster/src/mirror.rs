@@ -150,6 +150,23 @@ impl SessionMirror for NatsMirror {
     }
 }
 
+/// The client an op is about; `None` for a retained message (a bucket of its own).
+fn client_of(op: &StoreOp) -> Option<&str> {
+    match op {
+        StoreOp::Retained { .. } => None,
+        StoreOp::Session(session) => Some(&session.client_id),
+        StoreOp::SessionGone { client_id }
+        | StoreOp::Subscribe { client_id, .. }
+        | StoreOp::Unsubscribe { client_id, .. }
+        | StoreOp::Message { client_id, .. }
+        | StoreOp::MessageSent { client_id, .. }
+        | StoreOp::MessageReleased { client_id, .. }
+        | StoreOp::MessageDone { client_id, .. }
+        | StoreOp::Qos2Received { client_id, .. }
+        | StoreOp::Qos2Released { client_id, .. } => Some(client_id),
+    }
+}
+
 /// A session's keys: `<node>.<client key>`.
 fn prefix(node: &str, client_id: &str) -> String {
     format!("{node}.{}", names::key(client_id))
@@ -182,29 +199,30 @@ struct Writes {
 impl Writes {
     fn fold(node: &str, batch: &[StoreOp]) -> Writes {
         let mut writes = Writes::default();
+        // Each client's key prefix, made once per batch (a batch holds many ops per client).
+        let mut prefixes: HashMap<&str, String> = HashMap::new();
         for op in batch {
-            writes.add(node, op);
+            let Some(client_id) = client_of(op) else {
+                continue;
+            };
+            let session = prefixes
+                .entry(client_id)
+                .or_insert_with(|| prefix(node, client_id));
+            writes.add(session, op);
         }
         writes
     }
 
-    fn add(&mut self, node: &str, op: &StoreOp) {
-        let client_id = match op {
-            // Retained messages have a bucket of their own.
-            StoreOp::Retained { .. } => return,
-            StoreOp::Session(session) => &session.client_id,
-            StoreOp::SessionGone { client_id }
-            | StoreOp::Subscribe { client_id, .. }
-            | StoreOp::Unsubscribe { client_id, .. }
-            | StoreOp::Message { client_id, .. }
-            | StoreOp::MessageSent { client_id, .. }
-            | StoreOp::MessageReleased { client_id, .. }
-            | StoreOp::MessageDone { client_id, .. }
-            | StoreOp::Qos2Received { client_id, .. }
-            | StoreOp::Qos2Released { client_id, .. } => client_id,
-        };
-        let session = prefix(node, client_id);
-        let change = self.changes.entry(session.clone()).or_default();
+    /// What `session` changes in its message keys, so far in this batch.
+    fn change(&mut self, session: &str) -> &mut Changes {
+        // The key is copied once per session and batch, not once per op.
+        if !self.changes.contains_key(session) {
+            self.changes.insert(session.to_owned(), Changes::default());
+        }
+        self.changes.get_mut(session).expect("inserted above")
+    }
+
+    fn add(&mut self, session: &str, op: &StoreOp) {
         match op {
             StoreOp::Retained { .. } => {}
             StoreOp::Session(stored) => {
@@ -212,13 +230,13 @@ impl Writes {
                     .insert(format!("{session}.s"), Some(session_value(stored)));
             }
             StoreOp::SessionGone { .. } => {
-                *change = Changes {
+                *self.change(session) = Changes {
                     reset: true,
                     ..Changes::default()
                 };
                 let within = format!("{session}.");
                 self.keys.retain(|key, _| !key.starts_with(&within));
-                self.gone.push(session);
+                self.gone.push(session.to_owned());
             }
             StoreOp::Subscribe { filter, grant, .. } => {
                 let key = format!("{session}.f.{}", names::key(filter));
@@ -231,7 +249,9 @@ impl Writes {
             }
             StoreOp::Message { message, .. } => {
                 let key = format!("{session}.m.{}.v", message.entry);
-                change.added.push((message.entry, key.clone()));
+                self.change(session)
+                    .added
+                    .push((message.entry, key.clone()));
                 self.keys.insert(key, Some(encode_stored_message(message)));
             }
             StoreOp::MessageSent {
@@ -245,6 +265,7 @@ impl Writes {
                     .insert(format!("{session}.m.{entry}.r"), Some(Bytes::new()));
             }
             StoreOp::MessageDone { entry, .. } => {
+                let change = self.change(session);
                 change.added.retain(|(added, _)| added != entry);
                 change.removed.push(*entry);
                 change.markers += MESSAGE_PARTS.len() as u64;

@@ -12,6 +12,14 @@ use futures_util::StreamExt;
 /// How long a failed watch waits before it watches again.
 const WATCH_AGAIN: Duration = Duration::from_millis(500);
 
+/// `work`'s output, or `None` once the broker begins to stop (`work` is then dropped).
+pub(crate) async fn or_stop<T>(link: &ClusterLink, work: impl Future<Output = T>) -> Option<T> {
+    tokio::select! {
+        output = work => Some(output),
+        () = link.stopping() => None,
+    }
+}
+
 /// Calls `apply` with every entry of `bucket` (named `what` in the log), from each key's latest
 /// value on, until the broker stops.
 pub(crate) async fn watch_bucket(
@@ -23,9 +31,8 @@ pub(crate) async fn watch_bucket(
     loop {
         match bucket.watch_with_history(">").await {
             Ok(mut entries) => loop {
-                let entry = tokio::select! {
-                    entry = entries.next() => entry,
-                    () = link.stopping() => return,
+                let Some(entry) = or_stop(&link, entries.next()).await else {
+                    return;
                 };
                 match entry {
                     Some(Ok(entry)) => apply(entry),
@@ -53,11 +60,9 @@ pub(crate) async fn serve_subject<F: Future<Output = ()> + Send>(
     let mut messages = client.subscribe(subject).await?;
     tokio::spawn(async move {
         loop {
-            let message = tokio::select! {
-                message = messages.next() => message,
-                () = link.stopping() => return,
+            let Some(Some(message)) = or_stop(&link, messages.next()).await else {
+                return;
             };
-            let Some(message) = message else { return };
             handle(message).await;
         }
     });

@@ -113,9 +113,7 @@ impl Core {
         };
         self.retire(key, ended).await;
         // What the session journaled before is committed before another node writes it.
-        if let Some(journal) = &self.journal {
-            journal.committed_to(journal.appended()).await;
-        }
+        self.journal_committed().await;
         handoff
     }
 
@@ -146,6 +144,11 @@ impl Core {
             state.journal_whole();
         }
         drop(group);
+        self.journal_committed().await;
+    }
+
+    /// Waits until everything journaled so far is committed (at once without a journal).
+    async fn journal_committed(&self) {
         if let Some(journal) = &self.journal {
             journal.committed_to(journal.appended()).await;
         }

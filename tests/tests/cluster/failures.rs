@@ -4,6 +4,7 @@
 //! its client reconnects on another node or on the node back with its store), and one node cut off from NATS (its local traffic goes
 //! on, cross-node traffic resumes once it is back).
 
+use std::path::Path;
 use std::time::Duration;
 
 use amqtt_core::codec::{Packet, QoS};
@@ -138,13 +139,32 @@ async fn a_killed_node_loses_no_message_acknowledged_after_its_death() {
 
 #[tokio::test]
 async fn a_killed_node_back_with_its_store_loses_no_acknowledged_message() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let store = dir.path().join("n1.db");
     let name = "a_killed_node_back_with_its_store_loses_no_acknowledged_message";
+    assert_killed_node_back_loses_nothing(name, Some(&store)).await;
+}
+
+#[tokio::test]
+async fn a_killed_node_back_without_a_store_takes_its_sessions_from_nats() {
+    let name = "a_killed_node_back_without_a_store_takes_its_sessions_from_nats";
+    assert_killed_node_back_loses_nothing(name, None).await;
+}
+
+/// Node `n1` (with the SQLite store `store`, if given) holds X's offline session with queued
+/// messages and is killed; a message forwarded to it while it is dead waits in its stream.
+/// Asserts X, reconnecting to `n1` once it is back, finds its session with every message.
+async fn assert_killed_node_back_loses_nothing(name: &str, store: Option<&Path>) {
     let Some(nats) = nats_server_or_skip(name).await else {
         return;
     };
-    let dir = tempfile::tempdir().expect("temp dir");
-    let store = dir.path().join("n1.db");
-    let a = Node::start_with_store(&nats.url(), name, "n1", &store).await;
+    let start_n1 = || async {
+        match store {
+            Some(store) => Node::start_with_store(&nats.url(), name, "n1", store).await,
+            None => Node::start(&nats.url(), name, "n1").await,
+        }
+    };
+    let a = start_n1().await;
     let b = Node::start(&nats.url(), name, "n2").await;
     let (x, mut publisher) = routed_persistent_subscriber(&a, &b).await;
     x.disconnect().await;
@@ -157,7 +177,7 @@ async fn a_killed_node_back_with_its_store_loses_no_acknowledged_message() {
         .await;
     acknowledged.push(forwarded);
 
-    let a = Node::start_with_store(&nats.url(), name, "n1", &store).await;
+    let a = start_n1().await;
     let (mut x, session_present) = connect_persistent(&a, "X").await;
     assert!(
         session_present,
