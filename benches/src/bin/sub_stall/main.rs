@@ -8,6 +8,7 @@
 //! target/release/sub_stall subscribe  --port 21886 --pid <pid> --label amqtt
 //! target/release/sub_stall disconnect --port 21886 --pid <pid> --label amqtt --n 300000
 //! target/release/sub_stall memory     --port 21886 --pid <pid> --label amqtt --n 1000000
+//! target/release/sub_stall many       --port 21886 --pid <pid> --label amqtt --clients 10000
 //! ```
 //!
 //! Scenarios (see benches/SUB_STALL.md):
@@ -24,6 +25,12 @@
 //! - `memory`: broker RSS before and after one client subscribes `--n` filters `load/sub/<i>`
 //!   (clean session, 1 s settle before each reading), bytes per subscription, and RSS after it
 //!   disconnects (how much was returned).
+//! - `many`: `--clients` (10 000) clients connect, `--parallel` (64) at a time, and subscribe
+//!   `--per-client` (100) filters each, wildcards mixed in, in SUBSCRIBEs of `--chunk` (50).
+//!   Reported: connect and subscribe times and rates, subscriptions per broker CPU-second, RSS per
+//!   connection and per subscription, probe round trips before and after loading, then one
+//!   client's `--publishes` (200 000) QoS 0 publishes to topics each matching 0 or 1 of the
+//!   subscriptions: publishes/s, broker CPU per publish, deliveries counted against expected.
 //!
 //! Each scenario prints one human-readable summary line per result and one JSON line.
 
@@ -52,6 +59,7 @@ async fn run() -> Result<()> {
     match o.scenario.as_str() {
         "subscribe" => scenarios::scenario_subscribe(&o).await,
         "disconnect" => scenarios::scenario_disconnect(&o).await,
+        "many" => scenarios::scenario_many(&o).await,
         _ => scenarios::scenario_memory(&o).await,
     }
 }

@@ -3,10 +3,12 @@
 use std::time::Duration;
 
 mod disconnect;
+mod many;
 mod memory;
 mod subscribe;
 
 pub(crate) use disconnect::scenario_disconnect;
+pub(crate) use many::scenario_many;
 pub(crate) use memory::scenario_memory;
 pub(crate) use subscribe::scenario_subscribe;
 
