@@ -1,14 +1,15 @@
 //! One client connection past its CONNECT (`handshake`): the reader loop that handles every packet
-//! in the connection's own task, while a second task writes the outbox, and the close.
+//! and the writer that drains the outbox, both in the connection's one task (`writer_side.rs`),
+//! and the close.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::task::JoinHandle;
 
 mod subscribe;
+mod writer_side;
 
 use super::enhanced_auth::{self, Exchange, ReauthFailure};
 use super::framing::{ReadError, read_packet};
@@ -31,6 +32,7 @@ use crate::codec::{
 use crate::plugin::{Action, Hooks, Plugin, SessionInfo};
 use crate::store::StoreOp;
 use crate::topic::alias::InboundAliases;
+use writer_side::WriterSide;
 
 /// How long the writer may take to flush after the reader has finished.
 const WRITER_GRACE: Duration = Duration::from_secs(2);
@@ -77,9 +79,18 @@ pub(crate) async fn serve<P: Plugin, C: Cluster, S>(
         session,
         info,
         outbox,
-        writer_task,
+        writer,
         keep_alive,
     } = opened;
+    let core = &*shared.core;
+    let writer = outbox.run_writer(
+        writer,
+        &core.stats,
+        &shared.plugins,
+        core.journal.as_deref(),
+    );
+    let writer = std::pin::pin!(writer);
+    let mut writer = WriterSide::new(writer);
     let mut connection = Connection {
         shared: &shared,
         session: &session,
@@ -93,8 +104,10 @@ pub(crate) async fn serve<P: Plugin, C: Cluster, S>(
             shared.core.config.max_bytes_per_second,
         ),
     };
-    let end = connection.read_loop(&mut reader, buf).await;
-    let will = Box::pin(connection.close(end, writer_task)).await;
+    let end = writer
+        .alongside(connection.read_loop(&mut reader, buf))
+        .await;
+    let will = Box::pin(connection.close(end, &mut writer)).await;
     if outbox.is_sealed() {
         Box::pin(disconnect::linger(&mut reader)).await;
     }
@@ -130,7 +143,19 @@ impl<P: Plugin, C: Cluster> Connection<'_, P, C> {
     /// Ends the connection: publishes the will unless the client disconnected, the broker is
     /// stopping, or a new connection continues the session; detaches the session, and lets the writer flush what is queued.
     /// A will with a delay is returned to wait for ([`Connection::publish_delayed_will`]).
-    async fn close(&self, end: End, writer_task: JoinHandle<()>) -> Option<DelayedWill> {
+    async fn close<W: Future<Output = ()>>(
+        &self,
+        end: End,
+        writer: &mut WriterSide<'_, W>,
+    ) -> Option<DelayedWill> {
+        let delayed = writer.alongside(self.end_session(end)).await;
+        writer.finish(WRITER_GRACE).await;
+        delayed
+    }
+
+    /// [`Connection::close`] but for the writer: the will, the session's detach, the
+    /// disconnected hook.
+    async fn end_session(&self, end: End) -> Option<DelayedWill> {
         let core = &*self.shared.core;
         tracing::debug!(client_id = self.client_id(), reason = ?end, "client disconnected");
         let mut delayed = None;
@@ -153,13 +178,6 @@ impl<P: Plugin, C: Cluster> Connection<'_, P, C> {
                 .plugins
                 .on_broker_client_disconnected(self.client_id(), &self.info)
                 .await;
-        }
-        let abort = writer_task.abort_handle();
-        if tokio::time::timeout(WRITER_GRACE, writer_task)
-            .await
-            .is_err()
-        {
-            abort.abort();
         }
         delayed.map(|(delay, pending)| DelayedWill {
             delay,

@@ -1,13 +1,12 @@
 //! The CONNECT exchange: reading the CONNECT within the connect timeout, authenticating,
-//! attaching the session and starting the writer, or refusing with a CONNACK.
+//! attaching the session and splitting the socket for the reader and the writer, or refusing with a CONNACK.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf};
-use tokio::task::JoinHandle;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::time::Instant;
 
 use super::enhanced_auth::{self, Rejected, refusal_connack, write_packet};
@@ -56,11 +55,12 @@ pub(super) struct Opened<S> {
     pub(super) session: Arc<Session>,
     pub(super) info: Arc<SessionInfo>,
     pub(super) outbox: Arc<Outbox>,
-    pub(super) writer_task: JoinHandle<()>,
+    /// The socket's write half, for the writer the connection's task runs.
+    pub(super) writer: WriteHalf<S>,
     pub(super) keep_alive: Option<Duration>,
 }
 
-/// Reads and answers the CONNECT, attaches the session and starts the writer task; `None` when
+/// Reads and answers the CONNECT, attaches the session and splits the socket; `None` when
 /// the connection ends before that (refused, malformed, timed out, or broker shutdown).
 pub(super) async fn open<P: Plugin, C: Cluster, S>(
     shared: &Arc<Shared<P, C>>,
@@ -191,17 +191,6 @@ where
     tracing::debug!(?peer, client_id = %info.client_id, session_present = present, "client connected");
 
     let (reader, writer) = tokio::io::split(stream);
-    let writer_task = {
-        let shared = shared.clone();
-        let outbox = outbox.clone();
-        tokio::spawn(async move {
-            let core = &shared.core;
-            let journal = core.journal.as_deref();
-            outbox
-                .run_writer(writer, &core.stats, &shared.plugins, journal)
-                .await;
-        })
-    };
     if P::HOOKS.contains(Hooks::CLIENT_CONNECTED) {
         shared
             .plugins
@@ -215,7 +204,7 @@ where
         session,
         info,
         outbox,
-        writer_task,
+        writer,
         keep_alive,
     })
 }

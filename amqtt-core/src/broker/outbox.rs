@@ -1,4 +1,4 @@
-//! A connection's outbound queue and the writer task that drains it.
+//! A connection's outbound queue and the writer that drains it.
 //!
 //! Producers (the connection's own reader, and any publisher routing a message here) push packets
 //! under a `std::sync::Mutex`: nothing awaits while it is held, so a blocking mutex is cheaper than
@@ -399,9 +399,10 @@ impl Outbox {
         (count + pinged, waiting)
     }
 
-    /// The writer task: writes queued packets until the outbox is closed and drained, or the
-    /// peer stops accepting bytes, encoded as the client's CONNECT asks. Packets held for the
-    /// store wait for `journal`'s commits.
+    /// The writer, run by the connection's own task (`connection/writer_side.rs`): writes
+    /// queued packets until the outbox is closed and drained, or the peer stops accepting bytes,
+    /// encoded as the client's CONNECT asks. Packets held for the store wait for `journal`'s
+    /// commits.
     pub(crate) async fn run_writer<W: AsyncWrite + Unpin, P: Plugin>(
         &self,
         mut writer: W,
