@@ -37,6 +37,7 @@ pub(crate) mod thread_shard;
 mod trigger;
 mod v5_writer;
 mod will_delay;
+mod write_batch;
 
 use std::future::Future;
 use std::net::SocketAddr;

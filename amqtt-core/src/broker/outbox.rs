@@ -2,15 +2,15 @@
 //!
 //! Producers (the connection's own reader, and any publisher routing a message here) push packets
 //! under a `std::sync::Mutex`: nothing awaits while it is held, so a blocking mutex is cheaper than
-//! an async one. The writer takes everything queued at once, encodes it into one buffer and writes
-//! it with one `write_all`, so a burst of messages costs one syscall.
+//! an async one. The writer takes everything queued at once, encodes it into one [`WriteBatch`]
+//! (large payloads shared, not copied) and writes it with vectored writes, so a burst of messages
+//! costs one syscall.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 
@@ -20,15 +20,13 @@ use super::problem_info;
 use super::stats::Stats;
 use super::trigger::Trigger;
 use super::v5_writer::V5Writer;
+use super::write_batch::WriteBatch;
 use crate::codec::{Packet, ProtocolVersion, ReasonBody, ReasonCode};
 use crate::plugin::{Hooks, Plugin, SessionInfo};
 
 /// The hold of a packet queued by [`Outbox::push_pending`] and not settled yet: above any
 /// journal sequence number, so it is never committed.
 const UNSETTLED: u64 = u64::MAX;
-
-/// A write buffer larger than this is released once it has been written.
-const KEEP_WRITE_BUFFER: usize = 64 * 1024;
 
 /// The outbound queue of one connection.
 #[derive(Debug)]
@@ -335,7 +333,7 @@ impl Outbox {
         }
     }
 
-    /// Drains the queue into `buf`, encoded for `client.0` (without problem information when
+    /// Drains the queue into `batch`, encoded for `client.0` (without problem information when
     /// `client.1`, see `problem_info.rs`; for MQTT 5.0, adapted to the client by `v5`), up to
     /// the first packet still waiting for the
     /// store (everything up to `committed` is on disk), and a PINGRESP owed ahead of them;
@@ -343,7 +341,7 @@ impl Outbox {
     /// queue's lock: it is synchronous and must not block.
     fn drain_into<P: Plugin>(
         &self,
-        buf: &mut BytesMut,
+        batch: &mut WriteBatch,
         stats: &Stats,
         sent_hook: Option<&P>,
         committed: u64,
@@ -380,10 +378,10 @@ impl Outbox {
                     dropped += 1;
                     continue;
                 }
-                None => packet.encode_as(protocol, buf),
+                None => batch.push_packet(&packet, protocol),
                 Some(v5) => {
                     // Expired or too large for the client: not sent (see `v5_writer.rs`).
-                    if !v5.encode(&packet, buf, stats, &mut now) {
+                    if !v5.encode(&packet, batch, stats, &mut now) {
                         dropped += 1;
                         continue;
                     }
@@ -415,7 +413,7 @@ impl Outbox {
         let sent_hook = hooked.then_some(plugins);
         let session = self.lock().session.clone();
         let quiet = !problem_info::requested(&session);
-        let mut buf = BytesMut::new();
+        let mut batch = WriteBatch::default();
         let mut v5 = V5Writer::for_client(&session);
         loop {
             let notified = self.wake_writer.notified();
@@ -424,7 +422,7 @@ impl Outbox {
             // Without a journal everything is committed, but what is not settled yet.
             let committed = journal.map_or(UNSETTLED - 1, Journal::committed);
             let (count, waiting) = self.drain_into(
-                &mut buf,
+                &mut batch,
                 stats,
                 sent_hook,
                 committed,
@@ -451,19 +449,15 @@ impl Outbox {
                 }
                 // Idle: hold no buffers while waiting.
                 self.release_queue();
-                buf = BytesMut::new();
+                batch.release();
                 notified.await;
                 continue;
             }
             self.drained.notify_waiters();
-            stats.bytes_sent.add(buf.len() as u64);
-            if writer.write_all(&buf).await.is_err() || writer.flush().await.is_err() {
+            stats.bytes_sent.add(batch.len() as u64);
+            if batch.write_to(&mut writer).await.is_err() || writer.flush().await.is_err() {
                 self.close();
                 return;
-            }
-            buf.clear();
-            if buf.capacity() > KEEP_WRITE_BUFFER {
-                buf = BytesMut::new();
             }
         }
         // Bounded: a peer that stopped reading must not keep the task alive.

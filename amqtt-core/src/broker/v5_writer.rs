@@ -15,10 +15,9 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use bytes::BytesMut;
-
 use super::message_expiry::{Expiry, expiry};
 use super::stats::Stats;
+use super::write_batch::WriteBatch;
 use crate::codec::{ByteString, Packet, Properties, ProtocolVersion, Publish, QoS};
 use crate::plugin::SessionInfo;
 use crate::topic::alias::OutboundAliases;
@@ -56,17 +55,17 @@ impl V5Writer {
         }))
     }
 
-    /// Appends `packet` to `buf` as this client may receive it; `false` when it was dropped
+    /// Appends `packet` to `batch` as this client may receive it; `false` when it was dropped
     /// (expired, or too large) and nothing was written.
     pub(crate) fn encode(
         &mut self,
         packet: &Packet,
-        buf: &mut BytesMut,
+        batch: &mut WriteBatch,
         stats: &Stats,
         now: &mut Option<Instant>,
     ) -> bool {
         let Packet::Publish(publish) = packet else {
-            return self.encode_control(packet, buf, stats);
+            return self.encode_control(packet, batch, stats);
         };
         let mut left = None;
         if let Some(properties) = publish.properties.as_deref()
@@ -113,7 +112,7 @@ impl V5Writer {
                     == Some(s)
             });
         if unchanged {
-            publish.encode_as(ProtocolVersion::V5, buf);
+            batch.push_publish(publish, ProtocolVersion::V5);
             return true;
         }
         let shared = self.scratch.get_or_insert_default();
@@ -141,18 +140,18 @@ impl V5Writer {
             payload: publish.payload.clone(),
             properties: Some(shared.clone()),
         };
-        sent.encode_as(ProtocolVersion::V5, buf);
+        batch.push_publish(&sent, ProtocolVersion::V5);
         true
     }
 
     /// Appends a packet other than PUBLISH, within the client's Maximum Packet Size.
-    fn encode_control(&self, packet: &Packet, buf: &mut BytesMut, stats: &Stats) -> bool {
+    fn encode_control(&self, packet: &Packet, batch: &mut WriteBatch, stats: &Stats) -> bool {
         let Some(max) = self.max_packet_size else {
-            packet.encode_as(ProtocolVersion::V5, buf);
+            batch.push_packet(packet, ProtocolVersion::V5);
             return true;
         };
         if packet.encoded_len_as(ProtocolVersion::V5) <= max {
-            packet.encode_as(ProtocolVersion::V5, buf);
+            batch.push_packet(packet, ProtocolVersion::V5);
             return true;
         }
         // The reason string and user properties may be left out (3.1.2.11.4); nothing else.
@@ -166,7 +165,7 @@ impl V5Writer {
             }
         }
         if shorter.encoded_len_as(ProtocolVersion::V5) <= max {
-            shorter.encode_as(ProtocolVersion::V5, buf);
+            batch.push_packet(&shorter, ProtocolVersion::V5);
             return true;
         }
         stats.dropped_too_large.increment();
@@ -234,8 +233,8 @@ mod tests {
         Packet::Publish(message)
     }
 
-    fn sent(buf: &mut BytesMut) -> Publish {
-        match decode_as(buf, 1 << 20, ProtocolVersion::V5) {
+    fn sent(batch: &WriteBatch) -> Publish {
+        match decode_as(&mut batch.to_bytes(), 1 << 20, ProtocolVersion::V5) {
             Ok(Some(Packet::Publish(p))) => p,
             other => panic!("expected a PUBLISH, got {other:?}"),
         }
@@ -247,15 +246,15 @@ mod tests {
         let mut writer =
             V5Writer::for_client(&v5_client(Properties::default())).expect("as built above");
         let stats = Stats::default();
-        let mut buf = BytesMut::new();
+        let mut batch = WriteBatch::default();
         let old = aged(QoS::AtMostOnce, 1, Duration::from_secs(2));
-        assert!(!writer.encode(&old, &mut buf, &stats, &mut None));
-        assert!(buf.is_empty());
+        assert!(!writer.encode(&old, &mut batch, &stats, &mut None));
+        assert!(batch.is_empty());
         assert_eq!(stats.messages_expired.get(), 1);
         let fresh = aged(QoS::AtLeastOnce, 10, Duration::from_millis(2500));
-        assert!(writer.encode(&fresh, &mut buf, &stats, &mut None));
+        assert!(writer.encode(&fresh, &mut batch, &stats, &mut None));
         assert_eq!(
-            sent(&mut buf)
+            sent(&batch)
                 .properties
                 .expect("as built above")
                 .message_expiry_interval,
@@ -271,14 +270,14 @@ mod tests {
         };
         let writer = V5Writer::for_client(&v5_client(small)).expect("as built above");
         let stats = Stats::default();
-        let mut buf = BytesMut::new();
+        let mut batch = WriteBatch::default();
         let mut body = ReasonBody::new(ReasonCode::TopicAliasInvalid);
         body.properties = Some(Box::new(Properties {
             reason_string: Some("a reason far longer than sixteen bytes".into()),
             ..Properties::default()
         }));
-        assert!(writer.encode_control(&Packet::Disconnect(body), &mut buf, &stats));
-        let decoded = decode_as(&mut buf, 1 << 20, ProtocolVersion::V5)
+        assert!(writer.encode_control(&Packet::Disconnect(body), &mut batch, &stats));
+        let decoded = decode_as(&mut batch.to_bytes(), 1 << 20, ProtocolVersion::V5)
             .expect("as built above")
             .expect("as built above");
         assert_eq!(

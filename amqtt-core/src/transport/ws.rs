@@ -4,14 +4,14 @@
 //!
 //! MQTT travels in binary frames. A frame may hold part of a packet, one packet or several: on
 //! read the payloads are concatenated, and the codec frames packets out of the bytes as it does
-//! over TCP. Each write is sent as one binary frame. A text frame is a protocol error; a close
+//! over TCP. Each write is sent as one binary frame, a vectored write's slices joined into it. A text frame is a protocol error; a close
 //! frame is the end of the stream. Ping and pong are answered by tungstenite.
 
-use std::io;
+use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::{Sink, Stream};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_tungstenite::WebSocketStream;
@@ -204,15 +204,33 @@ where
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        if buf.is_empty() {
+        self.poll_write_vectored(cx, &[IoSlice::new(buf)])
+    }
+
+    /// Sends the slices joined into one binary frame: the one copy a frame needs.
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let len = bufs.iter().map(|buf| buf.len()).sum();
+        if len == 0 {
             return Poll::Ready(Ok(0));
         }
         let this = self.get_mut();
         ready!(Pin::new(&mut this.ws).poll_ready(cx)).map_err(io_error)?;
+        let mut frame = BytesMut::with_capacity(len);
+        for buf in bufs {
+            frame.extend_from_slice(buf);
+        }
         Pin::new(&mut this.ws)
-            .start_send(Message::Binary(Bytes::copy_from_slice(buf)))
+            .start_send(Message::Binary(frame.freeze()))
             .map_err(io_error)?;
-        Poll::Ready(Ok(buf.len()))
+        Poll::Ready(Ok(len))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -231,7 +249,29 @@ where
 
 #[cfg(test)]
 mod tests {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    use tokio_tungstenite::tungstenite::protocol::Role;
+
     use super::*;
+
+    #[tokio::test]
+    async fn a_vectored_write_is_one_binary_frame() {
+        let (server, client) = tokio::io::duplex(1 << 16);
+        let mut server =
+            WsStream::new(WebSocketStream::from_raw_socket(server, Role::Server, None).await);
+        let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        assert!(server.is_write_vectored());
+        let slices = [
+            IoSlice::new(b"head"),
+            IoSlice::new(b""),
+            IoSlice::new(b"payload"),
+        ];
+        assert_eq!(server.write_vectored(&slices).await.expect("written"), 11);
+        server.flush().await.expect("flushed");
+        let frame = client.next().await.expect("a frame").expect("valid");
+        assert_eq!(frame, Message::Binary(Bytes::from_static(b"headpayload")));
+    }
 
     fn offer(values: &[&str]) -> HeaderMap {
         let mut headers = HeaderMap::new();
