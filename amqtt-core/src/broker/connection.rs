@@ -104,9 +104,10 @@ pub(crate) async fn serve<P: Plugin, C: Cluster, S>(
             shared.core.config.max_bytes_per_second,
         ),
     };
-    let end = writer
-        .alongside(connection.read_loop(&mut reader, buf))
-        .await;
+    let end = {
+        let reading = std::pin::pin!(connection.read_loop(&mut reader, buf));
+        writer.alongside(reading).await
+    };
     let will = Box::pin(connection.close(end, &mut writer)).await;
     if outbox.is_sealed() {
         Box::pin(disconnect::linger(&mut reader)).await;
@@ -148,7 +149,9 @@ impl<P: Plugin, C: Cluster> Connection<'_, P, C> {
         end: End,
         writer: &mut WriterSide<'_, W>,
     ) -> Option<DelayedWill> {
-        let delayed = writer.alongside(self.end_session(end)).await;
+        let delayed = writer
+            .alongside(std::pin::pin!(self.end_session(end)))
+            .await;
         writer.finish(WRITER_GRACE).await;
         delayed
     }

@@ -25,8 +25,11 @@ impl<'a, W: Future<Output = ()>> WriterSide<'a, W> {
 
     /// Runs `work` to its end while the writer makes progress in the same task; the writer may
     /// finish first (the outbox was closed and drained, or the socket failed), `work` not.
-    pub(super) async fn alongside<T>(&mut self, work: impl Future<Output = T>) -> T {
-        let mut work = std::pin::pin!(work);
+    ///
+    /// `work` comes pinned by the caller, not by value: a future passed by value into an async
+    /// fn is laid out both in the caller's state and in the callee's, and the read loop's future
+    /// is most of what an idle connection holds.
+    pub(super) async fn alongside<T>(&mut self, mut work: Pin<&mut impl Future<Output = T>>) -> T {
         poll_fn(|cx| {
             let worked = work.as_mut().poll(cx);
             if !self.done {
