@@ -93,9 +93,14 @@ impl WriteBatch {
         // left in all.
         let (mut piece, mut skip, mut left) = (0, 0, self.len());
         while left > 0 {
-            // The slices are made in each poll, so the writer task's future does not hold them
+            // The slices are made in each poll, so the writer's future does not hold them
             // while it waits.
             let mut written = poll_fn(|cx| {
+                if self.shared.is_empty() {
+                    // One piece (no large payload, the common case): a plain write, without
+                    // making slices.
+                    return Pin::new(&mut *writer).poll_write(cx, &self.inline[skip..]);
+                }
                 let mut slices = [IoSlice::new(&[]); MAX_SLICES];
                 let count = self.gather(piece, skip, &mut slices);
                 Pin::new(&mut *writer).poll_write_vectored(cx, &slices[..count])
@@ -307,6 +312,30 @@ mod tests {
                 assert_eq!(decoded, Ok(Some(packet)));
             }
         }
+    }
+
+    #[tokio::test]
+    async fn a_batch_of_small_packets_is_written_whole_across_partial_writes() {
+        let packets = [
+            Packet::Publish(message("a", 100, 1)),
+            Packet::PingResp,
+            Packet::Publish(message("b", SHARED_PAYLOAD_MIN - 1, 2)),
+        ];
+        let mut batch = WriteBatch::default();
+        let mut expected = BytesMut::new();
+        for packet in &packets {
+            batch.push_packet(packet, ProtocolVersion::V311);
+            packet.encode_as(ProtocolVersion::V311, &mut expected);
+        }
+        assert!(batch.shared.is_empty(), "one piece: the plain write");
+        let mut writer = Trickle {
+            step: 5,
+            ..Trickle::default()
+        };
+        batch.write_to(&mut writer).await.expect("written");
+        assert_eq!(writer.written, expected);
+        assert_eq!(writer.widest, 1);
+        assert!(batch.is_empty());
     }
 
     #[tokio::test]
