@@ -13,7 +13,7 @@ mod writer_side;
 
 use super::enhanced_auth::{self, Exchange, ReauthFailure};
 use super::framing::{ReadError, read_packet};
-use super::handshake::{Opened, Origin, open};
+use super::handshake::{Incoming, Opened, open};
 use super::journal::Journal;
 use super::message_expiry;
 use super::outbox::Outbox;
@@ -65,15 +65,12 @@ enum End {
 /// future, which an idle connection holds for its whole life, stays the size of the read loop.
 pub(crate) async fn serve<P: Plugin, C: Cluster, S>(
     shared: Arc<Shared<P, C>>,
-    stream: S,
-    origin: Origin,
+    incoming: Box<Incoming<S>>,
 ) where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let Some(opened) = Box::pin(open(&shared, stream, &origin)).await else {
-        return;
-    };
-    let Opened {
+    // Taken apart here, not bound whole: a binding would keep its room in this future.
+    let Some(Opened {
         mut reader,
         buf,
         session,
@@ -81,7 +78,10 @@ pub(crate) async fn serve<P: Plugin, C: Cluster, S>(
         outbox,
         writer,
         keep_alive,
-    } = opened;
+    }) = Box::pin(open(&shared, incoming)).await
+    else {
+        return;
+    };
     let core = &*shared.core;
     let writer = outbox.run_writer(
         writer,

@@ -47,6 +47,14 @@ impl Origin {
     }
 }
 
+/// A connection's stream and where it comes from, handed on in one box: a connection's future
+/// then holds one pointer for them, where an async fn's by-value arguments keep their room in its
+/// state for its whole life, long after they were moved on.
+pub(crate) struct Incoming<S> {
+    pub(crate) stream: S,
+    pub(crate) origin: Origin,
+}
+
 /// A connection past its CONNECT exchange.
 pub(super) struct Opened<S> {
     pub(super) reader: ReadHalf<S>,
@@ -64,12 +72,13 @@ pub(super) struct Opened<S> {
 /// the connection ends before that (refused, malformed, timed out, or broker shutdown).
 pub(super) async fn open<P: Plugin, C: Cluster, S>(
     shared: &Arc<Shared<P, C>>,
-    mut stream: S,
-    origin: &Origin,
+    incoming: Box<Incoming<S>>,
 ) -> Option<Opened<S>>
 where
     S: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
+    let Incoming { mut stream, origin } = *incoming;
+    let origin = &origin;
     let core = &*shared.core;
     let peer = origin.peer;
     let max = core.config.max_packet_size;

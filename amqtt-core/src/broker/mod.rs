@@ -64,7 +64,7 @@ use crate::config::{BrokerConfig, ListenerConfig, ListenerType};
 use crate::plugin::{BrokerContext, BuildPlugins, Hooks, Plugin, PluginError};
 use crate::store::{Durability, Store, StoreError};
 use crate::transport::{Acceptor, TlsSetupError};
-use handshake::Origin;
+use handshake::{Incoming, Origin};
 use rate::{OncePerSecond, TokenBucket};
 use shared::Shared;
 use store_thread::JournalThread;
@@ -270,12 +270,13 @@ impl<P: Plugin, C: Cluster> BrokerHandle<P, C> {
         let shared = self.shared.clone();
         let token = shared.connection_token();
         let origin = Origin::new(peer, listener);
+        let incoming = Box::new(Incoming { stream, origin });
         async move {
             let Some(token) = token else {
                 tracing::debug!(?peer, "broker is shutting down; external stream dropped");
                 return;
             };
-            connection::serve(shared, stream, origin).await;
+            connection::serve(shared, incoming).await;
             drop(token);
         }
     }
@@ -563,32 +564,51 @@ async fn accept_loop<P: Plugin, C: Cluster>(
         let shared = shared.clone();
         let done = done.clone();
         let acceptor = acceptor.clone();
-        let mut origin = Origin::new(Some(peer), name.clone());
+        let origin = Origin::new(Some(peer), name.clone());
+        // Boxed: the task holds one pointer for them, not their room (see `Incoming`).
+        let accepting = Box::new(Incoming { stream, origin });
         tokio::spawn(async move {
-            let core = &shared.core;
-            let deadline = origin.accepted + core.config.connect_timeout;
-            let handshake = tokio::select! {
-                // Boxed: a TLS or WebSocket handshake is large and over once the connection is up.
-                handshake = tokio::time::timeout_at(deadline, Box::pin(acceptor.accept(stream))) => handshake,
-                () = core.shutdown.fired() => return,
-            };
-            match handshake {
-                Ok(Ok(accepted)) => {
-                    origin.peer_certificates = accepted.peer_certificates;
-                    connection::serve(shared, accepted.stream, origin).await;
-                }
-                Ok(Err(e)) if crate::transport::is_certificate_refusal(&e) => {
-                    tracing::info!(listener = %origin.listener, %peer, error = %e, "client certificate refused");
-                }
-                Ok(Err(e)) => {
-                    tracing::debug!(listener = %origin.listener, %peer, transport = acceptor.describe(), error = %e, "handshake failed");
-                }
-                Err(_) => {
-                    tracing::debug!(listener = %origin.listener, %peer, transport = acceptor.describe(), "handshake timed out");
-                }
+            // Boxed: a TLS or WebSocket handshake is large and over once the connection is up.
+            let handshake = transport_handshake(&shared, &acceptor, peer, accepting);
+            if let Some(incoming) = Box::pin(handshake).await {
+                connection::serve(shared, incoming).await;
             }
             drop(slot);
             drop(done);
         });
     }
+}
+
+/// The transport's handshake (TLS, WebSocket) of a connection `peer` opened, within the connect
+/// timeout; `None` when it failed, timed out or the broker is stopping.
+async fn transport_handshake<P: Plugin, C: Cluster>(
+    shared: &Shared<P, C>,
+    acceptor: &Acceptor,
+    peer: SocketAddr,
+    accepting: Box<Incoming<tokio::net::TcpStream>>,
+) -> Option<Box<Incoming<crate::transport::ServerStream>>> {
+    let Incoming { stream, mut origin } = *accepting;
+    let core = &shared.core;
+    let deadline = origin.accepted + core.config.connect_timeout;
+    let handshake = tokio::select! {
+        handshake = tokio::time::timeout_at(deadline, acceptor.accept(stream)) => handshake,
+        () = core.shutdown.fired() => return None,
+    };
+    match handshake {
+        Ok(Ok(accepted)) => {
+            origin.peer_certificates = accepted.peer_certificates;
+            let stream = accepted.stream;
+            return Some(Box::new(Incoming { stream, origin }));
+        }
+        Ok(Err(e)) if crate::transport::is_certificate_refusal(&e) => {
+            tracing::info!(listener = %origin.listener, %peer, error = %e, "client certificate refused");
+        }
+        Ok(Err(e)) => {
+            tracing::debug!(listener = %origin.listener, %peer, transport = acceptor.describe(), error = %e, "handshake failed");
+        }
+        Err(_) => {
+            tracing::debug!(listener = %origin.listener, %peer, transport = acceptor.describe(), "handshake timed out");
+        }
+    }
+    None
 }
