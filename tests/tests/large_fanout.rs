@@ -6,7 +6,7 @@
 #[path = "transports/common.rs"]
 #[allow(
     dead_code,
-    reason = "shared with the transport tests; only the PKI, `start` and `tls_connect` are used here"
+    reason = "shared with the transport tests; only the PKI, `start`, `tls_connect` and `Mqtt` are used here"
 )]
 mod common;
 
@@ -16,14 +16,14 @@ use amqtt_core::codec::{self, Packet, Properties, ProtocolVersion, Publish, QoS,
 use amqtt_core::transport::WsStream;
 use amqtt_tests::v5::connect_v5;
 use amqtt_tests::{RECV_TIMEOUT, connect_packet, pid};
-use bytes::{Bytes, BytesMut};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use bytes::Bytes;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
 
-use common::{Pki, start, tls_connect};
+use common::{Mqtt, Pki, start, tls_connect};
 
 /// The largest packet the broker and the clients take: a 1 MiB payload and its head.
 const MAX_PACKET: usize = 2 * 1024 * 1024;
@@ -35,53 +35,39 @@ const PER_TRANSPORT: usize = 2;
 trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
 impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
 
-/// An MQTT client over any transport, speaking one protocol version.
+/// An MQTT client over any transport, speaking one protocol version, named in its failures.
 struct Client {
-    stream: Box<dyn Io>,
-    buf: BytesMut,
-    version: ProtocolVersion,
+    mqtt: Mqtt<Box<dyn Io>>,
     name: String,
 }
 
 impl Client {
+    /// A client over `stream`, not connected yet.
+    fn new(stream: Box<dyn Io>, version: ProtocolVersion, name: &str) -> Client {
+        Client {
+            mqtt: Mqtt::speaking(stream, version, MAX_PACKET),
+            name: name.to_owned(),
+        }
+    }
+
     async fn send(&mut self, packet: Packet) {
-        let mut out = BytesMut::new();
-        packet.encode_as(self.version, &mut out);
-        self.stream.write_all(&out).await.expect("write to broker");
-        self.stream.flush().await.expect("flush to broker");
+        let sent = self.mqtt.send(packet).await;
+        assert!(sent.is_ok(), "{}: write to broker: {sent:?}", self.name);
     }
 
     async fn recv(&mut self) -> Packet {
-        let read = async {
-            loop {
-                match codec::decode_as(&mut self.buf, MAX_PACKET, self.version) {
-                    Ok(Some(packet)) => return packet,
-                    Ok(None) => {}
-                    Err(e) => panic!("{}: malformed packet from the broker: {e}", self.name),
-                }
-                self.buf.reserve(64 * 1024);
-                let read = self.stream.read_buf(&mut self.buf).await;
-                assert!(
-                    read.is_ok_and(|n| n > 0),
-                    "{}: the broker closed the connection",
-                    self.name
-                );
-            }
-        };
-        match tokio::time::timeout(RECV_TIMEOUT, read).await {
-            Ok(packet) => packet,
-            Err(_) => panic!("{}: no packet within {RECV_TIMEOUT:?}", self.name),
-        }
+        let received = self.mqtt.try_recv().await;
+        received.unwrap_or_else(|| {
+            panic!(
+                "{}: the broker closed, or no packet within {RECV_TIMEOUT:?}",
+                self.name
+            )
+        })
     }
 
     /// Connects over `stream` as `name` and subscribes to `big/#` at QoS 1.
     async fn subscriber(stream: Box<dyn Io>, version: ProtocolVersion, name: &str) -> Client {
-        let mut client = Client {
-            stream,
-            buf: BytesMut::new(),
-            version,
-            name: name.to_owned(),
-        };
+        let mut client = Client::new(stream, version, name);
         let connect = if version.is_v5() {
             connect_v5(name, Properties::default())
         } else {
@@ -210,12 +196,7 @@ listeners:
         .map(|client| tokio::spawn(client.expect_messages(messages.clone())))
         .collect();
     let stream = Box::new(TcpStream::connect(addrs["default"]).await.expect("tcp"));
-    let mut publisher = Client {
-        stream,
-        buf: BytesMut::new(),
-        version: ProtocolVersion::V311,
-        name: "publisher".into(),
-    };
+    let mut publisher = Client::new(stream, ProtocolVersion::V311, "publisher");
     publisher
         .send(Packet::Connect(Box::new(connect_packet("publisher", true))))
         .await;

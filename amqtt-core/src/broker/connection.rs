@@ -62,7 +62,8 @@ enum End {
 
 /// Serves one client connection to its end. The CONNECT exchange and the close run in boxed
 /// futures: they are large (authentication, plugin hooks) and short-lived, while the task's own
-/// future, which an idle connection holds for its whole life, stays the size of the read loop.
+/// future, which an idle connection holds for its whole life, stays the size of the read loop
+/// and the writer.
 pub(crate) async fn serve<P: Plugin, C: Cluster, S>(
     shared: Arc<Shared<P, C>>,
     incoming: Box<Incoming<S>>,

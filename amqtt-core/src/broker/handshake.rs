@@ -1,5 +1,6 @@
 //! The CONNECT exchange: reading the CONNECT within the connect timeout, authenticating,
-//! attaching the session and splitting the socket for the reader and the writer, or refusing with a CONNACK.
+//! attaching the session and splitting the socket for the reader and the writer, or refusing
+//! with a CONNACK.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

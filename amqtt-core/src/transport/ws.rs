@@ -4,8 +4,9 @@
 //!
 //! MQTT travels in binary frames. A frame may hold part of a packet, one packet or several: on
 //! read the payloads are concatenated, and the codec frames packets out of the bytes as it does
-//! over TCP. Each write is sent as one binary frame, a vectored write's slices joined into it. A text frame is a protocol error; a close
-//! frame is the end of the stream. Ping and pong are answered by tungstenite.
+//! over TCP. Each write is sent as one binary frame, a vectored write's slices joined into it. A
+//! text frame is a protocol error; a close frame is the end of the stream. Ping and pong are
+//! answered by tungstenite.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use amqtt_core::broker::Broker;
-use amqtt_core::codec::{self, ConnAck, Packet, Publish, QoS, SubAck};
+use amqtt_core::codec::{self, ConnAck, Packet, ProtocolVersion, Publish, QoS, SubAck};
 use amqtt_core::config::BrokerConfig;
 use amqtt_core::plugin::{Hooks, Plugin, SessionInfo, Verdict};
 use amqtt_tests::{RECV_TIMEOUT, TestBroker, connect_packet, pid, publish_packet};
@@ -208,19 +208,30 @@ pub(crate) async fn tls_connect(
 pub(crate) struct Mqtt<S> {
     stream: S,
     buf: BytesMut,
+    version: ProtocolVersion,
+    /// The largest packet it accepts from the broker.
+    max_packet: usize,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Mqtt<S> {
+    /// An MQTT 3.1.1 client taking packets up to 1 MiB.
     pub(crate) fn new(stream: S) -> Mqtt<S> {
+        Mqtt::speaking(stream, ProtocolVersion::V311, 1 << 20)
+    }
+
+    /// A client of protocol `version`, taking packets up to `max_packet` bytes.
+    pub(crate) fn speaking(stream: S, version: ProtocolVersion, max_packet: usize) -> Mqtt<S> {
         Mqtt {
             stream,
             buf: BytesMut::new(),
+            version,
+            max_packet,
         }
     }
 
     pub(crate) async fn send(&mut self, packet: Packet) -> io::Result<()> {
         let mut out = BytesMut::new();
-        packet.encode(&mut out);
+        packet.encode_as(self.version, &mut out);
         self.stream.write_all(&out).await?;
         self.stream.flush().await
     }
@@ -229,9 +240,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Mqtt<S> {
     pub(crate) async fn try_recv(&mut self) -> Option<Packet> {
         let read = async {
             loop {
-                if let Some(packet) =
-                    codec::decode(&mut self.buf, 1 << 20).expect("well-formed packet")
-                {
+                let decoded = codec::decode_as(&mut self.buf, self.max_packet, self.version);
+                if let Some(packet) = decoded.expect("well-formed packet") {
                     return Some(packet);
                 }
                 self.buf.reserve(4096);
